@@ -1,0 +1,192 @@
+/**
+ * The contract between Herald's core and a storage backend. It is deliberately narrow: a
+ * backend appends events, hands them out to consumer groups under leases, and records what
+ * became of each delivery. Everything else (routing, validation, retry policy, middleware)
+ * lives in the core and is the same on every backend.
+ *
+ * Guarantees every backend gives, checked by the conformance suite in `./testing`:
+ * - **Fan-out**: every group subscribed to a stream receives every event appended to it after
+ *   its start position.
+ * - **Load-sharing**: within a group, a delivery is leased to one consumer at a time; while the
+ *   lease holds, no other consumer of the group is handed the same event.
+ * - **At least once**: a delivery whose lease expires before it is settled is handed out again,
+ *   with `attempt` one higher.
+ * - **Order**: per stream, new events are handed out in append order.
+ * - **Atomic append**: `append` writes all of its events or none.
+ * - Every method may be called concurrently with the others.
+ *
+ * @module
+ */
+import type { Envelope } from "./envelope.ts";
+import type { SchemaIssue } from "./errors.ts";
+
+/** Where a new consumer group starts reading a stream. */
+export type StartPosition = "earliest" | "latest" | Date;
+
+/** An error as recorded with a retry or a dead letter. */
+export interface ErrorInfo {
+  /** The error's class name, such as `TypeError`. */
+  name: string;
+  /** Its message. */
+  message: string;
+  /** Its stack, when there was one. */
+  stack?: string;
+  /** Schema issues, when the event failed its contract. */
+  issues?: SchemaIssue[];
+}
+
+/** One event handed to a consumer under a lease. */
+export interface Delivery {
+  /** The stream the event was read from. */
+  readonly stream: string;
+  /** A backend-made token naming this delivery and its lease; opaque to the core. */
+  readonly ref: string;
+  /** The event; `undefined` when the stored entry is not an envelope (see `malformed`). */
+  readonly envelope?: Envelope;
+  /** Why the stored entry could not be read as an envelope, and what it held. */
+  readonly malformed?: { reason: string; raw: unknown };
+  /** 1 on the first delivery; each retry or expired lease adds one. */
+  readonly attempt: number;
+}
+
+/** What became of a delivery. */
+export type Settlement =
+  /** Handled: never deliver it to this group again. */
+  | { delivery: Delivery; outcome: "ack" }
+  /** Failed: deliver it again after `delayMs`, with `attempt` one higher. */
+  | { delivery: Delivery; outcome: "retry"; delayMs: number; error: ErrorInfo }
+  /** Failed for good: move it to the group's dead letters with the error. */
+  | { delivery: Delivery; outcome: "dead"; error: ErrorInfo }
+  /** Not started (the consumer is stopping): deliver it again at once, without counting it. */
+  | { delivery: Delivery; outcome: "release" };
+
+/** An event a group gave up on, kept for inspection and redrive. */
+export interface DeadLetter {
+  /** The dead letter's id within the group: the event id when the entry was an envelope. */
+  readonly id: string;
+  /** The group that gave up. */
+  readonly group: string;
+  /** The stream it came from. */
+  readonly stream: string;
+  /** The event, when the entry was one. */
+  readonly envelope?: Envelope;
+  /** The stored entry, when it was not an envelope. */
+  readonly raw?: unknown;
+  /** The last error. */
+  readonly error: ErrorInfo;
+  /** How many times it was delivered. */
+  readonly attempts: number;
+  /** When it was dead-lettered, as an RFC 3339 timestamp. */
+  readonly at: string;
+}
+
+/** What a backend can do beyond the guarantees every backend gives. */
+export interface BackendFeatures {
+  /** Consumers in separate OS processes can share a group. */
+  readonly crossProcess: boolean;
+  /** Events and group state survive a restart of the process. */
+  readonly persistent: boolean;
+}
+
+/** Options of {@linkcode Backend.claim}. */
+export interface ClaimOptions {
+  /** The claiming consumer's name, unique within the group. */
+  consumer: string;
+  /** The most deliveries to return. */
+  max: number;
+  /** How long the consumer owns each delivery before another may take it, in milliseconds. */
+  leaseMs: number;
+  /** When nothing is ready, how long the backend may wait for something to arrive. */
+  waitMs: number;
+  /** Ends a wait early (the consumer is stopping); the claim then returns what it has. */
+  signal?: AbortSignal;
+}
+
+/** Options of {@linkcode Backend.append}. */
+export interface AppendOptions {
+  /**
+   * Skip events whose id this backend has appended before (the outbox relay sets it, because it
+   * forwards at least once). Ids are remembered for at least a day.
+   */
+  dedupe?: boolean;
+}
+
+/** A storage backend for Herald. See the module doc for the guarantees. */
+export interface Backend {
+  /** A short name for logs and errors, such as `kv` or `redis`. */
+  readonly name: string;
+  /** What this backend can do. */
+  readonly features: BackendFeatures;
+  /** Appends events to their streams, all or none. */
+  append(events: readonly Envelope[], options?: AppendOptions): Promise<void>;
+  /**
+   * Creates the group on each stream if it does not exist yet, starting at `start`; an existing
+   * group keeps its position.
+   */
+  subscribe(group: string, streams: readonly string[], start: StartPosition): Promise<void>;
+  /**
+   * Leases up to `max` deliveries to `consumer`: retries that are due, deliveries whose lease
+   * expired, then new events. When none is ready, waits up to `waitMs` for one.
+   */
+  claim(group: string, streams: readonly string[], options: ClaimOptions): Promise<Delivery[]>;
+  /**
+   * Extends the leases of deliveries still being handled.
+   *
+   * @returns the deliveries whose lease was already lost.
+   */
+  extend(group: string, deliveries: readonly Delivery[], leaseMs: number): Promise<Delivery[]>;
+  /** Records outcomes; a delivery whose lease was lost is left to its new owner. */
+  settle(group: string, settlements: readonly Settlement[]): Promise<void>;
+  /** Lists a group's dead letters, oldest first. */
+  deadLetters(group: string, options?: { limit?: number }): Promise<DeadLetter[]>;
+  /**
+   * Moves dead letters back to be delivered again with a fresh attempt count: the ones named, or
+   * all of the group's.
+   *
+   * @returns how many were moved.
+   */
+  redrive(group: string, ids?: readonly string[]): Promise<number>;
+  /**
+   * Takes a named lock for `ttlMs` if nobody holds it (used to run each cron tick once).
+   *
+   * @returns whether this caller got it.
+   */
+  tryLock(name: string, ttlMs: number): Promise<boolean>;
+  /** Releases what the backend holds. Calls after it fail. */
+  close(): Promise<void>;
+}
+
+/**
+ * Optional capability of backends built on Deno KV: append events inside the caller's own atomic
+ * operation, so they commit together with the caller's writes.
+ */
+export interface AtomicAppender {
+  /**
+   * Commits `build`'s mutations and the events in one atomic operation on `kv`. `build` may be
+   * called more than once (the backend retries its own conflicts).
+   *
+   * @returns the commit result, or `"foreign"` when `kv` is not this backend's database.
+   */
+  appendAtomic(
+    kv: Deno.Kv,
+    build: (op: Deno.AtomicOperation) => void,
+    events: readonly Envelope[],
+  ): Promise<Deno.KvCommitResult | Deno.KvCommitError | "foreign">;
+}
+
+/** Tells whether a backend can append inside a caller's Deno KV atomic operation. */
+export function isAtomicAppender(backend: Backend): backend is Backend & AtomicAppender {
+  return typeof (backend as Partial<AtomicAppender>).appendAtomic === "function";
+}
+
+/** Turns anything thrown into the `ErrorInfo` kept with retries and dead letters. */
+export function errorInfo(err: unknown): ErrorInfo {
+  if (err instanceof Error) {
+    const info: ErrorInfo = { name: err.name, message: err.message };
+    if (err.stack) info.stack = err.stack;
+    const issues = (err as { issues?: unknown }).issues;
+    if (Array.isArray(issues)) info.issues = issues as ErrorInfo["issues"];
+    return info;
+  }
+  return { name: "NonError", message: String(err) };
+}

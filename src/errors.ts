@@ -1,0 +1,250 @@
+/**
+ * The errors Herald throws for conditions a caller is expected to handle, and the errors a
+ * handler throws to steer what happens to a delivery.
+ *
+ * @module
+ */
+
+/** One problem found by a schema, in the shape zod reports it. */
+export interface SchemaIssue {
+  /** What went wrong, in words. */
+  readonly message: string;
+  /** Where in the payload: object keys and array indexes. */
+  readonly path: readonly PropertyKey[];
+  /** zod's machine-readable code, such as `invalid_type`. */
+  readonly code?: string;
+}
+
+/**
+ * A payload did not match its event contract's schema. Nothing was written.
+ *
+ * @example Catching a validation failure
+ * ```ts
+ * import { ValidationError } from "@herald/herald";
+ * try {
+ *   throw new ValidationError("users", "user.created", [{ message: "Required", path: ["id"] }]);
+ * } catch (err) {
+ *   if (err instanceof ValidationError) console.log(err.issues[0].path); // ["id"]
+ * }
+ * ```
+ */
+export class ValidationError extends Error {
+  /** The stream of the contract that rejected the payload. */
+  readonly stream: string;
+  /** The event type of the contract that rejected the payload. */
+  readonly type: string;
+  /** Every problem the schema found. */
+  readonly issues: readonly SchemaIssue[];
+
+  /**
+   * @param stream The contract's stream.
+   * @param type The contract's event type.
+   * @param issues The schema's issues.
+   */
+  constructor(stream: string, type: string, issues: readonly SchemaIssue[]) {
+    const first = issues.slice(0, 3).map((i) => `${formatPath(i.path)}: ${i.message}`);
+    super(
+      `Invalid "${type}" event on stream "${stream}": ${first.join("; ")}${
+        issues.length > 3 ? ` (and ${issues.length - 3} more)` : ""
+      }`,
+    );
+    this.name = "ValidationError";
+    this.stream = stream;
+    this.type = type;
+    this.issues = issues;
+  }
+}
+
+function formatPath(path: readonly PropertyKey[]): string {
+  return path.length === 0 ? "(root)" : path.map(String).join(".");
+}
+
+/**
+ * An event named a stream and type that no registered contract describes.
+ *
+ * @example
+ * ```ts
+ * import { UnknownEventError } from "@herald/herald";
+ * const err = new UnknownEventError("users", "user.renamed");
+ * console.log(err.message); // No contract for event "user.renamed" on stream "users"
+ * ```
+ */
+export class UnknownEventError extends Error {
+  /** The stream named by the event. */
+  readonly stream: string;
+  /** The type named by the event. */
+  readonly type: string;
+
+  /**
+   * @param stream The stream named by the event.
+   * @param type The type named by the event.
+   */
+  constructor(stream: string, type: string) {
+    super(`No contract for event "${type}" on stream "${stream}"`);
+    this.name = "UnknownEventError";
+    this.stream = stream;
+    this.type = type;
+  }
+}
+
+/**
+ * An encoded envelope is larger than Herald accepts (see `MAX_ENVELOPE_BYTES`). Nothing was
+ * written.
+ *
+ * @example
+ * ```ts
+ * import { EnvelopeTooLargeError } from "@herald/herald";
+ * const err = new EnvelopeTooLargeError("01J…", 70_000, 60_000);
+ * console.log(err.bytes > err.limit); // true
+ * ```
+ */
+export class EnvelopeTooLargeError extends RangeError {
+  /** The id of the event that was too large. */
+  readonly id: string;
+  /** Its encoded size in bytes. */
+  readonly bytes: number;
+  /** The largest size accepted, in bytes. */
+  readonly limit: number;
+
+  /**
+   * @param id The event id.
+   * @param bytes The encoded size.
+   * @param limit The largest size accepted.
+   */
+  constructor(id: string, bytes: number, limit: number) {
+    super(`Event ${id} is ${bytes} bytes encoded; the limit is ${limit} bytes`);
+    this.name = "EnvelopeTooLargeError";
+    this.id = id;
+    this.bytes = bytes;
+    this.limit = limit;
+  }
+}
+
+/**
+ * Options given to a Herald constructor were malformed. Every problem is listed at once.
+ *
+ * @example
+ * ```ts
+ * import { InvalidOptionsError } from "@herald/herald";
+ * const err = new InvalidOptionsError("createWorker", ["group must be a non-empty string"]);
+ * console.log(err.problems.length); // 1
+ * ```
+ */
+export class InvalidOptionsError extends TypeError {
+  /** Each problem, one sentence each. */
+  readonly problems: readonly string[];
+
+  /**
+   * @param where The function or constructor whose options were checked.
+   * @param problems Each problem found.
+   */
+  constructor(where: string, problems: readonly string[]) {
+    super(`Invalid options for ${where}: ${problems.join("; ")}`);
+    this.name = "InvalidOptionsError";
+    this.problems = problems;
+  }
+}
+
+/**
+ * A handler's lease on a delivery expired or was taken by another consumer, so its outcome was
+ * not recorded; the event will be (or was) delivered again.
+ *
+ * @example
+ * ```ts
+ * import { LeaseLostError } from "@herald/herald";
+ * console.log(new LeaseLostError("orders", "01J…").name); // LeaseLostError
+ * ```
+ */
+export class LeaseLostError extends Error {
+  /** The consumer group that lost the lease. */
+  readonly group: string;
+  /** The event whose lease was lost. */
+  readonly eventId: string;
+
+  /**
+   * @param group The consumer group.
+   * @param eventId The event id.
+   */
+  constructor(group: string, eventId: string) {
+    super(`Group "${group}" lost its lease on event ${eventId}`);
+    this.name = "LeaseLostError";
+    this.group = group;
+    this.eventId = eventId;
+  }
+}
+
+/**
+ * The backend could not be reached or refused the operation; nothing is known to be written.
+ *
+ * @example
+ * ```ts
+ * import { BackendUnavailableError } from "@herald/herald";
+ * const err = new BackendUnavailableError("redis", "connect ECONNREFUSED");
+ * console.log(err.backend); // redis
+ * ```
+ */
+export class BackendUnavailableError extends Error {
+  /** Which backend failed. */
+  readonly backend: string;
+
+  /**
+   * @param backend Which backend failed.
+   * @param detail What it reported.
+   * @param options The underlying error as `cause`.
+   */
+  constructor(backend: string, detail: string, options?: ErrorOptions) {
+    super(`The ${backend} backend is unavailable: ${detail}`, options);
+    this.name = "BackendUnavailableError";
+    this.backend = backend;
+  }
+}
+
+/**
+ * Thrown by a handler to ask for the event again after `delayMs`, instead of the retry
+ * policy's backoff. It still counts as an attempt.
+ *
+ * @example
+ * ```ts
+ * import { RetryLaterError } from "@herald/herald";
+ * // inside a handler: the downstream API said "try again in 30 s"
+ * const err = new RetryLaterError(30_000, "rate limited");
+ * console.log(err.delayMs); // 30000
+ * ```
+ */
+export class RetryLaterError extends Error {
+  /** How long to wait before the next attempt, in milliseconds. */
+  readonly delayMs: number;
+
+  /**
+   * @param delayMs The wait before the next attempt.
+   * @param message Why.
+   * @param options The underlying error as `cause`.
+   */
+  constructor(delayMs: number, message = "Retry requested", options?: ErrorOptions) {
+    super(message, options);
+    this.name = "RetryLaterError";
+    this.delayMs = delayMs;
+  }
+}
+
+/**
+ * Thrown by a handler when retrying cannot help: the event is dead-lettered at once.
+ *
+ * @example
+ * ```ts
+ * import { DoNotRetryError } from "@herald/herald";
+ * // inside a handler
+ * const err = new DoNotRetryError("Account is closed");
+ * console.log(err.name); // DoNotRetryError
+ * ```
+ */
+export class DoNotRetryError extends Error {
+  /**
+   * @param message Why retrying cannot help.
+   * @param options The underlying error as `cause`.
+   */
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "DoNotRetryError";
+  }
+}

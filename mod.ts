@@ -1,0 +1,85 @@
+/**
+ * Herald: typed events, a reliable bus and workers for Deno services.
+ *
+ * Define event contracts with zod, publish them (alone, in batches, or atomically with your own
+ * Deno KV writes), handle them in consumer groups with retries and dead letters, and run a
+ * service's HTTP routes, handlers and cron jobs from one `deno serve` entry.
+ *
+ * The embedded default backend is Deno KV on a local file (`kv()`); Redis Streams is in
+ * `@herald/herald/redis`; the test kit is in `@herald/herald/testing`.
+ *
+ * @example Publish and handle a typed event
+ * ```ts
+ * import { z } from "zod";
+ * import { createBus, createWorker, defineEvent, kv } from "@herald/herald";
+ *
+ * const UserCreated = defineEvent({
+ *   stream: "users",
+ *   type: "user.created",
+ *   schema: z.object({ id: z.string(), email: z.string().email() }),
+ * });
+ *
+ * const bus = createBus({ backend: kv({ path: ":memory:" }), source: "users" });
+ * const seen: string[] = [];
+ * const worker = createWorker({ bus, group: "mailer" })
+ *   .on(UserCreated, (event) => {
+ *     seen.push(event.data.email);
+ *   });
+ * await worker.start();
+ * await bus.publish(UserCreated, { id: "u1", email: "ada@example.com" });
+ * while (seen.length === 0) await new Promise((r) => setTimeout(r, 5));
+ * await worker.stop();
+ * await bus.close();
+ * ```
+ *
+ * @module
+ */
+export type {
+  AppendOptions,
+  Backend,
+  BackendFeatures,
+  ClaimOptions,
+  DeadLetter,
+  Delivery,
+  ErrorInfo,
+  Settlement,
+  StartPosition,
+} from "./src/backend.ts";
+export { type Bus, type BusOptions, createBus, type PublishItem } from "./src/bus.ts";
+export {
+  defineEvent,
+  type EventContract,
+  type EventContractOptions,
+  type EventData,
+  type EventInput,
+} from "./src/contract.ts";
+export {
+  createEnvelope,
+  type Envelope,
+  envelopeProblem,
+  MAX_ENVELOPE_BYTES,
+  type PublishOptions,
+} from "./src/envelope.ts";
+export {
+  BackendUnavailableError,
+  DoNotRetryError,
+  EnvelopeTooLargeError,
+  InvalidOptionsError,
+  LeaseLostError,
+  RetryLaterError,
+  type SchemaIssue,
+  UnknownEventError,
+  ValidationError,
+} from "./src/errors.ts";
+export type { Handler, HandlerContext, HandlerOptions, Middleware } from "./src/handler.ts";
+export { idTime, newId } from "./src/id.ts";
+export { memory, MemoryBackend } from "./src/memory/mod.ts";
+export { OutboxAtomic, type OutboxCommitResult } from "./src/outbox.ts";
+export { backoff, DEFAULT_RETRY, type RetryPolicy } from "./src/retry.ts";
+export {
+  createWorker,
+  type StopOptions,
+  type Worker,
+  type WorkerOptions,
+  type WorkerStats,
+} from "./src/worker.ts";

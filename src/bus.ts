@@ -1,0 +1,152 @@
+/**
+ * The bus: publish typed events, alone, in batches, or together with your own Deno KV writes.
+ *
+ * @module
+ */
+import type { Backend } from "./backend.ts";
+import { type EventContract, type EventInput, NAME_PATTERN } from "./contract.ts";
+import { createEnvelope, type Envelope, type PublishOptions } from "./envelope.ts";
+import { InvalidOptionsError } from "./errors.ts";
+import { OutboxAtomic } from "./outbox.ts";
+
+/** Options of {@linkcode createBus}. */
+export interface BusOptions {
+  /** Where events are stored: `kv()`, `redis()` from `./redis`, or `memory()`. */
+  backend: Backend;
+  /** The publishing service's name, stamped into every envelope's `source`. */
+  source: string;
+}
+
+/** One entry of {@linkcode Bus.publishMany}. */
+export interface PublishItem<C extends EventContract = EventContract> {
+  /** The event's contract. */
+  contract: C;
+  /** The payload; checked against the contract's schema. */
+  data: EventInput<C>;
+  /** Ordering key and tracing fields. */
+  options?: PublishOptions;
+}
+
+/** Publishes events to a backend. Made by {@linkcode createBus}. */
+export interface Bus {
+  /** The publishing service's name. */
+  readonly source: string;
+  /** The backend events are stored in. */
+  readonly backend: Backend;
+  /**
+   * Validates and publishes one event.
+   *
+   * @throws {ValidationError} with the zod issues; nothing is written.
+   * @throws {EnvelopeTooLargeError} when it encodes to more than `MAX_ENVELOPE_BYTES`.
+   */
+  publish<C extends EventContract>(
+    contract: C,
+    data: EventInput<C>,
+    options?: PublishOptions,
+  ): Promise<Envelope>;
+  /**
+   * Validates every event, then publishes them all in one atomic write: all or none.
+   *
+   * @throws {ValidationError} for the first invalid payload; nothing is written.
+   */
+  publishMany(items: readonly PublishItem[]): Promise<Envelope[]>;
+  /**
+   * Starts an atomic operation on `kv` that carries your own writes and events together: both
+   * commit or neither does (the transactional outbox).
+   */
+  atomic(kv: Deno.Kv): OutboxAtomic;
+  /**
+   * Forwards events left in `kv`'s outbox (a process that stopped between its commit and the
+   * forward) to the backend, at least once, deduplicated by event id.
+   *
+   * @returns how many events were forwarded.
+   */
+  flushOutbox(kv: Deno.Kv): Promise<number>;
+  /**
+   * Validates a payload and builds its envelope, without publishing it.
+   *
+   * @throws {ValidationError} with the zod issues.
+   */
+  envelope<C extends EventContract>(
+    contract: C,
+    data: EventInput<C>,
+    options?: PublishOptions,
+  ): Envelope;
+  /** Closes the backend. */
+  close(): Promise<void>;
+}
+
+/**
+ * Makes a bus over a backend.
+ *
+ * @param options The backend and the publishing service's name.
+ * @returns The bus.
+ * @throws {InvalidOptionsError} listing every problem with the options.
+ *
+ * @example Publishing an event
+ * ```ts
+ * import { z } from "zod";
+ * import { createBus, defineEvent, memory } from "@herald/herald";
+ *
+ * const UserCreated = defineEvent({
+ *   stream: "users",
+ *   type: "user.created",
+ *   schema: z.object({ id: z.string() }),
+ * });
+ * const bus = createBus({ backend: memory(), source: "users" });
+ * const event = await bus.publish(UserCreated, { id: "u1" });
+ * console.log(event.type); // user.created
+ * await bus.close();
+ * ```
+ */
+export function createBus(options: BusOptions): Bus {
+  const problems: string[] = [];
+  if (typeof options?.backend?.append !== "function") problems.push("backend must be a Backend");
+  if (typeof options?.source !== "string" || !NAME_PATTERN.test(options.source)) {
+    problems.push(`source must match ${NAME_PATTERN}`);
+  }
+  if (problems.length > 0) throw new InvalidOptionsError("createBus", problems);
+  return new HeraldBus(options.backend, options.source);
+}
+
+class HeraldBus implements Bus {
+  constructor(readonly backend: Backend, readonly source: string) {}
+
+  async publish<C extends EventContract>(
+    contract: C,
+    data: EventInput<C>,
+    options?: PublishOptions,
+  ): Promise<Envelope> {
+    const envelope = this.envelope(contract, data, options);
+    await this.backend.append([envelope]);
+    return envelope;
+  }
+
+  async publishMany(items: readonly PublishItem[]): Promise<Envelope[]> {
+    const envelopes = items.map((i) => this.envelope(i.contract, i.data, i.options));
+    if (envelopes.length > 0) await this.backend.append(envelopes);
+    return envelopes;
+  }
+
+  atomic(kv: Deno.Kv): OutboxAtomic {
+    return new OutboxAtomic(this.backend, kv, (c, d, o) => this.envelope(c, d, o));
+  }
+
+  flushOutbox(kv: Deno.Kv): Promise<number> {
+    return OutboxAtomic.flush(this.backend, kv);
+  }
+
+  close(): Promise<void> {
+    return this.backend.close();
+  }
+
+  envelope(contract: EventContract, data: unknown, options?: PublishOptions): Envelope {
+    return createEnvelope(
+      contract.stream,
+      contract.type,
+      contract.parse(data),
+      this.source,
+      options,
+    );
+  }
+}

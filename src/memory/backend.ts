@@ -1,0 +1,303 @@
+/**
+ * The in-memory backend: the whole semantic model in plain data structures, for tests, examples
+ * and single-isolate programs. Nothing survives the process.
+ *
+ * @module
+ */
+import type {
+  Backend,
+  BackendFeatures,
+  ClaimOptions,
+  DeadLetter,
+  Delivery,
+  Settlement,
+  StartPosition,
+} from "../backend.ts";
+import { type Envelope, envelopeProblem } from "../envelope.ts";
+
+interface Entry {
+  seq: number;
+  value: unknown;
+  at: number;
+}
+
+interface Lease {
+  stream: string;
+  seq: number;
+  value: unknown;
+  token: string;
+  attempt: number;
+  expires: number;
+}
+
+interface Pending {
+  stream: string;
+  seq: number;
+  value: unknown;
+  attempt: number;
+  due: number;
+}
+
+interface GroupState {
+  cursors: Map<string, number>;
+  leases: Map<string, Lease>;
+  pending: Pending[];
+  dead: Map<string, DeadLetter & { seq: number }>;
+}
+
+/**
+ * Makes an in-memory backend.
+ *
+ * @returns The backend.
+ *
+ * @example
+ * ```ts
+ * import { createBus, memory } from "@herald/herald";
+ * const bus = createBus({ backend: memory(), source: "demo" });
+ * await bus.close();
+ * ```
+ */
+export function memory(): MemoryBackend {
+  return new MemoryBackend();
+}
+
+/** The in-memory backend. Made by {@linkcode memory}. */
+export class MemoryBackend implements Backend {
+  /** Always `memory`. */
+  readonly name = "memory";
+  /** Single isolate, nothing persisted. */
+  readonly features: BackendFeatures = { crossProcess: false, persistent: false };
+  readonly #streams = new Map<string, Entry[]>();
+  readonly #groups = new Map<string, GroupState>();
+  readonly #seen = new Set<string>();
+  readonly #locks = new Map<string, number>();
+  readonly #wakers = new Set<() => void>();
+  #closed = false;
+
+  /** Appends events, all at once. */
+  append(events: readonly Envelope[], options: { dedupe?: boolean } = {}): Promise<void> {
+    this.#open();
+    for (const e of events) {
+      if (options.dedupe && this.#seen.has(e.id)) continue;
+      this.#seen.add(e.id);
+      this.appendRaw(e.stream, structuredClone(e));
+    }
+    return Promise.resolve();
+  }
+
+  /**
+   * Appends anything to a stream, as a foreign writer might; for tests of malformed entries.
+   *
+   * @param stream The stream.
+   * @param value What to store.
+   */
+  appendRaw(stream: string, value: unknown): void {
+    const entries = this.#streams.get(stream) ?? [];
+    this.#streams.set(stream, entries);
+    entries.push({ seq: (entries.at(-1)?.seq ?? 0) + 1, value, at: Date.now() });
+    for (const wake of this.#wakers) wake();
+  }
+
+  /** Creates the group's cursor on each stream if it has none. */
+  subscribe(group: string, streams: readonly string[], start: StartPosition): Promise<void> {
+    this.#open();
+    const state = this.#group(group);
+    for (const stream of streams) {
+      if (state.cursors.has(stream)) continue;
+      const entries = this.#streams.get(stream) ?? [];
+      let cursor = 0;
+      if (start === "latest") cursor = entries.at(-1)?.seq ?? 0;
+      else if (start instanceof Date) {
+        const first = entries.find((e) => e.at >= start.getTime());
+        cursor = first ? first.seq - 1 : (entries.at(-1)?.seq ?? 0);
+      }
+      state.cursors.set(stream, cursor);
+    }
+    return Promise.resolve();
+  }
+
+  /** Leases due retries, expired leases, then new events; waits when there are none. */
+  async claim(
+    group: string,
+    streams: readonly string[],
+    options: ClaimOptions,
+  ): Promise<Delivery[]> {
+    const deadline = Date.now() + options.waitMs;
+    while (true) {
+      this.#open();
+      const out = this.#take(this.#group(group), streams, options);
+      const left = deadline - Date.now();
+      if (out.length > 0 || left <= 0 || options.signal?.aborted) return out;
+      await this.#sleep(Math.min(left, 50), options.signal);
+    }
+  }
+
+  #take(state: GroupState, streams: readonly string[], options: ClaimOptions): Delivery[] {
+    const now = Date.now();
+    const out: Delivery[] = [];
+    const lease = (p: Omit<Lease, "token" | "expires">) => {
+      const token = crypto.randomUUID();
+      state.leases.set(`${p.stream}\n${p.seq}`, { ...p, token, expires: now + options.leaseMs });
+      out.push(toDelivery(p.stream, p.seq, token, p.attempt, p.value));
+    };
+    state.pending.sort((a, b) => a.due - b.due);
+    for (let i = 0; i < state.pending.length && out.length < options.max; i++) {
+      const p = state.pending[i];
+      if (p.due > now) break;
+      if (!streams.includes(p.stream)) continue;
+      state.pending.splice(i--, 1);
+      lease(p);
+    }
+    for (const l of state.leases.values()) {
+      if (out.length >= options.max) break;
+      if (l.expires <= now && streams.includes(l.stream)) lease({ ...l, attempt: l.attempt + 1 });
+    }
+    for (const stream of streams) {
+      const entries = this.#streams.get(stream) ?? [];
+      let cursor = state.cursors.get(stream) ?? 0;
+      for (const e of entries) {
+        if (out.length >= options.max) break;
+        if (e.seq <= cursor) continue;
+        lease({ stream, seq: e.seq, value: e.value, attempt: 1 });
+        cursor = e.seq;
+      }
+      state.cursors.set(stream, cursor);
+    }
+    return out;
+  }
+
+  /** Extends leases still held; returns the deliveries whose lease was lost. */
+  extend(group: string, deliveries: readonly Delivery[], leaseMs: number): Promise<Delivery[]> {
+    this.#open();
+    const state = this.#group(group);
+    const lost: Delivery[] = [];
+    for (const d of deliveries) {
+      const l = this.#held(state, d);
+      if (l) l.expires = Date.now() + leaseMs;
+      else lost.push(d);
+    }
+    return Promise.resolve(lost);
+  }
+
+  /** Records outcomes of deliveries whose lease is still held. */
+  settle(group: string, settlements: readonly Settlement[]): Promise<void> {
+    this.#open();
+    const state = this.#group(group);
+    const now = Date.now();
+    for (const s of settlements) {
+      const l = this.#held(state, s.delivery);
+      if (!l) continue;
+      state.leases.delete(`${l.stream}\n${l.seq}`);
+      const { stream, seq, value } = l;
+      if (s.outcome === "retry") {
+        state.pending.push({ stream, seq, value, attempt: l.attempt + 1, due: now + s.delayMs });
+      } else if (s.outcome === "release") {
+        state.pending.push({ stream, seq, value, attempt: l.attempt, due: now });
+      } else if (s.outcome === "dead") {
+        const envelope = envelopeProblem(value) ? undefined : value as Envelope;
+        const id = envelope?.id ?? `${stream}:${seq}`;
+        state.dead.set(id, {
+          id,
+          group,
+          stream,
+          seq,
+          ...(envelope ? { envelope } : { raw: value }),
+          error: s.error,
+          attempts: l.attempt,
+          at: new Date(now).toISOString(),
+        });
+      }
+    }
+    if (settlements.some((s) => s.outcome === "release")) {
+      for (const wake of this.#wakers) {
+        wake();
+      }
+    }
+    return Promise.resolve();
+  }
+
+  /** Lists dead letters, oldest first. */
+  deadLetters(group: string, options: { limit?: number } = {}): Promise<DeadLetter[]> {
+    this.#open();
+    const all = [...this.#group(group).dead.values()].map(({ seq: _, ...d }) => d);
+    return Promise.resolve(all.slice(0, options.limit ?? all.length));
+  }
+
+  /** Moves dead letters back for delivery with a fresh attempt count. */
+  redrive(group: string, ids?: readonly string[]): Promise<number> {
+    this.#open();
+    const state = this.#group(group);
+    let moved = 0;
+    for (const [id, d] of state.dead) {
+      if (ids && !ids.includes(id)) continue;
+      state.dead.delete(id);
+      const value = d.envelope ?? d.raw;
+      state.pending.push({ stream: d.stream, seq: d.seq, value, attempt: 1, due: Date.now() });
+      moved++;
+    }
+    for (const wake of this.#wakers) wake();
+    return Promise.resolve(moved);
+  }
+
+  /** Takes a named lock if it is free or expired. */
+  tryLock(name: string, ttlMs: number): Promise<boolean> {
+    this.#open();
+    const now = Date.now();
+    if ((this.#locks.get(name) ?? 0) > now) return Promise.resolve(false);
+    this.#locks.set(name, now + ttlMs);
+    return Promise.resolve(true);
+  }
+
+  /** Ends waiting claims; later calls fail. */
+  close(): Promise<void> {
+    this.#closed = true;
+    for (const wake of this.#wakers) wake();
+    return Promise.resolve();
+  }
+
+  #open(): void {
+    if (this.#closed) throw new TypeError("The memory backend is closed");
+  }
+
+  #group(group: string): GroupState {
+    let state = this.#groups.get(group);
+    if (!state) {
+      state = { cursors: new Map(), leases: new Map(), pending: [], dead: new Map() };
+      this.#groups.set(group, state);
+    }
+    return state;
+  }
+
+  #held(state: GroupState, d: Delivery): Lease | undefined {
+    const [stream, seq, token] = d.ref.split("\n");
+    const l = state.leases.get(`${stream}\n${seq}`);
+    return l?.token === token ? l : undefined;
+  }
+
+  #sleep(ms: number, signal?: AbortSignal): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.#wakers.delete(done);
+        signal?.removeEventListener("abort", done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.#wakers.add(done);
+      signal?.addEventListener("abort", done, { once: true });
+    });
+  }
+}
+
+function toDelivery(
+  stream: string,
+  seq: number,
+  token: string,
+  attempt: number,
+  value: unknown,
+): Delivery {
+  const ref = `${stream}\n${seq}\n${token}`;
+  const problem = envelopeProblem(value);
+  if (problem) return { stream, ref, attempt, malformed: { reason: problem, raw: value } };
+  return { stream, ref, attempt, envelope: structuredClone(value as Envelope) };
+}

@@ -1,0 +1,6 @@
+/**
+ * The in-memory backend.
+ *
+ * @module
+ */
+export { memory, MemoryBackend } from "./backend.ts";

@@ -1,0 +1,183 @@
+/**
+ * The transactional outbox: events that commit atomically with the caller's own Deno KV writes.
+ *
+ * When the bus's backend is the caller's own database (the embedded default with one file),
+ * the events are written straight into the stream in the caller's operation. Otherwise they are
+ * written into an outbox in the caller's database, forwarded to the backend right after the
+ * commit, and swept again by `flushOutbox` if the process stopped in between; the backend
+ * deduplicates by event id, so forwarding twice is harmless.
+ *
+ * @module
+ */
+import { type Backend, isAtomicAppender } from "./backend.ts";
+import type { EventContract, EventInput } from "./contract.ts";
+import type { Envelope, PublishOptions } from "./envelope.ts";
+
+/** The key prefix of outbox entries in the caller's database. */
+export const OUTBOX_PREFIX: readonly ["herald_outbox"] = ["herald_outbox"];
+
+/** How many outbox entries one sweep forwards in one append. */
+const FLUSH_BATCH = 50;
+
+/** The result of {@linkcode OutboxAtomic.commit}: Deno KV's result plus the events. */
+export type OutboxCommitResult =
+  | (Deno.KvCommitResult & { events: Envelope[] })
+  | (Deno.KvCommitError & { events: Envelope[]; duplicate?: boolean });
+
+type Step = (op: Deno.AtomicOperation) => void;
+type MakeEnvelope = (c: EventContract, data: unknown, o?: PublishOptions) => Envelope;
+
+/**
+ * An atomic operation on a Deno KV database that can also publish events. Made by
+ * `bus.atomic(kv)` (or `ctx.atomic(kv)` in a handler); mirrors `Deno.AtomicOperation`.
+ *
+ * @example Writing a user and publishing its event together
+ * ```ts
+ * import { z } from "zod";
+ * import { createBus, defineEvent, memory } from "@herald/herald";
+ *
+ * const UserCreated = defineEvent({
+ *   stream: "users",
+ *   type: "user.created",
+ *   schema: z.object({ id: z.string() }),
+ * });
+ * const bus = createBus({ backend: memory(), source: "users" });
+ * const db = await Deno.openKv(":memory:");
+ * const result = await bus.atomic(db)
+ *   .check({ key: ["users", "u1"], versionstamp: null })
+ *   .set(["users", "u1"], { id: "u1" })
+ *   .publish(UserCreated, { id: "u1" })
+ *   .commit();
+ * console.log(result.ok, result.events.length); // true 1
+ * db.close();
+ * await bus.close();
+ * ```
+ */
+export class OutboxAtomic {
+  #steps: Step[] = [];
+  #events: Envelope[] = [];
+
+  /**
+   * @param backend Where the events go.
+   * @param kv The caller's database.
+   * @param makeEnvelope Validates a payload and builds its envelope.
+   * @param defaults Publish options applied to every event (a handler's correlation).
+   */
+  constructor(
+    private readonly backend: Backend,
+    private readonly kv: Deno.Kv,
+    private readonly makeEnvelope: MakeEnvelope,
+    private readonly defaults: PublishOptions = {},
+    private readonly appliedKey?: Deno.KvKey,
+  ) {}
+
+  /** Adds checks, as `Deno.AtomicOperation.check`. */
+  check(...checks: Deno.AtomicCheck[]): this {
+    this.#steps.push((op) => op.check(...checks));
+    return this;
+  }
+
+  /** Sets a key, as `Deno.AtomicOperation.set`. */
+  set(key: Deno.KvKey, value: unknown, options?: { expireIn?: number }): this {
+    this.#steps.push((op) => op.set(key, value, options));
+    return this;
+  }
+
+  /** Deletes a key, as `Deno.AtomicOperation.delete`. */
+  delete(key: Deno.KvKey): this {
+    this.#steps.push((op) => op.delete(key));
+    return this;
+  }
+
+  /** Adds to a `Deno.KvU64`, as `Deno.AtomicOperation.sum`. */
+  sum(key: Deno.KvKey, n: bigint): this {
+    this.#steps.push((op) => op.sum(key, n));
+    return this;
+  }
+
+  /** Adds a raw mutation, as `Deno.AtomicOperation.mutate`. */
+  mutate(...mutations: Deno.KvMutation[]): this {
+    this.#steps.push((op) => op.mutate(...mutations));
+    return this;
+  }
+
+  /**
+   * Publishes an event when the operation commits.
+   *
+   * @throws {ValidationError} at once when the payload does not match its contract.
+   */
+  publish<C extends EventContract>(
+    contract: C,
+    data: EventInput<C>,
+    options?: PublishOptions,
+  ): this {
+    this.#events.push(this.makeEnvelope(contract, data, { ...this.defaults, ...options }));
+    return this;
+  }
+
+  /**
+   * Commits the writes and the events together.
+   *
+   * @returns Deno KV's result (`ok: false` when a check failed: nothing was written or
+   * published) and the events; in a handler, `duplicate: true` when it failed because this
+   * event was already applied.
+   */
+  async commit(): Promise<OutboxCommitResult> {
+    const result = await this.#commit();
+    if (!result.ok && this.appliedKey) {
+      // Tell "this event was applied before" apart from the caller's own checks failing.
+      result.duplicate = (await this.kv.get(this.appliedKey)).versionstamp !== null;
+    }
+    return result;
+  }
+
+  async #commit(): Promise<OutboxCommitResult> {
+    const events = this.#events;
+    const appliedKey = this.appliedKey;
+    const build: Step = (op) => {
+      if (appliedKey) {
+        op.check({ key: appliedKey, versionstamp: null }).set(appliedKey, Date.now());
+      }
+      for (const step of this.#steps) step(op);
+    };
+    if (events.length > 0 && isAtomicAppender(this.backend)) {
+      const result = await this.backend.appendAtomic(this.kv, build, events);
+      if (result !== "foreign") return { ...result, events };
+    }
+    const op = this.kv.atomic();
+    build(op);
+    for (const e of events) op.set([...OUTBOX_PREFIX, e.id], e);
+    const result = await op.commit();
+    if (!result.ok || events.length === 0) return { ...result, events };
+    try {
+      await this.backend.append(events, { dedupe: true });
+      const cleanup = this.kv.atomic();
+      for (const e of events) cleanup.delete([...OUTBOX_PREFIX, e.id]);
+      await cleanup.commit();
+    } catch (err) {
+      // The events are safe in the outbox; flushOutbox forwards them once the backend is back.
+      console.warn(`herald: outbox forward deferred (${(err as Error).message})`);
+    }
+    return { ...result, events };
+  }
+
+  /** Forwards what is left in `kv`'s outbox; see `Bus.flushOutbox`. */
+  static async flush(backend: Backend, kv: Deno.Kv): Promise<number> {
+    let forwarded = 0;
+    while (true) {
+      const batch: Deno.KvEntry<Envelope>[] = [];
+      for await (
+        const entry of kv.list<Envelope>({ prefix: OUTBOX_PREFIX }, { limit: FLUSH_BATCH })
+      ) {
+        batch.push(entry);
+      }
+      if (batch.length === 0) return forwarded;
+      await backend.append(batch.map((e) => e.value), { dedupe: true });
+      const op = kv.atomic();
+      for (const e of batch) op.delete(e.key);
+      await op.commit();
+      forwarded += batch.length;
+      if (batch.length < FLUSH_BATCH) return forwarded;
+    }
+  }
+}

@@ -1,0 +1,54 @@
+/**
+ * Batches a worker's settlements: outcomes gathered while one `settle` call is in flight go
+ * out together in the next, so a busy worker makes one backend write per batch, not per event.
+ *
+ * @module
+ */
+import type { Backend, Settlement } from "./backend.ts";
+
+/** The most settlements in one backend call. */
+const MAX_BATCH = 256;
+
+/** Gathers settlements and writes them in batches, one write at a time. */
+export class Settler {
+  #pending: Settlement[] = [];
+  #flushing?: Promise<void>;
+
+  /**
+   * @param backend Where outcomes are recorded.
+   * @param group The consumer group.
+   */
+  constructor(private readonly backend: Backend, private readonly group: string) {}
+
+  /** Queues an outcome; it is written soon, together with others. */
+  add(settlement: Settlement): void {
+    this.#pending.push(settlement);
+    this.#flushing ??= this.#flush();
+  }
+
+  /** Writes everything queued. */
+  async close(): Promise<void> {
+    while (this.#flushing) await this.#flushing;
+  }
+
+  async #flush(): Promise<void> {
+    // Let outcomes that finish in the same tick join this batch.
+    await Promise.resolve();
+    let failures = 0;
+    while (this.#pending.length > 0) {
+      const batch = this.#pending.splice(0, MAX_BATCH);
+      try {
+        await this.backend.settle(this.group, batch);
+        failures = 0;
+      } catch (err) {
+        // Keep the outcomes: until they are written, the leases would only lapse into retries.
+        this.#pending.unshift(...batch);
+        failures++;
+        const wait = Math.min(5_000, 50 * 2 ** Math.min(failures, 7));
+        console.warn(`herald[${this.group}]: settle failed, retrying in ${wait} ms:`, err);
+        await new Promise((r) => setTimeout(r, wait));
+      }
+    }
+    this.#flushing = undefined;
+  }
+}

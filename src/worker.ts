@@ -1,0 +1,427 @@
+/**
+ * Workers: handlers routed by contract, run by a consumer group with per-handler concurrency,
+ * lease extension, retries with backoff, dead letters and a graceful stop.
+ *
+ * @module
+ */
+import type { Delivery, Settlement, StartPosition } from "./backend.ts";
+import { errorInfo } from "./backend.ts";
+import type { Bus } from "./bus.ts";
+import { type EventContract, NAME_PATTERN, routeOf } from "./contract.ts";
+import type { Envelope } from "./envelope.ts";
+import {
+  DoNotRetryError,
+  InvalidOptionsError,
+  LeaseLostError,
+  RetryLaterError,
+  ValidationError,
+} from "./errors.ts";
+import { compose, type Handler, type HandlerOptions, type Middleware } from "./handler.ts";
+import { createContext } from "./context.ts";
+import { backoff, DEFAULT_RETRY, type RetryPolicy, retryProblems } from "./retry.ts";
+import { Settler } from "./settler.ts";
+
+/** Options of {@linkcode createWorker}. */
+export interface WorkerOptions {
+  /** The bus whose backend the worker reads, and through which handlers publish. */
+  bus: Bus;
+  /** The consumer group: normally the service's name. Instances of a group share its events. */
+  group: string;
+  /** This instance's name within the group; unique by default. */
+  consumer?: string;
+  /**
+   * Where the group starts on a stream it has never read.
+   * @default {"earliest"}
+   */
+  start?: StartPosition;
+  /**
+   * How long a delivery is leased before another instance may take it; extended while the
+   * handler runs.
+   * @default {30000}
+   */
+  leaseMs?: number;
+  /**
+   * The most deliveries claimed at once.
+   * @default {100}
+   */
+  batch?: number;
+  /**
+   * How long one claim waits for new events when none is ready, in milliseconds.
+   * @default {1000}
+   */
+  idleWaitMs?: number;
+  /** The retry policy of every handler, unless the handler overrides it. */
+  retry?: Partial<RetryPolicy>;
+}
+
+/** Options of {@linkcode Worker.stop}. */
+export interface StopOptions {
+  /**
+   * How long running handlers may take to finish before their signal is aborted.
+   * @default {10000}
+   */
+  graceMs?: number;
+}
+
+/** Counters of a worker, since it started. */
+export interface WorkerStats {
+  /** Events handled successfully. */
+  acked: number;
+  /** Failures scheduled for another attempt. */
+  retried: number;
+  /** Events dead-lettered. */
+  dead: number;
+  /** Handlers running now. */
+  running: number;
+}
+
+/** A consumer group's handlers. Made by {@linkcode createWorker}. */
+export interface Worker {
+  /** The consumer group. */
+  readonly group: string;
+  /** Counters since start. */
+  readonly stats: Readonly<WorkerStats>;
+  /**
+   * Routes a contract's events to a handler.
+   *
+   * @throws {TypeError} when the contract already has a handler in this worker.
+   */
+  on<C extends EventContract>(contract: C, handler: Handler<C>, options?: HandlerOptions): this;
+  /** Adds a middleware around every handler; the first added is the outermost. */
+  use(middleware: Middleware): this;
+  /** Subscribes the group to its streams and starts claiming. */
+  start(): Promise<void>;
+  /** Stops claiming, lets running handlers finish within the grace period, releases the rest. */
+  stop(options?: StopOptions): Promise<void>;
+}
+
+interface Route {
+  contract: EventContract;
+  run: (event: Envelope, delivery: Delivery) => Promise<void>;
+  retry: RetryPolicy;
+  concurrency: number;
+  running: number;
+  waiting: Delivery[];
+}
+
+/**
+ * Makes a worker for a consumer group.
+ *
+ * @param options The bus, the group and tuning.
+ * @returns The worker; add handlers with `on`, then `start` it (or export it as the default of
+ * a service's worker module, and `service()` starts it).
+ * @throws {InvalidOptionsError} listing every problem with the options.
+ *
+ * @example A worker that keeps a local copy of users
+ * ```ts
+ * import { z } from "zod";
+ * import { createBus, createWorker, defineEvent, memory } from "@herald/herald";
+ *
+ * const UserCreated = defineEvent({
+ *   stream: "users",
+ *   type: "user.created",
+ *   schema: z.object({ id: z.string(), name: z.string() }),
+ * });
+ * const bus = createBus({ backend: memory(), source: "posts" });
+ * const users = new Map<string, string>();
+ * const worker = createWorker({ bus, group: "posts" })
+ *   .on(UserCreated, (event) => {
+ *     users.set(event.data.id, event.data.name);
+ *   }, { retry: { attempts: 8 } });
+ * await worker.start();
+ * await bus.publish(UserCreated, { id: "u1", name: "Ada" });
+ * while (!users.has("u1")) await new Promise((r) => setTimeout(r, 5));
+ * await worker.stop();
+ * await bus.close();
+ * ```
+ */
+export function createWorker(options: WorkerOptions): Worker {
+  return new HeraldWorker(options);
+}
+
+class HeraldWorker implements Worker {
+  readonly group: string;
+  readonly stats: WorkerStats = { acked: 0, retried: 0, dead: 0, running: 0 };
+  readonly #bus: Bus;
+  readonly #consumer: string;
+  readonly #start: StartPosition;
+  readonly #leaseMs: number;
+  readonly #batch: number;
+  readonly #idleWaitMs: number;
+  readonly #retry: RetryPolicy;
+  readonly #routes = new Map<string, Route>();
+  readonly #middlewares: Middleware[] = [];
+  readonly #leased = new Map<Delivery, AbortController>();
+  readonly #keyTails = new Map<string, Promise<void>>();
+  #settler?: Settler;
+  #stop?: AbortController;
+  #loop?: Promise<void>;
+  #extender?: ReturnType<typeof setInterval>;
+  #wake?: () => void;
+
+  constructor(options: WorkerOptions) {
+    const problems: string[] = [];
+    if (typeof options?.bus?.publish !== "function") problems.push("bus must be a Bus");
+    if (typeof options?.group !== "string" || !NAME_PATTERN.test(options.group)) {
+      problems.push(`group must match ${NAME_PATTERN}`);
+    }
+    const int = (name: keyof WorkerOptions, min: number) => {
+      const v = options?.[name];
+      if (v !== undefined && (!Number.isInteger(v) || (v as number) < min)) {
+        problems.push(`${name} must be an integer ≥ ${min}`);
+      }
+    };
+    int("leaseMs", 100);
+    int("batch", 1);
+    int("idleWaitMs", 1);
+    const start = options?.start;
+    if (
+      start !== undefined && start !== "earliest" && start !== "latest" &&
+      !(start instanceof Date && !isNaN(start.getTime()))
+    ) problems.push('start must be "earliest", "latest" or a valid Date');
+    problems.push(...retryProblems("retry", options?.retry));
+    if (problems.length > 0) throw new InvalidOptionsError("createWorker", problems);
+    this.#bus = options.bus;
+    this.group = options.group;
+    this.#consumer = options.consumer ?? `${this.group}-${crypto.randomUUID().slice(0, 8)}`;
+    this.#start = options.start ?? "earliest";
+    this.#leaseMs = options.leaseMs ?? 30_000;
+    this.#batch = options.batch ?? 100;
+    this.#idleWaitMs = options.idleWaitMs ?? 1_000;
+    this.#retry = { ...DEFAULT_RETRY, ...options.retry };
+  }
+
+  on<C extends EventContract>(
+    contract: C,
+    handler: Handler<C>,
+    options: HandlerOptions = {},
+  ): this {
+    const route = routeOf(contract.stream, contract.type);
+    if (this.#routes.has(route)) {
+      throw new TypeError(`"${contract.type}" on "${contract.stream}" already has a handler`);
+    }
+    if (this.#stop) throw new TypeError("Add handlers before start()");
+    const problems = retryProblems("retry", options.retry);
+    const concurrency = options.concurrency ?? 16;
+    if (!Number.isInteger(concurrency) || concurrency < 1) {
+      problems.push("concurrency must be an integer ≥ 1");
+    }
+    if (problems.length > 0) throw new InvalidOptionsError(`on(${contract.type})`, problems);
+    this.#routes.set(route, {
+      contract,
+      run: (event, delivery) => this.#runHandler(handler as Handler, event, delivery),
+      retry: { ...this.#retry, ...options.retry },
+      concurrency,
+      running: 0,
+      waiting: [],
+    });
+    return this;
+  }
+
+  use(middleware: Middleware): this {
+    if (typeof middleware !== "function") throw new TypeError("middleware must be a function");
+    this.#middlewares.push(middleware);
+    return this;
+  }
+
+  async start(): Promise<void> {
+    if (this.#stop) throw new TypeError("Worker already started");
+    if (this.#routes.size === 0) throw new TypeError("Worker has no handlers: call on() first");
+    this.#stop = new AbortController();
+    const backend = this.#bus.backend;
+    this.#settler = new Settler(backend, this.group);
+    await backend.subscribe(this.group, this.#streams(), this.#start);
+    this.#extender = setInterval(() => this.#extendLeases(), Math.max(50, this.#leaseMs / 3));
+    this.#loop = this.#claimLoop();
+  }
+
+  async stop(options: StopOptions = {}): Promise<void> {
+    const stop = this.#stop;
+    if (!stop || stop.signal.aborted) return;
+    stop.abort();
+    this.#wake?.();
+    await this.#loop;
+    // Not started yet: give them back at once, without counting an attempt.
+    for (const route of this.#routes.values()) {
+      for (const delivery of route.waiting.splice(0)) {
+        this.#settle({ delivery, outcome: "release" });
+      }
+    }
+    const graceMs = options.graceMs ?? 10_000;
+    if (this.#leased.size > 0) {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([
+        this.#drained(),
+        new Promise((r) => timer = setTimeout(r, graceMs)),
+      ]);
+      clearTimeout(timer);
+      // Past the grace period: tell the handlers; their leases lapse and another instance retries.
+      for (const ctl of this.#leased.values()) ctl.abort(new Error("Worker stopped"));
+    }
+    clearInterval(this.#extender);
+    await this.#settler?.close();
+  }
+
+  #drained(): Promise<void> {
+    return new Promise((resolve) => {
+      const check = () => this.#leased.size === 0 ? resolve() : setTimeout(check, 5);
+      check();
+    });
+  }
+
+  #streams(): string[] {
+    return [...new Set([...this.#routes.values()].map((r) => r.contract.stream))];
+  }
+
+  #capacity(): number {
+    let free = 0;
+    for (const r of this.#routes.values()) free += r.concurrency - r.running - r.waiting.length;
+    return Math.min(this.#batch, free);
+  }
+
+  async #claimLoop(): Promise<void> {
+    const signal = this.#stop!.signal;
+    const streams = this.#streams();
+    let failures = 0;
+    while (!signal.aborted) {
+      const max = this.#capacity();
+      if (max <= 0) {
+        await new Promise<void>((resolve) => this.#wake = resolve);
+        continue;
+      }
+      let deliveries: Delivery[];
+      try {
+        deliveries = await this.#bus.backend.claim(this.group, streams, {
+          consumer: this.#consumer,
+          max,
+          leaseMs: this.#leaseMs,
+          waitMs: this.#idleWaitMs,
+          signal,
+        });
+        failures = 0;
+      } catch (err) {
+        if (signal.aborted) break;
+        failures++;
+        const wait = Math.min(30_000, 100 * 2 ** Math.min(failures, 9));
+        console.warn(`herald[${this.group}]: claim failed, retrying in ${wait} ms:`, err);
+        await abortableSleep(wait, signal);
+        continue;
+      }
+      for (const delivery of deliveries) this.#dispatch(delivery);
+    }
+  }
+
+  #dispatch(delivery: Delivery): void {
+    const event = delivery.envelope;
+    if (!event) {
+      const reason = delivery.malformed?.reason ?? "not an envelope";
+      const error = { name: "MalformedEventError", message: `Malformed entry: ${reason}` };
+      return this.#settle({ delivery, outcome: "dead", error });
+    }
+    const route = this.#routes.get(routeOf(delivery.stream, event.type));
+    // A type this group has no handler for: it subscribed to the stream, not to every type.
+    if (!route) return this.#settle({ delivery, outcome: "ack" });
+    route.waiting.push(delivery);
+    this.#pump(route);
+  }
+
+  #pump(route: Route): void {
+    while (route.running < route.concurrency && route.waiting.length > 0) {
+      const delivery = route.waiting.shift()!;
+      route.running++;
+      this.stats.running++;
+      const done = () => {
+        route.running--;
+        this.stats.running--;
+        this.#pump(route);
+        this.#wake?.();
+      };
+      const key = delivery.envelope!.key;
+      if (key === undefined) {
+        this.#handle(route, delivery).finally(done);
+        continue;
+      }
+      // Events with one key run one after another, in the order they were claimed.
+      const tail = (this.#keyTails.get(key) ?? Promise.resolve()).then(() =>
+        this.#handle(route, delivery)
+      ).finally(done);
+      this.#keyTails.set(key, tail);
+      tail.then(() => {
+        if (this.#keyTails.get(key) === tail) this.#keyTails.delete(key);
+      });
+    }
+  }
+
+  async #handle(route: Route, delivery: Delivery): Promise<void> {
+    const event = delivery.envelope!;
+    const parsed = route.contract.schema.safeParse(event.data);
+    if (!parsed.success) {
+      const err = new ValidationError(event.stream, event.type, parsed.error.issues);
+      return this.#settle({ delivery, outcome: "dead", error: errorInfo(err) });
+    }
+    const ctl = new AbortController();
+    this.#leased.set(delivery, ctl);
+    try {
+      await route.run({ ...event, data: parsed.data }, delivery);
+      if (ctl.signal.aborted) throw new LeaseLostError(this.group, event.id);
+      this.#settle({ delivery, outcome: "ack" });
+    } catch (err) {
+      if (ctl.signal.aborted && !(this.#stop?.signal.aborted)) {
+        // Lost the lease: the new owner decides what happens to the event.
+        console.warn(`herald[${this.group}]: ${new LeaseLostError(this.group, event.id).message}`);
+      } else if (ctl.signal.aborted) {
+        // Stopped past the grace period: the lease lapses and another instance retries.
+      } else if (err instanceof DoNotRetryError || delivery.attempt >= route.retry.attempts) {
+        this.#settle({ delivery, outcome: "dead", error: errorInfo(err) });
+      } else {
+        const delayMs = err instanceof RetryLaterError
+          ? err.delayMs
+          : backoff(route.retry, delivery.attempt);
+        this.#settle({ delivery, outcome: "retry", delayMs, error: errorInfo(err) });
+      }
+    } finally {
+      this.#leased.delete(delivery);
+    }
+  }
+
+  #runHandler(handler: Handler, event: Envelope, delivery: Delivery): Promise<void> {
+    const signal = this.#leased.get(delivery)!.signal;
+    const ctx = createContext(this.#bus, this.group, event, delivery.attempt, signal);
+    return compose(this.#middlewares, handler)(event, ctx);
+  }
+
+  #settle(settlement: Settlement): void {
+    const counter = settlement.outcome === "ack"
+      ? "acked"
+      : settlement.outcome === "retry"
+      ? "retried"
+      : settlement.outcome === "dead"
+      ? "dead"
+      : undefined;
+    if (counter) this.stats[counter]++;
+    this.#settler?.add(settlement);
+  }
+
+  async #extendLeases(): Promise<void> {
+    if (this.#leased.size === 0) return;
+    const deliveries = [...this.#leased.keys()];
+    try {
+      const lost = await this.#bus.backend.extend(this.group, deliveries, this.#leaseMs);
+      for (const d of lost) this.#leased.get(d)?.abort(new LeaseLostError(this.group, d.ref));
+    } catch (err) {
+      console.warn(`herald[${this.group}]: lease extension failed:`, err);
+    }
+  }
+}
+
+function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    signal.addEventListener("abort", done, { once: true });
+    function done() {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", done);
+      resolve();
+    }
+  });
+}

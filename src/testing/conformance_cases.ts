@@ -7,6 +7,7 @@
 import { deepStrictEqual as equal, ok } from "node:assert/strict";
 import type { CaseFn } from "./conformance.ts";
 import { ns } from "./conformance.ts";
+import { WORKER_CASES } from "./conformance_worker_cases.ts";
 
 const err = { name: "Error", message: "boom" };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -269,6 +270,7 @@ export const CASES = {
     await sleep(400);
     equal(await k.backend.tryLock(name, 300), true);
   },
+  ...WORKER_CASES,
 } satisfies Record<string, CaseFn>;
 
 /** The name of a conformance case. */

@@ -1,0 +1,209 @@
+import { assert, assertEquals, assertThrows } from "@std/assert";
+import { z } from "zod";
+import {
+  createBus,
+  createWorker,
+  defineEvent,
+  DoNotRetryError,
+  type Envelope,
+  InvalidOptionsError,
+  memory,
+  RetryLaterError,
+} from "@herald/herald";
+import { handle } from "@herald/herald/testing";
+
+const Job = defineEvent({
+  stream: "jobs",
+  type: "job.queued",
+  schema: z.object({ n: z.number() }),
+});
+const JobDone = defineEvent({
+  stream: "jobs",
+  type: "job.done",
+  schema: z.object({ n: z.number() }),
+});
+const Other = defineEvent({ stream: "jobs", type: "job.other", schema: z.object({}) });
+
+async function until(check: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error("Timed out");
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+function fresh() {
+  return createBus({ backend: memory(), source: "test" });
+}
+
+Deno.test("createWorker() reports every bad option at once", () => {
+  const err = assertThrows(
+    () => createWorker({ bus: fresh(), group: "", leaseMs: 5, retry: { attempts: 0 } }),
+    InvalidOptionsError,
+  );
+  assertEquals(err.problems.length, 3);
+});
+
+Deno.test("worker.on() refuses a second handler for one contract", () => {
+  const w = createWorker({ bus: fresh(), group: "g" }).on(Job, () => {});
+  assertThrows(() => w.on(Job, () => {}), TypeError, "already has a handler");
+});
+
+Deno.test("worker middlewares wrap handlers outermost first", async () => {
+  const bus = fresh();
+  const order: string[] = [];
+  const w = createWorker({ bus, group: "g", idleWaitMs: 20 })
+    .use(async (_e, _c, next) => {
+      order.push("a>");
+      await next();
+      order.push("<a");
+    })
+    .use(async (_e, _c, next) => {
+      order.push("b>");
+      await next();
+      order.push("<b");
+    })
+    .on(Job, () => void order.push("handler"));
+  await w.start();
+  await bus.publish(Job, { n: 1 });
+  await until(() => order.length === 5);
+  await w.stop();
+  assertEquals(order, ["a>", "b>", "handler", "<b", "<a"]);
+});
+
+Deno.test("worker runs at most `concurrency` handlers of one contract at once", async () => {
+  const bus = fresh();
+  let running = 0, most = 0, done = 0;
+  const w = createWorker({ bus, group: "g", idleWaitMs: 20 }).on(Job, async () => {
+    most = Math.max(most, ++running);
+    await new Promise((r) => setTimeout(r, 10));
+    running--;
+    done++;
+  }, { concurrency: 3 });
+  await w.start();
+  await bus.publishMany(Array.from({ length: 20 }, (_, n) => ({ contract: Job, data: { n } })));
+  await until(() => done === 20);
+  await w.stop();
+  assertEquals(most, 3);
+});
+
+Deno.test("worker handles events of one key in order, even with concurrency", async () => {
+  const bus = fresh();
+  const seen: Record<string, number[]> = { a: [], b: [] };
+  const w = createWorker({ bus, group: "g", idleWaitMs: 20 }).on(Job, async (e) => {
+    await new Promise((r) => setTimeout(r, Math.random() * 5));
+    seen[e.key!].push(e.data.n);
+  }, { concurrency: 8 });
+  await w.start();
+  await bus.publishMany(
+    Array.from({ length: 20 }, (_, n) => ({
+      contract: Job,
+      data: { n },
+      options: { key: n % 2 ? "a" : "b" },
+    })),
+  );
+  await until(() => seen.a.length + seen.b.length === 20);
+  await w.stop();
+  assertEquals(seen.a, [1, 3, 5, 7, 9, 11, 13, 15, 17, 19]);
+  assertEquals(seen.b, [0, 2, 4, 6, 8, 10, 12, 14, 16, 18]);
+});
+
+Deno.test("DoNotRetryError dead-letters at once; RetryLaterError sets the delay", async () => {
+  const backend = memory();
+  const bus = createBus({ backend, source: "t" });
+  const attempts: number[] = [];
+  const w = createWorker({ bus, group: "g", idleWaitMs: 20, retry: { baseMs: 60_000 } })
+    .on(Job, (e, ctx) => {
+      if (e.data.n === 0) throw new DoNotRetryError("hopeless");
+      attempts.push(ctx.attempt);
+      if (ctx.attempt === 1) throw new RetryLaterError(10, "soon");
+    });
+  await w.start();
+  await bus.publish(Job, { n: 0 });
+  await bus.publish(Job, { n: 1 });
+  await until(() => attempts.length === 2);
+  await until(async () => (await backend.deadLetters("g")).length === 1);
+  await w.stop();
+  assertEquals(attempts, [1, 2], "retried after 10 ms, not the 60 s backoff");
+  const [dead] = await backend.deadLetters("g");
+  assertEquals([dead.error.name, dead.attempts], ["DoNotRetryError", 1]);
+});
+
+Deno.test("worker acknowledges types of its streams that it has no handler for", async () => {
+  const bus = fresh();
+  const seen: number[] = [];
+  const w = createWorker({ bus, group: "g", idleWaitMs: 20 }).on(
+    Job,
+    (e) => void seen.push(e.data.n),
+  );
+  await w.start();
+  await bus.publish(Other, {});
+  await bus.publish(Job, { n: 7 });
+  await until(() => seen.length === 1 && w.stats.acked === 2);
+  await w.stop();
+  assertEquals(seen, [7]);
+});
+
+Deno.test("a long handler keeps its lease: no other instance gets the event", async () => {
+  const bus = fresh();
+  const handledBy: string[] = [];
+  const make = (name: string) =>
+    createWorker({ bus, group: "g", leaseMs: 150, idleWaitMs: 20 }).on(Job, async () => {
+      handledBy.push(name);
+      await new Promise((r) => setTimeout(r, 600));
+    });
+  const a = make("a");
+  await a.start();
+  await bus.publish(Job, { n: 1 });
+  await until(() => handledBy.length === 1);
+  const b = make("b");
+  await b.start();
+  await until(() => a.stats.acked === 1);
+  await a.stop();
+  await b.stop();
+  assertEquals(handledBy, ["a"]);
+});
+
+Deno.test("ctx.publish() carries correlation and sets causation", async () => {
+  const { event, published, bus } = await handle(
+    Job,
+    async (e, ctx) => {
+      await ctx.publish(JobDone, { n: e.data.n });
+    },
+    { n: 3 },
+    { event: { correlationid: "corr-1" } },
+  );
+  assertEquals(published.length, 1);
+  const done = published[0] as Envelope<{ n: number }>;
+  assertEquals([done.type, done.correlationid, done.causationid], [
+    "job.done",
+    "corr-1",
+    event.id,
+  ]);
+  await bus.close();
+});
+
+Deno.test("ctx.atomic() applies an event once: a redelivery reports a duplicate", async () => {
+  const db = await Deno.openKv(":memory:");
+  const backend = memory();
+  const bus = createBus({ backend, source: "t" });
+  const results: { ok: boolean; duplicate?: boolean }[] = [];
+  const w = createWorker({ bus, group: "g", idleWaitMs: 20 }).on(Job, async (e, ctx) => {
+    const r = await ctx.atomic(db).sum(["count"], 1n).publish(JobDone, { n: e.data.n }).commit();
+    results.push(r);
+    assertEquals(await ctx.applied(db), true);
+  }, { concurrency: 1 });
+  try {
+    await w.start();
+    // The same event stored twice: what a redelivery after a crash looks like to a handler.
+    const event = bus.envelope(Job, { n: 1 });
+    await backend.append([event]);
+    await backend.append([event]);
+    await until(() => results.length === 2);
+  } finally {
+    await w.stop();
+    db.close();
+    await bus.close();
+  }
+  assertEquals(results.map((r) => [r.ok, r.duplicate ?? false]), [[true, false], [false, true]]);
+});

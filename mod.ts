@@ -75,6 +75,7 @@ export type { Handler, HandlerContext, HandlerOptions, Middleware } from "./src/
 export { idTime, newId } from "./src/id.ts";
 export { memory, MemoryBackend } from "./src/memory/mod.ts";
 export { OutboxAtomic, type OutboxCommitResult } from "./src/outbox.ts";
+export { type RelayOptions, relayOutbox } from "./src/relay.ts";
 export { backoff, DEFAULT_RETRY, type RetryPolicy } from "./src/retry.ts";
 export {
   createWorker,

@@ -5,6 +5,7 @@ import {
   defineEvent,
   InvalidOptionsError,
   memory,
+  relayOutbox,
   ValidationError,
 } from "@herald/herald";
 import { testBus } from "@herald/herald/testing";
@@ -95,6 +96,33 @@ Deno.test("bus.flushOutbox() forwards events left behind, once", async () => {
     });
     assertEquals(got.map((d) => (d.envelope?.data as { text: string }).text), ["later"]);
   } finally {
+    db.close();
+    await bus.close();
+  }
+});
+
+Deno.test("relayOutbox() forwards an event whose immediate forward failed", async () => {
+  const db = await Deno.openKv(":memory:");
+  const backend = memory();
+  const bus = createBus({ backend, source: "notes" });
+  const stop = new AbortController();
+  try {
+    const down = createBus({ backend: memory(), source: "notes" });
+    await down.close(); // the forward right after the commit fails: the event stays in the outbox
+    await down.atomic(db).publish(Note, { text: "kept" }).commit();
+    await backend.subscribe("g", ["notes"], "earliest");
+    const relay = relayOutbox(bus, db, { intervalMs: 20, signal: stop.signal });
+    const got = await backend.claim("g", ["notes"], {
+      consumer: "c",
+      max: 10,
+      leaseMs: 1000,
+      waitMs: 5_000,
+    });
+    stop.abort();
+    await relay;
+    assertEquals(got.map((d) => (d.envelope?.data as { text: string }).text), ["kept"]);
+  } finally {
+    stop.abort();
     db.close();
     await bus.close();
   }

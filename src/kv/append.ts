@@ -1,0 +1,312 @@
+/**
+ * Appending events: each stream has a sequence number, and every append checks the sequence's
+ * versionstamp and writes its events under the next numbers in one atomic operation. A reader
+ * that sees number N therefore sees every number below it, whatever order publishers' ids are
+ * in. Concurrent appends in this process are coalesced into one commit.
+ *
+ * @module
+ */
+import type { AppendOptions } from "../backend.ts";
+import { type Envelope, envelopeProblem, MAX_ENVELOPE_BYTES } from "../envelope.ts";
+import { EnvelopeTooLargeError } from "../errors.ts";
+import { dedupeKey, eventKey, seqKey } from "./keys.ts";
+import { commit, getMany, keyBytes, type KvStats, LIMITS, sleep, utf8Bytes } from "./store.ts";
+
+/** How long appended ids are remembered for `dedupe`, in milliseconds: a day and an hour. */
+const DEDUPE_MS = 25 * 60 * 60 * 1000;
+
+/** Headroom under Deno KV's byte limits: values are stored in V8's encoding, not JSON. */
+const BYTES_BUDGET = Math.floor(LIMITS.mutationBytes * 0.85);
+
+interface Cost {
+  mutations: number;
+  bytes: number;
+  keyBytes: number;
+  streams: Set<string>;
+}
+
+interface Pending {
+  events: readonly Envelope[];
+  dedupe: boolean;
+  cost: Cost;
+  resolve: () => void;
+  reject: (err: unknown) => void;
+}
+
+interface SeqState {
+  seq: number;
+  versionstamp: string | null;
+}
+
+/** Appends events to streams; one per backend. */
+export class Appender {
+  #seqs = new Map<string, SeqState>();
+  #pending: Pending[] = [];
+  #flushing: Promise<void> | undefined;
+
+  /**
+   * @param kv The database.
+   * @param stats Counters to update.
+   * @param onAppended Called with the streams written after each successful commit.
+   */
+  constructor(
+    private readonly kv: Deno.Kv,
+    private readonly stats: KvStats,
+    private readonly onAppended: (streams: string[]) => void,
+  ) {}
+
+  /** Appends events, all or none, coalesced with other appends made meanwhile. */
+  append(events: readonly Envelope[], options: AppendOptions = {}): Promise<void> {
+    const dedupe = options.dedupe === true;
+    const cost = costOf(events, dedupe);
+    if (events.length === 0) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      this.#pending.push({ events, dedupe, cost, resolve, reject });
+      // Start on the next microtask so appends made in the same tick share the commit.
+      this.#flushing ??= Promise.resolve().then(() => this.#flush());
+    });
+  }
+
+  /** Waits for appends in flight. */
+  async idle(): Promise<void> {
+    while (this.#flushing) await this.#flushing;
+  }
+
+  /** Commits `build`'s operation with the events in it; see `AtomicAppender.appendAtomic`. */
+  async appendAtomic(
+    build: (op: Deno.AtomicOperation) => void,
+    events: readonly Envelope[],
+  ): Promise<Deno.KvCommitResult | Deno.KvCommitError> {
+    costOf(events, false);
+    const streams = [...new Set(events.map((e) => e.stream))];
+    for (let attempt = 0;; attempt++) {
+      const states = await this.#seqStates(streams);
+      const next = new Map(streams.map((s) => [s, states.get(s)!.seq]));
+      const result = await this.#commitOp(() =>
+        commit(this.stats, this.kv, (op) => {
+          build(op);
+          for (const s of streams) {
+            op.check({ key: seqKey(s), versionstamp: states.get(s)!.versionstamp });
+          }
+          for (const e of events) {
+            const n = next.get(e.stream)! + 1;
+            next.set(e.stream, n);
+            op.set(eventKey(e.stream, n), e);
+          }
+          for (const s of streams) {
+            op.set(seqKey(s), next.get(s)!);
+          }
+        })
+      );
+      if (result.ok) {
+        this.#committed(streams, next, result.versionstamp);
+        return result;
+      }
+      // Tell our sequence check apart from the caller's own checks.
+      const fresh = await getMany<number>(this.stats, this.kv, streams.map(seqKey));
+      let ours = false;
+      streams.forEach((s, i) => {
+        if (fresh[i].versionstamp !== states.get(s)!.versionstamp) ours = true;
+        this.#seqs.set(s, {
+          seq: Number(fresh[i].value ?? 0),
+          versionstamp: fresh[i].versionstamp,
+        });
+      });
+      if (!ours) return result;
+      this.stats.appendConflicts++;
+      if (attempt > 2) await sleep(Math.random() * Math.min(attempt, 20));
+    }
+  }
+
+  /** Forgets a cached sequence number (after a trim or on suspicion). */
+  forget(stream: string): void {
+    this.#seqs.delete(stream);
+  }
+
+  /** The last sequence number appended to `stream`, as known now. */
+  async lastSeq(stream: string): Promise<number> {
+    this.#seqs.delete(stream);
+    return (await this.#seqStates([stream])).get(stream)!.seq;
+  }
+
+  async #flush(): Promise<void> {
+    try {
+      while (this.#pending.length > 0) {
+        const batch = this.#takeBatch();
+        try {
+          await this.#commit(batch);
+          for (const p of batch) p.resolve();
+        } catch (err) {
+          if (batch.length === 1) {
+            batch[0].reject(err);
+            continue;
+          }
+          // One bad append must not fail the others it was coalesced with.
+          for (const p of batch) {
+            try {
+              await this.#commit([p]);
+              p.resolve();
+            } catch (e) {
+              p.reject(e);
+            }
+          }
+        }
+      }
+    } finally {
+      this.#flushing = undefined;
+    }
+  }
+
+  #takeBatch(): Pending[] {
+    const batch = [this.#pending.shift()!];
+    const total = { ...batch[0].cost, streams: new Set(batch[0].cost.streams) };
+    while (this.#pending.length > 0) {
+      const c = this.#pending[0].cost;
+      const streams = new Set([...total.streams, ...c.streams]);
+      if (
+        total.mutations + c.mutations > LIMITS.mutations - streams.size ||
+        streams.size > LIMITS.checks ||
+        total.bytes + c.bytes > BYTES_BUDGET ||
+        total.keyBytes + c.keyBytes > LIMITS.keyBytes * 0.9
+      ) break;
+      total.mutations += c.mutations;
+      total.bytes += c.bytes;
+      total.keyBytes += c.keyBytes;
+      total.streams = streams;
+      batch.push(this.#pending.shift()!);
+    }
+    return batch;
+  }
+
+  async #commit(batch: Pending[]): Promise<void> {
+    const all = new Set<string>();
+    for (const p of batch) for (const s of p.cost.streams) all.add(s);
+    const streams = [...all];
+    for (let attempt = 0;; attempt++) {
+      // Read sequences before the dedupe keys: an append of the same id committed after the
+      // sequence we check moves it, so our commit fails and we look again.
+      const states = await this.#seqStates(streams);
+      const skip = await this.#appendedBefore(batch);
+      const next = new Map(streams.map((s) => [s, states.get(s)!.seq]));
+      const writes: [Deno.KvKey, Envelope][] = [];
+      const remember: string[] = [];
+      const seen = new Set<string>();
+      for (const p of batch) {
+        for (const e of p.events) {
+          if (p.dedupe) {
+            if (skip.has(e.id) || seen.has(e.id)) continue;
+            seen.add(e.id);
+            remember.push(e.id);
+          }
+          const n = next.get(e.stream)! + 1;
+          next.set(e.stream, n);
+          writes.push([eventKey(e.stream, n), e]);
+        }
+      }
+      if (writes.length === 0) return;
+      const used = streams.filter((s) => next.get(s) !== states.get(s)!.seq);
+      const result = await this.#commitOp(() =>
+        commit(this.stats, this.kv, (op) => {
+          for (const s of used) {
+            op.check({ key: seqKey(s), versionstamp: states.get(s)!.versionstamp });
+          }
+          for (const [k, v] of writes) {
+            op.set(k, v);
+          }
+          for (const id of remember) op.set(dedupeKey(id), 1, { expireIn: DEDUPE_MS });
+          for (const s of used) op.set(seqKey(s), next.get(s)!);
+        })
+      );
+      if (result.ok) {
+        this.stats.appendCommits++;
+        this.#committed(used, next, result.versionstamp);
+        return;
+      }
+      this.stats.appendConflicts++;
+      for (const s of used) this.#seqs.delete(s);
+      if (attempt > 2) await sleep(Math.random() * Math.min(attempt, 20));
+    }
+  }
+
+  async #commitOp(
+    run: () => Promise<Deno.KvCommitResult | Deno.KvCommitError>,
+  ): Promise<Deno.KvCommitResult | Deno.KvCommitError> {
+    try {
+      return await run();
+    } catch (err) {
+      // Our estimate of Deno KV's limits missed: report it as the caller's batch being too big.
+      if (err instanceof Error && /too large|too many/i.test(err.message)) {
+        throw new RangeError(`Append does not fit in one Deno KV operation: ${err.message}`, {
+          cause: err,
+        });
+      }
+      throw err;
+    }
+  }
+
+  #committed(streams: string[], next: Map<string, number>, versionstamp: string): void {
+    for (const s of streams) this.#seqs.set(s, { seq: next.get(s)!, versionstamp });
+    this.onAppended(streams);
+  }
+
+  async #appendedBefore(batch: Pending[]): Promise<Set<string>> {
+    const ids = batch.filter((p) => p.dedupe).flatMap((p) => p.events.map((e) => e.id));
+    if (ids.length === 0) return new Set();
+    const found = await getMany(this.stats, this.kv, ids.map(dedupeKey));
+    return new Set(ids.filter((_, i) => found[i].versionstamp !== null));
+  }
+
+  async #seqStates(streams: readonly string[]): Promise<Map<string, SeqState>> {
+    const missing = streams.filter((s) => !this.#seqs.has(s));
+    if (missing.length > 0) {
+      const entries = await getMany<number>(this.stats, this.kv, missing.map(seqKey));
+      missing.forEach((s, i) => {
+        this.#seqs.set(s, {
+          seq: Number(entries[i].value ?? 0),
+          versionstamp: entries[i].versionstamp,
+        });
+      });
+    }
+    return new Map(streams.map((s) => [s, this.#seqs.get(s)!]));
+  }
+}
+
+/**
+ * Checks the events and what one commit of them costs against Deno KV's limits.
+ *
+ * @throws {TypeError} when an event is not an envelope.
+ * @throws {RangeError} when they cannot be written in one atomic operation.
+ */
+function costOf(events: readonly Envelope[], dedupe: boolean): Cost {
+  if (!Array.isArray(events)) throw new TypeError("events must be an array of envelopes");
+  const cost: Cost = { mutations: 0, bytes: 0, keyBytes: 0, streams: new Set() };
+  for (const e of events) {
+    const problem = envelopeProblem(e);
+    if (problem) throw new TypeError(`Cannot append a malformed envelope: ${problem}`);
+    const bytes = utf8Bytes(JSON.stringify(e));
+    if (bytes > MAX_ENVELOPE_BYTES) {
+      throw new EnvelopeTooLargeError(e.id, bytes, MAX_ENVELOPE_BYTES);
+    }
+    const k = keyBytes(eventKey(e.stream, 0)) + (dedupe ? keyBytes(dedupeKey(e.id)) : 0);
+    cost.streams.add(e.stream);
+    cost.mutations += dedupe ? 2 : 1;
+    cost.bytes += bytes + k + (dedupe ? 8 : 0);
+    cost.keyBytes += k;
+  }
+  for (const s of cost.streams) {
+    cost.mutations++;
+    cost.keyBytes += 2 * keyBytes(seqKey(s));
+    cost.bytes += keyBytes(seqKey(s)) + 16;
+  }
+  if (
+    cost.mutations > LIMITS.mutations || cost.streams.size > LIMITS.checks ||
+    cost.bytes > BYTES_BUDGET || cost.keyBytes > LIMITS.keyBytes * 0.9
+  ) {
+    throw new RangeError(
+      `${events.length} events do not fit in one Deno KV atomic operation ` +
+        `(${cost.mutations} of ${LIMITS.mutations} mutations, ~${cost.bytes} of ` +
+        `${BYTES_BUDGET} bytes, ${cost.streams.size} streams): append them in smaller batches`,
+    );
+  }
+  return cost;
+}

@@ -1,0 +1,260 @@
+/**
+ * The Deno KV backend: streams, consumer groups, leases, retries and dead letters kept as keys
+ * in one Deno KV database and changed by atomic operations.
+ *
+ * @module
+ */
+import type {
+  AppendOptions,
+  AtomicAppender,
+  Backend,
+  BackendFeatures,
+  ClaimOptions,
+  DeadLetter,
+  Delivery,
+  Settlement,
+  StartPosition,
+} from "../backend.ts";
+import type { Envelope } from "../envelope.ts";
+import { BackendUnavailableError } from "../errors.ts";
+import { Appender } from "./append.ts";
+import { Claimer } from "./claim.ts";
+import { listDead, redrive } from "./dead.ts";
+import { type LockEntry, lockKey } from "./keys.ts";
+import { LeaseBook } from "./leases.ts";
+import type { KvOptions } from "./options.ts";
+import { Trimmer } from "./retention.ts";
+import { extend, settle } from "./settle.ts";
+import { commit, get, type KvStats, newStats } from "./store.ts";
+import { subscribeStream } from "./subscribe.ts";
+import { Waker } from "./wake.ts";
+
+/** The default backstop poll of waiting claims, in milliseconds. */
+const DEFAULT_POLL_MS = 500;
+
+/** The parts of a backend that exist once its database is open. */
+interface Open {
+  kv: Deno.Kv;
+  appender: Appender;
+  claimer: Claimer;
+  trimmer: Trimmer;
+  waker: Waker;
+  book: LeaseBook;
+}
+
+/**
+ * A Herald backend over Deno KV. Made by {@linkcode kv}; see it for an example.
+ */
+export class KvBackend implements Backend, AtomicAppender {
+  /** Always `"kv"`. */
+  readonly name = "kv";
+  /** What this backend can do: across processes and persistent unless in memory. */
+  readonly features: BackendFeatures;
+  /** Counters of conflicts and lock contention worked around, for debugging and benchmarks. */
+  readonly stats: KvStats = newStats();
+  #options: KvOptions;
+  #open?: Promise<Open>;
+  #ready?: Open;
+  #closed = false;
+
+  /** @param options Validated options (see `kv()`). */
+  constructor(options: KvOptions) {
+    this.#options = options;
+    const memory = options.path === ":memory:";
+    this.features = { crossProcess: !memory, persistent: !memory };
+  }
+
+  /**
+   * The open database, to keep your own data next to the events (then `bus.atomic(db)` writes
+   * events in your own atomic operation).
+   *
+   * @throws {TypeError} before the database is open: `await backend.open()` first.
+   */
+  get kv(): Deno.Kv {
+    if (!this.#ready) throw new TypeError("The database is not open yet: await backend.open()");
+    return this.#ready.kv;
+  }
+
+  /** Opens the database (once; later calls return the same one). */
+  async open(): Promise<Deno.Kv> {
+    return (await this.#parts()).kv;
+  }
+
+  /** {@inheritDoc Backend.append} */
+  async append(events: readonly Envelope[], options?: AppendOptions): Promise<void> {
+    const p = await this.#parts();
+    await p.appender.append(events, options);
+  }
+
+  /** {@inheritDoc AtomicAppender.appendAtomic} */
+  async appendAtomic(
+    kv: Deno.Kv,
+    build: (op: Deno.AtomicOperation) => void,
+    events: readonly Envelope[],
+  ): Promise<Deno.KvCommitResult | Deno.KvCommitError | "foreign"> {
+    const p = await this.#parts();
+    if (kv !== p.kv) return "foreign";
+    return await p.appender.appendAtomic(build, events);
+  }
+
+  /** {@inheritDoc Backend.subscribe} */
+  async subscribe(group: string, streams: readonly string[], start: StartPosition): Promise<void> {
+    checkName("group", group);
+    if (!(start === "earliest" || start === "latest" || start instanceof Date)) {
+      throw new TypeError('start must be "earliest", "latest" or a Date');
+    }
+    const p = await this.#parts();
+    for (const s of streams) {
+      checkName("stream", s);
+      await subscribeStream(p.kv, this.stats, group, s, start);
+      p.claimer.forget(group, s);
+    }
+  }
+
+  /** {@inheritDoc Backend.claim} */
+  async claim(
+    group: string,
+    streams: readonly string[],
+    options: ClaimOptions,
+  ): Promise<Delivery[]> {
+    const { consumer, max, leaseMs, waitMs, signal } = options;
+    if (!Number.isInteger(max) || max < 1) throw new RangeError("max must be a positive integer");
+    if (!(leaseMs > 0)) throw new RangeError("leaseMs must be positive");
+    if (streams.length === 0) return [];
+    const p = await this.#parts();
+    const deadline = Date.now() + Math.max(0, waitMs);
+    const poll = this.#options.pollMs ?? DEFAULT_POLL_MS;
+    while (true) {
+      const generation = p.waker.generation;
+      const look = await p.claimer.claimOnce(group, streams, consumer, max, leaseMs);
+      if (look.deliveries.length > 0) return look.deliveries;
+      const now = Date.now();
+      if (now >= deadline || signal?.aborted || this.#closed) return [];
+      const until = Math.min(deadline, look.wakeAt, now + poll);
+      await p.waker.wait(generation, Math.max(1, until - now), signal);
+    }
+  }
+
+  /** {@inheritDoc Backend.extend} */
+  async extend(
+    group: string,
+    deliveries: readonly Delivery[],
+    leaseMs: number,
+  ): Promise<Delivery[]> {
+    if (deliveries.length === 0) return [];
+    const p = await this.#parts();
+    return await extend({ kv: p.kv, stats: this.stats, book: p.book }, group, deliveries, leaseMs);
+  }
+
+  /** {@inheritDoc Backend.settle} */
+  async settle(group: string, settlements: readonly Settlement[]): Promise<void> {
+    if (settlements.length === 0) return;
+    const p = await this.#parts();
+    const requeued = await settle(
+      { kv: p.kv, stats: this.stats, book: p.book },
+      group,
+      settlements,
+    );
+    if (requeued) p.waker.notify();
+  }
+
+  /** {@inheritDoc Backend.deadLetters} */
+  async deadLetters(group: string, options?: { limit?: number }): Promise<DeadLetter[]> {
+    const p = await this.#parts();
+    return await listDead(p.kv, this.stats, group, options?.limit);
+  }
+
+  /** {@inheritDoc Backend.redrive} */
+  async redrive(group: string, ids?: readonly string[]): Promise<number> {
+    const p = await this.#parts();
+    const moved = await redrive(p.kv, this.stats, group, ids);
+    if (moved > 0) p.waker.notify();
+    return moved;
+  }
+
+  /** {@inheritDoc Backend.tryLock} */
+  async tryLock(name: string, ttlMs: number): Promise<boolean> {
+    if (!(ttlMs > 0)) throw new RangeError("ttlMs must be positive");
+    const p = await this.#parts();
+    const key = lockKey(name);
+    const now = Date.now();
+    const held = await get<LockEntry>(this.stats, p.kv, key);
+    // Expired keys may linger a while in Deno KV, so the stored expiry decides.
+    if (held.value && held.value.u > now) return false;
+    const result = await commit(this.stats, p.kv, (op) => {
+      op.check({ key, versionstamp: held.versionstamp });
+      op.set(key, { u: now + ttlMs } satisfies LockEntry, { expireIn: ttlMs });
+    });
+    return result.ok;
+  }
+
+  /**
+   * Trims streams by the retention options now, instead of waiting for the background trim.
+   *
+   * @param streams The streams to trim.
+   * @returns how many events were deleted.
+   */
+  async trim(streams: readonly string[]): Promise<number> {
+    const p = await this.#parts();
+    let n = 0;
+    for (const s of streams) n += await p.trimmer.trim(s);
+    return n;
+  }
+
+  /** {@inheritDoc Backend.close} */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (!this.#open) return;
+    let parts: Open;
+    try {
+      parts = await this.#open;
+    } catch {
+      return; // it never opened
+    }
+    await parts.waker.close();
+    await parts.appender.idle();
+    await parts.trimmer.idle();
+    if (!this.#options.kv) parts.kv.close();
+  }
+
+  #parts(): Promise<Open> {
+    if (this.#closed) {
+      return Promise.reject(new BackendUnavailableError("kv", "the backend is closed"));
+    }
+    return this.#open ??= this.#doOpen();
+  }
+
+  async #doOpen(): Promise<Open> {
+    const { path } = this.#options;
+    let kv = this.#options.kv;
+    let watchDir: string | undefined;
+    let baseName: string | undefined;
+    if (!kv) {
+      if (path !== undefined && path !== ":memory:") {
+        const slash = path.lastIndexOf("/");
+        watchDir = slash > 0 ? path.slice(0, slash) : slash === 0 ? "/" : ".";
+        baseName = path.slice(slash + 1);
+        await Deno.mkdir(watchDir, { recursive: true });
+      }
+      kv = await Deno.openKv(path);
+    }
+    if (this.#options.watch === false) watchDir = undefined;
+    const book = new LeaseBook();
+    const trimmer = new Trimmer(kv, this.stats, this.#options.retention);
+    const waker = new Waker(watchDir, baseName);
+    const appender = new Appender(kv, this.stats, (streams) => {
+      waker.notify();
+      trimmer.appended(streams);
+    });
+    const claimer = new Claimer(kv, this.stats, book);
+    this.#ready = { kv, appender, claimer, trimmer, waker, book };
+    return this.#ready;
+  }
+}
+
+function checkName(what: string, name: string): void {
+  if (typeof name !== "string" || name.length === 0) {
+    throw new TypeError(`${what} must be a non-empty string`);
+  }
+}

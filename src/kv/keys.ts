@@ -1,0 +1,127 @@
+/**
+ * The key layout of the Deno KV backend, and the shapes of the values stored under it. Every
+ * key starts with `"herald"`, so a service may keep its own data in the same database.
+ *
+ * - `["herald", "seq", stream]` → number: the last sequence number given out on the stream.
+ * - `["herald", "ev", stream, seq]` → the envelope appended as number `seq`.
+ * - `["herald", "cur", group, stream]` → number: the last sequence number the group took as new.
+ * - `["herald", "lease", group, stream, seq]` → {@linkcode Lease}.
+ * - `["herald", "retry", group, stream, dueMs, seq]` → {@linkcode RetryEntry}.
+ * - `["herald", "dead", group, id]` → {@linkcode DeadEntry}.
+ * - `["herald", "dedupe", eventId]` → 1, expiring after a day.
+ * - `["herald", "lock", name]` → {@linkcode LockEntry}, expiring with the lock.
+ *
+ * @module
+ */
+import type { ErrorInfo } from "../backend.ts";
+import type { Envelope } from "../envelope.ts";
+
+const P = "herald";
+
+/** The highest sequence number a range read goes up to. */
+export const MAX_SEQ = Number.MAX_SAFE_INTEGER;
+
+/** A delivery's lease: who holds it, until when, and which attempt it is. */
+export interface Lease {
+  /** Random token of the claim that made it; settling needs the same token. */
+  t: string;
+  /** Expiry, in milliseconds since the epoch. */
+  u: number;
+  /** The attempt number handed out with it. */
+  a: number;
+  /** The consumer that holds it. */
+  c: string;
+}
+
+/** A delivery waiting to be handed out again. */
+export interface RetryEntry {
+  /** The attempt number of the last delivery; the next one gets `a + 1`. */
+  a: number;
+  /** The error that caused the retry. */
+  e?: ErrorInfo;
+  /** A copy of the event (set by redrive, since retention may have trimmed the original). */
+  env?: Envelope;
+  /** A copy of a malformed entry (set by redrive). */
+  raw?: unknown;
+  /** Set when the copy is a malformed entry. */
+  m?: true;
+}
+
+/** A dead letter as stored. */
+export interface DeadEntry {
+  id: string;
+  stream: string;
+  seq: number;
+  envelope?: Envelope;
+  raw?: unknown;
+  error: ErrorInfo;
+  attempts: number;
+  at: string;
+}
+
+/** A named lock. */
+export interface LockEntry {
+  /** Expiry, in milliseconds since the epoch. */
+  u: number;
+}
+
+export const seqKey = (stream: string): Deno.KvKey => [P, "seq", stream];
+export const eventPrefix = (stream: string): Deno.KvKey => [P, "ev", stream];
+export const eventKey = (stream: string, seq: number): Deno.KvKey => [P, "ev", stream, seq];
+export const cursorKey = (group: string, stream: string): Deno.KvKey => [P, "cur", group, stream];
+export const leasePrefix = (group: string, stream: string): Deno.KvKey => [
+  P,
+  "lease",
+  group,
+  stream,
+];
+export const leaseKey = (group: string, stream: string, seq: number): Deno.KvKey => [
+  P,
+  "lease",
+  group,
+  stream,
+  seq,
+];
+export const retryPrefix = (group: string, stream: string): Deno.KvKey => [
+  P,
+  "retry",
+  group,
+  stream,
+];
+export const retryKey = (group: string, stream: string, due: number, seq: number): Deno.KvKey => [
+  P,
+  "retry",
+  group,
+  stream,
+  due,
+  seq,
+];
+export const deadPrefix = (group: string): Deno.KvKey => [P, "dead", group];
+export const deadKey = (group: string, id: string): Deno.KvKey => [P, "dead", group, id];
+export const dedupeKey = (id: string): Deno.KvKey => [P, "dedupe", id];
+export const lockKey = (name: string): Deno.KvKey => [P, "lock", name];
+
+/** Makes a delivery's opaque ref from its sequence number and lease token. */
+export function makeRef(seq: number, token: string): string {
+  return `${seq}:${token}`;
+}
+
+/** Reads a ref back; `undefined` when it was not made by {@linkcode makeRef}. */
+export function parseRef(ref: string): { seq: number; token: string } | undefined {
+  const i = ref.indexOf(":");
+  const seq = Number(ref.slice(0, i));
+  if (i <= 0 || !Number.isSafeInteger(seq)) return undefined;
+  return { seq, token: ref.slice(i + 1) };
+}
+
+/** A random lease token: 64 bits, so a stale consumer cannot guess its successor's. */
+export function newToken(): string {
+  const b = new Uint32Array(2);
+  crypto.getRandomValues(b);
+  return b[0].toString(36) + b[1].toString(36);
+}
+
+/** The dead-letter id of a malformed entry, which has no event id of its own. */
+export function malformedId(stream: string, seq: number): string {
+  return `malformed:${stream}:${seq}`;
+}

@@ -1,0 +1,64 @@
+/**
+ * The Deno KV backend, Herald's embedded default: events, consumer groups, leases, retries and
+ * dead letters live in one Deno KV database — a local file (nothing to install), `":memory:"`
+ * for tests, or Deno Deploy's KV.
+ *
+ * How it stores things (all keys start with `"herald"`, see `keys.ts`):
+ * - each stream has a sequence number; an append checks it and writes its events under the next
+ *   numbers in one atomic operation, so groups never skip an event a slower publisher
+ *   committed late;
+ * - each group has a cursor per stream; a claim leases due retries, expired leases and new
+ *   events in one atomic operation guarded by checks, so two consumers never hold one delivery;
+ * - retention is off by default (every event is kept); set `retention` to trim by age and/or
+ *   length, per stream if needed.
+ *
+ * @example Using the backend with a bus
+ * ```ts
+ * import { createBus } from "@herald/herald";
+ * import { kv } from "./mod.ts";
+ *
+ * const bus = createBus({ backend: kv({ path: ":memory:" }), source: "docs" });
+ * await bus.close();
+ * ```
+ *
+ * @module
+ */
+import { KvBackend } from "./backend.ts";
+import { type KvOptions, validateKvOptions } from "./options.ts";
+
+export { KvBackend } from "./backend.ts";
+export type { KvOptions, RetentionOptions } from "./options.ts";
+export type { KvStats } from "./store.ts";
+
+/**
+ * Makes a Deno KV backend. The database opens on first use (or on `await backend.open()`).
+ *
+ * @param options Where the database is, retention, and wake-up tuning.
+ * @returns The backend.
+ * @throws {InvalidOptionsError} listing every problem with the options.
+ *
+ * @example A file database shared with the service's own data
+ * ```ts
+ * import { kv } from "./mod.ts";
+ *
+ * const backend = kv({ path: await Deno.makeTempFile({ suffix: ".db" }) });
+ * const db = await backend.open(); // the same database: keep your own keys in it too
+ * await db.set(["users", "u1"], { name: "Ada" });
+ * await backend.close();
+ * ```
+ *
+ * @example Keeping a week of events, and only the last 1,000 of "audit"
+ * ```ts
+ * import { kv } from "./mod.ts";
+ *
+ * const backend = kv({
+ *   path: ":memory:",
+ *   retention: { maxAgeMs: 7 * 24 * 3600_000, streams: { audit: { maxLength: 1000 } } },
+ * });
+ * await backend.close();
+ * ```
+ */
+export function kv(options: KvOptions = {}): KvBackend {
+  validateKvOptions(options);
+  return new KvBackend(options);
+}

@@ -1,0 +1,104 @@
+/**
+ * Options of the Deno KV backend and their validation.
+ *
+ * @module
+ */
+import { InvalidOptionsError } from "../errors.ts";
+
+/** How much of a stream to keep. Both limits may be set; an event goes when either says so. */
+export interface RetentionOptions {
+  /** Drop events older than this many milliseconds (judged by the envelope's `time`). */
+  maxAgeMs?: number;
+  /** Keep at most this many of the newest events. */
+  maxLength?: number;
+}
+
+/** Options of {@linkcode kv}. */
+export interface KvOptions {
+  /**
+   * The database file (its parent folders are created), or `":memory:"` for tests. Omit both
+   * `path` and `kv` to use Deno's default database (on Deno Deploy: the app's KV).
+   */
+  path?: string;
+  /**
+   * An already open database to use instead of `path`; the backend does not close it. Events and
+   * group state live under keys starting with `"herald"`, so the database can hold your data too.
+   */
+  kv?: Deno.Kv;
+  /**
+   * How much of each stream to keep. Trimming happens in the background after appends (at most
+   * once a second per stream) and on `trim()`; it does not wait for slow groups.
+   *
+   * @default {undefined} keep every event
+   */
+  retention?: RetentionOptions & {
+    /** Limits for single streams, replacing the ones above for them. */
+    streams?: Record<string, RetentionOptions>;
+  };
+  /**
+   * The slowest a waiting `claim` notices events written by another process, in milliseconds.
+   * On a local file, a file-system watch usually wakes it within a millisecond or two; this poll
+   * is the backstop where file events do not exist.
+   *
+   * @default {500}
+   */
+  pollMs?: number;
+  /**
+   * Watch the database's folder to wake waiting claims when another process writes. Only used
+   * with a file `path`.
+   *
+   * @default {true}
+   */
+  watch?: boolean;
+}
+
+/** Checks options and lists every problem at once. */
+export function validateKvOptions(options: KvOptions): void {
+  const problems: string[] = [];
+  if (typeof options !== "object" || options === null) {
+    throw new InvalidOptionsError("kv", ["options must be an object"]);
+  }
+  const { path, kv, retention, pollMs, watch } = options;
+  if (path !== undefined && (typeof path !== "string" || path.length === 0)) {
+    problems.push("path must be a non-empty string");
+  }
+  if (kv !== undefined && (typeof kv !== "object" || kv === null || !("atomic" in kv))) {
+    problems.push("kv must be an open Deno.Kv");
+  }
+  if (path !== undefined && kv !== undefined) problems.push("give path or kv, not both");
+  if (pollMs !== undefined && !(Number.isFinite(pollMs) && pollMs >= 5 && pollMs <= 60_000)) {
+    problems.push("pollMs must be a number from 5 to 60000");
+  }
+  if (watch !== undefined && typeof watch !== "boolean") problems.push("watch must be a boolean");
+  if (retention !== undefined) {
+    if (typeof retention !== "object" || retention === null) {
+      problems.push("retention must be an object");
+    } else {
+      checkRetention("retention", retention, problems);
+      const streams = retention.streams;
+      if (streams !== undefined) {
+        if (typeof streams !== "object" || streams === null) {
+          problems.push("retention.streams must be an object");
+        } else {
+          for (const [name, r] of Object.entries(streams)) {
+            checkRetention(`retention.streams["${name}"]`, r, problems);
+          }
+        }
+      }
+    }
+  }
+  if (problems.length > 0) throw new InvalidOptionsError("kv", problems);
+}
+
+function checkRetention(where: string, r: RetentionOptions, problems: string[]): void {
+  if (typeof r !== "object" || r === null) {
+    problems.push(`${where} must be an object`);
+    return;
+  }
+  if (r.maxAgeMs !== undefined && !(Number.isFinite(r.maxAgeMs) && r.maxAgeMs > 0)) {
+    problems.push(`${where}.maxAgeMs must be a positive number`);
+  }
+  if (r.maxLength !== undefined && !(Number.isSafeInteger(r.maxLength) && r.maxLength >= 1)) {
+    problems.push(`${where}.maxLength must be a positive integer`);
+  }
+}

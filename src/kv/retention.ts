@@ -1,0 +1,93 @@
+/**
+ * Retention: trims the oldest events of a stream by age and/or count. By default nothing is
+ * trimmed. Trimming does not wait for groups that are behind: they skip what was trimmed.
+ *
+ * @module
+ */
+import { envelopeProblem } from "../envelope.ts";
+import { eventKey, eventPrefix, seqKey } from "./keys.ts";
+import type { KvOptions, RetentionOptions } from "./options.ts";
+import { commit, get, type KvStats, list } from "./store.ts";
+
+/** Events deleted per atomic operation. */
+const PAGE = 500;
+/** The least time between two automatic trims of one stream, in milliseconds. */
+const AUTO_TRIM_MS = 1_000;
+
+/** Trims streams by the backend's retention options. */
+export class Trimmer {
+  #lastAuto = new Map<string, number>();
+  #running = new Set<Promise<unknown>>();
+
+  constructor(
+    private readonly kv: Deno.Kv,
+    private readonly stats: KvStats,
+    private readonly options: KvOptions["retention"],
+  ) {}
+
+  /** The limits that apply to a stream, if any. */
+  limitsOf(stream: string): RetentionOptions | undefined {
+    const o = this.options;
+    if (!o) return undefined;
+    const r = o.streams?.[stream] ?? o;
+    return r.maxAgeMs === undefined && r.maxLength === undefined ? undefined : r;
+  }
+
+  /** Starts a background trim of streams just appended to, at most once a second each. */
+  appended(streams: readonly string[]): void {
+    if (!this.options) return;
+    const now = Date.now();
+    for (const s of streams) {
+      if (!this.limitsOf(s) || now - (this.#lastAuto.get(s) ?? 0) < AUTO_TRIM_MS) continue;
+      this.#lastAuto.set(s, now);
+      const p = this.trim(s).catch((err) => {
+        console.warn(`herald: trimming stream "${s}" failed (${(err as Error).message})`);
+      });
+      this.#running.add(p);
+      p.finally(() => this.#running.delete(p));
+    }
+  }
+
+  /** Waits for background trims. */
+  async idle(): Promise<void> {
+    await Promise.all(this.#running);
+  }
+
+  /**
+   * Deletes the events of `stream` that its limits no longer keep.
+   *
+   * @returns how many were deleted.
+   */
+  async trim(stream: string): Promise<number> {
+    const limits = this.limitsOf(stream);
+    if (!limits) return 0;
+    const last = Number((await get<number>(this.stats, this.kv, seqKey(stream))).value ?? 0);
+    const keepFrom = limits.maxLength === undefined ? 0 : last - limits.maxLength + 1;
+    const cutoff = limits.maxAgeMs === undefined ? -Infinity : Date.now() - limits.maxAgeMs;
+    let deleted = 0;
+    while (true) {
+      const page = await list(this.stats, this.kv, { prefix: eventPrefix(stream) }, {
+        limit: PAGE,
+      });
+      const doomed: Deno.KvKey[] = [];
+      for (const e of page) {
+        const seq = e.key[3];
+        if (typeof seq !== "number") break;
+        if (seq >= keepFrom && timeOf(e.value) >= cutoff) break;
+        doomed.push(eventKey(stream, seq));
+      }
+      if (doomed.length === 0) return deleted;
+      await commit(this.stats, this.kv, (op) => {
+        for (const k of doomed) op.delete(k);
+      });
+      deleted += doomed.length;
+      if (doomed.length < page.length) return deleted;
+    }
+  }
+}
+
+function timeOf(value: unknown): number {
+  if (envelopeProblem(value) !== undefined) return -Infinity;
+  const t = Date.parse((value as { time: string }).time);
+  return Number.isNaN(t) ? -Infinity : t;
+}

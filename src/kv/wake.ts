@@ -1,0 +1,112 @@
+/**
+ * Wakes waiting claims when something may have arrived: at once for writes made in this
+ * process, within a millisecond or two for another process's writes to the same file (through a
+ * file-system watch on the database's folder), and by a slow poll as the backstop.
+ *
+ * Deno KV offers nothing better across processes: `kv.watch` does not see another process's
+ * writes, and `listenQueue` delivers across processes on a 60 s tick.
+ *
+ * @module
+ */
+
+/** Re-looks after a file event, in milliseconds: the event can precede the commit's visibility. */
+const FOLLOW_UPS = [2, 10];
+
+/** One shared waker per backend: one watcher and one set of waiters, whatever their number. */
+export class Waker {
+  #generation = 0;
+  #waiters = new Set<() => void>();
+  #watcher?: Deno.FsWatcher;
+  #watching?: Promise<void>;
+  #followUps = new Map<number, ReturnType<typeof setTimeout>>();
+  #closed = false;
+
+  /**
+   * @param watchDir The database's folder to watch, if any.
+   * @param baseName The database file's name; events on other files in the folder are ignored.
+   */
+  constructor(private readonly watchDir?: string, private readonly baseName?: string) {}
+
+  /** Increases on every wake-up; a waiter that saw an older value does not wait. */
+  get generation(): number {
+    return this.#generation;
+  }
+
+  /** Wakes every waiter. */
+  notify(): void {
+    this.#generation++;
+    const waiters = [...this.#waiters];
+    this.#waiters.clear();
+    for (const w of waiters) w();
+  }
+
+  /**
+   * Waits up to `ms` for a wake-up that comes after `generation` was read, or for `signal`.
+   */
+  wait(generation: number, ms: number, signal?: AbortSignal): Promise<void> {
+    if (this.#closed || generation !== this.#generation || signal?.aborted || ms <= 0) {
+      return Promise.resolve();
+    }
+    this.#startWatching();
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        signal?.removeEventListener("abort", done);
+        this.#waiters.delete(done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      signal?.addEventListener("abort", done, { once: true });
+      this.#waiters.add(done);
+    });
+  }
+
+  /** Stops watching and releases every waiter. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    for (const t of this.#followUps.values()) clearTimeout(t);
+    this.#followUps.clear();
+    this.notify();
+    try {
+      this.#watcher?.close();
+    } catch {
+      // already closed
+    }
+    await this.#watching;
+  }
+
+  #startWatching(): void {
+    if (this.#watcher || !this.watchDir || this.#closed) return;
+    try {
+      this.#watcher = Deno.watchFs(this.watchDir, { recursive: false });
+    } catch {
+      return; // no file events here (or no permission): the poll backstop remains
+    }
+    const watcher = this.#watcher;
+    this.#watching = (async () => {
+      try {
+        for await (const event of watcher) {
+          if (event.kind === "access") continue;
+          if (this.baseName && !event.paths.some((p) => p.includes(this.baseName!))) continue;
+          this.#fileEvent();
+        }
+      } catch {
+        // the watch ended (folder removed, closed): the poll backstop remains
+      }
+    })();
+  }
+
+  #fileEvent(): void {
+    this.notify();
+    for (const ms of FOLLOW_UPS) {
+      if (this.#followUps.has(ms) || this.#closed) continue;
+      this.#followUps.set(
+        ms,
+        setTimeout(() => {
+          this.#followUps.delete(ms);
+          this.notify();
+        }, ms),
+      );
+    }
+  }
+}

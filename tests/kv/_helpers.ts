@@ -1,0 +1,60 @@
+/**
+ * Helpers shared by the Deno KV backend tests.
+ *
+ * @module
+ */
+import { createEnvelope, type Envelope } from "../../src/envelope.ts";
+import type { Backend, Delivery } from "../../src/backend.ts";
+
+/** Makes `n` envelopes on `stream` whose data is their index. */
+export function events(stream: string, n: number, from = 0): Envelope[] {
+  return Array.from(
+    { length: n },
+    (_, i) => createEnvelope(stream, "test.happened", { i: from + i }, "tests"),
+  );
+}
+
+/** A fresh temporary database file path, in its own folder. */
+export async function tempDb(): Promise<{ path: string; cleanup: () => Promise<void> }> {
+  const dir = await Deno.makeTempDir({ prefix: "herald-kv-" });
+  return { path: `${dir}/bus.db`, cleanup: () => Deno.remove(dir, { recursive: true }) };
+}
+
+/** Claims until `n` deliveries arrived or the deadline passed. */
+export async function claimN(
+  backend: Backend,
+  group: string,
+  streams: string[],
+  n: number,
+  options: { consumer?: string; leaseMs?: number; deadlineMs?: number } = {},
+): Promise<Delivery[]> {
+  const out: Delivery[] = [];
+  const deadline = Date.now() + (options.deadlineMs ?? 5_000);
+  while (out.length < n && Date.now() < deadline) {
+    const got = await backend.claim(group, streams, {
+      consumer: options.consumer ?? "c1",
+      max: n - out.length,
+      leaseMs: options.leaseMs ?? 30_000,
+      waitMs: Math.min(200, Math.max(0, deadline - Date.now())),
+    });
+    out.push(...got);
+  }
+  return out;
+}
+
+/** Polls `check` until it returns true or the deadline passes. */
+export async function until(
+  check: () => boolean | Promise<boolean>,
+  deadlineMs = 10_000,
+): Promise<void> {
+  const deadline = Date.now() + deadlineMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error("Condition not met before the deadline");
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+/** The `i` of an event made by {@linkcode events}. */
+export function indexOf(d: Delivery): number {
+  return (d.envelope!.data as { i: number }).i;
+}

@@ -53,6 +53,7 @@ export {
   type EventData,
   type EventInput,
 } from "./src/contract.ts";
+export { decodeEvent } from "./src/decode.ts";
 export {
   createEnvelope,
   type Envelope,

@@ -2,12 +2,14 @@ import { assert, assertEquals, assertInstanceOf, assertThrows } from "@std/asser
 import { z } from "zod";
 import {
   createEnvelope,
+  decodeEvent,
   defineEvent,
   envelopeProblem,
   EnvelopeTooLargeError,
   idTime,
   MAX_ENVELOPE_BYTES,
   newId,
+  UnknownEventError,
   ValidationError,
 } from "@herald/herald";
 
@@ -67,4 +69,25 @@ Deno.test("newId() is strictly increasing within one millisecond and across them
   assertEquals(ids[0].length, 26);
   assertEquals(idTime(ids[0]), base);
   assertEquals(idTime(ids.at(-1)!), base + 2);
+});
+
+Deno.test("decodeEvent() names unknown types and invalid payloads", () => {
+  const ok = decodeEvent(
+    [UserCreated],
+    createEnvelope("users", "user.created", {
+      id: "u1",
+      email: "a@b.co",
+    }, "x"),
+  );
+  assertEquals(ok.data, { id: "u1", email: "a@b.co" });
+  const unknown = assertThrows(
+    () => decodeEvent([UserCreated], createEnvelope("users", "user.renamed", {}, "x")),
+    UnknownEventError,
+  );
+  assertEquals([unknown.stream, unknown.type], ["users", "user.renamed"]);
+  assertThrows(
+    () => decodeEvent([UserCreated], createEnvelope("users", "user.created", { id: 1 }, "x")),
+    ValidationError,
+  );
+  assertThrows(() => decodeEvent([UserCreated], { id: "x" }), TypeError, "Not an event envelope");
 });

@@ -1,0 +1,312 @@
+/**
+ * The Redis Streams backend: `XADD` to append, one Redis consumer group per Herald group and
+ * stream, leases and retries in per-group timers, dead letters in a stream per group. See
+ * scripts.ts for the layout and the atomic steps.
+ *
+ * @module
+ */
+import type {
+  AppendOptions,
+  Backend,
+  BackendFeatures,
+  ClaimOptions,
+  DeadLetter,
+  Delivery,
+  Settlement,
+  StartPosition,
+} from "../backend.ts";
+import type { Envelope } from "../envelope.ts";
+import { BackendUnavailableError } from "../errors.ts";
+import { type RedisArg, type RedisClient, RedisReplyError } from "./client.ts";
+import { deadRecord, parseDeadLetter, type StoredDeadLetter } from "./dead.ts";
+import { decodeRef, encodeRef, fieldsObject, Keys, readEntry } from "./keys.ts";
+import type { ResolvedOptions } from "./options.ts";
+import { Poller } from "./poll.ts";
+import { APPEND, CLAIM, EXTEND, REDRIVE, Scripts, SETTLE } from "./scripts.ts";
+
+/** The Redis Streams backend. Made by `redis()`. */
+export class RedisBackend implements Backend {
+  /** `redis`. */
+  readonly name = "redis";
+  /** Consumers in many processes share groups; everything lives in Redis. */
+  readonly features: BackendFeatures = { crossProcess: true, persistent: true };
+  /** The key naming, under the prefix. */
+  readonly keys: Keys;
+  #client: RedisClient;
+  #ownsClient: boolean;
+  #scripts: Scripts;
+  #options: ResolvedOptions;
+  #poller: Poller;
+  #closed = false;
+  #rotate = 0;
+  #outage = false;
+  #backoffMs = 100;
+
+  /**
+   * @param client The connection to Redis.
+   * @param options Checked options.
+   * @param ownsClient Whether `close()` closes the client.
+   */
+  constructor(client: RedisClient, options: ResolvedOptions, ownsClient: boolean) {
+    this.#client = client;
+    this.#ownsClient = ownsClient;
+    this.#options = options;
+    this.keys = new Keys(options.prefix);
+    this.#scripts = new Scripts(client);
+    this.#poller = new Poller(options.pollMaxMs);
+  }
+
+  async append(events: readonly Envelope[], options: AppendOptions = {}): Promise<void> {
+    this.#open();
+    if (events.length === 0) return;
+    const keys = events.map((e) => this.keys.stream(e.stream));
+    if (options.dedupe) keys.push(...events.map((e) => this.keys.dedupe(e.id)));
+    const trim = this.#options.trim;
+    let head: RedisArg[] = ["none", "~", 0];
+    if (trim !== "none") {
+      const approx = trim.exact ? "=" : "~";
+      head = "maxLen" in trim
+        ? ["MAXLEN", approx, trim.maxLen]
+        : ["MINID", approx, `${Date.now() - trim.maxAgeMs}-0`];
+    }
+    const args = [...head, options.dedupe ? "1" : "0", this.#options.dedupeTtlMs];
+    for (const e of events) args.push(JSON.stringify(e));
+    await this.#run(APPEND, keys, args);
+    this.#poller.wakeAll();
+  }
+
+  async subscribe(group: string, streams: readonly string[], start: StartPosition): Promise<void> {
+    this.#open();
+    let id = start === "earliest" ? "0" : "$";
+    if (start instanceof Date) {
+      // The group's last-delivered id: just before the first id of that millisecond.
+      const ms = start.getTime();
+      id = ms > 0 ? `${ms - 1}-18446744073709551615` : "0";
+    }
+    await Promise.all(streams.map(async (stream) => {
+      try {
+        await this.#command(["XGROUP", "CREATE", this.keys.stream(stream), group, id, "MKSTREAM"]);
+      } catch (err) {
+        if (
+          !(err instanceof BackendUnavailableError && err.cause instanceof RedisReplyError &&
+            err.cause.code === "BUSYGROUP")
+        ) throw err;
+      }
+    }));
+  }
+
+  async claim(
+    group: string,
+    streams: readonly string[],
+    options: ClaimOptions,
+  ): Promise<Delivery[]> {
+    this.#open();
+    const { consumer, max, leaseMs, waitMs, signal } = options;
+    if (!(max >= 1) || !(leaseMs >= 1)) throw new RangeError("max and leaseMs must be at least 1");
+    // Two sources per stream: the stream, and the group's redrive stream for it.
+    const keys: string[] = [];
+    const sourceKeys: string[] = [];
+    for (const s of streams) {
+      keys.push(this.keys.stream(s), this.keys.timers(s, group));
+      keys.push(this.keys.redrive(s, group), this.keys.redriveTimers(s, group));
+      sourceKeys.push(this.keys.stream(s), this.keys.redrive(s, group));
+    }
+    const deadline = Date.now() + waitMs;
+    const waitKey = `${group}|${consumer}`;
+    while (!this.#closed) {
+      try {
+        const first = this.#rotate++ % sourceKeys.length;
+        const reply = await this.#run(CLAIM, keys, [
+          group,
+          consumer,
+          Math.min(max, 1000),
+          leaseMs,
+          first,
+        ]);
+        const [now, nextDue, found, lastIds] = reply as [number, number, unknown[][], string[]];
+        this.#up();
+        if (found.length > 0) {
+          this.#poller.found(waitKey);
+          return found.map((row) => this.#delivery(streams, consumer, row));
+        }
+        let wait = deadline - Date.now();
+        if (nextDue >= 0) wait = Math.min(wait, nextDue - now + 1);
+        if (wait <= 0 || signal?.aborted) return [];
+        if (this.#client.waitForEntries) {
+          await this.#client.waitForEntries(waitKey, sourceKeys, lastIds, wait, signal);
+        } else {
+          await this.#poller.wait(waitKey, wait, signal);
+        }
+      } catch (err) {
+        if (this.#closed || signal?.aborted) return [];
+        if (!isOutage(err)) throw err;
+        await this.#down(err, signal);
+        return [];
+      }
+    }
+    return [];
+  }
+
+  async extend(
+    group: string,
+    deliveries: readonly Delivery[],
+    leaseMs: number,
+  ): Promise<Delivery[]> {
+    this.#open();
+    if (deliveries.length === 0) return [];
+    const keys: string[] = [];
+    const args: RedisArg[] = [group, leaseMs];
+    for (const d of deliveries) {
+      const ref = decodeRef(d.ref);
+      keys.push(...this.#sourceKeys(ref.source, ref.stream, group));
+      args.push(ref.entryId, ref.consumer, ref.count);
+    }
+    const lost = await this.#run(EXTEND, keys, args) as number[];
+    return lost.map((i) => deliveries[i - 1]);
+  }
+
+  async settle(group: string, settlements: readonly Settlement[]): Promise<void> {
+    this.#open();
+    if (settlements.length === 0) return;
+    const keys = [this.keys.dead(group)];
+    const args: RedisArg[] = [group];
+    for (const s of settlements) {
+      const ref = decodeRef(s.delivery.ref);
+      keys.push(...this.#sourceKeys(ref.source, ref.stream, group));
+      const delay = s.outcome === "retry" ? Math.max(0, Math.round(s.delayMs)) : 0;
+      const dead = s.outcome === "dead"
+        ? deadRecord(s.delivery, ref.entryId, s.error)
+        : { record: "", fields: "" };
+      args.push(s.outcome, ref.entryId, ref.consumer, ref.count, delay, dead.record, dead.fields);
+      args.push(ref.source === "r" ? "1" : "0");
+    }
+    await this.#run(SETTLE, keys, args);
+  }
+
+  async deadLetters(group: string, options: { limit?: number } = {}): Promise<DeadLetter[]> {
+    this.#open();
+    return (await this.#readDead(group, options.limit)).map((d) => d.letter);
+  }
+
+  async redrive(group: string, ids?: readonly string[]): Promise<number> {
+    this.#open();
+    const wanted = ids ? new Set(ids) : undefined;
+    const chosen = (await this.#readDead(group)).filter((d) => !wanted || wanted.has(d.letter.id));
+    let moved = 0;
+    for (let i = 0; i < chosen.length; i += 500) {
+      const part = chosen.slice(i, i + 500);
+      const keys = [
+        this.keys.dead(group),
+        ...part.map((d) => this.keys.redrive(d.letter.stream, group)),
+      ];
+      moved += await this.#run(REDRIVE, keys, [group, ...part.map((d) => d.entryId)]) as number;
+    }
+    if (moved > 0) this.#poller.wakeAll();
+    return moved;
+  }
+
+  async tryLock(name: string, ttlMs: number): Promise<boolean> {
+    this.#open();
+    const ttl = Math.max(1, Math.round(ttlMs));
+    return await this.#command(["SET", this.keys.lock(name), "1", "NX", "PX", ttl]) === "OK";
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#poller.wakeAll();
+    if (this.#ownsClient) await this.#client.close();
+  }
+
+  #delivery(streams: readonly string[], consumer: string, row: unknown[]): Delivery {
+    const [source, entryId, count, fields] = row as [number, string, number, unknown[]];
+    const stream = streams[Math.floor((source - 1) / 2)];
+    const kind = (source - 1) % 2 === 0 ? "s" : "r";
+    const ref = encodeRef({ source: kind, stream, entryId, count, consumer });
+    return { stream, ref, attempt: count, ...readEntry(fieldsObject(fields)) };
+  }
+
+  #sourceKeys(source: "s" | "r", stream: string, group: string): [string, string] {
+    return source === "s"
+      ? [this.keys.stream(stream), this.keys.timers(stream, group)]
+      : [this.keys.redrive(stream, group), this.keys.redriveTimers(stream, group)];
+  }
+
+  async #readDead(group: string, limit = Infinity): Promise<StoredDeadLetter[]> {
+    const out: StoredDeadLetter[] = [];
+    let from = "-";
+    while (out.length < limit) {
+      const count = Math.min(1000, limit - out.length);
+      const page = await this.#command([
+        "XRANGE",
+        this.keys.dead(group),
+        from,
+        "+",
+        "COUNT",
+        count,
+      ]) as [string, unknown[]][];
+      for (const entry of page) out.push(parseDeadLetter(group, entry));
+      if (page.length < count) break;
+      from = `(${page[page.length - 1][0]}`;
+    }
+    return out;
+  }
+
+  #open(): void {
+    if (this.#closed) throw new BackendUnavailableError("redis", "the backend is closed");
+  }
+
+  #run(script: string, keys: readonly string[], args: readonly RedisArg[]): Promise<unknown> {
+    return this.#wrap(this.#scripts.run(script, keys, args));
+  }
+
+  #command(args: readonly RedisArg[]): Promise<unknown> {
+    return this.#wrap(this.#client.command(args));
+  }
+
+  // Error replies become BackendUnavailableError too: Redis refused, nothing is known written.
+  async #wrap<T>(pending: Promise<T>): Promise<T> {
+    try {
+      return await pending;
+    } catch (err) {
+      if (err instanceof RedisReplyError) {
+        throw new BackendUnavailableError("redis", err.message, { cause: err });
+      }
+      throw err;
+    }
+  }
+
+  // One warning per outage, then quiet retries with backoff until Redis answers again.
+  async #down(err: BackendUnavailableError, signal?: AbortSignal): Promise<void> {
+    if (!this.#outage) {
+      this.#outage = true;
+      console.warn(`herald: ${err.message}; consumers retry with backoff until it is back`);
+    }
+    const ms = this.#backoffMs;
+    this.#backoffMs = Math.min(5_000, ms * 2);
+    await new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        signal?.removeEventListener("abort", done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms * (0.5 + Math.random() / 2));
+      signal?.addEventListener("abort", done, { once: true });
+    });
+  }
+
+  #up(): void {
+    this.#backoffMs = 100;
+    if (this.#outage) {
+      this.#outage = false;
+      console.warn("herald: the redis backend is reachable again");
+    }
+  }
+}
+
+// Redis down or starting (LOADING) is an outage to wait out; other error replies are bugs.
+function isOutage(err: unknown): err is BackendUnavailableError {
+  if (!(err instanceof BackendUnavailableError)) return false;
+  if (!(err.cause instanceof RedisReplyError)) return true;
+  return ["LOADING", "READONLY", "MASTERDOWN", "TRYAGAIN", "OOM"].includes(err.cause.code);
+}

@@ -1,0 +1,85 @@
+/**
+ * The small Redis client interface the Redis backend runs on, so one backend works over TCP and
+ * over Upstash's REST API alike.
+ *
+ * @module
+ */
+
+/** One argument of a Redis command. */
+export type RedisArg = string | number;
+
+/**
+ * What the Redis backend needs from a connection to Redis. Replies are plain values: strings,
+ * numbers, `null` and arrays of them. Build one with `tcpClient` or `upstashClient`, or adapt
+ * another client.
+ *
+ * @example A client that logs every command
+ * ```ts
+ * import { type RedisClient, tcpClient } from "@herald/herald/redis";
+ * function logged(inner: RedisClient): RedisClient {
+ *   return {
+ *     ...inner,
+ *     command(args) {
+ *       console.log(args[0]);
+ *       return inner.command(args);
+ *     },
+ *   };
+ * }
+ * const client = logged(tcpClient("redis://127.0.0.1:6379"));
+ * await client.close();
+ * ```
+ */
+export interface RedisClient {
+  /** `tcp` or `rest`: REST clients cannot block, so the backend polls them. */
+  readonly transport: "tcp" | "rest";
+  /**
+   * Runs one command.
+   *
+   * @throws {RedisReplyError} when Redis answered with an error.
+   * @throws {BackendUnavailableError} when Redis could not be reached.
+   */
+  command(args: readonly RedisArg[]): Promise<unknown>;
+  /**
+   * Waits until one of `keys` has an entry after the matching id in `ids` (`XREAD BLOCK`), at
+   * most `ms` milliseconds or until `signal` aborts. Only TCP clients have it; each `channel`
+   * (a consumer) gets its own connection, because a blocked connection can do nothing else.
+   */
+  waitForEntries?(
+    channel: string,
+    keys: readonly string[],
+    ids: readonly string[],
+    ms: number,
+    signal?: AbortSignal,
+  ): Promise<void>;
+  /** Closes every connection. */
+  close(): Promise<void>;
+}
+
+/**
+ * Redis answered a command with an error reply, such as `NOSCRIPT` or `WRONGTYPE`.
+ *
+ * @example
+ * ```ts
+ * import { RedisReplyError } from "@herald/herald/redis";
+ * const err = new RedisReplyError("NOSCRIPT No matching script.");
+ * console.log(err.code); // NOSCRIPT
+ * ```
+ */
+export class RedisReplyError extends Error {
+  /** The error's first word, such as `NOSCRIPT` or `BUSYGROUP`. */
+  readonly code: string;
+
+  /**
+   * @param message The reply, as Redis sent it (proxies may add words in front).
+   * @param options The underlying error as `cause`.
+   */
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "RedisReplyError";
+    // Upstash-compatible proxies prefix the reply with their own words: find the code anywhere.
+    const known = message.match(
+      /\b(NOSCRIPT|BUSYGROUP|NOGROUP|WRONGTYPE|OOM|LOADING|READONLY|MASTERDOWN|TRYAGAIN)\b/,
+    );
+    this.code = known ? known[1] : message.split(" ")[0];
+  }
+}

@@ -1,0 +1,103 @@
+/**
+ * Key names, delivery refs and stream entries of the Redis backend. Herald's names never hold
+ * `|`, so it separates the parts of a key without ambiguity.
+ *
+ * @module
+ */
+import type { Delivery } from "../backend.ts";
+import { type Envelope, envelopeProblem } from "../envelope.ts";
+
+/** The keys of one backend, under its prefix. */
+export class Keys {
+  readonly prefix: string;
+
+  constructor(prefix: string) {
+    this.prefix = prefix;
+  }
+
+  /** The stream of events. */
+  stream(stream: string): string {
+    return `${this.prefix}s|${stream}`;
+  }
+
+  /** A group's lease and retry timers on a stream (see scripts.ts). */
+  timers(stream: string, group: string): string {
+    return `${this.prefix}t|${stream}|${group}`;
+  }
+
+  /** Where redriven dead letters of a stream wait for one group. */
+  redrive(stream: string, group: string): string {
+    return `${this.prefix}r|${stream}|${group}`;
+  }
+
+  /** The timers of a redrive stream. */
+  redriveTimers(stream: string, group: string): string {
+    return `${this.prefix}rt|${stream}|${group}`;
+  }
+
+  /** A group's dead letters. */
+  dead(group: string): string {
+    return `${this.prefix}d|${group}`;
+  }
+
+  /** The marker that an event id was appended (for deduplication). */
+  dedupe(eventId: string): string {
+    return `${this.prefix}id|${eventId}`;
+  }
+
+  /** A named lock. */
+  lock(name: string): string {
+    return `${this.prefix}lock|${name}`;
+  }
+}
+
+/** Where a delivery came from, and the lease it was handed out under. */
+export interface Ref {
+  /** `s` for the stream itself, `r` for the group's redrive stream. */
+  source: "s" | "r";
+  stream: string;
+  entryId: string;
+  /** The entry's delivery count when it was handed out: with the owner, the lease token. */
+  count: number;
+  consumer: string;
+}
+
+/** Encodes a ref into `Delivery.ref`. */
+export function encodeRef(ref: Ref): string {
+  return `${ref.source}|${ref.stream}|${ref.entryId}|${ref.count}|${ref.consumer}`;
+}
+
+/** Decodes `Delivery.ref`; throws `TypeError` for a ref this backend did not make. */
+export function decodeRef(text: string): Ref {
+  const parts = text.split("|");
+  const [source, stream, entryId, count] = parts;
+  if (parts.length < 5 || (source !== "s" && source !== "r") || !/^\d+$/.test(count)) {
+    throw new TypeError(`Not a Redis delivery ref: ${JSON.stringify(text)}`);
+  }
+  return { source, stream, entryId, count: Number(count), consumer: parts.slice(4).join("|") };
+}
+
+/** Turns a stream entry's flat `[field, value, …]` list into an object. */
+export function fieldsObject(fields: readonly unknown[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (let i = 0; i + 1 < fields.length; i += 2) out[String(fields[i])] = String(fields[i + 1]);
+  return out;
+}
+
+/** Reads an entry's fields as an envelope, or says why they are not one. */
+export function readEntry(
+  fields: Record<string, string>,
+): Pick<Delivery, "envelope" | "malformed"> {
+  if (!("e" in fields)) {
+    return { malformed: { reason: 'the entry has no "e" field', raw: fields } };
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(fields.e);
+  } catch {
+    return { malformed: { reason: 'the "e" field is not JSON', raw: fields } };
+  }
+  const problem = envelopeProblem(value);
+  if (problem) return { malformed: { reason: problem, raw: fields } };
+  return { envelope: value as Envelope };
+}

@@ -1,0 +1,96 @@
+/**
+ * Herald on Redis Streams, for when one machine is not enough: over TCP (`redis://`, npm
+ * `ioredis`, blocking reads) or through Upstash's REST API (`https://` and a token, npm
+ * `@upstash/redis`, polling). The client is loaded only when the backend is made, so users who
+ * never touch Redis never load one.
+ *
+ * Layout, under the key prefix (default `herald:`): each stream is a Redis stream `s|<stream>`
+ * holding the envelope JSON in field `e`; each Herald group is a Redis consumer group on it;
+ * leases and retries live in a sorted set `t|<stream>|<group>`; dead letters in a stream
+ * `d|<group>`; redriven events in `r|<stream>|<group>`.
+ *
+ * @example Switching a service to Redis
+ * ```ts ignore
+ * import { createBus } from "@herald/herald";
+ * import { redis } from "@herald/herald/redis";
+ *
+ * const bus = createBus({ backend: redis({ url: "redis://127.0.0.1:6379" }), source: "users" });
+ * ```
+ *
+ * @module
+ */
+import { InvalidOptionsError } from "../errors.ts";
+import { RedisBackend } from "./backend.ts";
+import { optionsFromEnv, type RedisOptions, resolveOptions } from "./options.ts";
+import { tcpClient } from "./tcp.ts";
+import { upstashClient } from "./upstash.ts";
+
+export { RedisBackend } from "./backend.ts";
+export { type RedisArg, type RedisClient, RedisReplyError } from "./client.ts";
+export type { RedisOptions, TrimPolicy } from "./options.ts";
+export { tcpClient, type TcpClientOptions } from "./tcp.ts";
+export { upstashClient, type UpstashConfig } from "./upstash.ts";
+
+/**
+ * Makes a Redis Streams backend. Nothing connects until first use.
+ *
+ * @param options Where Redis is (`url`, with `token` for REST, or a `client`), the key prefix,
+ * trimming and polling.
+ * @returns The backend.
+ * @throws {InvalidOptionsError} listing every problem with the options.
+ *
+ * @example Over TCP
+ * ```ts
+ * import { redis } from "@herald/herald/redis";
+ * const backend = redis({ url: "redis://127.0.0.1:6379", prefix: "docs:" });
+ * console.log(backend.name); // redis
+ * await backend.close();
+ * ```
+ *
+ * @example Through Upstash's REST API
+ * ```ts ignore
+ * import { redis } from "@herald/herald/redis";
+ * const backend = redis({
+ *   url: Deno.env.get("UPSTASH_REDIS_REST_URL")!,
+ *   token: Deno.env.get("UPSTASH_REDIS_REST_TOKEN")!,
+ * });
+ * ```
+ */
+export function redis(options: RedisOptions): RedisBackend {
+  const resolved = resolveOptions(options);
+  if (resolved.client) return new RedisBackend(resolved.client, resolved, false);
+  const url = resolved.url!;
+  const client = url.startsWith("http")
+    ? upstashClient({ url, token: resolved.token! })
+    : tcpClient(url);
+  return new RedisBackend(client, resolved, true);
+}
+
+/**
+ * Makes a Redis Streams backend from the environment: `HERALD_REDIS_URL` (`redis://…`, TCP), or
+ * else `UPSTASH_REDIS_REST_URL` and `UPSTASH_REDIS_REST_TOKEN` (REST); `HERALD_REDIS_PREFIX`
+ * when set. Needs `--allow-env`.
+ *
+ * @param options Other options, applied over what the environment says.
+ * @returns The backend.
+ * @throws {InvalidOptionsError} when the environment names no Redis.
+ *
+ * @example
+ * ```ts
+ * import { redisFromEnv } from "@herald/herald/redis";
+ * Deno.env.set("HERALD_REDIS_URL", "redis://127.0.0.1:6379");
+ * const backend = redisFromEnv();
+ * await backend.close();
+ * ```
+ */
+export function redisFromEnv(
+  options: Omit<RedisOptions, "url" | "token" | "client"> = {},
+): RedisBackend {
+  const fromEnv = optionsFromEnv();
+  if (!fromEnv) {
+    throw new InvalidOptionsError("redisFromEnv()", [
+      "set HERALD_REDIS_URL, or UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN",
+    ]);
+  }
+  return redis({ ...fromEnv, ...options });
+}

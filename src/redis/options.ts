@@ -1,0 +1,126 @@
+/**
+ * Options of the Redis backend, their checks and defaults, and reading them from the environment.
+ *
+ * @module
+ */
+import { InvalidOptionsError } from "../errors.ts";
+import type { RedisClient } from "./client.ts";
+
+/**
+ * How streams are trimmed as events are appended. Trimming is approximate by default (Redis
+ * trims whole nodes, which is much cheaper), so a stream may hold a little more than asked.
+ * Trimming drops old entries whether or not every group has read them.
+ */
+export type TrimPolicy =
+  /** Keep about the newest `maxLen` entries of each stream (`XADD … MAXLEN ~`). */
+  | { maxLen: number; exact?: boolean }
+  /** Keep about the entries of the last `maxAgeMs` milliseconds (`XADD … MINID ~`). */
+  | { maxAgeMs: number; exact?: boolean }
+  /** Never trim. */
+  | "none";
+
+/** Options of `redis()`. */
+export interface RedisOptions {
+  /**
+   * Where Redis is: `redis://…` or `rediss://…` for TCP, `https://…` (with `token`) for an
+   * Upstash or Upstash-compatible REST endpoint. Give `url` or `client`, not both.
+   */
+  url?: string;
+  /** The REST token, with an `https://` (or `http://`) `url`. */
+  token?: string;
+  /** A client you made (see `tcpClient`, `upstashClient`); the backend does not close it. */
+  client?: RedisClient;
+  /**
+   * Put before every key, so several apps (or tests) can share one Redis.
+   *
+   * @default {"herald:"}
+   */
+  prefix?: string;
+  /**
+   * How streams are trimmed.
+   *
+   * @default {{ maxLen: 1_000_000 }}
+   */
+  trim?: TrimPolicy;
+  /**
+   * How long `append(…, { dedupe: true })` remembers an event id, in milliseconds (at least a
+   * day).
+   *
+   * @default {86_400_000}
+   */
+  dedupeTtlMs?: number;
+  /**
+   * REST only: the longest wait between two polls of an idle consumer, in milliseconds. The
+   * wait starts short and doubles while polls come back empty; each REST poll is one request.
+   *
+   * @default {1000}
+   */
+  pollMaxMs?: number;
+}
+
+/** The options after checks and defaults. */
+export interface ResolvedOptions {
+  url?: string;
+  token?: string;
+  client?: RedisClient;
+  prefix: string;
+  trim: TrimPolicy;
+  dedupeTtlMs: number;
+  pollMaxMs: number;
+}
+
+const DAY = 86_400_000;
+
+/** Checks options, reporting every problem at once. */
+export function resolveOptions(options: RedisOptions): ResolvedOptions {
+  const problems: string[] = [];
+  const { url, token, client } = options;
+  if (url === undefined && client === undefined) problems.push("give url or client");
+  if (url !== undefined && client !== undefined) problems.push("give url or client, not both");
+  if (url !== undefined) {
+    const scheme = typeof url === "string" ? url.split(":")[0] : "";
+    if (!["redis", "rediss", "http", "https"].includes(scheme)) {
+      problems.push("url must start with redis://, rediss:// or https://");
+    } else if (scheme.startsWith("http") && !token) {
+      problems.push("a REST url needs a token");
+    }
+  }
+  const prefix = options.prefix ?? "herald:";
+  if (typeof prefix !== "string") problems.push("prefix must be a string");
+  const trim = options.trim ?? { maxLen: 1_000_000 };
+  if (trim !== "none") {
+    const n = "maxLen" in trim ? trim.maxLen : (trim as { maxAgeMs?: number }).maxAgeMs;
+    if (!Number.isSafeInteger(n) || (n as number) < 1) {
+      problems.push("trim must be { maxLen } or { maxAgeMs } with a positive integer, or none");
+    }
+  }
+  const dedupeTtlMs = options.dedupeTtlMs ?? DAY;
+  if (!Number.isSafeInteger(dedupeTtlMs) || dedupeTtlMs < DAY) {
+    problems.push("dedupeTtlMs must be an integer of at least 86400000 (a day)");
+  }
+  const pollMaxMs = options.pollMaxMs ?? 1000;
+  if (!Number.isFinite(pollMaxMs) || pollMaxMs < 1) problems.push("pollMaxMs must be at least 1");
+  if (problems.length > 0) throw new InvalidOptionsError("redis()", problems);
+  return { url, token, client, prefix, trim, dedupeTtlMs, pollMaxMs };
+}
+
+/**
+ * Reads the Redis options from the environment: `HERALD_REDIS_URL` (a `redis://` URL, for
+ * TCP), or else `UPSTASH_REDIS_REST_URL` and `UPSTASH_REDIS_REST_TOKEN` (REST); and
+ * `HERALD_REDIS_PREFIX` when set.
+ *
+ * @param env Where to read; `Deno.env` by default.
+ * @returns The options, or `undefined` when no Redis is configured.
+ */
+export function optionsFromEnv(
+  env: { get(name: string): string | undefined } = Deno.env,
+): RedisOptions | undefined {
+  const prefix = env.get("HERALD_REDIS_PREFIX");
+  const base = prefix === undefined ? {} : { prefix };
+  const url = env.get("HERALD_REDIS_URL");
+  if (url) return { ...base, url };
+  const restUrl = env.get("UPSTASH_REDIS_REST_URL");
+  const token = env.get("UPSTASH_REDIS_REST_TOKEN");
+  if (restUrl && token) return { ...base, url: restUrl, token };
+  return undefined;
+}

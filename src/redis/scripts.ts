@@ -1,0 +1,215 @@
+/**
+ * The Lua scripts of the Redis backend: each step that must not half-happen runs as one script.
+ * They are sent with `EVALSHA`, loaded once with `SCRIPT LOAD` when Redis says `NOSCRIPT`
+ * (first use, or after a restart).
+ *
+ * Leases are kept in a sorted set per stream and group (the "timers"): member = entry id,
+ * score = the time (Redis's clock, ms) at which the entry may be handed out again. It holds
+ * running leases, scheduled retries and released entries, so that a retry parked for a minute
+ * neither blocks the entries behind it nor is stolen early by a lease sweep. The entry itself
+ * stays in the group's pending list (PEL), whose owner and delivery count make the lease token.
+ *
+ * @module
+ */
+import type { RedisArg, RedisClient } from "./client.ts";
+import { RedisReplyError } from "./client.ts";
+
+const NOW = `local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+`;
+
+// Is the pending entry still leased to ARGV consumer with this delivery count?
+const OWNS = `local function owns(sk, group, id, consumer, count)
+  local p = redis.call('XPENDING', sk, group, id, id, 1)
+  return #p == 1 and p[1][2] == consumer and tonumber(p[1][4]) == tonumber(count)
+end
+`;
+
+/**
+ * append — KEYS: n stream keys, then n dedupe keys when deduping.
+ * ARGV: trim ("none" | "MAXLEN" | "MINID"), trim approx ("~" | "="), trim arg, dedupe ("0"|"1"),
+ * dedupe ttl ms, then n envelope JSONs. Returns how many were written.
+ */
+export const APPEND = `local n = #ARGV - 5
+local trim, approx, limit, dedupe, ttl = ARGV[1], ARGV[2], ARGV[3], ARGV[4] == '1', ARGV[5]
+local written = 0
+for i = 1, n do
+  if not (dedupe and redis.call('EXISTS', KEYS[n + i]) == 1) then
+    if trim == 'none' then
+      redis.call('XADD', KEYS[i], '*', 'e', ARGV[5 + i])
+    else
+      redis.call('XADD', KEYS[i], trim, approx, limit, '*', 'e', ARGV[5 + i])
+    end
+    if dedupe then redis.call('SET', KEYS[n + i], '1', 'PX', ttl) end
+    written = written + 1
+  end
+end
+return written`;
+
+/**
+ * claim — KEYS: per source, its stream key and timers key. ARGV: group, consumer, max, lease ms,
+ * first source to read new entries from (rotates so no stream starves the others).
+ * Returns { now, next due or -1, deliveries: {source, id, count, fields}..., last ids... }.
+ */
+export const CLAIM = NOW + `local group, consumer = ARGV[1], ARGV[2]
+local max, lease, first = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
+local nsrc = #KEYS / 2
+local out = {}
+local got = 0
+-- Due timers first: retries whose time came, released entries, expired leases.
+for s = 1, nsrc do
+  if got >= max then break end
+  local sk, tk = KEYS[2 * s - 1], KEYS[2 * s]
+  local due = redis.call('ZRANGEBYSCORE', tk, '-inf', now, 'LIMIT', 0, max - got)
+  for _, id in ipairs(due) do
+    local p = redis.call('XPENDING', sk, group, id, id, 1)
+    local entry = nil
+    if #p == 1 then
+      local count = tonumber(p[1][4]) + 1
+      local c = redis.call('XCLAIM', sk, group, consumer, 0, id, 'RETRYCOUNT', count)
+      if c[1] and c[1][2] then
+        entry = c[1]
+        redis.call('ZADD', tk, now + lease, id)
+        got = got + 1
+        out[#out + 1] = {s, id, count, entry[2]}
+      end
+    end
+    -- Acked, or trimmed from the stream while it waited: forget it.
+    if not entry then
+      redis.call('ZREM', tk, id)
+      if #p == 1 then redis.call('XACK', sk, group, id) end
+    end
+  end
+end
+-- Then new entries, from each source in turn.
+for i = 0, nsrc - 1 do
+  if got >= max then break end
+  local s = (first + i) % nsrc + 1
+  local sk, tk = KEYS[2 * s - 1], KEYS[2 * s]
+  local ok, r = pcall(redis.call, 'XREADGROUP', 'GROUP', group, consumer, 'COUNT', max - got, 'STREAMS', sk, '>')
+  if ok and r then
+    local zargs = {}
+    for _, e in ipairs(r[1][2]) do
+      got = got + 1
+      out[#out + 1] = {s, e[1], 1, e[2]}
+      zargs[#zargs + 1] = now + lease
+      zargs[#zargs + 1] = e[1]
+    end
+    if #zargs > 0 then redis.call('ZADD', tk, unpack(zargs)) end
+  end
+end
+local result = {now, -1, out}
+if got == 0 then
+  -- Nothing ready: say when the next timer falls due and where each stream ends, to wait on.
+  local last = {}
+  for s = 1, nsrc do
+    local z = redis.call('ZRANGE', KEYS[2 * s], 0, 0, 'WITHSCORES')
+    if z[2] and (result[2] == -1 or tonumber(z[2]) < result[2]) then result[2] = tonumber(z[2]) end
+    local r = redis.call('XREVRANGE', KEYS[2 * s - 1], '+', '-', 'COUNT', 1)
+    last[s] = r[1] and r[1][1] or '0-0'
+  end
+  result[4] = last
+end
+return result`;
+
+/**
+ * settle — KEYS: the group's dead-letter stream, then per settlement its stream key and timers
+ * key. ARGV: group, then per settlement 8 values: outcome, entry id, consumer, delivery count,
+ * delay ms, dead-letter record JSON, the entry's fields as JSON, and "1" when the source is a
+ * redrive stream (acked entries are deleted: nobody else reads it). Returns how many were
+ * applied; the others had lost their lease and are left to the new owner.
+ */
+export const SETTLE = NOW + OWNS + `local group = ARGV[1]
+local applied = 0
+for i = 0, (#KEYS - 1) / 2 - 1 do
+  local sk, tk = KEYS[2 + 2 * i], KEYS[3 + 2 * i]
+  local a = 2 + 8 * i
+  local outcome, id, consumer, count = ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3]
+  if owns(sk, group, id, consumer, count) then
+    applied = applied + 1
+    if outcome == 'ack' or outcome == 'dead' then
+      if outcome == 'dead' then redis.call('XADD', KEYS[1], '*', 'd', ARGV[a + 5], 'f', ARGV[a + 6]) end
+      redis.call('XACK', sk, group, id)
+      redis.call('ZREM', tk, id)
+      if ARGV[a + 7] == '1' then redis.call('XDEL', sk, id) end
+    elseif outcome == 'retry' then
+      redis.call('ZADD', tk, now + tonumber(ARGV[a + 4]), id)
+    elseif outcome == 'release' then
+      -- Not an attempt: take the count back, and make it due at once.
+      redis.call('XCLAIM', sk, group, consumer, 0, id, 'RETRYCOUNT', tonumber(count) - 1, 'JUSTID')
+      redis.call('ZADD', tk, 0, id)
+    end
+  end
+end
+return applied`;
+
+/**
+ * extend — KEYS: per delivery its stream key and timers key. ARGV: group, lease ms, then per
+ * delivery: entry id, consumer, delivery count. Returns the 1-based indexes of lost leases.
+ */
+export const EXTEND = NOW + OWNS + `local group, lease = ARGV[1], tonumber(ARGV[2])
+local lost = {}
+for i = 0, #KEYS / 2 - 1 do
+  local sk, tk = KEYS[1 + 2 * i], KEYS[2 + 2 * i]
+  local a = 3 + 3 * i
+  if owns(sk, group, ARGV[a], ARGV[a + 1], ARGV[a + 2]) and redis.call('ZSCORE', tk, ARGV[a]) then
+    redis.call('ZADD', tk, now + lease, ARGV[a])
+  else
+    lost[#lost + 1] = i + 1
+  end
+end
+return lost`;
+
+/**
+ * redrive — KEYS: the dead-letter stream, then per dead letter the redrive stream of its stream
+ * and group. ARGV: group, then per dead letter its entry id in the dead-letter stream. Each is
+ * moved only if it is still there, so concurrent redrives move it once. Returns how many moved.
+ */
+export const REDRIVE = `local moved = 0
+for i = 2, #KEYS do
+  local id = ARGV[i]
+  local d = redis.call('XRANGE', KEYS[1], id, id)
+  if d[1] then
+    local f = {}
+    for j = 1, #d[1][2], 2 do f[d[1][2][j]] = d[1][2][j + 1] end
+    local fields = cjson.decode(f['f'])
+    if #fields == 0 then fields = {'e', ''} end
+    redis.call('XADD', KEYS[i], '*', unpack(fields))
+    pcall(redis.call, 'XGROUP', 'CREATE', KEYS[i], ARGV[1], '0', 'MKSTREAM')
+    redis.call('XDEL', KEYS[1], id)
+    moved = moved + 1
+  end
+end
+return moved`;
+
+/** Runs scripts by SHA, loading each into Redis the first time Redis does not know it. */
+export class Scripts {
+  #client: RedisClient;
+  #shas = new Map<string, Promise<string>>();
+
+  constructor(client: RedisClient) {
+    this.#client = client;
+  }
+
+  /** Runs `source` with `keys` and `args`. */
+  async run(source: string, keys: readonly string[], args: readonly RedisArg[]): Promise<unknown> {
+    let sha = this.#shas.get(source);
+    if (!sha) {
+      sha = sha1(source);
+      this.#shas.set(source, sha);
+    }
+    const call = ["EVALSHA", await sha, keys.length, ...keys, ...args];
+    try {
+      return await this.#client.command(call);
+    } catch (err) {
+      if (!(err instanceof RedisReplyError && err.code === "NOSCRIPT")) throw err;
+      await this.#client.command(["SCRIPT", "LOAD", source]);
+      return await this.#client.command(call);
+    }
+  }
+}
+
+async function sha1(text: string): Promise<string> {
+  const digest = await crypto.subtle.digest("SHA-1", new TextEncoder().encode(text));
+  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
+}

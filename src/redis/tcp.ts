@@ -1,0 +1,161 @@
+/**
+ * The TCP adapter, on npm `ioredis`: one shared connection for commands (ioredis pipelines
+ * concurrent commands on it), and one more per consumer for blocking reads.
+ *
+ * @module
+ */
+// Inline until deno.json maps "ioredis" (a shared file): then import from "ioredis".
+// deno-lint-ignore no-import-prefix
+import type { Redis as IORedis, RedisOptions as IORedisOptions } from "npm:ioredis@^5.4.2";
+import { BackendUnavailableError } from "../errors.ts";
+import { type RedisArg, type RedisClient, RedisReplyError } from "./client.ts";
+
+/** Options of {@linkcode tcpClient}. */
+export interface TcpClientOptions {
+  /**
+   * How long to wait for a connection before a command fails, in milliseconds.
+   *
+   * @default 5000
+   */
+  connectTimeoutMs?: number;
+}
+
+/**
+ * Connects to Redis over TCP (`redis://` or `rediss://` URL). Commands fail fast with
+ * `BackendUnavailableError` while Redis is unreachable (they are not queued, so a publish never
+ * waits silently); the connection comes back by itself with backoff.
+ *
+ * @param url A `redis://[user:password@]host:port[/db]` or `rediss://…` URL.
+ * @param options Connection options.
+ * @returns The client; it connects on first use.
+ *
+ * @example
+ * ```ts
+ * import { tcpClient } from "@herald/herald/redis";
+ * const client = tcpClient("redis://127.0.0.1:6379");
+ * console.log(await client.command(["PING"])); // PONG
+ * await client.close();
+ * ```
+ */
+export function tcpClient(url: string, options: TcpClientOptions = {}): RedisClient {
+  return new TcpClient(url, options);
+}
+
+class TcpClient implements RedisClient {
+  readonly transport = "tcp";
+  #url: string;
+  #options: IORedisOptions;
+  #main?: Promise<IORedis>;
+  #blocking = new Map<string, Promise<IORedis>>();
+  #closed = false;
+
+  constructor(url: string, options: TcpClientOptions) {
+    this.#url = url;
+    this.#options = {
+      lazyConnect: true,
+      // Fail fast instead of queueing: the caller learns at once that nothing was written.
+      enableOfflineQueue: false,
+      autoResendUnfulfilledCommands: false,
+      maxRetriesPerRequest: 0,
+      connectTimeout: options.connectTimeoutMs ?? 5000,
+      retryStrategy: (times) => Math.min(50 * 2 ** times, 2000) + Math.random() * 100,
+    };
+  }
+
+  async command(args: readonly RedisArg[]): Promise<unknown> {
+    const conn = await this.#connection();
+    return await run(conn, args);
+  }
+
+  async waitForEntries(
+    channel: string,
+    keys: readonly string[],
+    ids: readonly string[],
+    ms: number,
+    signal?: AbortSignal,
+  ): Promise<void> {
+    if (signal?.aborted || ms <= 0) return;
+    let pending = this.#blocking.get(channel);
+    if (!pending) {
+      pending = this.#connect();
+      this.#blocking.set(channel, pending);
+      pending.catch(() => this.#blocking.delete(channel));
+    }
+    const conn = await pending;
+    // A blocked connection cannot be interrupted by a command: drop it, make a new one next time.
+    const abort = () => {
+      this.#blocking.delete(channel);
+      conn.disconnect();
+    };
+    signal?.addEventListener("abort", abort, { once: true });
+    try {
+      await run(conn, [
+        "XREAD",
+        "COUNT",
+        1,
+        "BLOCK",
+        Math.max(1, Math.ceil(ms)),
+        "STREAMS",
+        ...keys,
+        ...ids,
+      ]);
+    } catch (err) {
+      if (!signal?.aborted) throw err;
+    } finally {
+      signal?.removeEventListener("abort", abort);
+    }
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    const all = [...this.#blocking.values()];
+    this.#blocking.clear();
+    if (this.#main) all.push(this.#main);
+    await Promise.all(all.map(async (p) => {
+      const conn = await p.catch(() => undefined);
+      if (!conn) return;
+      if (conn.status === "ready") await conn.quit().catch(() => conn.disconnect());
+      else conn.disconnect();
+    }));
+  }
+
+  #connection(): Promise<IORedis> {
+    if (this.#closed) throw new BackendUnavailableError("redis", "the client is closed");
+    if (!this.#main) {
+      this.#main = this.#connect();
+      // A first connection that failed is retried on the next command.
+      this.#main.catch(() => this.#main = undefined);
+    }
+    return this.#main;
+  }
+
+  async #connect(): Promise<IORedis> {
+    // deno-lint-ignore no-import-prefix
+    const { Redis } = await import("npm:ioredis@^5.4.2");
+    const conn = new Redis(this.#url, this.#options);
+    // The backend reports outages itself; without a listener ioredis prints every retry.
+    conn.on("error", () => {});
+    try {
+      await conn.connect();
+    } catch (err) {
+      conn.disconnect();
+      throw new BackendUnavailableError("redis", describe(err), { cause: err });
+    }
+    return conn;
+  }
+}
+
+async function run(conn: IORedis, args: readonly RedisArg[]): Promise<unknown> {
+  try {
+    return await conn.call(String(args[0]), ...args.slice(1));
+  } catch (err) {
+    if (err instanceof Error && err.name === "ReplyError") {
+      throw new RedisReplyError(err.message, { cause: err });
+    }
+    throw new BackendUnavailableError("redis", describe(err), { cause: err });
+  }
+}
+
+function describe(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

@@ -1,0 +1,88 @@
+/**
+ * The REST adapter, on npm `@upstash/redis`: every command is one HTTPS request. REST cannot
+ * block, so the backend polls it.
+ *
+ * @module
+ */
+import type { Redis as UpstashRedis } from "@upstash/redis";
+import { BackendUnavailableError } from "../errors.ts";
+import { type RedisArg, type RedisClient, RedisReplyError } from "./client.ts";
+
+/** Where an Upstash (or Upstash-compatible) REST endpoint is. */
+export interface UpstashConfig {
+  /** The REST URL, such as `UPSTASH_REDIS_REST_URL`. */
+  url: string;
+  /** The REST token, such as `UPSTASH_REDIS_REST_TOKEN`. */
+  token: string;
+}
+
+/**
+ * Reaches Redis through Upstash's REST API, or any endpoint that speaks it.
+ *
+ * @param config The URL and token, or an `@upstash/redis` client you made. A client you pass must
+ * be made with `responseEncoding: false` and `automaticDeserialization: false`, because the
+ * backend reads raw replies.
+ * @returns The client.
+ *
+ * @example
+ * ```ts ignore
+ * import { upstashClient } from "@herald/herald/redis";
+ * const client = upstashClient({
+ *   url: Deno.env.get("UPSTASH_REDIS_REST_URL")!,
+ *   token: Deno.env.get("UPSTASH_REDIS_REST_TOKEN")!,
+ * });
+ * console.log(await client.command(["PING"])); // PONG
+ * ```
+ */
+export function upstashClient(config: UpstashConfig | UpstashRedis): RedisClient {
+  return new UpstashClient(config);
+}
+
+class UpstashClient implements RedisClient {
+  readonly transport = "rest";
+  #config: UpstashConfig | UpstashRedis;
+  #redis?: Promise<UpstashRedis>;
+  #closed = false;
+
+  constructor(config: UpstashConfig | UpstashRedis) {
+    this.#config = config;
+  }
+
+  async command(args: readonly RedisArg[]): Promise<unknown> {
+    if (this.#closed) throw new BackendUnavailableError("redis", "the client is closed");
+    const redis = await (this.#redis ??= this.#make());
+    try {
+      return await redis.exec(args as [string, ...RedisArg[]]);
+    } catch (err) {
+      // @upstash/redis raises UpstashError for error replies; anything else is the network.
+      if (err instanceof Error && err.name === "UpstashError") {
+        throw new RedisReplyError(err.message, { cause: err });
+      }
+      throw new BackendUnavailableError("redis", describe(err), { cause: err });
+    }
+  }
+
+  close(): Promise<void> {
+    this.#closed = true;
+    return Promise.resolve();
+  }
+
+  async #make(): Promise<UpstashRedis> {
+    if (!("url" in this.#config && "token" in this.#config)) return this.#config as UpstashRedis;
+    // Loaded here so that TCP users never load the REST client, and the other way round.
+    const { Redis } = await import("@upstash/redis");
+    return new Redis({
+      url: this.#config.url,
+      token: this.#config.token,
+      responseEncoding: false,
+      automaticDeserialization: false,
+      // The backend retries claims itself; a publish should learn of an outage quickly.
+      retry: { retries: 2, backoff: (n) => 50 * 2 ** n },
+      enableTelemetry: false,
+    });
+  }
+}
+
+function describe(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

@@ -5,6 +5,7 @@
  */
 import { createEnvelope, type Envelope } from "../../src/envelope.ts";
 import type { Backend, Delivery } from "../../src/backend.ts";
+import { kv, type KvBackend, type KvOptions } from "../../src/kv/mod.ts";
 
 /** Makes `n` envelopes on `stream` whose data is their index. */
 export function events(stream: string, n: number, from = 0): Envelope[] {
@@ -57,4 +58,27 @@ export async function until(
 /** The `i` of an event made by {@linkcode events}. */
 export function indexOf(d: Delivery): number {
   return (d.envelope!.data as { i: number }).i;
+}
+
+/** Runs `fn` with a backend on ":memory:" and again on a temporary file. */
+export function bothStores(
+  name: string,
+  fn: (make: (options?: Omit<KvOptions, "path" | "kv">) => KvBackend) => Promise<void>,
+): void {
+  for (const where of ["memory", "file"] as const) {
+    Deno.test(`${name} (${where})`, async () => {
+      const db = where === "file" ? await tempDb() : undefined;
+      const made: KvBackend[] = [];
+      try {
+        await fn((options) => {
+          const b = kv({ ...options, path: db?.path ?? ":memory:" });
+          made.push(b);
+          return b;
+        });
+      } finally {
+        for (const b of made) await b.close();
+        await db?.cleanup();
+      }
+    });
+  }
 }

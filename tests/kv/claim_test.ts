@@ -1,0 +1,170 @@
+import { assert, assertEquals, assertExists } from "@std/assert";
+import type { Delivery } from "../../src/backend.ts";
+import { seqKey } from "../../src/kv/keys.ts";
+import { bothStores, claimN, events, indexOf, until } from "./_helpers.ts";
+
+const ack = (delivery: Delivery) => ({ delivery, outcome: "ack" as const });
+
+bothStores("`claim()` fans out to every group and shares within a group", async (make) => {
+  const b = make();
+  await b.subscribe("fan-a", ["fan"], "earliest");
+  await b.subscribe("fan-b", ["fan"], "earliest");
+  await b.append(events("fan", 10));
+  const a = await claimN(b, "fan-a", ["fan"], 10);
+  assertEquals(a.map(indexOf), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+  // Group b: two consumers claiming at once share the events, each leased once.
+  const [x, y] = await Promise.all([
+    b.claim("fan-b", ["fan"], { consumer: "x", max: 5, leaseMs: 30_000, waitMs: 0 }),
+    b.claim("fan-b", ["fan"], { consumer: "y", max: 5, leaseMs: 30_000, waitMs: 0 }),
+  ]);
+  const rest = await claimN(b, "fan-b", ["fan"], 10 - x.length - y.length);
+  const all = [...x, ...y, ...rest].map(indexOf).sort((p, q) => p - q);
+  assertEquals(all, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+  const none = await b.claim("fan-b", ["fan"], {
+    consumer: "z",
+    max: 5,
+    leaseMs: 30_000,
+    waitMs: 20,
+  });
+  assertEquals(none.length, 0);
+});
+
+bothStores("`claim()` hands an expired lease out again with attempt 2", async (make) => {
+  const b = make();
+  await b.subscribe("exp-g", ["exp"], "earliest");
+  await b.append(events("exp", 1));
+  const [first] = await claimN(b, "exp-g", ["exp"], 1, { leaseMs: 100, consumer: "dies" });
+  assertEquals(first.attempt, 1);
+  const [again] = await claimN(b, "exp-g", ["exp"], 1, { consumer: "other" });
+  assertEquals(again.attempt, 2);
+  assertEquals(indexOf(again), 0);
+  // The first consumer's lease is gone: its ack and extend do nothing.
+  assertEquals(await b.extend("exp-g", [first], 1000), [first]);
+  await b.settle("exp-g", [ack(first)]);
+  assertEquals(await b.extend("exp-g", [again], 1000), []);
+  await b.settle("exp-g", [ack(again)]);
+  const none = await b.claim("exp-g", ["exp"], {
+    consumer: "c",
+    max: 1,
+    leaseMs: 100,
+    waitMs: 250,
+  });
+  assertEquals(none.length, 0);
+});
+
+bothStores("`extend()` keeps a lease from expiring", async (make) => {
+  const b = make();
+  await b.subscribe("ext-g", ["ext"], "earliest");
+  await b.append(events("ext", 1));
+  const [d] = await claimN(b, "ext-g", ["ext"], 1, { leaseMs: 200 });
+  for (let i = 0; i < 4; i++) {
+    await new Promise((r) => setTimeout(r, 100));
+    assertEquals(await b.extend("ext-g", [d], 200), []);
+  }
+  const other = await b.claim("ext-g", ["ext"], {
+    consumer: "o",
+    max: 1,
+    leaseMs: 100,
+    waitMs: 50,
+  });
+  assertEquals(other.length, 0);
+});
+
+bothStores(
+  "`settle()` retries after the delay with attempt 2, and release does not count",
+  async (make) => {
+    const b = make();
+    await b.subscribe("re-g", ["re"], "earliest");
+    await b.append(events("re", 2));
+    const [d0, d1] = await claimN(b, "re-g", ["re"], 2);
+    const error = { name: "Error", message: "boom" };
+    const t0 = Date.now();
+    await b.settle("re-g", [
+      { delivery: d0, outcome: "retry", delayMs: 300, error },
+      { delivery: d1, outcome: "release" },
+    ]);
+    const [released] = await claimN(b, "re-g", ["re"], 1);
+    assertEquals([indexOf(released), released.attempt], [1, 1]);
+    const [retried] = await claimN(b, "re-g", ["re"], 1);
+    assert(Date.now() - t0 >= 300, "the retry waited for its delay");
+    assertEquals([indexOf(retried), retried.attempt], [0, 2]);
+    await b.settle("re-g", [ack(released), ack(retried)]);
+  },
+);
+
+bothStores("`subscribe()` starts a new group at earliest, latest or a time", async (make) => {
+  const b = make();
+  await b.append(events("start", 3));
+  await new Promise((r) => setTimeout(r, 20));
+  const mid = new Date();
+  await new Promise((r) => setTimeout(r, 20));
+  await b.append(events("start", 2, 3));
+  await b.subscribe("st-early", ["start"], "earliest");
+  await b.subscribe("st-late", ["start"], "latest");
+  await b.subscribe("st-time", ["start"], mid);
+  await b.append(events("start", 1, 5));
+  assertEquals((await claimN(b, "st-early", ["start"], 6)).map(indexOf), [0, 1, 2, 3, 4, 5]);
+  assertEquals((await claimN(b, "st-late", ["start"], 1)).map(indexOf), [5]);
+  assertEquals((await claimN(b, "st-time", ["start"], 3)).map(indexOf), [3, 4, 5]);
+  // An existing group keeps its position.
+  await b.subscribe("st-late", ["start"], "earliest");
+  const none = await b.claim("st-late", ["start"], {
+    consumer: "c",
+    max: 9,
+    leaseMs: 30_000,
+    waitMs: 0,
+  });
+  assertEquals(none.length, 0);
+  await b.subscribe("st-future", ["start"], new Date(Date.now() + 60_000));
+  await b.append(events("start", 1, 6));
+  assertEquals((await claimN(b, "st-future", ["start"], 1)).map(indexOf), [6]);
+});
+
+bothStores("`claim()` delivers an entry that is not an envelope as malformed", async (make) => {
+  const b = make();
+  await b.subscribe("mal-g", ["mal"], "earliest");
+  await b.append(events("mal", 1));
+  // Something else wrote into the stream, following its key layout.
+  const db = await b.open();
+  const seq = await db.get<number>(seqKey("mal"));
+  await db.atomic().check(seq).set(["herald", "ev", "mal", 2], { hello: "world" }).set(
+    seqKey("mal"),
+    2,
+  )
+    .commit();
+  await b.append(events("mal", 1, 1));
+  const got = await claimN(b, "mal-g", ["mal"], 3);
+  assertEquals(got.length, 3);
+  assertExists(got[0].envelope);
+  assertEquals(got[1].envelope, undefined);
+  assertEquals(got[1].malformed?.raw, { hello: "world" });
+  assert(got[1].malformed!.reason.length > 0);
+  assertEquals(indexOf(got[2]), 1);
+});
+
+bothStores("`claim()` with waitMs wakes as soon as an event is appended", async (make) => {
+  const b = make();
+  await b.subscribe("wake-g", ["wake"], "latest");
+  const controller = new AbortController();
+  const waiting = b.claim("wake-g", ["wake"], {
+    consumer: "c",
+    max: 5,
+    leaseMs: 30_000,
+    waitMs: 10_000,
+    signal: controller.signal,
+  });
+  setTimeout(() => b.append(events("wake", 1)), 30);
+  const got = await waiting;
+  assertEquals(got.map(indexOf), [0]);
+  // The abort signal ends a wait early.
+  const aborted = b.claim("wake-g", ["wake"], {
+    consumer: "c",
+    max: 5,
+    leaseMs: 30_000,
+    waitMs: 10_000,
+    signal: controller.signal,
+  });
+  controller.abort();
+  assertEquals(await aborted, []);
+  await until(() => true);
+});

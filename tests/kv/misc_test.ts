@@ -1,0 +1,59 @@
+import { assert, assertEquals, assertRejects } from "@std/assert";
+import { createEnvelope } from "../../src/envelope.ts";
+import { BackendUnavailableError } from "../../src/errors.ts";
+import { kv } from "../../src/kv/mod.ts";
+import { bothStores, claimN, events, indexOf, tempDb } from "./_helpers.ts";
+
+bothStores("`trim()` keeps the newest events by length", async (make) => {
+  const b = make({ retention: { maxLength: 3, streams: { "keep-all": {} } } });
+  await b.subscribe("ret-g", ["ret"], "earliest");
+  await b.append(events("ret", 10));
+  await b.append(events("keep-all", 10));
+  await b.trim(["ret", "keep-all"]);
+  assertEquals((await claimN(b, "ret-g", ["ret"], 3)).map(indexOf), [7, 8, 9]);
+  await b.subscribe("ret-all", ["keep-all"], "earliest");
+  assertEquals((await claimN(b, "ret-all", ["keep-all"], 10)).length, 10);
+});
+
+bothStores("`trim()` drops events older than maxAgeMs", async (make) => {
+  const b = make({ retention: { streams: { age: { maxAgeMs: 60_000 } } } });
+  const old = createEnvelope("age", "test.old", { i: 0 }, "tests");
+  old.time = new Date(Date.now() - 120_000).toISOString();
+  await b.append([old, ...events("age", 2, 1)]);
+  assertEquals(await b.trim(["age"]), 1);
+  await b.subscribe("age-g", ["age"], "earliest");
+  assertEquals((await claimN(b, "age-g", ["age"], 2)).map(indexOf), [1, 2]);
+});
+
+bothStores("`tryLock()` gives a lock to one caller until it expires", async (make) => {
+  const b = make();
+  const results = await Promise.all([
+    b.tryLock("job", 200),
+    b.tryLock("job", 200),
+    b.tryLock("job", 200),
+  ]);
+  assertEquals(results.filter(Boolean).length, 1);
+  assertEquals(await b.tryLock("other-job", 200), true);
+  await new Promise((r) => setTimeout(r, 250));
+  assertEquals(await b.tryLock("job", 200), true);
+});
+
+Deno.test("`kv()` creates parent folders and leaves a given Deno.Kv open", async () => {
+  const db = await tempDb();
+  const nested = db.path.replace("bus.db", "a/b/bus.db");
+  const b = kv({ path: nested });
+  await b.append(events("dirs", 1));
+  await b.close();
+  assert((await Deno.stat(nested)).isFile);
+  await assertRejects(() => b.append(events("dirs", 1)), BackendUnavailableError);
+
+  const own = await Deno.openKv(":memory:");
+  const shared = kv({ kv: own });
+  assertEquals(await shared.open(), own);
+  assertEquals(shared.kv, own);
+  await shared.append(events("shared", 1));
+  await shared.close();
+  assertEquals((await own.get(["herald", "seq", "shared"])).value, 1); // still open
+  own.close();
+  await db.cleanup();
+});

@@ -1,0 +1,94 @@
+/**
+ * Auth's core: credentials, in Auth's own database. The only place in Auth that emits events:
+ * a registration commits the credentials and `user.registered` together.
+ *
+ * @module
+ */
+import type { Bus, OutboxAtomic } from "@herald/herald";
+import { UserRegistered } from "../contracts/mod.ts";
+import { ConflictError, UnauthorizedError } from "../shared/errors.ts";
+import { signToken } from "../shared/http.ts";
+import { retryLocked } from "../shared/locked.ts";
+import { hashPassword, verifyPassword } from "./password.ts";
+
+interface Credentials {
+  id: string;
+  email: string;
+  hash: string;
+}
+
+const emailKey = (email: string) => ["emails", email];
+const credentialsKey = (id: string) => ["credentials", id];
+
+/** Auth's operations. Made by {@linkcode createAuth}. */
+export interface Auth {
+  /**
+   * Stores credentials and publishes `user.registered`, together.
+   * @throws {ConflictError} when the email is taken.
+   */
+  register(input: { email: string; password: string; name: string }): Promise<{ id: string }>;
+  /**
+   * Checks a password and signs a token.
+   * @throws {UnauthorizedError} for an unknown email or a wrong password.
+   */
+  login(input: { email: string; password: string }): Promise<{ token: string; userId: string }>;
+  /** Forgets a deleted user's credentials, inside the handler's operation `op`. */
+  forget(userId: string, op: OutboxAtomic): Promise<void>;
+}
+
+/**
+ * Makes Auth's core over its database and the bus.
+ *
+ * @param options The database, the bus and the PBKDF2 cost.
+ * @returns Auth's operations.
+ *
+ * @example
+ * ```ts ignore
+ * const auth = createAuth({ db, bus, iterations: 210_000 });
+ * const { id } = await auth.register({ email, password, name });
+ * ```
+ */
+export function createAuth(options: { db: Deno.Kv; bus: Bus; iterations: number }): Auth {
+  const { db, bus, iterations } = options;
+  const dummyHash = `pbkdf2-sha256$${iterations}$${ZEROS_16}$${ZEROS_32}`;
+  return {
+    async register({ email, password, name }) {
+      email = email.toLowerCase();
+      const id = crypto.randomUUID();
+      const hash = await hashPassword(password, iterations);
+      const result = await retryLocked(() =>
+        bus.atomic(db)
+          .check({ key: emailKey(email), versionstamp: null })
+          .set(emailKey(email), id)
+          .set(credentialsKey(id), { id, email, hash } satisfies Credentials)
+          .publish(UserRegistered, { id, email, name }, { key: id })
+          .commit()
+      );
+      if (!result.ok) throw new ConflictError("Email already registered");
+      return { id };
+    },
+
+    async login({ email, password }) {
+      const id = (await db.get<string>(emailKey(email.toLowerCase()))).value;
+      const creds = id ? (await db.get<Credentials>(credentialsKey(id))).value : null;
+      // Hash even for an unknown email, so timing does not tell which emails exist.
+      const ok = await verifyPassword(password, creds?.hash ?? dummyHash);
+      if (!creds || !ok) throw new UnauthorizedError("Wrong email or password");
+      return { token: await signToken(creds.id), userId: creds.id };
+    },
+
+    async forget(userId, op) {
+      const creds = (await db.get<Credentials>(credentialsKey(userId))).value;
+      op.delete(credentialsKey(userId));
+      if (creds) op.delete(emailKey(creds.email));
+      const result = await op.commit();
+      if (!result.ok && !("duplicate" in result && result.duplicate)) {
+        throw new Error("Credentials changed while forgetting them; retrying");
+      }
+    },
+  };
+}
+
+// A well-formed hash (of the same cost) checked against when the email is unknown.
+const ZEROS_16 = "AAAAAAAAAAAAAAAAAAAAAA==";
+const ZEROS_32 = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";

@@ -1,0 +1,19 @@
+/**
+ * Auth's worker module: `service()` runs it in its own Web Worker (or alone with
+ * `HERALD_ROLE=worker`). It opens its own connections: a Web Worker shares no memory.
+ *
+ * @module
+ */
+import { createWorker } from "@herald/herald";
+import { openBus } from "../shared/bus.ts";
+import { pbkdf2Iterations } from "../shared/config.ts";
+import { openDb } from "../shared/db.ts";
+import { createAuth } from "./core.ts";
+import { authHandlers } from "./handlers.ts";
+
+const db = await openDb("auth");
+const bus = await openBus("auth");
+const auth = createAuth({ db, bus, iterations: pbkdf2Iterations() });
+
+/** Auth's worker, in consumer group `auth`. */
+export default authHandlers(createWorker({ bus, group: "auth" }), auth, db);

@@ -1,0 +1,41 @@
+/**
+ * Events Users publishes about users: it owns User, every other service keeps a copy.
+ *
+ * @module
+ */
+import { z } from "zod";
+import { defineEvent } from "@herald/herald";
+import { Name } from "./auth.ts";
+
+/** A user as every service sees it. */
+export const User = z.object({
+  id: z.string().min(1),
+  email: z.email(),
+  name: Name,
+  bio: z.string().max(500).default(""),
+});
+/** A user as every service sees it. */
+export type User = z.output<typeof User>;
+
+/**
+ * A user now exists in Users (made from `user.registered`). Keyed by user id.
+ *
+ * @example Keeping a local copy
+ * ```ts ignore
+ * worker.on(UserCreated, (e) => db.set(["users", e.data.id], e.data));
+ * ```
+ */
+export const UserCreated = defineEvent({ stream: "users", type: "user.created", schema: User });
+
+/** A user changed their profile. Carries the whole user. Keyed by user id. */
+export const UserUpdated = defineEvent({ stream: "users", type: "user.updated", schema: User });
+
+/**
+ * A user was deleted: every service forgets them, their memberships, and what is theirs.
+ * Keyed by user id.
+ */
+export const UserDeleted = defineEvent({
+  stream: "users",
+  type: "user.deleted",
+  schema: z.object({ id: z.string().min(1) }),
+});

@@ -1,0 +1,53 @@
+/**
+ * Posts' HTTP routes. Every route needs a token; group routes need membership (by Posts' own
+ * copy of the memberships).
+ *
+ * @module
+ */
+import { z } from "zod";
+import { MAX_POST_CHARS } from "../contracts/mod.ts";
+import { NotFoundError } from "../shared/errors.ts";
+import { authenticated, createApp, valid } from "../shared/http.ts";
+import { getUser } from "../shared/replica.ts";
+import type { Posts } from "./core.ts";
+
+const Id = z.object({ id: z.string().min(1).max(100) });
+const NewPost = z.object({ body: z.string().trim().min(1).max(MAX_POST_CHARS) });
+
+/**
+ * Posts' Hono app.
+ *
+ * - `POST /groups/:id/posts` `{ body }` → 201 the post (403 unless a member, 404 no group).
+ * - `GET /groups/:id/posts` → the newest 50 posts.
+ * - `DELETE /posts/:id` → 204 (author only).
+ * - `GET /users/:id` → Posts' copy of a user (404 when Posts does not know them).
+ *
+ * @param posts Posts' core.
+ * @param db Posts' database, for reading its copy of users.
+ * @returns The app.
+ *
+ * @example
+ * ```ts ignore
+ * export default service({ name: "posts", app: postsRoutes(posts, db), ... });
+ * ```
+ */
+export function postsRoutes(posts: Posts, db: Deno.Kv) {
+  return createApp()
+    .use("*", authenticated())
+    .post("/groups/:id/posts", valid("param", Id), valid("json", NewPost), async (c) => {
+      const { id } = c.req.valid("param");
+      return c.json(await posts.create(c.var.userId, id, c.req.valid("json").body), 201);
+    })
+    .get("/groups/:id/posts", valid("param", Id), async (c) => {
+      return c.json(await posts.list(c.req.valid("param").id, c.var.userId));
+    })
+    .delete("/posts/:id", valid("param", Id), async (c) => {
+      await posts.remove(c.req.valid("param").id, c.var.userId);
+      return c.body(null, 204);
+    })
+    .get("/users/:id", valid("param", Id), async (c) => {
+      const user = await getUser(db, c.req.valid("param").id);
+      if (!user) throw new NotFoundError("User not found");
+      return c.json(user);
+    });
+}

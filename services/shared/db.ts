@@ -1,0 +1,52 @@
+/**
+ * Each service's own database, and the consumer group name bound to it.
+ *
+ * @module
+ */
+import { dirname } from "node:path";
+import { dbPath } from "./config.ts";
+
+/**
+ * Opens a service's own Deno KV database (`<data dir>/<service>.sqlite`), making the folder.
+ *
+ * @param service The service's name.
+ * @returns The database.
+ *
+ * @example Opening Posts' database
+ * ```ts ignore
+ * const db = await openDb("posts");
+ * ```
+ */
+export async function openDb(service: string): Promise<Deno.Kv> {
+  const path = dbPath(service);
+  await Deno.mkdir(dirname(path), { recursive: true });
+  return await Deno.openKv(path);
+}
+
+/**
+ * The consumer group of a service whose database is a copy built from events.
+ *
+ * A group's position lives in the bus, not in the service's database: a service started with an
+ * empty database under its old group name would carry on from where the old database left off,
+ * and never see the users and groups made before. So the group name carries an epoch made
+ * once per database (`posts.01J…`): a new, empty database gets a new group, which starts at the
+ * beginning of every stream and rebuilds the copy by replay. Every instance sharing the database
+ * shares the epoch, so they still share the group's events.
+ *
+ * @param db The service's database.
+ * @param service The service's name.
+ * @returns `<service>.<epoch>`.
+ *
+ * @example The group Posts' worker joins
+ * ```ts ignore
+ * const group = await replicaGroup(db, "posts"); // "posts.k3x9…"
+ * ```
+ */
+export async function replicaGroup(db: Deno.Kv, service: string): Promise<string> {
+  const key = ["meta", "epoch"];
+  const epoch = Date.now().toString(36) + crypto.randomUUID().slice(0, 6);
+  // Two instances opening one empty database at once: the first epoch written wins.
+  await db.atomic().check({ key, versionstamp: null }).set(key, epoch).commit();
+  const stored = await db.get<string>(key);
+  return `${service}.${stored.value}`;
+}

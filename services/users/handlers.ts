@@ -1,0 +1,27 @@
+/**
+ * Users' handlers: a registration in Auth becomes a user here, through the event.
+ *
+ * @module
+ */
+import type { Worker } from "@herald/herald";
+import { UserRegistered } from "../contracts/mod.ts";
+import type { Users } from "./core.ts";
+
+/**
+ * Adds Users' handlers to a worker.
+ *
+ * @param worker The worker (its group should start at "earliest": no sign-up is missed).
+ * @param users Users' core.
+ * @param db Users' database, where "applied" is recorded with the handler's writes.
+ * @returns The worker.
+ *
+ * @example
+ * ```ts ignore
+ * usersHandlers(createWorker({ bus, group: "users" }), users, db);
+ * ```
+ */
+export function usersHandlers(worker: Worker, users: Users, db: Deno.Kv): Worker {
+  return worker.on(UserRegistered, async (event, ctx) => {
+    await users.registered(event.data, ctx.atomic(db));
+  });
+}

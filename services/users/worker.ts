@@ -1,0 +1,21 @@
+/**
+ * Users' worker module: `service()` runs it in its own Web Worker (or alone with
+ * `HERALD_ROLE=worker`). It opens its own connections: a Web Worker shares no memory.
+ *
+ * @module
+ */
+import { createWorker } from "@herald/herald";
+import { openBus } from "../shared/bus.ts";
+import { openDb } from "../shared/db.ts";
+import { createUsers } from "./core.ts";
+import { usersHandlers } from "./handlers.ts";
+
+const db = await openDb("users");
+const bus = await openBus("users");
+
+/** Users' worker, in consumer group `users`, from the beginning of the `auth` stream. */
+export default usersHandlers(
+  createWorker({ bus, group: "users", start: "earliest" }),
+  createUsers(db, bus),
+  db,
+);

@@ -1,0 +1,129 @@
+import { assert, assertEquals, assertRejects } from "@std/assert";
+import type { Delivery } from "../../src/backend.ts";
+import { createEnvelope } from "../../src/envelope.ts";
+import { BackendUnavailableError } from "../../src/errors.ts";
+import { redis } from "@herald/herald/redis";
+import { SKIP } from "./_redis.ts";
+
+/** A private redis-server with AOF fsynced on every write, on its own port and directory. */
+class PrivateRedis {
+  child?: Deno.ChildProcess;
+  constructor(readonly port: number, readonly dir: string) {}
+
+  async start(): Promise<void> {
+    this.child = new Deno.Command("redis-server", {
+      args: [
+        "--port",
+        String(this.port),
+        "--bind",
+        "127.0.0.1",
+        "--dir",
+        this.dir,
+        "--appendonly",
+        "yes",
+        "--appendfsync",
+        "always",
+        "--save",
+        "",
+      ],
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      try {
+        const conn = await Deno.connect({ hostname: "127.0.0.1", port: this.port });
+        conn.close();
+        return;
+      } catch {
+        if (Date.now() > deadline) throw new Error("redis-server did not start");
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    }
+  }
+
+  /** Kills it by PID with SIGKILL: no shutdown save, only what the AOF already holds. */
+  async kill(): Promise<void> {
+    this.child?.kill("SIGKILL");
+    await this.child?.status;
+    this.child = undefined;
+  }
+}
+
+function freePort(): number {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (l.addr as Deno.NetAddr).port;
+  l.close();
+  return port;
+}
+
+Deno.test({
+  name: "redis(): every acknowledged publish is delivered after Redis is killed and restarted",
+  ignore: Boolean(SKIP),
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "herald-redis-" });
+    const server = new PrivateRedis(freePort(), dir);
+    await server.start();
+    const backend = redis({ url: `redis://127.0.0.1:${server.port}`, prefix: "restart:" });
+    const warnings: string[] = [];
+    const warn = console.warn;
+    try {
+      const s = "payments", g = "ledger";
+      await backend.subscribe(g, [s], "earliest");
+      const acknowledged: string[] = [];
+      for (let n = 0; n < 50; n++) {
+        const e = createEnvelope(s, "payment.made", { n }, "test");
+        await backend.append([e]);
+        acknowledged.push(e.id);
+      }
+      await server.kill();
+
+      // Down: a publish fails loudly, a claim waits it out and warns once.
+      await assertRejects(
+        () => backend.append([createEnvelope(s, "payment.made", { n: -1 }, "test")]),
+        BackendUnavailableError,
+      );
+      console.warn = (...args: unknown[]) => void warnings.push(args.join(" "));
+      for (let i = 0; i < 3; i++) {
+        assertEquals(
+          await backend.claim(g, [s], { consumer: "c", max: 10, leaseMs: 5_000, waitMs: 0 }),
+          [],
+        );
+      }
+
+      await server.start();
+      // The client reconnects by itself with backoff; publish again once it is back.
+      const deadline = Date.now() + 20_000;
+      for (;;) {
+        const e = createEnvelope(s, "payment.made", { n: 50 }, "test");
+        try {
+          await backend.append([e]);
+          acknowledged.push(e.id);
+          break;
+        } catch (err) {
+          if (!(err instanceof BackendUnavailableError) || Date.now() > deadline) throw err;
+          await new Promise((r) => setTimeout(r, 100));
+        }
+      }
+      const got: Delivery[] = [];
+      while (got.length < acknowledged.length && Date.now() < deadline) {
+        got.push(
+          ...await backend.claim(g, [s], { consumer: "c", max: 100, leaseMs: 5_000, waitMs: 100 }),
+        );
+      }
+      console.warn = warn;
+      assertEquals(got.map((d) => d.envelope?.id), acknowledged);
+      assertEquals(
+        warnings.filter((w) => w.includes("unavailable")).length,
+        1,
+        warnings.join("\n"),
+      );
+      assert(warnings.some((w) => w.includes("reachable again")));
+    } finally {
+      console.warn = warn;
+      await backend.close();
+      await server.kill();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});

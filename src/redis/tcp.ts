@@ -58,6 +58,8 @@ class TcpClient implements RedisClient {
       autoResendUnfulfilledCommands: false,
       maxRetriesPerRequest: 0,
       connectTimeout: options.connectTimeoutMs ?? 5000,
+      // A dropped connection's socket is destroyed at once rather than after a 2 s timer.
+      disconnectTimeout: 0,
       retryStrategy: (times) => Math.min(50 * 2 ** times, 2000) + Math.random() * 100,
     };
   }
@@ -139,6 +141,8 @@ class TcpClient implements RedisClient {
       await conn.connect();
     } catch (err) {
       conn.disconnect();
+      // Let ioredis's zero-delay socket clean-up timer run before we report.
+      await new Promise((r) => setTimeout(r, 1));
       throw new BackendUnavailableError("redis", describe(err), { cause: err });
     }
     return conn;

@@ -1,0 +1,156 @@
+import { assert, assertEquals, assertGreater, assertRejects, assertThrows } from "@std/assert";
+import { z } from "zod";
+import { createBus, createWorker, defineEvent } from "@herald/herald";
+import { redis, redisFromEnv } from "@herald/herald/redis";
+import { createEnvelope } from "../../src/envelope.ts";
+import { BackendUnavailableError, InvalidOptionsError } from "../../src/errors.ts";
+import { appendRaw, raw, REDIS_URL, SKIP, testBackend } from "./_redis.ts";
+
+const ignore = Boolean(SKIP);
+
+function closedPort(): number {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (l.addr as Deno.NetAddr).port;
+  l.close();
+  return port;
+}
+
+Deno.test("redis() reports every problem with its options at once", () => {
+  const err = assertThrows(
+    () =>
+      redis({
+        url: "ftp://x",
+        prefix: 3 as unknown as string,
+        trim: { maxLen: 0 },
+        dedupeTtlMs: 5,
+      }),
+    InvalidOptionsError,
+  );
+  assertEquals(err.problems.length, 4);
+  assertThrows(() => redis({ url: "https://example.invalid" }), InvalidOptionsError, "token");
+  assertThrows(() => redis({}), InvalidOptionsError, "url or client");
+});
+
+Deno.test("redisFromEnv() reads HERALD_REDIS_URL, then the Upstash variables", async () => {
+  const names = ["HERALD_REDIS_URL", "UPSTASH_REDIS_REST_URL", "UPSTASH_REDIS_REST_TOKEN"];
+  const saved = names.map((n) => Deno.env.get(n));
+  try {
+    for (const n of names) Deno.env.delete(n);
+    assertThrows(() => redisFromEnv(), InvalidOptionsError, "HERALD_REDIS_URL");
+    Deno.env.set("UPSTASH_REDIS_REST_URL", "https://example.invalid");
+    Deno.env.set("UPSTASH_REDIS_REST_TOKEN", "t");
+    await redisFromEnv().close();
+    Deno.env.set("HERALD_REDIS_URL", REDIS_URL);
+    await redisFromEnv({ prefix: "env:" }).close();
+  } finally {
+    names.forEach((n, i) =>
+      saved[i] === undefined ? Deno.env.delete(n) : Deno.env.set(n, saved[i]!)
+    );
+  }
+});
+
+Deno.test("append() to an unreachable Redis throws BackendUnavailableError, over TCP and REST", async () => {
+  const e = createEnvelope("s", "t", {}, "test");
+  const tcp = redis({ url: `redis://127.0.0.1:${closedPort()}` });
+  await assertRejects(() => tcp.append([e]), BackendUnavailableError);
+  await tcp.close();
+  const rest = redis({ url: `http://127.0.0.1:${closedPort()}`, token: "t" });
+  await assertRejects(() => rest.append([e]), BackendUnavailableError);
+  await rest.close();
+});
+
+Deno.test({
+  name: "append() trims streams as configured and keeps dedupe ids for a day",
+  ignore,
+  async fn() {
+    const { backend, prefix, cleanup } = testBackend({
+      url: REDIS_URL,
+      trim: { maxLen: 5, exact: true },
+    });
+    try {
+      const events = Array.from(
+        { length: 20 },
+        (_, n) => createEnvelope("trimmed", "t", { n }, "test"),
+      );
+      for (const e of events) await backend.append([e], { dedupe: true });
+      assertEquals(await raw(["XLEN", `${prefix}s|trimmed`]), 5);
+      assertGreater(await raw(["PTTL", `${prefix}id|${events[0].id}`]) as number, 86_000_000);
+    } finally {
+      await backend.close();
+      await cleanup();
+    }
+  },
+});
+
+Deno.test({
+  name: "claim() leaves a parked retry alone while others claim with short leases",
+  ignore,
+  async fn() {
+    const { backend, cleanup } = testBackend();
+    try {
+      await backend.subscribe("g", ["s"], "earliest");
+      await backend.append([createEnvelope("s", "t", { n: 1 }, "test")]);
+      const [d] = await backend.claim("g", ["s"], {
+        consumer: "a",
+        max: 1,
+        leaseMs: 50,
+        waitMs: 0,
+      });
+      await backend.settle("g", [{
+        delivery: d,
+        outcome: "retry",
+        delayMs: 60_000,
+        error: { name: "E", message: "x" },
+      }]);
+      const other = await backend.claim("g", ["s"], {
+        consumer: "b",
+        max: 10,
+        leaseMs: 50,
+        waitMs: 300,
+      });
+      assertEquals(other, []);
+    } finally {
+      await backend.close();
+      await cleanup();
+    }
+  },
+});
+
+Deno.test({
+  name: "a worker on Redis dead-letters a foreign entry with the reason and keeps going",
+  ignore,
+  async fn() {
+    const { backend, prefix, cleanup } = testBackend();
+    const Thing = defineEvent({
+      stream: "mixed",
+      type: "thing",
+      schema: z.object({ n: z.number() }),
+    });
+    const bus = createBus({ backend, source: "test" });
+    const seen: number[] = [];
+    const worker = createWorker({ bus, group: "g", idleWaitMs: 50 }).on(
+      Thing,
+      (e) => void seen.push(e.data.n),
+    );
+    try {
+      await backend.subscribe("g", ["mixed"], "earliest");
+      await appendRaw(prefix, "mixed", { hello: "world" });
+      await bus.publish(Thing, { n: 7 });
+      await worker.start();
+      const deadline = Date.now() + 10_000;
+      while (
+        (seen.length < 1 || (await backend.deadLetters("g")).length < 1) && Date.now() < deadline
+      ) {
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      assertEquals(seen, [7]);
+      const [dead] = await backend.deadLetters("g");
+      assertEquals(dead.raw, { hello: "world" });
+      assert(dead.error.message.includes('no "e" field'), dead.error.message);
+    } finally {
+      await worker.stop();
+      await bus.close();
+      await cleanup();
+    }
+  },
+});

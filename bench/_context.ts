@@ -1,0 +1,61 @@
+/**
+ * What every part of the bench shares: flags, sizes, a scratch folder, and the rows so far.
+ *
+ * @module
+ */
+import type { PipelineResult } from "./_run.ts";
+import { renderTable, type Row } from "./_table.ts";
+
+/** The bench's state while it runs. */
+export class Context {
+  readonly rows: Row[] = [];
+  /** Measured numbers later rows compare against, by name. */
+  readonly results = new Map<string, number>();
+  /** A name unique to this run (Redis key prefixes). */
+  readonly runId = crypto.randomUUID().slice(0, 8);
+
+  constructor(
+    readonly quick: boolean,
+    readonly verbose: boolean,
+    readonly tmp: string,
+  ) {}
+
+  /** `full` in a full run, `quick` with `--quick`. */
+  size(full: number, quick: number): number {
+    return this.quick ? quick : full;
+  }
+
+  /** Adds a row and prints it at once, so a long run shows progress. */
+  add(row: Row): void {
+    if (this.rows.at(-1)?.section !== row.section) console.log(`\n${row.section}`);
+    this.rows.push(row);
+    console.log(renderTable([row]).split("\n").slice(-1)[0]);
+  }
+
+  /** A measured number, or the issue's reference number (marked) when that part did not run. */
+  baseline(key: string, reference: number): { value: number; label: string } {
+    const measured = this.results.get(key);
+    return measured === undefined
+      ? { value: reference, label: `${Math.round(reference)} (issue's reference)` }
+      : { value: measured, label: String(Math.round(measured)) };
+  }
+
+  /** Runs `body`, turning a failure into a row that says why. */
+  async attempt(section: string, name: string, body: () => Promise<void>): Promise<void> {
+    try {
+      await body();
+    } catch (err) {
+      const message = err instanceof Error ? err.message : String(err);
+      this.add({ section, name, note: `could not run: ${message.slice(0, 400)}` });
+    }
+  }
+}
+
+/** Notes about a pipeline result worth printing: errors, duplicates, losses. */
+export function pipelineNotes(r: PipelineResult): string[] {
+  const notes: string[] = [];
+  if (r.missing > 0) notes.push(`${r.missing} not handled`);
+  if (r.duplicates > 0) notes.push(`${r.duplicates} handled twice`);
+  if (r.errors > 0) notes.push(`${r.errors} errors (e.g. ${r.errorSamples[0] ?? "?"})`);
+  return notes;
+}

@@ -1,0 +1,30 @@
+/**
+ * What the Herald roles share: the benchmark's event contract and the backend a role uses.
+ *
+ * @module
+ */
+import { z } from "zod";
+import { type Backend, defineEvent } from "@herald/herald";
+
+/** The benchmark event: a sequence number, a publish stamp and padding to 200 bytes. */
+export const Tick = defineEvent({
+  stream: "bench",
+  type: "bench.tick",
+  schema: z.object({ seq: z.number().int(), t: z.number(), pad: z.string() }),
+});
+
+/** Which backend a Herald role runs on. */
+export type BackendSpec =
+  | { kind: "kv"; path: string }
+  | { kind: "redis"; url: string; token?: string; prefix: string };
+
+/** Makes the backend `spec` describes, loading the Redis client only when asked for. */
+export async function makeBackend(spec: BackendSpec): Promise<Backend> {
+  if (spec.kind === "kv") {
+    // mod.ts re-exports it once the lead wires it in; the folder's entry is the same function.
+    const { kv } = await import("../src/kv/mod.ts");
+    return kv({ path: spec.path });
+  }
+  const { redis } = await import("@herald/herald/redis");
+  return redis({ url: spec.url, token: spec.token, prefix: spec.prefix });
+}

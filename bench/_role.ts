@@ -1,0 +1,217 @@
+/**
+ * The child side of the bench protocol. A role process reads its parameters from the
+ * `BENCH_PARAMS` environment variable (JSON), writes one JSON message per line on stdout
+ * (`{"ready":true}`, `{"progress":n}`, `{"result":{…}}`), and stops when the parent writes
+ * `stop` on its stdin (or closes it).
+ *
+ * @module
+ */
+import { now } from "./_clock.ts";
+import { type Percentiles, Samples } from "./_stats.ts";
+
+/** The parameters the parent passed. */
+export function params<T>(): T {
+  return JSON.parse(Deno.env.get("BENCH_PARAMS") ?? "{}") as T;
+}
+
+const encoder = new TextEncoder();
+
+/** Writes one protocol message to stdout. */
+export function send(message: Record<string, unknown>): void {
+  const bytes = encoder.encode(JSON.stringify(message) + "\n");
+  // A pipe may take a large message in several writes.
+  for (let off = 0; off < bytes.length;) off += Deno.stdout.writeSync(bytes.subarray(off));
+}
+
+/** Resolves when the parent writes `stop` on stdin or closes it. */
+export async function stopRequested(): Promise<void> {
+  const decoder = new TextDecoder();
+  let text = "";
+  for await (const chunk of Deno.stdin.readable) {
+    text += decoder.decode(chunk, { stream: true });
+    if (text.includes("stop")) return;
+  }
+}
+
+/** What a consumer reports when it stops. */
+export interface ConsumerResult {
+  /** Events handled (duplicates included). */
+  count: number;
+  /** Events this process handled more than once. */
+  duplicates: number;
+  /** Earliest publish stamp among the events handled. */
+  firstStamp: number;
+  /** When the last event was handled. */
+  lastAt: number;
+  /** Latency from publish stamp to handler, warm-up events left out. */
+  latency: Percentiles;
+  /** The sequence numbers handled, when asked for (`trackSeqs`). */
+  seqs?: number[];
+  /** Errors that reached this process's user code or console. */
+  errors: number;
+  /** Of those, SQLite "database is locked". */
+  locked: number;
+  /** A few error messages, for the table's notes. */
+  errorSamples: string[];
+}
+
+/** Parameters every consumer role takes. */
+export interface ConsumerParams {
+  /** Events with a lower sequence number are warm-up: not in the latency percentiles. */
+  warmup?: number;
+  /** Expected total, for duplicate tracking. */
+  total: number;
+  /** Report the sequence numbers handled (for cross-process duplicate and loss checks). */
+  trackSeqs?: boolean;
+}
+
+/** Records what a consumer handles and reports progress to the parent. */
+export class Recorder {
+  readonly #latency = new Samples();
+  readonly #seen: Uint8Array;
+  readonly #seqs: number[] | undefined;
+  readonly #warmup: number;
+  #count = 0;
+  #duplicates = 0;
+  #firstStamp = Infinity;
+  #lastAt = 0;
+  #sent = -1;
+  #timer: ReturnType<typeof setInterval>;
+  #errors = 0;
+  #locked = 0;
+  #errorSamples: string[] = [];
+
+  constructor(p: ConsumerParams) {
+    this.#seen = new Uint8Array(p.total);
+    this.#seqs = p.trackSeqs ? [] : undefined;
+    this.#warmup = p.warmup ?? 0;
+    this.#timer = setInterval(() => {
+      if (this.#count !== this.#sent) send({ progress: this.#sent = this.#count });
+    }, 50);
+  }
+
+  /** Records one handled event from its sequence number and publish stamp. */
+  record(seq: number, stamp: number): void {
+    const at = now();
+    this.#count++;
+    if (seq < this.#seen.length) {
+      if (this.#seen[seq]) this.#duplicates++;
+      this.#seen[seq] = 1;
+    }
+    this.#seqs?.push(seq);
+    if (stamp < this.#firstStamp) this.#firstStamp = stamp;
+    this.#lastAt = at;
+    if (seq >= this.#warmup) this.#latency.push(at - stamp);
+  }
+
+  /** Records an error that reached user code (or the console). */
+  error(err: unknown): void {
+    const message = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+    this.#errors++;
+    if (/database is locked/i.test(message)) this.#locked++;
+    if (this.#errorSamples.length < 3) this.#errorSamples.push(message.slice(0, 200));
+  }
+
+  /** Counts errors that the library logs with `console.warn` / `console.error`. */
+  watchConsole(): void {
+    for (const level of ["warn", "error"] as const) {
+      const original = console[level];
+      console[level] = (...args: unknown[]) => {
+        this.error(args.map((a) => a instanceof Error ? `${a.name}: ${a.message}` : a).join(" "));
+        original(...args);
+      };
+    }
+  }
+
+  /** Stops progress reports and sends the result. */
+  finish(): void {
+    clearInterval(this.#timer);
+    send({ progress: this.#count });
+    const result: ConsumerResult = {
+      count: this.#count,
+      duplicates: this.#duplicates,
+      firstStamp: this.#firstStamp,
+      lastAt: this.#lastAt,
+      latency: this.#latency.percentiles(),
+      seqs: this.#seqs,
+      errors: this.#errors,
+      locked: this.#locked,
+      errorSamples: this.#errorSamples,
+    };
+    send({ result });
+  }
+}
+
+/** Parameters every producer role takes. */
+export interface ProducerParams {
+  /** `single`: one event per call; `batch`: `batch` events per call; `paced`: `rate`/s. */
+  mode: "single" | "batch" | "paced";
+  /** How many events. */
+  n: number;
+  /** Events per call in `batch` mode. */
+  batch?: number;
+  /** Events per second in `paced` mode. */
+  rate?: number;
+}
+
+/** What a producer reports. */
+export interface ProducerResult {
+  published: number;
+  seconds: number;
+  errors: number;
+  locked: number;
+  errorSamples: string[];
+}
+
+/**
+ * Runs a producer: calls `one(seq)` or `many(seqs)` as the mode says, counting errors, then
+ * sends the result.
+ */
+export async function produce(
+  p: ProducerParams,
+  one: (seq: number) => Promise<void>,
+  many: (seqs: number[]) => Promise<void>,
+): Promise<void> {
+  const result: ProducerResult = {
+    published: 0,
+    seconds: 0,
+    errors: 0,
+    locked: 0,
+    errorSamples: [],
+  };
+  const fail = (err: unknown, count: number) => {
+    const message = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+    result.errors += count;
+    if (/database is locked/i.test(message)) result.locked += count;
+    if (result.errorSamples.length < 3) result.errorSamples.push(message.slice(0, 200));
+  };
+  const start = now();
+  if (p.mode === "batch") {
+    const size = p.batch ?? 100;
+    for (let seq = 0; seq < p.n; seq += size) {
+      const seqs = Array.from({ length: Math.min(size, p.n - seq) }, (_, i) => seq + i);
+      try {
+        await many(seqs);
+        result.published += seqs.length;
+      } catch (err) {
+        fail(err, seqs.length);
+      }
+    }
+  } else {
+    const interval = p.mode === "paced" ? 1000 / (p.rate ?? 1000) : 0;
+    for (let seq = 0; seq < p.n; seq++) {
+      if (interval > 0) {
+        const ahead = start + seq * interval - now();
+        if (ahead > 0.5) await new Promise((r) => setTimeout(r, ahead));
+      }
+      try {
+        await one(seq);
+        result.published++;
+      } catch (err) {
+        fail(err, 1);
+      }
+    }
+  }
+  result.seconds = (now() - start) / 1000;
+  send({ result });
+}

@@ -1,0 +1,114 @@
+/**
+ * Runs one producer process against one or more consumer processes and sums up what they saw.
+ *
+ * @module
+ */
+import { sleep } from "./_clock.ts";
+import { Child } from "./_proc.ts";
+import type { ConsumerParams, ConsumerResult, ProducerParams, ProducerResult } from "./_role.ts";
+import type { Percentiles } from "./_stats.ts";
+
+/** One end-to-end run. */
+export interface PipelineSpec {
+  /** Producer role (a file name in bench/ without `.ts`) and its parameters. */
+  producer: { role: string; params: ProducerParams & Record<string, unknown> };
+  /** Consumer role, its parameters, and how many processes. */
+  consumer: { role: string; params: ConsumerParams & Record<string, unknown>; processes?: number };
+  /** Give up after this long, in milliseconds. */
+  timeoutMs: number;
+  /** Echo children's stderr. */
+  verbose?: boolean;
+}
+
+/** What one end-to-end run measured. */
+export interface PipelineResult {
+  /** Events handled per second, from the first publish stamp to the last handler call. */
+  eventsPerSec: number;
+  /** Latency of the first consumer (the only one in single-consumer runs). */
+  latency: Percentiles;
+  /** Events handled (all consumers, duplicates included). */
+  handled: number;
+  /** Events handled by more than one call (within or across processes). */
+  duplicates: number;
+  /** Events published but never handled. */
+  missing: number;
+  /** Errors seen by producer and consumers, and how many were "database is locked". */
+  errors: number;
+  locked: number;
+  errorSamples: string[];
+  /** Handled per consumer process. */
+  perConsumer: number[];
+  producer: ProducerResult;
+}
+
+/** Starts the consumers, waits until they are ready, runs the producer, then collects. */
+export async function runPipeline(spec: PipelineSpec): Promise<PipelineResult> {
+  const processes = spec.consumer.processes ?? 1;
+  const total = spec.consumer.params.total;
+  const consumers = Array.from(
+    { length: processes },
+    (_, i) =>
+      Child.spawn(spec.consumer.role, { ...spec.consumer.params, index: i }, {
+        verbose: spec.verbose,
+      }),
+  );
+  let producer: Child | undefined;
+  try {
+    await Promise.all(consumers.map((c) => c.wait("ready", 60_000)));
+    producer = Child.spawn(spec.producer.role, spec.producer.params, { verbose: spec.verbose });
+    const deadline = Date.now() + spec.timeoutMs;
+    const produced = await producer.wait<ProducerResult>("result", spec.timeoutMs);
+    const expected = Math.min(total, produced.published);
+    const sum = () => consumers.reduce((s, c) => s + c.progress, 0);
+    while (sum() < expected && Date.now() < deadline) await sleep(20);
+    // Several consumers: give a late duplicate a moment to show up.
+    if (processes > 1) await sleep(300);
+    await Promise.all(consumers.map((c) => c.stop()));
+    const results = await Promise.all(
+      consumers.map((c) => c.wait<ConsumerResult>("result", 30_000)),
+    );
+    await Promise.all([producer.exited, ...consumers.map((c) => c.exited)]);
+    return summarize(results, produced, consumers, producer);
+  } finally {
+    await Promise.all([producer, ...consumers].map((c) => c?.kill()));
+  }
+}
+
+function summarize(
+  results: ConsumerResult[],
+  produced: ProducerResult,
+  consumers: Child[],
+  producer: Child,
+): PipelineResult {
+  const handled = results.reduce((s, r) => s + r.count, 0);
+  let duplicates = results.reduce((s, r) => s + r.duplicates, 0);
+  let unique = handled - duplicates;
+  if (results.length > 1 && results.every((r) => r.seqs)) {
+    const seen = new Set<number>();
+    duplicates = 0;
+    for (const r of results) {
+      for (const s of r.seqs!) seen.has(s) ? duplicates++ : seen.add(s);
+    }
+    unique = seen.size;
+  }
+  const first = Math.min(...results.map((r) => r.firstStamp));
+  const last = Math.max(...results.map((r) => r.lastAt));
+  // Library warnings land on stderr too; count those the role's hooks could not see.
+  const stderrLocked = [producer, ...consumers].reduce(
+    (s, c) => s + (c.stderr.match(/database is locked/gi)?.length ?? 0),
+    0,
+  );
+  const consoleLocked = results.reduce((s, r) => s + r.locked, 0);
+  return {
+    eventsPerSec: unique / ((last - first) / 1000),
+    latency: results[0].latency,
+    handled,
+    duplicates,
+    missing: Math.max(0, produced.published - unique),
+    errors: produced.errors + results.reduce((s, r) => s + r.errors, 0),
+    locked: produced.locked + Math.max(consoleLocked, stderrLocked),
+    errorSamples: [...produced.errorSamples, ...results.flatMap((r) => r.errorSamples)].slice(0, 3),
+    perConsumer: results.map((r) => r.count),
+    producer: produced,
+  };
+}

@@ -1,0 +1,31 @@
+/**
+ * Role: a Herald consumer: `createWorker` in group "bench" with one handler that records the
+ * latency from the publish stamp in the payload. With `idle`, it only starts and waits (for the
+ * idle CPU row).
+ *
+ * @module
+ */
+import { createBus, createWorker } from "@herald/herald";
+import { type BackendSpec, makeBackend, Tick } from "./_herald.ts";
+import { type ConsumerParams, params, Recorder, send, stopRequested } from "./_role.ts";
+
+const p = params<
+  ConsumerParams & { backend: BackendSpec; concurrency?: number; batch?: number; index?: number }
+>();
+const recorder = new Recorder(p);
+recorder.watchConsole();
+const bus = createBus({ backend: await makeBackend(p.backend), source: "bench" });
+const worker = createWorker({ bus, group: "bench", batch: p.batch })
+  .on(Tick, (event) => {
+    recorder.record(event.data.seq, event.data.t);
+  }, { concurrency: p.concurrency ?? 100 });
+await worker.start();
+send({ ready: true });
+await stopRequested();
+try {
+  await worker.stop();
+  await bus.close();
+} catch (err) {
+  recorder.error(err);
+}
+recorder.finish();

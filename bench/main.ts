@@ -1,0 +1,111 @@
+/**
+ * `deno task bench`: the raw limits of Deno KV and Redis next to Herald's numbers, measured in
+ * one run on one machine, producer and consumers in separate OS processes, 200-byte events.
+ *
+ * Flags:
+ * - `--only PART[,PART…]` (repeatable): kv-raw, kv-herald, redis-raw, rest-raw, bullmq,
+ *   redis-tcp, redis-rest; groups: kv, redis, tcp, rest, raw, herald.
+ * - `--quick`: small counts, a smoke run in under a minute.
+ * - `--verbose`: echo the children's stderr.
+ * - `--out FILE`: where the JSON copy goes (default `bench/.out/bench-<time>.json`).
+ *
+ * @module
+ */
+import { Context } from "./_context.ts";
+import { renderTable } from "./_table.ts";
+
+const PARTS = ["kv-raw", "kv-herald", "redis-raw", "rest-raw", "bullmq", "redis-tcp", "redis-rest"];
+const GROUPS: Record<string, string[]> = {
+  kv: ["kv-raw", "kv-herald"],
+  redis: ["redis-raw", "rest-raw", "bullmq", "redis-tcp", "redis-rest"],
+  tcp: ["redis-raw", "bullmq", "redis-tcp"],
+  rest: ["rest-raw", "redis-rest"],
+  raw: ["kv-raw", "redis-raw", "rest-raw", "bullmq"],
+  herald: ["kv-herald", "redis-tcp", "redis-rest"],
+};
+
+interface Flags {
+  parts: Set<string>;
+  quick: boolean;
+  verbose: boolean;
+  out?: string;
+}
+
+function parseFlags(args: string[]): Flags {
+  const flags: Flags = { parts: new Set(), quick: false, verbose: false };
+  for (let i = 0; i < args.length; i++) {
+    const [name, inline] = args[i].split("=", 2);
+    const value = () => inline ?? args[++i];
+    if (name === "--quick") flags.quick = true;
+    else if (name === "--verbose") flags.verbose = true;
+    else if (name === "--out") flags.out = value();
+    else if (name === "--only") {
+      for (const part of (value() ?? "").split(",").filter(Boolean)) {
+        const expanded = GROUPS[part] ?? (PARTS.includes(part) ? [part] : undefined);
+        if (!expanded) {
+          throw new TypeError(`Unknown part "${part}": use ${[...PARTS, ...Object.keys(GROUPS)]}`);
+        }
+        for (const p of expanded) flags.parts.add(p);
+      }
+    } else if (name === "--help" || name === "-h") {
+      console.log(`deno task bench [--only PART[,PART]] [--quick] [--verbose] [--out FILE]
+parts: ${PARTS.join(", ")}; groups: ${Object.keys(GROUPS).join(", ")}`);
+      Deno.exit(0);
+    } else throw new TypeError(`Unknown flag "${args[i]}" (see --help)`);
+  }
+  if (flags.parts.size === 0) { for (const p of PARTS) flags.parts.add(p); }
+  return flags;
+}
+
+async function main(): Promise<void> {
+  const flags = parseFlags(Deno.args);
+  const tmp = await Deno.makeTempDir({ prefix: "herald-bench-" });
+  const ctx = new Context(flags.quick, flags.verbose, tmp);
+  const started = Date.now();
+  console.log(
+    `Herald bench${flags.quick ? " (quick)" : ""}: ${[...flags.parts].join(", ")}; ` +
+      `Deno ${Deno.version.deno}, ${navigator.hardwareConcurrency} cores, 200-byte events, ` +
+      `producer and consumers in separate processes`,
+  );
+  try {
+    const has = (p: string) => flags.parts.has(p);
+    if (has("kv-raw") || has("kv-herald")) {
+      const kv = await import("./kv.ts");
+      if (has("kv-raw")) await kv.kvRaw(ctx);
+      if (has("kv-herald")) await kv.kvHerald(ctx);
+    }
+    if (["redis-raw", "rest-raw", "bullmq", "redis-tcp", "redis-rest"].some(has)) {
+      const redis = await import("./redis.ts");
+      await redis.redisParts(ctx, flags.parts);
+    }
+  } finally {
+    await Deno.remove(tmp, { recursive: true }).catch(() => {});
+  }
+  const seconds = (Date.now() - started) / 1000;
+  console.log(
+    `\n${renderTable(ctx.rows)}\n\n(${seconds.toFixed(0)} s; latency is from the ` +
+      `publish stamp in the payload to the handler, warm-up tenth of paced runs left out)`,
+  );
+  const out = flags.out ??
+    new URL(`.out/bench-${new Date().toISOString().replace(/[:.]/g, "-")}.json`, import.meta.url)
+      .pathname;
+  await Deno.mkdir(out.slice(0, out.lastIndexOf("/")), { recursive: true });
+  await Deno.writeTextFile(
+    out,
+    JSON.stringify(
+      {
+        at: new Date().toISOString(),
+        deno: Deno.version.deno,
+        quick: flags.quick,
+        parts: [...flags.parts],
+        seconds,
+        rows: ctx.rows,
+      },
+      null,
+      2,
+    ) + "\n",
+  );
+  console.log(`JSON: ${out}`);
+}
+
+if (import.meta.main) await main();

@@ -1,0 +1,43 @@
+/**
+ * Role: a bare Redis Streams consumer: `XREADGROUP … COUNT 100` (blocking over TCP; over REST,
+ * which cannot block, polled again at once after a non-empty read and after 2 ms otherwise),
+ * handle, `XACK`.
+ *
+ * @module
+ */
+import { sleep, type Tick } from "./_clock.ts";
+import { connect, type RawTarget } from "./_redis_raw.ts";
+import { type ConsumerParams, params, Recorder, send, stopRequested } from "./_role.ts";
+
+const p = params<ConsumerParams & RawTarget & { stream: string; index?: number }>();
+const conn = await connect(p);
+const group = "raw";
+const consumer = `c${p.index ?? 0}`;
+try {
+  await conn.run(["XGROUP", "CREATE", p.stream, group, "0", "MKSTREAM"]);
+} catch (err) {
+  if (!String(err).includes("BUSYGROUP")) throw err;
+}
+const recorder = new Recorder(p);
+let stopped = false;
+stopRequested().then(() => stopped = true);
+send({ ready: true });
+const block = p.transport === "tcp" ? ["BLOCK", 200] : [];
+type Reply = [string, [string, string[]][]][] | null;
+while (!stopped) {
+  const reply = await conn.run(
+    ["XREADGROUP", "GROUP", group, consumer, "COUNT", 100, ...block, "STREAMS", p.stream, ">"],
+  ) as Reply;
+  const entries = reply?.[0]?.[1] ?? [];
+  for (const [, fields] of entries) {
+    const tick = JSON.parse(fields[1]) as Tick;
+    recorder.record(tick.seq, tick.t);
+  }
+  if (entries.length > 0) {
+    await conn.run(["XACK", p.stream, group, ...entries.map(([id]) => id)]);
+  } else if (p.transport === "rest") {
+    await sleep(2);
+  }
+}
+recorder.finish();
+await conn.close();

@@ -122,7 +122,7 @@ export class RedisBackend implements Backend {
           Math.min(max, 1000),
           leaseMs,
           first,
-        ]);
+        ], waitKey);
         const [now, nextDue, found, lastIds] = reply as [number, number, unknown[][], string[]];
         this.#up();
         if (found.length > 0) {
@@ -256,8 +256,13 @@ export class RedisBackend implements Backend {
     if (this.#closed) throw new BackendUnavailableError("redis", "the backend is closed");
   }
 
-  #run(script: string, keys: readonly string[], args: readonly RedisArg[]): Promise<unknown> {
-    return this.#wrap(this.#scripts.run(script, keys, args));
+  #run(
+    script: string,
+    keys: readonly string[],
+    args: readonly RedisArg[],
+    channel?: string,
+  ): Promise<unknown> {
+    return this.#wrap(this.#scripts.run(script, keys, args, channel));
   }
 
   #command(args: readonly RedisArg[]): Promise<unknown> {

@@ -33,12 +33,13 @@ export interface RedisClient {
   /** `tcp` or `rest`: REST clients cannot block, so the backend polls them. */
   readonly transport: "tcp" | "rest";
   /**
-   * Runs one command.
+   * Runs one command. A TCP client runs it on the connection of `channel` (a consumer) when
+   * given, so that a consumer's claims never queue behind other traffic; REST ignores it.
    *
    * @throws {RedisReplyError} when Redis answered with an error.
    * @throws {BackendUnavailableError} when Redis could not be reached.
    */
-  command(args: readonly RedisArg[]): Promise<unknown>;
+  command(args: readonly RedisArg[], channel?: string): Promise<unknown>;
   /**
    * Waits until one of `keys` has an entry after the matching id in `ids` (`XREAD BLOCK`), at
    * most `ms` milliseconds or until `signal` aborts. Only TCP clients have it; each `channel`

@@ -64,8 +64,8 @@ class TcpClient implements RedisClient {
     };
   }
 
-  async command(args: readonly RedisArg[]): Promise<unknown> {
-    const conn = await this.#connection();
+  async command(args: readonly RedisArg[], channel?: string): Promise<unknown> {
+    const conn = await (channel === undefined ? this.#connection() : this.#channel(channel));
     return await run(conn, args);
   }
 
@@ -77,13 +77,7 @@ class TcpClient implements RedisClient {
     signal?: AbortSignal,
   ): Promise<void> {
     if (signal?.aborted || ms <= 0) return;
-    let pending = this.#blocking.get(channel);
-    if (!pending) {
-      pending = this.#connect();
-      this.#blocking.set(channel, pending);
-      pending.catch(() => this.#blocking.delete(channel));
-    }
-    const conn = await pending;
+    const conn = await this.#channel(channel);
     // A blocked connection cannot be interrupted by a command: drop it, make a new one next time.
     const abort = () => {
       this.#blocking.delete(channel);
@@ -91,21 +85,25 @@ class TcpClient implements RedisClient {
     };
     signal?.addEventListener("abort", abort, { once: true });
     try {
-      await run(conn, [
-        "XREAD",
-        "COUNT",
-        1,
-        "BLOCK",
-        Math.max(1, Math.ceil(ms)),
-        "STREAMS",
-        ...keys,
-        ...ids,
-      ]);
+      const block = Math.max(1, Math.ceil(ms));
+      await run(conn, ["XREAD", "COUNT", 1, "BLOCK", block, "STREAMS", ...keys, ...ids]);
     } catch (err) {
       if (!signal?.aborted) throw err;
     } finally {
       signal?.removeEventListener("abort", abort);
     }
+  }
+
+  // A consumer's own connection: its claims and its blocking reads, one after the other.
+  #channel(channel: string): Promise<IORedis> {
+    if (this.#closed) throw new BackendUnavailableError("redis", "the client is closed");
+    let pending = this.#blocking.get(channel);
+    if (!pending) {
+      pending = this.#connect();
+      this.#blocking.set(channel, pending);
+      pending.catch(() => this.#blocking.delete(channel));
+    }
+    return pending;
   }
 
   async close(): Promise<void> {

@@ -48,7 +48,7 @@ class UpstashClient implements RedisClient {
     this.#config = config;
   }
 
-  async command(args: readonly RedisArg[]): Promise<unknown> {
+  async command(args: readonly RedisArg[], _channel?: string): Promise<unknown> {
     if (this.#closed) throw new BackendUnavailableError("redis", "the client is closed");
     const redis = await (this.#redis ??= this.#make());
     try {

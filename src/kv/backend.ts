@@ -24,7 +24,7 @@ import { type LockEntry, lockKey } from "./keys.ts";
 import { LeaseBook } from "./leases.ts";
 import type { KvOptions } from "./options.ts";
 import { Trimmer } from "./retention.ts";
-import { extend, settle } from "./settle.ts";
+import { LeaseWriter } from "./settle.ts";
 import { commit, get, type KvStats, newStats } from "./store.ts";
 import { subscribeStream } from "./subscribe.ts";
 import { Waker } from "./wake.ts";
@@ -39,7 +39,7 @@ interface Open {
   claimer: Claimer;
   trimmer: Trimmer;
   waker: Waker;
-  book: LeaseBook;
+  writer: LeaseWriter;
 }
 
 /**
@@ -142,20 +142,16 @@ export class KvBackend implements Backend, AtomicAppender {
     leaseMs: number,
   ): Promise<Delivery[]> {
     if (deliveries.length === 0) return [];
+    if (!(leaseMs > 0)) throw new RangeError("leaseMs must be positive");
     const p = await this.#parts();
-    return await extend({ kv: p.kv, stats: this.stats, book: p.book }, group, deliveries, leaseMs);
+    return await p.writer.extend(group, deliveries, leaseMs);
   }
 
   /** {@inheritDoc Backend.settle} */
   async settle(group: string, settlements: readonly Settlement[]): Promise<void> {
     if (settlements.length === 0) return;
     const p = await this.#parts();
-    const requeued = await settle(
-      { kv: p.kv, stats: this.stats, book: p.book },
-      group,
-      settlements,
-    );
-    if (requeued) p.waker.notify();
+    await p.writer.settle(group, settlements);
   }
 
   /** {@inheritDoc Backend.deadLetters} */
@@ -214,6 +210,7 @@ export class KvBackend implements Backend, AtomicAppender {
     }
     await parts.waker.close();
     await parts.appender.idle();
+    await parts.writer.idle();
     await parts.trimmer.idle();
     if (!this.#options.kv) parts.kv.close();
   }
@@ -248,7 +245,8 @@ export class KvBackend implements Backend, AtomicAppender {
       trimmer.appended(streams);
     });
     const claimer = new Claimer(kv, this.stats, book);
-    this.#ready = { kv, appender, claimer, trimmer, waker, book };
+    const writer = new LeaseWriter(kv, this.stats, book, () => waker.notify());
+    this.#ready = { kv, appender, claimer, trimmer, waker, writer };
     return this.#ready;
   }
 }

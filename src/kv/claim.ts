@@ -1,7 +1,8 @@
 /**
  * Claiming work for a consumer: due retries first, then deliveries whose lease expired, then new
- * events after the group's cursor, all leased in one atomic operation whose checks make sure two
- * consumers never lease the same delivery.
+ * events after the group's cursor. Everything one claim hands out on a stream with one attempt
+ * number shares one lease entry, and the whole claim is one atomic operation whose checks make
+ * sure two consumers never lease the same delivery.
  *
  * @module
  */
@@ -18,12 +19,14 @@ import {
   retryPrefix,
 } from "./keys.ts";
 import { type LeaseBook, toDelivery } from "./leases.ts";
-import { commit, get, getMany, keyBytes, type KvStats, LIMITS, list, sleep } from "./store.ts";
+import { commit, get, getMany, type KvStats, LIMITS, list, sleep } from "./store.ts";
 
 /** The longest between two looks for expired leases of one group and stream, in milliseconds. */
 const LEASE_SCAN_MAX_MS = 1_000;
 /** Checks one claim may spend on retries and expired leases (the rest guard the cursors). */
 const CHECK_BUDGET = LIMITS.checks - 10;
+/** The most deliveries one claim hands out (one lease value holds their numbers). */
+const MAX_PER_CLAIM = 1_000;
 /** How often a claim that lost a race to another consumer tries again before giving up. */
 const ATTEMPTS = 8;
 
@@ -31,8 +34,6 @@ interface Candidate {
   stream: string;
   seq: number;
   attempt: number;
-  /** The retry entry or expired lease to check and replace; none for new events. */
-  from?: { key: Deno.KvKey; versionstamp: string; retry: boolean };
   /** The event, when already read. */
   value?: unknown;
   has: boolean;
@@ -41,6 +42,15 @@ interface Candidate {
 interface CursorState {
   seq: number;
   versionstamp: string | null;
+}
+
+/** An entry the claim replaces: a due retry, or an expired lease it takes (part of). */
+interface Replaced {
+  key: Deno.KvKey;
+  versionstamp: string;
+  /** What is left of an expired lease after the claim took some of its deliveries. */
+  rest?: Lease;
+  restStream?: string;
 }
 
 /** The result of one look for work. */
@@ -73,13 +83,12 @@ export class Claimer {
     // Start with a different stream each time so a busy stream does not starve the others.
     const order = streams.map((_, i) => streams[(i + this.#turn) % streams.length]);
     this.#turn++;
-    const perKey = Math.max(...order.map((s) => keyBytes(leaseKey(group, s, MAX_SEQ))));
-    max = Math.min(max, 256, Math.floor((LIMITS.keyBytes * 0.8) / (2 * perKey)));
-    let wakeAt = Infinity;
+    max = Math.min(max, MAX_PER_CLAIM);
     for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
       const now = Date.now();
-      wakeAt = Infinity;
+      let wakeAt = Infinity;
       const found: Candidate[] = [];
+      const replaced: Replaced[] = [];
       const taken = new Set<string>();
       const add = (c: Candidate) => {
         const k = `${c.stream}\u0000${c.seq}`;
@@ -87,12 +96,11 @@ export class Claimer {
         taken.add(k);
         found.push(c);
       };
-      let checks = 0;
 
       const retries = await Promise.all(
         order.map((s) =>
           list<RetryEntry>(this.stats, this.kv, { prefix: retryPrefix(group, s) }, {
-            limit: max + 1,
+            limit: Math.min(max, CHECK_BUDGET) + 1,
           })
         ),
       );
@@ -103,18 +111,17 @@ export class Claimer {
             wakeAt = Math.min(wakeAt, due);
             break;
           }
-          if (found.length >= max || checks >= CHECK_BUDGET) {
+          if (found.length >= max || replaced.length >= CHECK_BUDGET) {
             wakeAt = now;
             break;
           }
           const v = e.value;
           const copy = v.env !== undefined || v.m === true;
-          checks++;
+          replaced.push({ key: e.key, versionstamp: e.versionstamp });
           add({
             stream: s,
             seq: e.key[5] as number,
             attempt: v.a + 1,
-            from: { key: e.key, versionstamp: e.versionstamp, retry: true },
             value: copy ? (v.env ?? v.raw) : undefined,
             has: copy,
           });
@@ -124,29 +131,32 @@ export class Claimer {
       for (const s of order) {
         const scanKey = `${group}\u0000${s}`;
         const scanAt = this.#leaseScanAt.get(scanKey) ?? 0;
-        if (found.length >= max || checks >= CHECK_BUDGET || now < scanAt) {
+        if (found.length >= max || replaced.length >= CHECK_BUDGET || now < scanAt) {
           wakeAt = Math.min(wakeAt, scanAt);
           continue;
         }
-        const leases = await list<Lease>(this.stats, this.kv, { prefix: leasePrefix(group, s) }, {
-          limit: LIMITS.mutations,
-        });
+        const leases = await list<Lease>(this.stats, this.kv, { prefix: leasePrefix(group, s) });
         let next = now + Math.min(leaseMs, LEASE_SCAN_MAX_MS);
         for (const e of leases) {
           if (e.value.u > now) {
             next = Math.min(next, e.value.u);
-          } else if (found.length < max && checks < CHECK_BUDGET) {
-            checks++;
-            add({
-              stream: s,
-              seq: e.key[4] as number,
-              attempt: e.value.a + 1,
-              from: { key: e.key, versionstamp: e.versionstamp, retry: false },
-              has: false,
-            });
-          } else {
-            next = now;
+            continue;
           }
+          if (found.length >= max || replaced.length >= CHECK_BUDGET) {
+            next = now;
+            continue;
+          }
+          const room = max - found.length;
+          const take = e.value.m.slice(0, room);
+          const rest = e.value.m.slice(room);
+          replaced.push({
+            key: e.key,
+            versionstamp: e.versionstamp,
+            rest: rest.length > 0 ? { ...e.value, m: rest } : undefined,
+            restStream: s,
+          });
+          for (const seq of take) add({ stream: s, seq, attempt: e.value.a + 1, has: false });
+          if (rest.length > 0) next = now;
         }
         this.#leaseScanAt.set(scanKey, next);
         wakeAt = Math.min(wakeAt, next);
@@ -183,50 +193,75 @@ export class Claimer {
         );
         missing.forEach((c, i) => {
           c.value = values[i].value;
-          c.has = values[i].versionstamp !== null;
+          c.has = values[i].versionstamp !== null; // trimmed by retention: dropped
         });
       }
 
+      // One lease per stream and attempt number, keyed by its first sequence number.
       const until = Date.now() + leaseMs;
-      const leases = found.map((c): Lease => ({
-        t: newToken(),
-        u: until,
-        a: c.attempt,
-        c: consumer,
-      }));
+      const leases = new Map<string, { stream: string; first: number; lease: Lease }>();
+      for (const c of found) {
+        if (!c.has) continue;
+        const k = `${c.stream}\u0000${c.attempt}`;
+        let l = leases.get(k);
+        if (!l) {
+          l = {
+            stream: c.stream,
+            first: c.seq,
+            lease: { t: newToken(), u: until, a: c.attempt, c: consumer, m: [] },
+          };
+          leases.set(k, l);
+        }
+        l.lease.m.push(c.seq);
+      }
+      for (const l of leases.values()) {
+        l.lease.m.sort((a, b) => a - b);
+        l.first = l.lease.m[0];
+      }
       const result = await commit(this.stats, this.kv, (op) => {
         for (const [s, c] of cursors) {
           op.check({ key: cursorKey(group, s), versionstamp: c.from.versionstamp });
           op.set(cursorKey(group, s), c.to);
         }
-        found.forEach((c, i) => {
-          if (c.from) op.check({ key: c.from.key, versionstamp: c.from.versionstamp });
-          if (c.from?.retry) op.delete(c.from.key);
-          // An entry whose event retention trimmed away is dropped, not delivered.
-          if (c.has) op.set(leaseKey(group, c.stream, c.seq), leases[i]);
-          else if (!c.from?.retry) op.delete(leaseKey(group, c.stream, c.seq));
-        });
+        for (const r of replaced) {
+          op.check({ key: r.key, versionstamp: r.versionstamp });
+          op.delete(r.key);
+          if (r.rest) op.set(leaseKey(group, r.restStream!, r.rest.m[0], r.rest.t), r.rest);
+        }
+        for (const l of leases.values()) {
+          op.set(leaseKey(group, l.stream, l.first, l.lease.t), l.lease);
+        }
       });
       if (result.ok) {
         for (const [s, c] of cursors) {
           this.#cursors.set(`${group}\u0000${s}`, { seq: c.to, versionstamp: result.versionstamp });
         }
+        for (const r of replaced) {
+          if (r.key[1] === "lease") {
+            this.book.delete(group, r.restStream!, r.key[4] as number, r.key[5] as string);
+          }
+        }
         const deliveries: Delivery[] = [];
-        found.forEach((c, i) => {
-          if (!c.has) return;
-          this.book.set(group, c.stream, c.seq, {
+        const byKey = new Map<string, { first: number; lease: Lease }>();
+        for (const l of leases.values()) {
+          this.book.set(group, l.stream, l.first, {
             versionstamp: result.versionstamp,
-            lease: leases[i],
+            lease: l.lease,
           });
-          deliveries.push(toDelivery(c.stream, c.seq, leases[i].t, c.attempt, c.value));
-        });
+          byKey.set(`${l.stream}\u0000${l.lease.a}`, l);
+        }
+        for (const c of found) {
+          if (!c.has) continue;
+          const l = byKey.get(`${c.stream}\u0000${c.attempt}`)!;
+          deliveries.push(toDelivery(c.stream, l.first, c.seq, l.lease.t, c.attempt, c.value));
+        }
         if (deliveries.length > 0) return { deliveries, wakeAt };
         continue;
       }
       // Another consumer got there first: forget what we cached and look again.
       this.stats.claimConflicts++;
       for (const s of order) this.#cursors.delete(`${group}\u0000${s}`);
-      if (found.some((c) => c.from && !c.from.retry)) {
+      if (replaced.some((r) => r.key[1] === "lease")) {
         for (const s of order) this.#leaseScanAt.delete(`${group}\u0000${s}`);
       }
       if (attempt > 0) await sleep(Math.random() * 2 * attempt);

@@ -5,7 +5,8 @@
  * - `["herald", "seq", stream]` → number: the last sequence number given out on the stream.
  * - `["herald", "ev", stream, seq]` → the envelope appended as number `seq`.
  * - `["herald", "cur", group, stream]` → number: the last sequence number the group took as new.
- * - `["herald", "lease", group, stream, seq]` → {@linkcode Lease}.
+ * - `["herald", "lease", group, stream, firstSeq, token]` → {@linkcode Lease}: one lease for
+ *   the deliveries one claim handed out together (one write per batch, not per event).
  * - `["herald", "retry", group, stream, dueMs, seq]` → {@linkcode RetryEntry}.
  * - `["herald", "dead", group, id]` → {@linkcode DeadEntry}.
  * - `["herald", "dedupe", eventId]` → 1, expiring after a day.
@@ -21,7 +22,7 @@ const P = "herald";
 /** The highest sequence number a range read goes up to. */
 export const MAX_SEQ = Number.MAX_SAFE_INTEGER;
 
-/** A delivery's lease: who holds it, until when, and which attempt it is. */
+/** The lease of deliveries handed out together: who holds it, until when, which attempt. */
 export interface Lease {
   /** Random token of the claim that made it; settling needs the same token. */
   t: string;
@@ -31,6 +32,8 @@ export interface Lease {
   a: number;
   /** The consumer that holds it. */
   c: string;
+  /** The sequence numbers of its deliveries not settled yet, ascending. */
+  m: number[];
 }
 
 /** A delivery waiting to be handed out again. */
@@ -75,13 +78,12 @@ export const leasePrefix = (group: string, stream: string): Deno.KvKey => [
   group,
   stream,
 ];
-export const leaseKey = (group: string, stream: string, seq: number): Deno.KvKey => [
-  P,
-  "lease",
-  group,
-  stream,
-  seq,
-];
+export const leaseKey = (
+  group: string,
+  stream: string,
+  firstSeq: number,
+  token: string,
+): Deno.KvKey => [P, "lease", group, stream, firstSeq, token];
 export const retryPrefix = (group: string, stream: string): Deno.KvKey => [
   P,
   "retry",
@@ -101,17 +103,29 @@ export const deadKey = (group: string, id: string): Deno.KvKey => [P, "dead", gr
 export const dedupeKey = (id: string): Deno.KvKey => [P, "dedupe", id];
 export const lockKey = (name: string): Deno.KvKey => [P, "lock", name];
 
-/** Makes a delivery's opaque ref from its sequence number and lease token. */
-export function makeRef(seq: number, token: string): string {
-  return `${seq}:${token}`;
+/** What a delivery's ref names: its lease, its event, and the claim's token. */
+export interface Ref {
+  /** The lease's key part: the first sequence number it was written with. */
+  lease: number;
+  /** The event's sequence number. */
+  seq: number;
+  /** The claim's token. */
+  token: string;
+}
+
+/** Makes a delivery's opaque ref. */
+export function makeRef(lease: number, seq: number, token: string): string {
+  return `${lease}:${seq}:${token}`;
 }
 
 /** Reads a ref back; `undefined` when it was not made by {@linkcode makeRef}. */
-export function parseRef(ref: string): { seq: number; token: string } | undefined {
-  const i = ref.indexOf(":");
-  const seq = Number(ref.slice(0, i));
-  if (i <= 0 || !Number.isSafeInteger(seq)) return undefined;
-  return { seq, token: ref.slice(i + 1) };
+export function parseRef(ref: string): Ref | undefined {
+  if (typeof ref !== "string") return undefined;
+  const [lease, seq, token] = ref.split(":");
+  const l = Number(lease);
+  const s = Number(seq);
+  if (!Number.isSafeInteger(l) || !Number.isSafeInteger(s) || !token) return undefined;
+  return { lease: l, seq: s, token };
 }
 
 /** A random lease token: 64 bits, so a stale consumer cannot guess its successor's. */

@@ -14,39 +14,40 @@ export interface HeldLease {
   lease: Lease;
 }
 
-/** The leases this backend instance made or extended, by group, stream and sequence number. */
+/** The leases this backend instance wrote last, by group, stream and lease key. */
 export class LeaseBook {
   #held = new Map<string, HeldLease>();
 
-  /** The lease held on a delivery, if this instance made it. */
-  get(group: string, stream: string, seq: number): HeldLease | undefined {
-    return this.#held.get(id(group, stream, seq));
+  /** The lease as this instance last wrote it, if it did. */
+  get(group: string, stream: string, lease: number, token: string): HeldLease | undefined {
+    return this.#held.get(id(group, stream, lease, token));
   }
 
   /** Records a lease written with `versionstamp`. */
-  set(group: string, stream: string, seq: number, held: HeldLease): void {
-    this.#held.set(id(group, stream, seq), held);
+  set(group: string, stream: string, lease: number, held: HeldLease): void {
+    this.#held.set(id(group, stream, lease, held.lease.t), held);
   }
 
-  /** Forgets a lease (settled or lost). */
-  delete(group: string, stream: string, seq: number): void {
-    this.#held.delete(id(group, stream, seq));
+  /** Forgets a lease (settled, lost, or rewritten elsewhere). */
+  delete(group: string, stream: string, lease: number, token: string): void {
+    this.#held.delete(id(group, stream, lease, token));
   }
 }
 
-function id(group: string, stream: string, seq: number): string {
-  return `${group}\u0000${stream}\u0000${seq}`;
+function id(group: string, stream: string, lease: number, token: string): string {
+  return `${group}\u0000${stream}\u0000${lease}\u0000${token}`;
 }
 
 /** Makes the delivery of a stored entry, marking it malformed when it is not an envelope. */
 export function toDelivery(
   stream: string,
+  lease: number,
   seq: number,
   token: string,
   attempt: number,
   value: unknown,
 ): Delivery {
-  const ref = makeRef(seq, token);
+  const ref = makeRef(lease, seq, token);
   const reason = envelopeProblem(value);
   if (reason !== undefined) return { stream, ref, attempt, malformed: { reason, raw: value } };
   return { stream, ref, attempt, envelope: value as Envelope };

@@ -1,235 +1,253 @@
 /**
- * Settling and extending leases, many per atomic operation. Each lease is checked by its
- * versionstamp (known without a read when this process made it) and its token, so a consumer
- * that lost its lease cannot settle or extend over the new owner.
+ * Settling and extending leases. Calls made meanwhile in this process are coalesced, and each
+ * lease (one per claimed batch) is rewritten once per commit, checked by its versionstamp (known
+ * without a read when this process wrote it) and its token, so a consumer that lost its lease
+ * cannot settle or extend over the new owner.
  *
  * @module
  */
-import type { Delivery, ErrorInfo, Settlement } from "../backend.ts";
-import {
-  type DeadEntry,
-  deadKey,
-  type Lease,
-  leaseKey,
-  malformedId,
-  parseRef,
-  type RetryEntry,
-  retryKey,
-} from "./keys.ts";
+import type { Delivery, Settlement } from "../backend.ts";
+import { deadKey, type Lease, leaseKey, parseRef, type RetryEntry, retryKey } from "./keys.ts";
 import type { LeaseBook } from "./leases.ts";
-import { commit, getMany, type KvStats, LIMITS, utf8Bytes } from "./store.ts";
+import { deadEntry, deadSize, trimError } from "./dead_entry.ts";
+import { commit, getMany, type KvStats } from "./store.ts";
 
-/** Settlements or extensions per atomic operation: one check each, within Deno KV's 100. */
+/** Leases rewritten per atomic operation: one check each, within Deno KV's 100. */
 const CHUNK = 90;
 /** Bytes of dead letters per atomic operation, under Deno KV's 800 KiB. */
 const DEAD_BYTES_PER_OP = 600_000;
-/** The most of an error's message or stack kept, in characters. */
-const MAX_TEXT = 4_000;
 
-interface Item<T> {
-  item: T;
-  delivery: Delivery;
-  seq: number;
+type Op =
+  | {
+    kind: "settle";
+    group: string;
+    settlements: readonly Settlement[];
+    resolve: (v: Delivery[]) => void;
+    reject: (e: unknown) => void;
+  }
+  | {
+    kind: "extend";
+    group: string;
+    deliveries: readonly Delivery[];
+    leaseMs: number;
+    resolve: (v: Delivery[]) => void;
+    reject: (e: unknown) => void;
+  };
+
+/** What one flush changes in one lease. */
+interface Change {
+  group: string;
+  stream: string;
+  first: number;
   token: string;
   key: Deno.KvKey;
+  settles: Map<number, Settlement>;
+  extendTo?: number;
+  extends: { seq: number; delivery: Delivery; lost: Delivery[] }[];
   versionstamp?: string;
   lease?: Lease;
+  bytes: number;
 }
 
-/** Context shared by settle and extend. */
-export interface LeaseContext {
-  kv: Deno.Kv;
-  stats: KvStats;
-  book: LeaseBook;
-}
+/** Writes settlements and extensions; one per backend. */
+export class LeaseWriter {
+  #pending: Op[] = [];
+  #flushing: Promise<void> | undefined;
 
-/**
- * Records outcomes. Settlements whose lease was lost are skipped.
- *
- * @returns whether any delivery was put back to be claimed again (a retry or release).
- */
-export async function settle(
-  ctx: LeaseContext,
-  group: string,
-  settlements: readonly Settlement[],
-): Promise<boolean> {
-  let requeued = false;
-  let chunk: Item<Settlement>[] = [];
-  let bytes = 0;
-  const flush = async () => {
-    if (chunk.length === 0) return;
+  constructor(
+    private readonly kv: Deno.Kv,
+    private readonly stats: KvStats,
+    private readonly book: LeaseBook,
+    private readonly onRequeued: () => void,
+  ) {}
+
+  /** Records outcomes; settlements whose lease was lost are skipped. */
+  async settle(group: string, settlements: readonly Settlement[]): Promise<void> {
+    await new Promise<Delivery[]>((resolve, reject) =>
+      this.#enqueue({ kind: "settle", group, settlements, resolve, reject })
+    );
+  }
+
+  /** Extends leases; returns the deliveries whose lease was lost. */
+  extend(group: string, deliveries: readonly Delivery[], leaseMs: number): Promise<Delivery[]> {
+    return new Promise((resolve, reject) =>
+      this.#enqueue({ kind: "extend", group, deliveries, leaseMs, resolve, reject })
+    );
+  }
+
+  /** Waits for writes in flight. */
+  async idle(): Promise<void> {
+    while (this.#flushing) await this.#flushing;
+  }
+
+  #enqueue(op: Op): void {
+    this.#pending.push(op);
+    this.#flushing ??= Promise.resolve().then(() => this.#flush());
+  }
+
+  async #flush(): Promise<void> {
+    try {
+      while (this.#pending.length > 0) {
+        const ops = this.#pending.splice(0, 256);
+        try {
+          const lost = await this.#apply(ops);
+          ops.forEach((op, i) => op.resolve(lost[i]));
+        } catch (err) {
+          if (ops.length === 1) {
+            ops[0].reject(err);
+            continue;
+          }
+          for (const op of ops) { // one bad call must not fail the others
+            try {
+              op.resolve((await this.#apply([op]))[0]);
+            } catch (e) {
+              op.reject(e);
+            }
+          }
+        }
+      }
+    } finally {
+      this.#flushing = undefined;
+    }
+  }
+
+  /** Applies the calls; returns, per call, the deliveries whose lease was lost. */
+  async #apply(ops: Op[]): Promise<Delivery[][]> {
+    const changes = new Map<string, Change>();
+    const lost: Delivery[][] = ops.map(() => []);
+    const change = (group: string, d: Delivery) => {
+      const ref = parseRef(d.ref);
+      if (!ref) return undefined;
+      const id = `${group}\u0000${d.stream}\u0000${ref.lease}\u0000${ref.token}`;
+      let c = changes.get(id);
+      if (!c) {
+        c = {
+          group,
+          stream: d.stream,
+          first: ref.lease,
+          token: ref.token,
+          key: leaseKey(group, d.stream, ref.lease, ref.token),
+          settles: new Map(),
+          extends: [],
+          bytes: 0,
+        };
+        changes.set(id, c);
+      }
+      return { c, seq: ref.seq };
+    };
     const now = Date.now();
-    await run(ctx, group, chunk, (op, it) => {
-      const s = it.item;
-      op.delete(it.key);
-      if (s.outcome === "retry" || s.outcome === "release") {
-        const release = s.outcome === "release";
-        const due = release ? now : now + Math.max(0, s.delayMs);
-        const entry: RetryEntry = release
-          ? { a: it.delivery.attempt - 1 }
-          : { a: it.delivery.attempt, e: trimError(s.error) };
-        op.set(retryKey(group, s.delivery.stream, due, it.seq), entry);
-      } else if (s.outcome === "dead") {
-        const d = dead(it.seq, s.delivery, s.error);
-        op.set(deadKey(group, d.id), d);
+    ops.forEach((op, i) => {
+      if (op.kind === "settle") {
+        for (const s of op.settlements) {
+          const r = change(op.group, s.delivery);
+          if (!r || r.c.settles.has(r.seq)) continue;
+          r.c.settles.set(r.seq, s);
+          if (s.outcome === "dead") r.c.bytes += deadSize(s.delivery);
+        }
+      } else {
+        for (const d of op.deliveries) {
+          const r = change(op.group, d);
+          if (!r) {
+            lost[i].push(d);
+            continue;
+          }
+          r.c.extendTo = Math.max(r.c.extendTo ?? 0, now + op.leaseMs);
+          r.c.extends.push({ seq: r.seq, delivery: d, lost: lost[i] });
+        }
       }
-    }, () => {});
-    requeued ||= chunk.some((c) => c.item.outcome === "retry" || c.item.outcome === "release");
-    chunk = [];
-    bytes = 0;
-  };
-  for (const s of settlements) {
-    const it = item(group, s.delivery, s);
-    if (!it) continue;
-    const cost = s.outcome === "dead" ? deadSize(s.delivery) : 200;
-    if (chunk.length >= CHUNK || bytes + cost > DEAD_BYTES_PER_OP) await flush();
-    chunk.push(it);
-    bytes += cost;
+    });
+    let chunk: Change[] = [];
+    let bytes = 0;
+    for (const c of changes.values()) {
+      if (chunk.length >= CHUNK || (chunk.length > 0 && bytes + c.bytes > DEAD_BYTES_PER_OP)) {
+        await this.#write(chunk);
+        chunk = [];
+        bytes = 0;
+      }
+      chunk.push(c);
+      bytes += c.bytes;
+    }
+    if (chunk.length > 0) await this.#write(chunk);
+    return lost;
   }
-  await flush();
-  return requeued;
-}
 
-/**
- * Extends leases.
- *
- * @returns the deliveries whose lease was lost.
- */
-export async function extend(
-  ctx: LeaseContext,
-  group: string,
-  deliveries: readonly Delivery[],
-  leaseMs: number,
-): Promise<Delivery[]> {
-  const lost: Delivery[] = [];
-  const items: Item<Delivery>[] = [];
-  for (const d of deliveries) {
-    const it = item(group, d, d);
-    if (it) items.push(it);
-    else lost.push(d);
-  }
-  for (let i = 0; i < items.length; i += CHUNK) {
-    const until = Date.now() + leaseMs;
-    const chunk = items.slice(i, i + CHUNK);
-    const kept = await run(ctx, group, chunk, (op, it) => {
-      op.set(it.key, { ...it.lease!, u: until });
-    }, (it, versionstamp) => {
-      ctx.book.set(group, it.delivery.stream, it.seq, {
-        versionstamp,
-        lease: { ...it.lease!, u: until },
+  async #write(changes: Change[]): Promise<void> {
+    let unread: Change[] = [];
+    for (const c of changes) {
+      const held = this.book.get(c.group, c.stream, c.first, c.token);
+      if (held) {
+        c.versionstamp = held.versionstamp;
+        c.lease = held.lease;
+      } else unread.push(c);
+    }
+    let live = changes;
+    for (let attempt = 0; attempt < 50; attempt++) {
+      if (unread.length > 0) {
+        const entries = await getMany<Lease>(this.stats, this.kv, unread.map((c) => c.key));
+        unread.forEach((c, i) => {
+          const e = entries[i];
+          c.versionstamp = e.versionstamp ?? undefined;
+          c.lease = e.value ?? undefined;
+        });
+      }
+      live = live.filter((c) => {
+        if (c.lease && c.lease.t === c.token) return true;
+        this.book.delete(c.group, c.stream, c.first, c.token);
+        for (const x of c.extends) x.lost.push(x.delivery);
+        return false;
       });
-    });
-    for (const it of chunk) if (!kept.has(it)) lost.push(it.delivery);
-  }
-  return lost;
-}
-
-function item<T>(group: string, delivery: Delivery, value: T): Item<T> | undefined {
-  const ref = parseRef(delivery.ref);
-  if (!ref) return undefined;
-  return {
-    item: value,
-    delivery,
-    seq: ref.seq,
-    token: ref.token,
-    key: leaseKey(group, delivery.stream, ref.seq),
-  };
-}
-
-/**
- * Commits `write` for every item whose lease still carries its token, checking each lease's
- * versionstamp; when a check fails, reads the leases again and retries with the ones still held.
- *
- * @returns the items committed.
- */
-async function run<T>(
-  ctx: LeaseContext,
-  group: string,
-  items: Item<T>[],
-  write: (op: Deno.AtomicOperation, it: Item<T>) => void,
-  done: (it: Item<T>, versionstamp: string) => void,
-): Promise<Set<Item<T>>> {
-  let unread: Item<T>[] = [];
-  for (const it of items) {
-    const held = ctx.book.get(group, it.delivery.stream, it.seq);
-    if (held && held.lease.t === it.token) {
-      it.versionstamp = held.versionstamp;
-      it.lease = held.lease;
-    } else {
-      unread.push(it);
-    }
-  }
-  let live = items;
-  for (let attempt = 0; attempt < 20; attempt++) {
-    if (unread.length > 0) {
-      const entries = await getMany<Lease>(ctx.stats, ctx.kv, unread.map((it) => it.key));
-      unread.forEach((it, i) => {
-        const e = entries[i];
-        const mine = e.value !== null && e.value.t === it.token;
-        it.versionstamp = mine ? e.versionstamp! : undefined;
-        it.lease = mine ? e.value! : undefined;
+      if (live.length === 0) return;
+      const now = Date.now();
+      const next = new Map<Change, Lease | null>();
+      let requeued = false;
+      const result = await commit(this.stats, this.kv, (op) => {
+        for (const c of live) {
+          const lease = c.lease!;
+          const members = new Set(lease.m);
+          op.check({ key: c.key, versionstamp: c.versionstamp! });
+          for (const [seq, s] of c.settles) {
+            if (!members.delete(seq)) continue; // settled before, or taken over after expiry
+            if (s.outcome === "retry" || s.outcome === "release") {
+              requeued = true;
+              const release = s.outcome === "release";
+              const entry: RetryEntry = release
+                ? { a: lease.a - 1 }
+                : { a: lease.a, e: trimError(s.error) };
+              op.set(
+                retryKey(c.group, c.stream, release ? now : now + Math.max(0, s.delayMs), seq),
+                entry,
+              );
+            } else if (s.outcome === "dead") {
+              const d = deadEntry(seq, s.delivery, lease.a, s.error);
+              op.set(deadKey(c.group, d.id), d);
+            }
+          }
+          if (members.size === 0) {
+            op.delete(c.key);
+            next.set(c, null);
+          } else {
+            const updated = { ...lease, m: [...members], u: c.extendTo ?? lease.u };
+            op.set(c.key, updated);
+            next.set(c, updated);
+          }
+        }
       });
-    }
-    live = live.filter((it) => {
-      if (it.versionstamp !== undefined) return true;
-      ctx.book.delete(group, it.delivery.stream, it.seq);
-      return false;
-    });
-    if (live.length === 0) return new Set();
-    const result = await commit(ctx.stats, ctx.kv, (op) => {
-      for (const it of live) {
-        op.check({ key: it.key, versionstamp: it.versionstamp! });
-        write(op, it);
+      if (result.ok) {
+        for (const c of live) {
+          const lease = next.get(c);
+          if (lease) {
+            this.book.set(c.group, c.stream, c.first, { versionstamp: result.versionstamp, lease });
+          } else this.book.delete(c.group, c.stream, c.first, c.token);
+          const members = new Set(lease?.m ?? []);
+          for (const x of c.extends) {
+            if (!members.has(x.seq) && !c.settles.has(x.seq)) x.lost.push(x.delivery);
+          }
+        }
+        if (requeued) this.onRequeued();
+        return;
       }
-    });
-    if (result.ok) {
-      for (const it of live) {
-        ctx.book.delete(group, it.delivery.stream, it.seq);
-        done(it, result.versionstamp);
-      }
-      return new Set(live);
+      unread = live; // a lease changed under us (taken over after expiry): read and redo
     }
-    unread = live;
+    throw new Error(`Could not write settlements: too much contention`);
   }
-  throw new Error(
-    `Could not settle ${live.length} deliveries of group "${group}": too much contention`,
-  );
-}
-
-function dead(seq: number, d: Delivery, error: ErrorInfo): DeadEntry {
-  const entry: DeadEntry = {
-    id: d.envelope?.id ?? malformedId(d.stream, seq),
-    stream: d.stream,
-    seq,
-    error: trimError(error),
-    attempts: d.attempt,
-    at: new Date().toISOString(),
-  };
-  if (d.envelope) entry.envelope = d.envelope;
-  else if (deadSize(d) < LIMITS.valueBytes - 10_000) entry.raw = d.malformed?.raw;
-  else entry.raw = "[omitted: too large to keep]";
-  return entry;
-}
-
-function deadSize(d: Delivery): number {
-  try {
-    return utf8Bytes(JSON.stringify(d.envelope ?? d.malformed?.raw ?? null) ?? "") + 2 * MAX_TEXT;
-  } catch {
-    return LIMITS.valueBytes; // not JSON (a bigint, a cycle): assume the worst
-  }
-}
-
-/** Keeps an error small enough to store next to a 60 KB event. */
-function trimError(e: ErrorInfo): ErrorInfo {
-  const out: ErrorInfo = {
-    name: String(e?.name ?? "Error"),
-    message: cut(String(e?.message ?? "")),
-  };
-  if (e?.stack) out.stack = cut(String(e.stack));
-  if (Array.isArray(e?.issues)) out.issues = e.issues.slice(0, 20);
-  return out;
-}
-
-function cut(s: string): string {
-  return s.length > MAX_TEXT ? s.slice(0, MAX_TEXT) + "…" : s;
 }

@@ -51,7 +51,7 @@ const LOCKED_GIVE_UP_MS = 30_000;
  * by another process, so callers never see that transient error.
  */
 export async function unlocked<T>(stats: KvStats, fn: () => Promise<T>): Promise<T> {
-  let delay = 1;
+  let attempt = 0;
   const start = Date.now();
   while (true) {
     try {
@@ -59,8 +59,10 @@ export async function unlocked<T>(stats: KvStats, fn: () => Promise<T>): Promise
     } catch (err) {
       if (!isLocked(err) || Date.now() - start > LOCKED_GIVE_UP_MS) throw err;
       stats.lockedRetries++;
-      await sleep(delay * (0.5 + Math.random()));
-      delay = Math.min(delay * 2, 50);
+      // Another process holds SQLite's write lock for well under a millisecond per commit:
+      // look again soon, with jitter so the waiting writers do not collide again.
+      attempt++;
+      await sleep(Math.random() * Math.min(attempt, 4));
     }
   }
 }

@@ -31,7 +31,7 @@ Deno.test("`append()` from two connections to one file never loses an event", as
     await Promise.all(writes);
     const got = await claimN(a, "two-g", ["two"], 240);
     assertEquals(got.map(indexOf).sort((x, y) => x - y), Array.from({ length: 240 }, (_, i) => i));
-    const seqs = got.map((d) => Number(d.ref.split(":")[0]));
+    const seqs = got.map((d) => Number(d.ref.split(":")[1]));
     assertEquals(seqs, Array.from({ length: 240 }, (_, i) => i + 1));
   } finally {
     await a.close();

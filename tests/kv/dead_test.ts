@@ -69,7 +69,7 @@ bothStores("`settle()` batches many settlements and skips lost leases", async (m
   await b.append(events("many", 250));
   const got = await claimN(b, "many-g", ["many"], 250, { leaseMs: 60_000 });
   assertEquals(got.length, 250);
-  const forged = { ...got[0], ref: got[0].ref.split(":")[0] + ":stolen" };
+  const forged = { ...got[0], ref: got[0].ref.split(":").slice(0, 2).join(":") + ":stolen" };
   await b.settle("many-g", [
     { delivery: forged, outcome: "dead", error: boom },
     ...got.map((delivery) => ({ delivery, outcome: "ack" as const })),

@@ -1,0 +1,28 @@
+/**
+ * The runtime glue of a Herald service: `service()` is the default export of its `deno serve`
+ * entry. It serves the service's Hono app with `/healthz` and `/readyz`, runs its worker module
+ * in a Web Worker, registers its cron jobs with `Deno.cron` (one run per tick across replicas),
+ * runs only the roles named by `HERALD_ROLE`, and on SIGTERM/SIGINT stops everything within a
+ * grace period and exits.
+ *
+ * @example services/posts/main.ts, run with `deno serve -A services/posts/main.ts`
+ * ```ts ignore
+ * import { Hono } from "hono";
+ * import { createBus, kv, service } from "@herald/herald";
+ *
+ * const bus = createBus({ backend: kv({ path: "./data/herald.db" }), source: "posts" });
+ * const app = new Hono().get("/", (c) => c.text("posts"));
+ *
+ * export default service({
+ *   name: "posts",
+ *   app,
+ *   bus,
+ *   worker: new URL("./worker.ts", import.meta.url),
+ *   cron: { "purge-drafts": { schedule: "0 3 * * *", run: () => {} } },
+ * });
+ * ```
+ *
+ * @module
+ */
+export { type Service, service } from "./service.ts";
+export type { CronContext, CronJob, FetchApp, Role, ServiceOptions } from "./options.ts";

@@ -1,0 +1,156 @@
+/**
+ * The options of `service()`, the roles a process can run, and their validation.
+ *
+ * @module
+ */
+import type { Bus } from "../bus.ts";
+import { NAME_PATTERN } from "../contract.ts";
+import { InvalidOptionsError } from "../errors.ts";
+
+/** A part of a service one process can run: HTTP routes, event handlers, or cron jobs. */
+export type Role = "web" | "worker" | "cron";
+
+/** Every role, in the order they are reported. */
+export const ROLES: readonly Role[] = ["web", "worker", "cron"];
+
+/** What a cron job's `run` receives. */
+export interface CronContext {
+  /** The job's name, as given in `cron`. */
+  readonly name: string;
+  /** The service's name. */
+  readonly service: string;
+  /**
+   * The scheduled time this run is for (the tick every replica agrees on), not the moment it
+   * started.
+   */
+  readonly tick: Date;
+  /** Aborted when the service shuts down and the grace period ran out: stop early then. */
+  readonly signal: AbortSignal;
+}
+
+/** A cron job of a service. */
+export interface CronJob {
+  /** When to run, as a Unix cron expression in UTC (`"0 3 * * *"`). */
+  schedule: string;
+  /** The job. A throw is logged; the next tick runs as usual. */
+  run: (ctx: CronContext) => Promise<void> | void;
+}
+
+/** Anything with a Fetch-API handler, such as a Hono app. */
+export interface FetchApp {
+  /** Answers a request; `info` is what `deno serve` passes (Hono sees it as its `Env`). */
+  fetch(request: Request, info?: Deno.ServeHandlerInfo): Response | Promise<Response>;
+}
+
+/** Options of {@linkcode service}. */
+export interface ServiceOptions {
+  /** The service's name: in every log line, the cron leases and the health answers. */
+  name: string;
+  /** The HTTP routes (a Hono app, or anything with `fetch`). `/healthz` and `/readyz` are added. */
+  app?: FetchApp;
+  /**
+   * The URL of a module whose default export is a Worker (from `createWorker()`, not started):
+   * `new URL("./worker.ts", import.meta.url)`. It runs in its own Web Worker.
+   */
+  worker?: URL | string;
+  /** Cron jobs by name (letters, digits, spaces, `-` and `_`; Deno.cron's rule). */
+  cron?: Record<string, CronJob>;
+  /**
+   * The service's bus. With `cron`, its backend's `tryLock` elects one replica per tick; without
+   * it every replica runs every tick. Closed on shutdown.
+   */
+  bus?: Bus;
+  /**
+   * How long running handlers, cron jobs and requests may take to finish on shutdown, in
+   * milliseconds.
+   * @default {10000}
+   */
+  shutdownGraceMs?: number;
+  /**
+   * Which roles this process runs.
+   * @default {the `HERALD_ROLE` environment variable (comma-separated), else every role}
+   */
+  roles?: readonly Role[];
+  /**
+   * Where the worker module runs: `"worker"` in a Web Worker, `"same"` in this isolate.
+   * @default {"worker" where Web Workers exist, else "same"}
+   */
+  isolate?: "worker" | "same";
+  /**
+   * Shut down and exit on SIGTERM and SIGINT. Turn off to handle signals yourself (then call
+   * `shutdown()`).
+   * @default {true}
+   */
+  signals?: boolean;
+}
+
+// Deno.cron's own rule for names; checked up front so every problem is reported at once.
+const CRON_NAME = /^[A-Za-z0-9_\- ]{1,64}$/;
+
+/** Checks options and lists every problem at once. */
+export function validateServiceOptions(o: ServiceOptions): void {
+  const problems: string[] = [];
+  if (typeof o !== "object" || o === null) {
+    throw new InvalidOptionsError("service", ["options must be an object"]);
+  }
+  if (typeof o.name !== "string" || !NAME_PATTERN.test(o.name)) {
+    problems.push(`name must match ${NAME_PATTERN} (got ${JSON.stringify(o.name)})`);
+  }
+  if (o.app !== undefined && typeof o.app?.fetch !== "function") {
+    problems.push("app must have a fetch method (a Hono app)");
+  }
+  if (o.worker !== undefined && !(o.worker instanceof URL) && !URL.canParse(String(o.worker))) {
+    problems.push("worker must be a URL, such as new URL('./worker.ts', import.meta.url)");
+  }
+  if (o.cron !== undefined && (typeof o.cron !== "object" || o.cron === null)) {
+    problems.push("cron must be an object of jobs by name");
+  }
+  for (const [name, job] of Object.entries(o.cron ?? {})) {
+    if (!CRON_NAME.test(name)) {
+      problems.push(`cron job name ${JSON.stringify(name)} must match ${CRON_NAME}`);
+    }
+    if (typeof job?.schedule !== "string" || job.schedule.trim() === "") {
+      problems.push(`cron job "${name}" needs a schedule string`);
+    }
+    if (typeof job?.run !== "function") problems.push(`cron job "${name}" needs a run function`);
+  }
+  if (o.bus !== undefined && typeof o.bus?.backend?.tryLock !== "function") {
+    problems.push("bus must be a Bus (from createBus())");
+  }
+  const grace = o.shutdownGraceMs;
+  if (grace !== undefined && !(Number.isFinite(grace) && grace >= 0)) {
+    problems.push("shutdownGraceMs must be a finite number >= 0");
+  }
+  if (o.roles !== undefined) problems.push(...roleProblems(o.roles));
+  if (o.isolate !== undefined && o.isolate !== "worker" && o.isolate !== "same") {
+    problems.push('isolate must be "worker" or "same"');
+  }
+  if (problems.length > 0) throw new InvalidOptionsError("service", problems);
+}
+
+function roleProblems(roles: readonly unknown[]): string[] {
+  if (!Array.isArray(roles)) return ["roles must be an array"];
+  return roles.filter((r) => !ROLES.includes(r as Role)).map((r) =>
+    `unknown role ${JSON.stringify(r)}: use ${ROLES.join(", ")}`
+  );
+}
+
+/**
+ * Reads the roles to run from `HERALD_ROLE` (`"web"`, `"worker,cron"`, …); every role when it is
+ * unset, empty or unreadable (no env permission).
+ *
+ * @throws {InvalidOptionsError} when it names an unknown role.
+ */
+export function rolesFromEnv(): Role[] {
+  let raw: string | undefined;
+  try {
+    raw = Deno.env.get("HERALD_ROLE");
+  } catch {
+    raw = undefined; // no --allow-env: run everything, as with the variable unset
+  }
+  const names = (raw ?? "").split(",").map((s) => s.trim().toLowerCase()).filter(Boolean);
+  if (names.length === 0) return [...ROLES];
+  const problems = roleProblems(names);
+  if (problems.length > 0) throw new InvalidOptionsError("HERALD_ROLE", problems);
+  return ROLES.filter((r) => names.includes(r));
+}

@@ -1,0 +1,61 @@
+/**
+ * The messages between a service and the Web Worker host that runs its worker module.
+ *
+ * @module
+ */
+
+/** An error as it crosses between isolates (structured clone drops class and prototype). */
+export interface PostedError {
+  /** The error's class name. */
+  name: string;
+  /** Its message. */
+  message: string;
+  /** Its stack, when there was one. */
+  stack?: string;
+}
+
+/** From the service to the host. */
+export type ToHost =
+  /** Import the module at `url` and start its default export. */
+  | { type: "start"; url: string; service: string }
+  /** Stop the worker, letting handlers finish within `graceMs`. */
+  | { type: "stop"; graceMs: number };
+
+/** From the host to the service. */
+export type FromHost =
+  /** The worker started: its group is subscribed and claiming. */
+  | { type: "ready" }
+  /** The worker stopped; the host can be terminated. */
+  | { type: "stopped" }
+  /** Something failed: importing or starting the module, stopping it, or later while running. */
+  | { type: "error"; phase: "start" | "stop" | "run"; error: PostedError };
+
+/** Turns anything thrown into a {@linkcode PostedError}. */
+export function postedError(err: unknown): PostedError {
+  if (err instanceof Error) return { name: err.name, message: err.message, stack: err.stack };
+  return { name: "NonError", message: String(err) };
+}
+
+/** What the default export of a worker module must look like (a Herald Worker). */
+export interface StartableWorker {
+  /** Subscribes and starts claiming; resolves once running. */
+  start(): Promise<void>;
+  /** Stops claiming and finishes in-flight handlers within the grace period. */
+  stop(options?: { graceMs?: number }): Promise<void>;
+}
+
+/**
+ * Imports a worker module and returns its default export.
+ *
+ * @throws {TypeError} when the default export is not a Worker.
+ */
+export async function importWorker(url: string): Promise<StartableWorker> {
+  const mod = await import(url);
+  const worker = mod?.default as Partial<StartableWorker> | undefined;
+  if (typeof worker?.start !== "function" || typeof worker?.stop !== "function") {
+    throw new TypeError(
+      `The default export of ${url} is not a Worker: export default createWorker({ ... })`,
+    );
+  }
+  return worker as StartableWorker;
+}

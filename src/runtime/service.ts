@@ -1,0 +1,183 @@
+/**
+ * `service()`: one `deno serve` entry that runs a service's HTTP routes, its worker and its cron
+ * jobs, answers health checks, and shuts everything down on SIGTERM.
+ *
+ * @module
+ */
+import { startCronRole } from "./cron.ts";
+import { type Log, serviceLog } from "./log.ts";
+import { type Role, rolesFromEnv, type ServiceOptions, validateServiceOptions } from "./options.ts";
+import { onShutdownSignals } from "./signals.ts";
+import { type RoleHandle, startWorkerRole, within } from "./worker_role.ts";
+
+/** A running service: the default export of a `deno serve` entry. Made by {@linkcode service}. */
+export interface Service {
+  /** The service's name. */
+  readonly name: string;
+  /** The roles this process runs (from `roles` or `HERALD_ROLE`). */
+  readonly roles: readonly Role[];
+  /** Answers HTTP: `/healthz`, `/readyz`, then the app's routes (when the web role runs). */
+  fetch(request: Request, info?: Deno.ServeHandlerInfo): Promise<Response>;
+  /**
+   * Stops the worker and the cron jobs (running work gets the grace period), waits for running
+   * requests, and closes the bus. Calling it again returns the same promise; it never rejects.
+   * On SIGTERM/SIGINT the service calls it and then exits with code 0.
+   */
+  shutdown(): Promise<void>;
+}
+
+/**
+ * Makes the default export of a service's `deno serve` entry.
+ *
+ * The worker module runs in its own Web Worker (in this isolate where Web Workers do not exist);
+ * the cron jobs run in this isolate, because their `run` functions live here (and Deno Deploy
+ * finds crons by evaluating the entry module). `HERALD_ROLE=web|worker|cron` (comma-separated)
+ * runs only some roles; `/healthz` and `/readyz` are always served.
+ *
+ * @param options The service's name, app, worker module, cron jobs and bus.
+ * @returns The service; `export default` it.
+ * @throws {InvalidOptionsError} listing every problem with the options or `HERALD_ROLE`.
+ *
+ * @example A service entry, run with `deno serve -A services/posts/main.ts`
+ * ```ts
+ * import { Hono } from "hono";
+ * import { createBus, memory, service } from "@herald/herald";
+ *
+ * const bus = createBus({ backend: memory(), source: "posts" });
+ * const app = new Hono().get("/", (c) => c.text("posts"));
+ *
+ * const posts = service({
+ *   name: "posts",
+ *   app,
+ *   bus,
+ *   // worker: new URL("./worker.ts", import.meta.url),
+ *   signals: false, // only because this example shuts down by itself
+ * });
+ * const res = await posts.fetch(new Request("http://localhost/readyz"));
+ * console.log(res.status); // 200
+ * await posts.shutdown();
+ * ```
+ */
+export function service(options: ServiceOptions): Service {
+  validateServiceOptions(options);
+  return new HeraldService(options, options.roles ? [...options.roles] : rolesFromEnv());
+}
+
+class HeraldService implements Service {
+  readonly name: string;
+  readonly roles: readonly Role[];
+  #options: ServiceOptions;
+  #log: Log;
+  #grace: number;
+  #handles = new Map<Role, RoleHandle>();
+  #inflight = 0;
+  #idle?: PromiseWithResolvers<void>;
+  #closing?: Promise<void>;
+  #removeSignals = () => {};
+
+  constructor(options: ServiceOptions, roles: Role[]) {
+    this.#options = options;
+    this.name = options.name;
+    this.roles = roles;
+    this.#grace = options.shutdownGraceMs ?? 10_000;
+    const log = this.#log = serviceLog(options.name);
+    const skipped = (["worker", "cron"] as const).filter((r) =>
+      roles.includes(r) && !(r === "worker" ? options.worker : options.cron)
+    );
+    log.info(
+      `starting roles ${roles.join(", ")}` +
+        (skipped.length ? ` (nothing configured for ${skipped.join(", ")})` : ""),
+    );
+    // Crons first: a schedule Deno.cron rejects throws here, before a Web Worker exists.
+    if (roles.includes("cron") && options.cron) {
+      this.#handles.set("cron", startCronRole(options.cron, this.name, options.bus, log));
+    }
+    if (roles.includes("worker") && options.worker) {
+      const url = String(options.worker);
+      const isolate = options.isolate ?? (typeof Worker === "undefined" ? "same" : "worker");
+      this.#handles.set("worker", startWorkerRole(url, this.name, isolate, log));
+    }
+    if (options.signals !== false) this.#removeSignals = onShutdownSignals((s) => this.#signal(s));
+  }
+
+  fetch(request: Request, info?: Deno.ServeHandlerInfo): Promise<Response> {
+    const { pathname } = new URL(request.url);
+    if (pathname === "/healthz") {
+      return Promise.resolve(Response.json({ status: "alive", service: this.name }));
+    }
+    if (pathname === "/readyz") return Promise.resolve(this.#readiness());
+    const app = this.#options.app;
+    if (!app || !this.roles.includes("web")) {
+      const error = app ? "The web role does not run in this process" : "Not found";
+      return Promise.resolve(Response.json({ error, service: this.name }, { status: 404 }));
+    }
+    if (this.#closing) {
+      return Promise.resolve(
+        Response.json({ error: "Shutting down", service: this.name }, { status: 503 }),
+      );
+    }
+    return this.#serve(app, request, info);
+  }
+
+  async #serve(
+    app: NonNullable<ServiceOptions["app"]>,
+    request: Request,
+    info?: Deno.ServeHandlerInfo,
+  ): Promise<Response> {
+    this.#inflight++;
+    try {
+      return await app.fetch(request, info);
+    } finally {
+      if (--this.#inflight === 0) this.#idle?.resolve();
+    }
+  }
+
+  #readiness(): Response {
+    const roles: Record<string, string> = {};
+    const reasons: string[] = [];
+    if (this.roles.includes("web")) roles.web = this.#closing ? "stopping" : "up";
+    for (const [role, handle] of this.#handles) {
+      roles[role] = handle.state;
+      if (handle.state !== "up") reasons.push(handle.reason ?? `${role} is ${handle.state}`);
+    }
+    if (this.#closing) reasons.unshift("the service is shutting down");
+    const ready = reasons.length === 0;
+    const body = { status: ready ? "ready" : "not ready", service: this.name, roles, reasons };
+    return Response.json(body, { status: ready ? 200 : 503 });
+  }
+
+  shutdown(): Promise<void> {
+    this.#closing ??= this.#shutdown();
+    return this.#closing;
+  }
+
+  async #shutdown(): Promise<void> {
+    const grace = this.#grace;
+    this.#log.info(`shutting down (grace ${grace} ms)`);
+    const requests = async () => {
+      if (this.#inflight === 0) return;
+      this.#idle = Promise.withResolvers();
+      if (!await within(this.#idle.promise, grace)) {
+        this.#log.error(`web: ${this.#inflight} request(s) still running after ${grace} ms`);
+      }
+    };
+    await Promise.all([...[...this.#handles.values()].map((h) => h.stop(grace)), requests()]);
+    try {
+      await this.#options.bus?.close();
+    } catch (err) {
+      this.#log.error("bus: close failed", err);
+    }
+    // Only now: until here a second signal must still reach #signal to force the exit.
+    this.#removeSignals();
+    this.#log.info("shut down");
+  }
+
+  #signal(signal: Deno.Signal): void {
+    if (this.#closing) {
+      this.#log.error(`${signal} again: exiting now`);
+      Deno.exit(1);
+    }
+    this.#log.info(`${signal} received`);
+    this.shutdown().then(() => Deno.exit(0));
+  }
+}

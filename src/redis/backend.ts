@@ -30,8 +30,7 @@ export class RedisBackend implements Backend {
   readonly name = "redis";
   /** Consumers in many processes share groups; everything lives in Redis. */
   readonly features: BackendFeatures = { crossProcess: true, persistent: true };
-  /** The key naming, under the prefix. */
-  readonly keys: Keys;
+  #keys: Keys;
   #client: RedisClient;
   #ownsClient: boolean;
   #scripts: Scripts;
@@ -43,6 +42,8 @@ export class RedisBackend implements Backend {
   #backoffMs = 100;
 
   /**
+   * Makes the backend; `redis()` is the way in.
+   *
    * @param client The connection to Redis.
    * @param options Checked options.
    * @param ownsClient Whether `close()` closes the client.
@@ -51,7 +52,7 @@ export class RedisBackend implements Backend {
     this.#client = client;
     this.#ownsClient = ownsClient;
     this.#options = options;
-    this.keys = new Keys(options.prefix);
+    this.#keys = new Keys(options.prefix);
     this.#scripts = new Scripts(client);
     this.#poller = new Poller(options.pollMaxMs);
   }
@@ -59,8 +60,8 @@ export class RedisBackend implements Backend {
   async append(events: readonly Envelope[], options: AppendOptions = {}): Promise<void> {
     this.#open();
     if (events.length === 0) return;
-    const keys = events.map((e) => this.keys.stream(e.stream));
-    if (options.dedupe) keys.push(...events.map((e) => this.keys.dedupe(e.id)));
+    const keys = events.map((e) => this.#keys.stream(e.stream));
+    if (options.dedupe) keys.push(...events.map((e) => this.#keys.dedupe(e.id)));
     const trim = this.#options.trim;
     let head: RedisArg[] = ["none", "~", 0];
     if (trim !== "none") {
@@ -85,7 +86,7 @@ export class RedisBackend implements Backend {
     }
     await Promise.all(streams.map(async (stream) => {
       try {
-        await this.#command(["XGROUP", "CREATE", this.keys.stream(stream), group, id, "MKSTREAM"]);
+        await this.#command(["XGROUP", "CREATE", this.#keys.stream(stream), group, id, "MKSTREAM"]);
       } catch (err) {
         if (
           !(err instanceof BackendUnavailableError && err.cause instanceof RedisReplyError &&
@@ -107,9 +108,9 @@ export class RedisBackend implements Backend {
     const keys: string[] = [];
     const sourceKeys: string[] = [];
     for (const s of streams) {
-      keys.push(this.keys.stream(s), this.keys.timers(s, group));
-      keys.push(this.keys.redrive(s, group), this.keys.redriveTimers(s, group));
-      sourceKeys.push(this.keys.stream(s), this.keys.redrive(s, group));
+      keys.push(this.#keys.stream(s), this.#keys.timers(s, group));
+      keys.push(this.#keys.redrive(s, group), this.#keys.redriveTimers(s, group));
+      sourceKeys.push(this.#keys.stream(s), this.#keys.redrive(s, group));
     }
     const deadline = Date.now() + waitMs;
     const waitKey = `${group}|${consumer}`;
@@ -168,7 +169,7 @@ export class RedisBackend implements Backend {
   async settle(group: string, settlements: readonly Settlement[]): Promise<void> {
     this.#open();
     if (settlements.length === 0) return;
-    const keys = [this.keys.dead(group)];
+    const keys = [this.#keys.dead(group)];
     const args: RedisArg[] = [group];
     for (const s of settlements) {
       const ref = decodeRef(s.delivery.ref);
@@ -196,8 +197,8 @@ export class RedisBackend implements Backend {
     for (let i = 0; i < chosen.length; i += 500) {
       const part = chosen.slice(i, i + 500);
       const keys = [
-        this.keys.dead(group),
-        ...part.map((d) => this.keys.redrive(d.letter.stream, group)),
+        this.#keys.dead(group),
+        ...part.map((d) => this.#keys.redrive(d.letter.stream, group)),
       ];
       moved += await this.#run(REDRIVE, keys, [group, ...part.map((d) => d.entryId)]) as number;
     }
@@ -208,7 +209,7 @@ export class RedisBackend implements Backend {
   async tryLock(name: string, ttlMs: number): Promise<boolean> {
     this.#open();
     const ttl = Math.max(1, Math.round(ttlMs));
-    return await this.#command(["SET", this.keys.lock(name), "1", "NX", "PX", ttl]) === "OK";
+    return await this.#command(["SET", this.#keys.lock(name), "1", "NX", "PX", ttl]) === "OK";
   }
 
   async close(): Promise<void> {
@@ -228,8 +229,8 @@ export class RedisBackend implements Backend {
 
   #sourceKeys(source: "s" | "r", stream: string, group: string): [string, string] {
     return source === "s"
-      ? [this.keys.stream(stream), this.keys.timers(stream, group)]
-      : [this.keys.redrive(stream, group), this.keys.redriveTimers(stream, group)];
+      ? [this.#keys.stream(stream), this.#keys.timers(stream, group)]
+      : [this.#keys.redrive(stream, group), this.#keys.redriveTimers(stream, group)];
   }
 
   async #readDead(group: string, limit = Infinity): Promise<StoredDeadLetter[]> {
@@ -239,7 +240,7 @@ export class RedisBackend implements Backend {
       const count = Math.min(1000, limit - out.length);
       const page = await this.#command([
         "XRANGE",
-        this.keys.dead(group),
+        this.#keys.dead(group),
         from,
         "+",
         "COUNT",

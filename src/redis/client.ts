@@ -18,11 +18,12 @@ export type RedisArg = string | number;
  * import { type RedisClient, tcpClient } from "@herald/herald/redis";
  * function logged(inner: RedisClient): RedisClient {
  *   return {
- *     ...inner,
- *     command(args) {
+ *     transport: inner.transport,
+ *     command(args, channel) {
  *       console.log(args[0]);
- *       return inner.command(args);
+ *       return inner.command(args, channel);
  *     },
+ *     close: () => inner.close(),
  *   };
  * }
  * const client = logged(tcpClient("redis://127.0.0.1:6379"));
@@ -71,6 +72,8 @@ export class RedisReplyError extends Error {
   readonly code: string;
 
   /**
+   * Wraps an error reply.
+   *
    * @param message The reply, as Redis sent it (proxies may add words in front).
    * @param options The underlying error as `cause`.
    */

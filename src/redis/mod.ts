@@ -29,7 +29,7 @@ export { RedisBackend } from "./backend.ts";
 export { type RedisArg, type RedisClient, RedisReplyError } from "./client.ts";
 export type { RedisOptions, TrimPolicy } from "./options.ts";
 export { tcpClient, type TcpClientOptions } from "./tcp.ts";
-export { upstashClient, type UpstashConfig } from "./upstash.ts";
+export { upstashClient, type UpstashConfig, type UpstashExec } from "./upstash.ts";
 
 /**
  * Makes a Redis Streams backend. Nothing connects until first use.

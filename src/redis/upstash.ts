@@ -4,9 +4,14 @@
  *
  * @module
  */
-import type { Redis as UpstashRedis } from "@upstash/redis";
 import { BackendUnavailableError } from "../errors.ts";
 import { type RedisArg, type RedisClient, RedisReplyError } from "./client.ts";
+
+/** What the adapter uses of an `@upstash/redis` client: its generic `exec`. */
+export interface UpstashExec {
+  /** Runs one command given as `[name, ...args]`. */
+  exec<T>(args: [string, ...(string | number | boolean)[]]): Promise<T>;
+}
 
 /** Where an Upstash (or Upstash-compatible) REST endpoint is. */
 export interface UpstashConfig {
@@ -34,17 +39,17 @@ export interface UpstashConfig {
  * console.log(await client.command(["PING"])); // PONG
  * ```
  */
-export function upstashClient(config: UpstashConfig | UpstashRedis): RedisClient {
+export function upstashClient(config: UpstashConfig | UpstashExec): RedisClient {
   return new UpstashClient(config);
 }
 
 class UpstashClient implements RedisClient {
   readonly transport = "rest";
-  #config: UpstashConfig | UpstashRedis;
-  #redis?: Promise<UpstashRedis>;
+  #config: UpstashConfig | UpstashExec;
+  #redis?: Promise<UpstashExec>;
   #closed = false;
 
-  constructor(config: UpstashConfig | UpstashRedis) {
+  constructor(config: UpstashConfig | UpstashExec) {
     this.#config = config;
   }
 
@@ -52,7 +57,7 @@ class UpstashClient implements RedisClient {
     if (this.#closed) throw new BackendUnavailableError("redis", "the client is closed");
     const redis = await (this.#redis ??= this.#make());
     try {
-      return await redis.exec(args as [string, ...RedisArg[]]);
+      return await redis.exec<unknown>(args as [string, ...RedisArg[]]);
     } catch (err) {
       // @upstash/redis raises UpstashError for error replies; anything else is the network.
       if (err instanceof Error && err.name === "UpstashError") {
@@ -67,13 +72,14 @@ class UpstashClient implements RedisClient {
     return Promise.resolve();
   }
 
-  async #make(): Promise<UpstashRedis> {
-    if (!("url" in this.#config && "token" in this.#config)) return this.#config as UpstashRedis;
+  async #make(): Promise<UpstashExec> {
+    if ("exec" in this.#config) return this.#config;
     // Loaded here so that TCP users never load the REST client, and the other way round.
     const { Redis } = await import("@upstash/redis");
+    const config = this.#config as UpstashConfig;
     return new Redis({
-      url: this.#config.url,
-      token: this.#config.token,
+      url: config.url,
+      token: config.token,
       responseEncoding: false,
       automaticDeserialization: false,
       // The backend retries claims itself; a publish should learn of an outage quickly.

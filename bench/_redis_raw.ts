@@ -31,7 +31,9 @@ export async function connect(target: RawTarget): Promise<RawConn> {
     return {
       run: ([name, ...args]) => r.call(String(name), ...args),
       async pipeline(commands) {
-        const replies = await r.pipeline(commands.map((c) => c.map(String))).exec();
+        // ioredis names pipeline commands by their lower-case method names.
+        const named = commands.map(([name, ...args]) => [String(name).toLowerCase(), ...args]);
+        const replies = await r.pipeline(named).exec();
         for (const [err] of replies ?? []) if (err) throw err;
         return replies;
       },

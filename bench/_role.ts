@@ -53,6 +53,8 @@ export interface ConsumerResult {
   locked: number;
   /** A few error messages, for the table's notes. */
   errorSamples: string[];
+  /** Role-specific details (profiles, backend counters). */
+  detail?: Record<string, unknown>;
 }
 
 /** Parameters every consumer role takes. */
@@ -123,8 +125,8 @@ export class Recorder {
     }
   }
 
-  /** Stops progress reports and sends the result. */
-  finish(): void {
+  /** Stops progress reports and sends the result, with role-specific `detail`. */
+  finish(detail?: Record<string, unknown>): void {
     clearInterval(this.#timer);
     send({ progress: this.#count });
     const result: ConsumerResult = {
@@ -137,6 +139,7 @@ export class Recorder {
       errors: this.#errors,
       locked: this.#locked,
       errorSamples: this.#errorSamples,
+      detail,
     };
     send({ result });
   }
@@ -161,6 +164,8 @@ export interface ProducerResult {
   errors: number;
   locked: number;
   errorSamples: string[];
+  /** Role-specific details (profiles, backend counters). */
+  detail?: Record<string, unknown>;
 }
 
 /**
@@ -171,6 +176,7 @@ export async function produce(
   p: ProducerParams,
   one: (seq: number) => Promise<void>,
   many: (seqs: number[]) => Promise<void>,
+  detail?: () => Record<string, unknown>,
 ): Promise<void> {
   const result: ProducerResult = {
     published: 0,
@@ -213,5 +219,6 @@ export async function produce(
     }
   }
   result.seconds = (now() - start) / 1000;
+  result.detail = detail?.();
   send({ result });
 }

@@ -16,6 +16,8 @@ export interface PipelineSpec {
   consumer: { role: string; params: ConsumerParams & Record<string, unknown>; processes?: number };
   /** Give up after this long, in milliseconds. */
   timeoutMs: number;
+  /** Extra `deno run` flags for every child. */
+  flags?: string[];
   /** Echo children's stderr. */
   verbose?: boolean;
 }
@@ -39,6 +41,8 @@ export interface PipelineResult {
   /** Handled per consumer process. */
   perConsumer: number[];
   producer: ProducerResult;
+  /** Each consumer's role-specific details. */
+  consumerDetails: (Record<string, unknown> | undefined)[];
 }
 
 /** Starts the consumers, waits until they are ready, runs the producer, then collects. */
@@ -50,12 +54,16 @@ export async function runPipeline(spec: PipelineSpec): Promise<PipelineResult> {
     (_, i) =>
       Child.spawn(spec.consumer.role, { ...spec.consumer.params, index: i }, {
         verbose: spec.verbose,
+        flags: spec.flags,
       }),
   );
   let producer: Child | undefined;
   try {
     await Promise.all(consumers.map((c) => c.wait("ready", 60_000)));
-    producer = Child.spawn(spec.producer.role, spec.producer.params, { verbose: spec.verbose });
+    producer = Child.spawn(spec.producer.role, spec.producer.params, {
+      verbose: spec.verbose,
+      flags: spec.flags,
+    });
     const deadline = Date.now() + spec.timeoutMs;
     const produced = await producer.wait<ProducerResult>("result", spec.timeoutMs);
     const expected = Math.min(total, produced.published);
@@ -110,5 +118,6 @@ function summarize(
     errorSamples: [...produced.errorSamples, ...results.flatMap((r) => r.errorSamples)].slice(0, 3),
     perConsumer: results.map((r) => r.count),
     producer: produced,
+    consumerDetails: results.map((r) => r.detail),
   };
 }

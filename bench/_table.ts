@@ -23,6 +23,8 @@ export interface Row {
   pass?: boolean;
   /** Anything else worth knowing: errors, duplicates, why a row could not run. */
   note?: string;
+  /** Details kept in the JSON copy only (profiles, backend counters). */
+  detail?: unknown;
 }
 
 const int = new Intl.NumberFormat("en-US", { maximumFractionDigits: 0 });

@@ -7,6 +7,7 @@
  */
 import { createBus, createWorker } from "@herald/herald";
 import { type BackendSpec, makeBackend, Tick } from "./_herald.ts";
+import { profileKv } from "./_profile.ts";
 import { type ConsumerParams, params, Recorder, send, stopRequested } from "./_role.ts";
 
 const p = params<
@@ -14,7 +15,9 @@ const p = params<
 >();
 const recorder = new Recorder(p);
 recorder.watchConsole();
-const bus = createBus({ backend: await makeBackend(p.backend), source: "bench" });
+const profile = p.backend.kind === "kv" ? profileKv() : undefined;
+const backend = await makeBackend(p.backend);
+const bus = createBus({ backend, source: "bench" });
 const worker = createWorker({ bus, group: "bench", batch: p.batch })
   .on(Tick, (event) => {
     recorder.record(event.data.seq, event.data.t);
@@ -28,4 +31,4 @@ try {
 } catch (err) {
   recorder.error(err);
 }
-recorder.finish();
+recorder.finish({ kv: profile?.(), stats: (backend as { stats?: unknown }).stats });

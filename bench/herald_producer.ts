@@ -7,10 +7,13 @@
 import { createBus } from "@herald/herald";
 import { tick } from "./_clock.ts";
 import { type BackendSpec, makeBackend, Tick } from "./_herald.ts";
+import { profileKv } from "./_profile.ts";
 import { params, produce, type ProducerParams } from "./_role.ts";
 
 const p = params<ProducerParams & { backend: BackendSpec }>();
-const bus = createBus({ backend: await makeBackend(p.backend), source: "bench" });
+const profile = p.backend.kind === "kv" ? profileKv() : undefined;
+const backend = await makeBackend(p.backend);
+const bus = createBus({ backend, source: "bench" });
 await produce(
   p,
   async (seq) => {
@@ -19,5 +22,6 @@ await produce(
   async (seqs) => {
     await bus.publishMany(seqs.map((seq) => ({ contract: Tick, data: tick(seq) })));
   },
+  () => ({ kv: profile?.(), stats: (backend as { stats?: unknown }).stats }),
 );
 await bus.close();

@@ -1,10 +1,241 @@
 /**
- * The Redis part (placeholder until the rows land).
+ * The Redis part: a raw Redis Streams loop over TCP and over REST (through an
+ * Upstash-compatible endpoint in front of the same Redis), BullMQ beside them, and Herald's
+ * Redis backend over both, against the targets of the Redis issue.
  *
  * @module
  */
 import type { Context } from "./_context.ts";
+import { pipelineRow } from "./_rows.ts";
+import { idleCpu } from "./kv.ts";
 
-/** Runs the selected Redis parts. */
-export async function redisParts(_ctx: Context, _parts: Set<string>): Promise<void> {
+const REDIS_URL = Deno.env.get("HERALD_BENCH_REDIS_URL") ?? "redis://127.0.0.1:6379";
+
+interface Endpoint {
+  transport: "tcp" | "rest";
+  url: string;
+  token?: string;
+  /** Stops the REST endpoint the bench started. */
+  stop?: () => Promise<void>;
+}
+
+/** Runs the selected Redis parts; `parts` holds redis-raw, rest-raw, bullmq, redis-tcp, redis-rest. */
+export async function redisParts(ctx: Context, parts: Set<string>): Promise<void> {
+  const prefix = `herald-bench:${ctx.runId}:`;
+  // The Redis tests' helpers: the emulator they start, and prefix clean-up.
+  const helpers = await import("../tests/redis/_redis.ts").catch((err: Error) => err);
+  if (helpers instanceof Error) {
+    ctx.add({
+      section: "Redis",
+      name: "all Redis rows",
+      note: `could not run: ${helpers.message}`,
+    });
+    return;
+  }
+  const tcp: Endpoint = { transport: "tcp", url: REDIS_URL };
+  let rest: Endpoint | Error | undefined;
+  if (parts.has("rest-raw") || parts.has("redis-rest")) {
+    rest = await helpers.startEmulator(REDIS_URL).then(
+      (e) => ({ transport: "rest" as const, url: e.url, token: e.token, stop: e.stop }),
+      (err: Error) => err,
+    );
+  }
+  try {
+    if (parts.has("redis-raw")) await raw(ctx, tcp, prefix);
+    if (parts.has("rest-raw")) {
+      await withRest(ctx, "Redis REST · raw", rest, (e) => raw(ctx, e, prefix));
+    }
+    if (parts.has("bullmq")) await bullmq(ctx, prefix);
+    if (parts.has("redis-tcp")) await herald(ctx, tcp, prefix);
+    if (parts.has("redis-rest")) {
+      await withRest(ctx, "Redis REST · Herald", rest, (e) => herald(ctx, e, prefix));
+    }
+  } finally {
+    if (rest && !(rest instanceof Error)) await rest.stop?.();
+    await helpers.dropPrefix(prefix, REDIS_URL).catch(() => {});
+  }
+}
+
+async function withRest(
+  ctx: Context,
+  section: string,
+  rest: Endpoint | Error | undefined,
+  body: (e: Endpoint) => Promise<void>,
+): Promise<void> {
+  if (rest instanceof Error || !rest) {
+    const why = rest instanceof Error ? rest.message : "not started";
+    ctx.add({ section, name: "all rows", note: `could not run: REST endpoint: ${why}` });
+    return;
+  }
+  await body(rest);
+}
+
+function sizes(ctx: Context, e: Endpoint) {
+  return e.transport === "tcp"
+    ? {
+      single: ctx.size(20_000, 3000),
+      batch: ctx.size(100_000, 20_000),
+      paced: ctx.size(3000, 1000),
+    }
+    : { single: ctx.size(3000, 500), batch: ctx.size(50_000, 10_000), paced: ctx.size(3000, 1000) };
+}
+
+async function raw(ctx: Context, e: Endpoint, prefix: string): Promise<void> {
+  const section = e.transport === "tcp"
+    ? "Redis over TCP · raw Streams loop (ioredis: XADD → XREADGROUP COUNT 100 → XACK)"
+    : "Redis over REST · raw Streams loop (@upstash/redis via the emulator)";
+  const n = sizes(ctx, e);
+  const base = {
+    section,
+    producer: "raw_redis_producer",
+    consumer: "raw_redis_consumer",
+  };
+  const stream = (row: string) => ({ ...e, stream: `${prefix}raw-${e.transport}-${row}` });
+  await pipelineRow(ctx, {
+    ...base,
+    name: "XADD, 1 per call",
+    key: `${e.transport}.raw.single`,
+    shared: stream("single"),
+    mode: "single",
+    n: n.single,
+  });
+  await pipelineRow(ctx, {
+    ...base,
+    name: "XADD, pipelined ×100",
+    key: `${e.transport}.raw.batch`,
+    shared: stream("batch"),
+    mode: "batch",
+    batch: 100,
+    n: n.batch,
+  });
+  await pipelineRow(ctx, {
+    ...base,
+    name: "XADD, paced 1,000/s",
+    shared: stream("paced"),
+    mode: "paced",
+    rate: 1000,
+    n: n.paced,
+  });
+}
+
+async function bullmq(ctx: Context, prefix: string): Promise<void> {
+  const section = "Redis over TCP · BullMQ 5 (npm, in Deno; worker concurrency 100)";
+  const { hostname, port } = new URL(REDIS_URL);
+  const shared = (row: string) => ({
+    host: hostname,
+    port: Number(port || 6379),
+    queue: `${prefix.replaceAll(":", "-")}bullmq-${row}`,
+  });
+  const base = {
+    section,
+    producer: "bullmq_producer",
+    consumer: "bullmq_consumer",
+    flags: ["--no-lock"],
+  };
+  const single = await pipelineRow(ctx, {
+    ...base,
+    name: "queue.add(), 1 per call",
+    shared: shared("single"),
+    mode: "single",
+    n: ctx.size(10_000, 2000),
+  });
+  const bulk = await pipelineRow(ctx, {
+    ...base,
+    name: "queue.addBulk() of 100",
+    shared: shared("batch"),
+    mode: "batch",
+    batch: 100,
+    n: ctx.size(50_000, 10_000),
+  });
+  await pipelineRow(ctx, {
+    ...base,
+    name: "queue.add(), paced 1,000/s",
+    shared: shared("paced"),
+    mode: "paced",
+    rate: 1000,
+    n: ctx.size(3000, 1000),
+  });
+  const best = Math.max(single?.eventsPerSec ?? 0, bulk?.eventsPerSec ?? 0);
+  if (best > 0) ctx.results.set("bullmq.best", best);
+}
+
+async function herald(ctx: Context, e: Endpoint, prefix: string): Promise<void> {
+  const tcp = e.transport === "tcp";
+  const section = tcp
+    ? "Redis over TCP · Herald redis() backend"
+    : "Redis over REST · Herald redis() backend";
+  const n = sizes(ctx, e);
+  const backend = (row: string) => ({
+    backend: {
+      kind: "redis",
+      url: e.url,
+      token: e.token,
+      prefix: `${prefix}${e.transport}-${row}:`,
+    },
+  });
+  const base = { section, producer: "herald_producer", consumer: "herald_consumer" };
+  const single = ctx.baseline(`${e.transport}.raw.single`, tcp ? 9700 : 1460);
+  await pipelineRow(ctx, {
+    ...base,
+    name: "publish(), 1 per call",
+    shared: backend("single"),
+    mode: "single",
+    n: n.single,
+    judge: (r) => ({
+      target: `≥ 80% of raw (${single.label})`,
+      pass: r.eventsPerSec >= 0.8 * single.value,
+    }),
+  });
+  const batch = ctx.baseline(`${e.transport}.raw.batch`, tcp ? 47_000 : 33_000);
+  const bull = ctx.baseline("bullmq.best", 7900);
+  await pipelineRow(ctx, {
+    ...base,
+    name: "publishMany() of 100",
+    key: `${e.transport}.herald.batch`,
+    shared: backend("batch"),
+    mode: "batch",
+    batch: 100,
+    n: n.batch,
+    judge: (r) =>
+      tcp
+        ? {
+          target: `≥ 80% of raw (${batch.label}), ≥ 2× BullMQ (${bull.label})`,
+          pass: r.eventsPerSec >= 0.8 * batch.value && r.eventsPerSec >= 2 * bull.value,
+        }
+        : { target: `≥ 80% of raw (${batch.label})`, pass: r.eventsPerSec >= 0.8 * batch.value },
+  });
+  await pipelineRow(ctx, {
+    ...base,
+    name: "publish(), paced 1,000/s",
+    shared: backend("paced"),
+    mode: "paced",
+    rate: 1000,
+    n: n.paced,
+    judge: (r) =>
+      tcp
+        ? {
+          target: "p50 ≤ 0.5 ms, p99 ≤ 3 ms",
+          pass: r.latency.p50 <= 0.5 && r.latency.p99 <= 3,
+        }
+        : { target: "p50 ≤ 5 ms", pass: r.latency.p50 <= 5 },
+  });
+  await pipelineRow(ctx, {
+    ...base,
+    name: "4 consumer processes, publishMany() of 100",
+    shared: backend("four"),
+    mode: "batch",
+    batch: 100,
+    n: n.batch,
+    processes: 4,
+    judge: (r) => ({
+      target: "none lost, none handled twice",
+      pass: r.duplicates === 0 && r.missing === 0,
+      note: `split ${r.perConsumer.join("/")}`,
+    }),
+  });
+  await ctx.attempt(
+    section,
+    "idle worker CPU",
+    () => idleCpu(ctx, section, backend("idle").backend),
+  );
 }

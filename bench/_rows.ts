@@ -1,0 +1,78 @@
+/**
+ * One end-to-end row: run a pipeline, judge it against a target, add the row.
+ *
+ * @module
+ */
+import { type Context, pipelineNotes } from "./_context.ts";
+import { type PipelineResult, runPipeline } from "./_run.ts";
+import type { ProducerParams } from "./_role.ts";
+
+/** What a row runs and how it is judged. */
+export interface RowSpec {
+  section: string;
+  name: string;
+  /** Saves the throughput under this name for later targets. */
+  key?: string;
+  producer: string;
+  consumer: string;
+  /** Parameters both roles get (where to connect). */
+  shared: Record<string, unknown>;
+  mode: ProducerParams["mode"];
+  n: number;
+  rate?: number;
+  batch?: number;
+  processes?: number;
+  /** Extra `deno run` flags for the children. */
+  flags?: string[];
+  /** The target and whether the result meets it. */
+  judge?: (r: PipelineResult) => { target: string; pass: boolean; note?: string };
+}
+
+/**
+ * Runs the row's pipeline and adds the row; a failure becomes a row that says why.
+ *
+ * @returns the measurement, or `undefined` when the row could not run.
+ */
+export async function pipelineRow(
+  ctx: Context,
+  spec: RowSpec,
+): Promise<PipelineResult | undefined> {
+  let result: PipelineResult | undefined;
+  await ctx.attempt(spec.section, spec.name, async () => {
+    const paced = spec.mode === "paced";
+    const processes = spec.processes ?? 1;
+    const r = await runPipeline({
+      producer: {
+        role: spec.producer,
+        params: { ...spec.shared, mode: spec.mode, n: spec.n, rate: spec.rate, batch: spec.batch },
+      },
+      consumer: {
+        role: spec.consumer,
+        params: {
+          ...spec.shared,
+          total: spec.n,
+          warmup: paced ? Math.floor(spec.n / 10) : 0,
+          trackSeqs: processes > 1,
+        },
+        processes,
+      },
+      flags: spec.flags,
+      timeoutMs: 120_000,
+      verbose: ctx.verbose,
+    });
+    if (spec.key) ctx.results.set(spec.key, r.eventsPerSec);
+    const judged = spec.judge?.(r);
+    ctx.add({
+      section: spec.section,
+      name: spec.name,
+      eventsPerSec: r.eventsPerSec,
+      ...(paced ? { p50: r.latency.p50, p99: r.latency.p99 } : {}),
+      target: judged?.target,
+      pass: judged ? judged.pass && r.missing === 0 : undefined,
+      note: [judged?.note, ...pipelineNotes(r)].filter(Boolean).join("; "),
+      detail: { producer: r.producer.detail, consumers: r.consumerDetails },
+    });
+    result = r;
+  });
+  return result;
+}

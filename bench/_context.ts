@@ -4,7 +4,7 @@
  * @module
  */
 import type { PipelineResult } from "./_run.ts";
-import { renderTable, type Row } from "./_table.ts";
+import { perSec, renderTable, type Row } from "./_table.ts";
 
 /** The bench's state while it runs. */
 export class Context {
@@ -32,12 +32,15 @@ export class Context {
     console.log(renderTable([row]).split("\n").slice(-1)[0]);
   }
 
-  /** A measured number, or the issue's reference number (marked) when that part did not run. */
+  /**
+   * A measured number, or the issue's reference number marked with `*` when the row it comes
+   * from did not run.
+   */
   baseline(key: string, reference: number): { value: number; label: string } {
     const measured = this.results.get(key);
     return measured === undefined
-      ? { value: reference, label: `${Math.round(reference)} (issue's reference)` }
-      : { value: measured, label: String(Math.round(measured)) };
+      ? { value: reference, label: `${perSec(reference)}*` }
+      : { value: measured, label: perSec(measured) };
   }
 
   /** Runs `body`, turning a failure into a row that says why. */

@@ -45,7 +45,7 @@ const COLUMNS = [
   { title: "events/s", width: 10, right: true },
   { title: "p50 ms", width: 7, right: true },
   { title: "p99 ms", width: 7, right: true },
-  { title: "target", width: 34 },
+  { title: "target", width: 40 },
   { title: "", width: 4 },
   { title: "notes", width: 0 },
 ];

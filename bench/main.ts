@@ -62,6 +62,7 @@ async function main(): Promise<void> {
   const tmp = await Deno.makeTempDir({ prefix: "herald-bench-" });
   const ctx = new Context(flags.quick, flags.verbose, tmp);
   const started = Date.now();
+  const loadStart = Deno.loadavg();
   console.log(
     `Herald bench${flags.quick ? " (quick)" : ""}: ${[...flags.parts].join(", ")}; ` +
       `Deno ${Deno.version.deno}, ${navigator.hardwareConcurrency} cores, 200-byte events, ` +
@@ -99,6 +100,7 @@ async function main(): Promise<void> {
         quick: flags.quick,
         parts: [...flags.parts],
         seconds,
+        loadavg: { start: loadStart, end: Deno.loadavg() },
         rows: ctx.rows,
       },
       null,

@@ -74,10 +74,26 @@ export {
 } from "./src/errors.ts";
 export type { Handler, HandlerContext, HandlerOptions, Middleware } from "./src/handler.ts";
 export { idTime, newId } from "./src/id.ts";
+export {
+  kv,
+  KvBackend,
+  type KvOptions,
+  type KvStats,
+  type RetentionOptions,
+} from "./src/kv/mod.ts";
 export { memory, MemoryBackend } from "./src/memory/mod.ts";
 export { OutboxAtomic, type OutboxCommitResult } from "./src/outbox.ts";
 export { type RelayOptions, relayOutbox } from "./src/relay.ts";
 export { backoff, DEFAULT_RETRY, type RetryPolicy } from "./src/retry.ts";
+export {
+  type CronContext,
+  type CronJob,
+  type FetchApp,
+  type Role,
+  type Service,
+  service,
+  type ServiceOptions,
+} from "./src/runtime/mod.ts";
 export {
   createWorker,
   type StopOptions,

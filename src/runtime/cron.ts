@@ -75,7 +75,7 @@ class CronRole implements RoleHandle {
     for (const [name, job] of Object.entries(jobs)) {
       try {
         Deno.cron(name, job.schedule, { signal: this.#abort.signal }, () => this.#fire(name, job))
-          .catch((err) => log.error(`cron ${name}: ended`, err));
+          .catch((err) => log.error(`cron "${name}": ended`, err));
       } catch (err) {
         problems.push(`cron job "${name}": ${err instanceof Error ? err.message : err}`);
       }
@@ -104,11 +104,11 @@ class CronRole implements RoleHandle {
         // The lease only has to outlive the replicas' skew; the tick is in its name.
         won = await this.bus.backend.tryLock(lease, this.#period * 2);
       } catch (err) {
-        this.log.error(`cron ${name}: tick ${at} skipped, the lease could not be taken`, err);
+        this.log.error(`cron "${name}": tick ${at} skipped, the lease could not be taken`, err);
         return;
       }
       if (!won) {
-        this.log.info(`cron ${name}: tick ${at} is run by another replica`);
+        this.log.info(`cron "${name}": tick ${at} is run by another replica`);
         return;
       }
     }
@@ -124,9 +124,9 @@ class CronRole implements RoleHandle {
     try {
       await job.run(ctx);
       const ms = Math.round(performance.now() - t0);
-      this.log.info(`cron ${name}: tick ${ctx.tick.toISOString()} ran in ${ms} ms`);
+      this.log.info(`cron "${name}": tick ${ctx.tick.toISOString()} ran in ${ms} ms`);
     } catch (err) {
-      this.log.error(`cron ${name}: tick ${ctx.tick.toISOString()} failed`, err);
+      this.log.error(`cron "${name}": tick ${ctx.tick.toISOString()} failed`, err);
     }
   }
 

@@ -60,10 +60,17 @@ export interface Service {
  */
 export function service(options: ServiceOptions): Service {
   validateServiceOptions(options);
-  return new HeraldService(options, options.roles ? [...options.roles] : rolesFromEnv());
+  const svc = new HeraldService(options, options.roles ? [...options.roles] : rolesFromEnv());
+  // A plain object: `deno serve` wants `fetch` as an own property of the default export.
+  return {
+    name: svc.name,
+    roles: svc.roles,
+    fetch: (request, info) => svc.fetch(request, info),
+    shutdown: () => svc.shutdown(),
+  };
 }
 
-class HeraldService implements Service {
+class HeraldService {
   readonly name: string;
   readonly roles: readonly Role[];
   #options: ServiceOptions;

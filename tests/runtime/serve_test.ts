@@ -1,0 +1,64 @@
+/**
+ * `service()` under a real `deno serve`: HTTP, health endpoints, the Web Worker, and shutdown.
+ */
+import { assert, assertEquals } from "@std/assert";
+import { serve, type Served, tempDb } from "./_serve.ts";
+
+async function withService(
+  env: Record<string, string>,
+  fn: (s: Served) => Promise<void>,
+): Promise<void> {
+  const db = await tempDb();
+  const s = await serve({ HERALD_TEST_KV: db.path, ...env });
+  try {
+    await fn(s);
+  } finally {
+    await s.close();
+    await db.remove();
+  }
+}
+
+Deno.test("`service()` serves the app, /healthz and /readyz under deno serve", async () => {
+  await withService({}, async (s) => {
+    const health = await s.request("/healthz");
+    assertEquals(health.status, 200);
+    assertEquals(JSON.parse(health.body), { status: "alive", service: "fixture" });
+    await s.ready();
+    const ready = JSON.parse((await s.request("/readyz")).body);
+    assertEquals(ready.roles, { web: "up", cron: "up", worker: "up" });
+    assertEquals(await s.request("/hello"), { status: 200, body: "hello" });
+    assertEquals((await s.request("/nope")).status, 404);
+  });
+});
+
+Deno.test("`service()` hands an event published over HTTP to the worker in a Web Worker", async () => {
+  await withService({}, async (s) => {
+    await s.ready();
+    const res = await s.request("/ping/http-1", { method: "POST" });
+    assertEquals(res.status, 202);
+    await s.waitFor(/fixture: handled id=http-1 in=web-worker/);
+    assert(s.matching(/\[fixture\] worker: ready/).length === 1, s.output());
+  });
+});
+
+Deno.test("`service()` exits 0 on SIGTERM after the in-flight handler finishes", async () => {
+  await withService({}, async (s) => {
+    await s.ready();
+    await s.request("/ping/slow-1?slowMs=1500", { method: "POST" });
+    await s.waitFor(/fixture: slow-start id=slow-1/);
+    s.signal("SIGTERM");
+    const status = await s.status;
+    assertEquals(status.code, 0, s.output());
+    assert(s.matching(/fixture: slow-done id=slow-1/).length === 1, s.output());
+    assert(s.matching(/\[fixture\] shut down/).length === 1, s.output());
+  });
+});
+
+Deno.test("`service()` exits 0 on SIGINT when idle", async () => {
+  await withService({}, async (s) => {
+    await s.ready();
+    s.signal("SIGINT");
+    assertEquals((await s.status).code, 0, s.output());
+    await s.waitFor(/\[fixture\] SIGINT received/);
+  });
+});

@@ -9,6 +9,7 @@
 import type { AppendOptions } from "../backend.ts";
 import { type Envelope, envelopeProblem, MAX_ENVELOPE_BYTES } from "../envelope.ts";
 import { EnvelopeTooLargeError } from "../errors.ts";
+import { pack, runs, storedSize } from "./chunks.ts";
 import { dedupeKey, eventKey, seqKey } from "./keys.ts";
 import { commit, getMany, keyBytes, type KvStats, LIMITS, sleep, utf8Bytes } from "./store.ts";
 
@@ -19,6 +20,8 @@ const DEDUPE_MS = 25 * 60 * 60 * 1000;
 const BYTES_BUDGET = Math.floor(LIMITS.mutationBytes * 0.85);
 
 interface Cost {
+  /** Each event's stored size, estimated. */
+  sizes: number[];
   mutations: number;
   bytes: number;
   keyBytes: number;
@@ -77,25 +80,23 @@ export class Appender {
     build: (op: Deno.AtomicOperation) => void,
     events: readonly Envelope[],
   ): Promise<Deno.KvCommitResult | Deno.KvCommitError> {
-    costOf(events, false);
+    const cost = costOf(events, false);
     const streams = [...new Set(events.map((e) => e.stream))];
     for (let attempt = 0;; attempt++) {
       const states = await this.#seqStates(streams);
-      const next = new Map(streams.map((s) => [s, states.get(s)!.seq]));
+      const { writes, next } = numbered(
+        streams,
+        states,
+        events.map((e, i) => [e, cost.sizes[i]]),
+      );
       const result = await this.#commitOp(() =>
         commit(this.stats, this.kv, (op) => {
           build(op);
           for (const s of streams) {
             op.check({ key: seqKey(s), versionstamp: states.get(s)!.versionstamp });
           }
-          for (const e of events) {
-            const n = next.get(e.stream)! + 1;
-            next.set(e.stream, n);
-            op.set(eventKey(e.stream, n), e);
-          }
-          for (const s of streams) {
-            op.set(seqKey(s), next.get(s)!);
-          }
+          for (const [k, v] of writes) op.set(k, v);
+          for (const s of streams) op.set(seqKey(s), next.get(s)!);
         })
       );
       if (result.ok) {
@@ -187,22 +188,20 @@ export class Appender {
       // sequence we check moves it, so our commit fails and we look again.
       const states = await this.#seqStates(streams);
       const skip = await this.#appendedBefore(batch);
-      const next = new Map(streams.map((s) => [s, states.get(s)!.seq]));
-      const writes: [Deno.KvKey, Envelope][] = [];
+      const chosen: [Envelope, number][] = [];
       const remember: string[] = [];
       const seen = new Set<string>();
       for (const p of batch) {
-        for (const e of p.events) {
+        p.events.forEach((e, i) => {
           if (p.dedupe) {
-            if (skip.has(e.id) || seen.has(e.id)) continue;
+            if (skip.has(e.id) || seen.has(e.id)) return;
             seen.add(e.id);
             remember.push(e.id);
           }
-          const n = next.get(e.stream)! + 1;
-          next.set(e.stream, n);
-          writes.push([eventKey(e.stream, n), e]);
-        }
+          chosen.push([e, p.cost.sizes[i]]);
+        });
       }
+      const { writes, next } = numbered(streams, states, chosen);
       if (writes.length === 0) return;
       const used = streams.filter((s) => next.get(s) !== states.get(s)!.seq);
       const result = await this.#commitOp(() =>
@@ -279,18 +278,21 @@ export class Appender {
  */
 function costOf(events: readonly Envelope[], dedupe: boolean): Cost {
   if (!Array.isArray(events)) throw new TypeError("events must be an array of envelopes");
-  const cost: Cost = { mutations: 0, bytes: 0, keyBytes: 0, streams: new Set() };
+  const cost: Cost = { sizes: [], mutations: 0, bytes: 0, keyBytes: 0, streams: new Set() };
   for (const e of events) {
     const problem = envelopeProblem(e);
     if (problem) throw new TypeError(`Cannot append a malformed envelope: ${problem}`);
-    const bytes = utf8Bytes(JSON.stringify(e));
+    const json = JSON.stringify(e);
+    const bytes = utf8Bytes(json);
     if (bytes > MAX_ENVELOPE_BYTES) {
       throw new EnvelopeTooLargeError(e.id, bytes, MAX_ENVELOPE_BYTES);
     }
+    const size = storedSize(json, bytes);
+    cost.sizes.push(size);
     const k = keyBytes(eventKey(e.stream, 0)) + (dedupe ? keyBytes(dedupeKey(e.id)) : 0);
     cost.streams.add(e.stream);
     cost.mutations += dedupe ? 2 : 1;
-    cost.bytes += bytes + k + (dedupe ? 8 : 0);
+    cost.bytes += size + k + (dedupe ? 8 : 0);
     cost.keyBytes += k;
   }
   for (const s of cost.streams) {
@@ -309,4 +311,33 @@ function costOf(events: readonly Envelope[], dedupe: boolean): Cost {
     );
   }
   return cost;
+}
+
+/**
+ * Numbers events from each stream's sequence and packs each stream's run into chunks.
+ *
+ * @returns the writes and each stream's new last sequence number.
+ */
+function numbered(
+  streams: readonly string[],
+  states: Map<string, SeqState>,
+  events: [Envelope, number][],
+): { writes: [Deno.KvKey, unknown][]; next: Map<string, number> } {
+  const next = new Map(streams.map((s) => [s, states.get(s)!.seq]));
+  const byStream = new Map<string, [Envelope[], number[]]>();
+  for (const [e, size] of events) {
+    let b = byStream.get(e.stream);
+    if (!b) byStream.set(e.stream, b = [[], []]);
+    b[0].push(e);
+    b[1].push(size);
+  }
+  const writes: [Deno.KvKey, unknown][] = [];
+  for (const [stream, [list, sizes]] of byStream) {
+    for (const run of runs(list, sizes)) {
+      const first = next.get(stream)! + 1;
+      writes.push([eventKey(stream, first), pack(run)]);
+      next.set(stream, first + run.length - 1);
+    }
+  }
+  return { writes, next };
 }

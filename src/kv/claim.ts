@@ -19,7 +19,8 @@ import {
   retryPrefix,
 } from "./keys.ts";
 import { type LeaseBook, toDelivery } from "./leases.ts";
-import { commit, get, getMany, type KvStats, LIMITS, list, sleep } from "./store.ts";
+import { eventsAt, isChunk, lastOf, unpack } from "./chunks.ts";
+import { commit, get, type KvStats, LIMITS, list, scan, sleep } from "./store.ts";
 
 /** The longest between two looks for expired leases of one group and stream, in milliseconds. */
 const LEASE_SCAN_MAX_MS = 1_000;
@@ -39,9 +40,22 @@ interface Candidate {
   has: boolean;
 }
 
+/** A group's position on a stream, as stored: `[last seq taken, key to read on from]`. */
+export type Cursor = [number, number];
+
 interface CursorState {
+  /** The last sequence number taken. */
   seq: number;
+  /** The key of the stored entry holding the next one (a chunk may be partly taken). */
+  from: number;
   versionstamp: string | null;
+}
+
+/** Reads a stored cursor. */
+export function readCursor(value: unknown): [number, number] {
+  if (Array.isArray(value)) return [Number(value[0]), Number(value[1])];
+  const seq = Number(value ?? 0);
+  return [seq, seq + 1];
 }
 
 /** An entry the claim replaces: a due retry, or an expired lease it takes (part of). */
@@ -63,6 +77,8 @@ export interface ClaimLook {
 /** Claims work; one per backend, caching cursors and lease-scan times. */
 export class Claimer {
   #cursors = new Map<string, CursorState>();
+  /** The last chunk read per stream: the next claim often starts inside it. */
+  #chunks = new Map<string, { first: number; value: unknown }>();
   #leaseScanAt = new Map<string, number>();
   #turn = 0;
 
@@ -162,22 +178,21 @@ export class Claimer {
         wakeAt = Math.min(wakeAt, next);
       }
 
-      const cursors = new Map<string, { from: CursorState; to: number }>();
+      const cursors = new Map<string, { from: CursorState; to: Cursor }>();
       if (found.length < max) {
         const room = max - found.length;
         const states = await Promise.all(order.map((s) => this.#cursor(group, s)));
-        const news = await Promise.all(order.map((s, i) =>
-          list(this.stats, this.kv, {
-            start: eventKey(s, states[i].seq + 1),
-            end: eventKey(s, MAX_SEQ),
-          }, { limit: room })
-        ));
+        const news = await Promise.all(order.map((s, i) => this.#readNew(s, states[i], room)));
         order.forEach((s, i) => {
           for (const e of news[i]) {
-            if (found.length >= max) break;
-            const seq = e.key[3] as number;
-            add({ stream: s, seq, attempt: 1, value: e.value, has: true });
-            cursors.set(s, { from: states[i], to: seq });
+            const first = e.first;
+            const last = lastOf(first, e.value);
+            for (const [seq, value] of unpack(first, e.value)) {
+              if (seq <= states[i].seq) continue;
+              if (found.length >= max) return;
+              add({ stream: s, seq, attempt: 1, value, has: true });
+              cursors.set(s, { from: states[i], to: [seq, seq === last ? seq + 1 : first] });
+            }
           }
         });
       }
@@ -185,16 +200,13 @@ export class Claimer {
 
       // Retries and expired leases name events by number: read the ones without a copy.
       const missing = found.filter((c) => !c.has);
-      if (missing.length > 0) {
-        const values = await getMany(
-          this.stats,
-          this.kv,
-          missing.map((c) => eventKey(c.stream, c.seq)),
-        );
-        missing.forEach((c, i) => {
-          c.value = values[i].value;
-          c.has = values[i].versionstamp !== null; // trimmed by retention: dropped
-        });
+      for (const s of new Set(missing.map((c) => c.stream))) {
+        const mine = missing.filter((c) => c.stream === s);
+        const values = await eventsAt(this.kv, this.stats, s, mine.map((c) => c.seq));
+        for (const c of mine) {
+          c.has = values.has(c.seq); // trimmed by retention: dropped
+          c.value = values.get(c.seq);
+        }
       }
 
       // One lease per stream and attempt number, keyed by its first sequence number.
@@ -234,7 +246,11 @@ export class Claimer {
       });
       if (result.ok) {
         for (const [s, c] of cursors) {
-          this.#cursors.set(`${group}\u0000${s}`, { seq: c.to, versionstamp: result.versionstamp });
+          this.#cursors.set(`${group}\u0000${s}`, {
+            seq: c.to[0],
+            from: c.to[1],
+            versionstamp: result.versionstamp,
+          });
         }
         for (const r of replaced) {
           if (r.key[1] === "lease") {
@@ -269,6 +285,41 @@ export class Claimer {
     return { deliveries: [], wakeAt: Date.now() };
   }
 
+  /** Reads stored entries from the cursor on, until they hold `room` new events. */
+  async #readNew(
+    stream: string,
+    cursor: CursorState,
+    room: number,
+  ): Promise<{ first: number; value: unknown }[]> {
+    const out: { first: number; value: unknown }[] = [];
+    let from = cursor.from;
+    let n = 0;
+    // Chunks never change once written, so a partly taken one need not be read again.
+    const cached = this.#chunks.get(stream);
+    if (cached && cached.first === from && lastOf(from, cached.value) > cursor.seq) {
+      out.push(cached);
+      n = lastOf(from, cached.value) - cursor.seq;
+      from = lastOf(from, cached.value) + 1;
+      if (n >= room) return out;
+    }
+    const read = await scan(
+      this.stats,
+      this.kv,
+      { start: eventKey(stream, from), end: eventKey(stream, MAX_SEQ) },
+      { batchSize: Math.min(room, 64) },
+      (read) => {
+        const e = read[read.length - 1];
+        const first = Math.max(e.key[3] as number, cursor.seq + 1);
+        n += Math.max(0, lastOf(e.key[3] as number, e.value) - first + 1);
+        return n >= room;
+      },
+    );
+    for (const e of read) out.push({ first: e.key[3] as number, value: e.value });
+    const last = out[out.length - 1];
+    if (last && isChunk(last.value)) this.#chunks.set(stream, last);
+    return out;
+  }
+
   /** Forgets the cached cursor of a group on a stream (after `subscribe` wrote it). */
   forget(group: string, stream: string): void {
     this.#cursors.delete(`${group}\u0000${stream}`);
@@ -278,9 +329,10 @@ export class Claimer {
     const key = `${group}\u0000${stream}`;
     let state = this.#cursors.get(key);
     if (!state) {
-      const e = await get<number>(this.stats, this.kv, cursorKey(group, stream));
+      const e = await get(this.stats, this.kv, cursorKey(group, stream));
       // A group that never subscribed reads from the beginning rather than lose events.
-      state = { seq: Number(e.value ?? 0), versionstamp: e.versionstamp };
+      const [seq, from] = readCursor(e.value);
+      state = { seq, from, versionstamp: e.versionstamp };
       this.#cursors.set(key, state);
     }
     return state;

@@ -4,10 +4,11 @@
  *
  * @module
  */
-import { envelopeProblem } from "../envelope.ts";
-import { eventKey, eventPrefix, seqKey } from "./keys.ts";
+import { lastOf, unpack } from "./chunks.ts";
+import { eventPrefix, seqKey } from "./keys.ts";
 import type { KvOptions, RetentionOptions } from "./options.ts";
 import { commit, get, type KvStats, list } from "./store.ts";
+import { timeOf } from "./subscribe.ts";
 
 /** Events deleted per atomic operation. */
 const PAGE = 500;
@@ -70,11 +71,14 @@ export class Trimmer {
         limit: PAGE,
       });
       const doomed: Deno.KvKey[] = [];
+      // Whole entries go (an append's chunk together), once their newest event may go.
       for (const e of page) {
-        const seq = e.key[3];
-        if (typeof seq !== "number") break;
-        if (seq >= keepFrom && timeOf(e.value) >= cutoff) break;
-        doomed.push(eventKey(stream, seq));
+        const first = e.key[3];
+        if (typeof first !== "number") break;
+        const events = unpack(first, e.value);
+        const newest = timeOf(events[events.length - 1][1]);
+        if (lastOf(first, e.value) >= keepFrom && newest >= cutoff) break;
+        doomed.push(e.key);
       }
       if (doomed.length === 0) return deleted;
       await commit(this.stats, this.kv, (op) => {
@@ -84,10 +88,4 @@ export class Trimmer {
       if (doomed.length < page.length) return deleted;
     }
   }
-}
-
-function timeOf(value: unknown): number {
-  if (envelopeProblem(value) !== undefined) return -Infinity;
-  const t = Date.parse((value as { time: string }).time);
-  return Number.isNaN(t) ? -Infinity : t;
 }

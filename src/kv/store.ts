@@ -99,6 +99,24 @@ export function list<T>(
   return unlocked(stats, () => Array.fromAsync(kv.list<T>(selector, options)));
 }
 
+/** Reads a range in order until `enough` says so (or the range ends). */
+export function scan<T>(
+  stats: KvStats,
+  kv: Deno.Kv,
+  selector: Deno.KvListSelector,
+  options: Deno.KvListOptions,
+  enough: (read: Deno.KvEntry<T>[]) => boolean,
+): Promise<Deno.KvEntry<T>[]> {
+  return unlocked(stats, async () => {
+    const read: Deno.KvEntry<T>[] = [];
+    for await (const e of kv.list<T>(selector, options)) {
+      read.push(e);
+      if (enough(read)) break;
+    }
+    return read;
+  });
+}
+
 /** Reads any number of keys, in chunks of Deno KV's `getMany` limit, in parallel. */
 export async function getMany<T>(
   stats: KvStats,

@@ -168,3 +168,24 @@ bothStores("`claim()` with waitMs wakes as soon as an event is appended", async 
   assertEquals(await aborted, []);
   await until(() => true);
 });
+
+bothStores(
+  "`claim()` takes part of an append's chunk and redelivers from it after expiry",
+  async (make) => {
+    const b = make();
+    await b.subscribe("part-g", ["part"], "earliest");
+    await b.append(events("part", 6)); // one stored chunk
+    const first = await b.claim("part-g", ["part"], {
+      consumer: "a",
+      max: 3,
+      leaseMs: 100,
+      waitMs: 0,
+    });
+    assertEquals(first.map(indexOf), [0, 1, 2]);
+    const again = await claimN(b, "part-g", ["part"], 6, { consumer: "b" });
+    // The expired three come back with attempt 2 (after or before the rest, both are fine).
+    assertEquals(again.map(indexOf).sort(), [0, 1, 2, 3, 4, 5]);
+    for (const d of again) assertEquals(d.attempt, indexOf(d) < 3 ? 2 : 1);
+    await b.settle("part-g", again.map(ack));
+  },
+);

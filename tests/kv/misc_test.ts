@@ -4,11 +4,12 @@ import { BackendUnavailableError } from "../../src/errors.ts";
 import { kv } from "../../src/kv/mod.ts";
 import { bothStores, claimN, events, indexOf, tempDb } from "./_helpers.ts";
 
-bothStores("`trim()` keeps the newest events by length", async (make) => {
+bothStores("`trim()` keeps the newest appends by length", async (make) => {
   const b = make({ retention: { maxLength: 3, streams: { "keep-all": {} } } });
   await b.subscribe("ret-g", ["ret"], "earliest");
-  await b.append(events("ret", 10));
-  await b.append(events("keep-all", 10));
+  // Retention drops whole appends (one stored entry each): append one at a time here.
+  for (const e of events("ret", 10)) await b.append([e]);
+  for (const e of events("keep-all", 10)) await b.append([e]);
   await b.trim(["ret", "keep-all"]);
   assertEquals((await claimN(b, "ret-g", ["ret"], 3)).map(indexOf), [7, 8, 9]);
   await b.subscribe("ret-all", ["keep-all"], "earliest");
@@ -19,8 +20,9 @@ bothStores("`trim()` drops events older than maxAgeMs", async (make) => {
   const b = make({ retention: { streams: { age: { maxAgeMs: 60_000 } } } });
   const old = createEnvelope("age", "test.old", { i: 0 }, "tests");
   old.time = new Date(Date.now() - 120_000).toISOString();
-  await b.append([old, ...events("age", 2, 1)]);
-  assertEquals(await b.trim(["age"]), 1);
+  await b.append([old]);
+  await b.append(events("age", 2, 1));
+  await b.trim(["age"]); // the background trim after the append may have done it already
   await b.subscribe("age-g", ["age"], "earliest");
   assertEquals((await claimN(b, "age-g", ["age"], 2)).map(indexOf), [1, 2]);
 });

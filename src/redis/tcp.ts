@@ -4,9 +4,7 @@
  *
  * @module
  */
-// Inline until deno.json maps "ioredis" (a shared file): then import from "ioredis".
-// deno-lint-ignore no-import-prefix
-import type { Redis as IORedis, RedisOptions as IORedisOptions } from "npm:ioredis@^5.4.2";
+import type { Redis as IORedis, RedisOptions as IORedisOptions } from "ioredis";
 import { BackendUnavailableError } from "../errors.ts";
 import { type RedisArg, type RedisClient, RedisReplyError } from "./client.ts";
 
@@ -130,8 +128,7 @@ class TcpClient implements RedisClient {
   }
 
   async #connect(): Promise<IORedis> {
-    // deno-lint-ignore no-import-prefix
-    const { Redis } = await import("npm:ioredis@^5.4.2");
+    const { Redis } = await import("ioredis");
     const conn = new Redis(this.#url, this.#options);
     // The backend reports outages itself; without a listener ioredis prints every retry.
     conn.on("error", () => {});

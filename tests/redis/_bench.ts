@@ -5,8 +5,7 @@
  *
  * @module
  */
-// deno-lint-ignore no-import-prefix
-import { Redis } from "npm:ioredis@^5.4.2";
+import { Redis } from "ioredis";
 import { redis, type RedisBackend, upstashClient } from "@herald/herald/redis";
 import { createEnvelope } from "../../src/envelope.ts";
 import { dropPrefix, REDIS_URL, startEmulator } from "./_redis.ts";

@@ -56,6 +56,7 @@ export class KvBackend implements Backend, AtomicAppender {
   #open?: Promise<Open>;
   #ready?: Open;
   #closed = false;
+  #inflight = new Set<Promise<unknown>>();
 
   /** @param options Validated options (see `kv()`). */
   constructor(options: KvOptions) {
@@ -82,8 +83,9 @@ export class KvBackend implements Backend, AtomicAppender {
 
   /** {@inheritDoc Backend.append} */
   async append(events: readonly Envelope[], options?: AppendOptions): Promise<void> {
-    const p = await this.#parts();
-    await p.appender.append(events, options);
+    return await this.#run(async (p) => {
+      await p.appender.append(events, options);
+    });
   }
 
   /** {@inheritDoc AtomicAppender.appendAtomic} */
@@ -92,9 +94,10 @@ export class KvBackend implements Backend, AtomicAppender {
     build: (op: Deno.AtomicOperation) => void,
     events: readonly Envelope[],
   ): Promise<Deno.KvCommitResult | Deno.KvCommitError | "foreign"> {
-    const p = await this.#parts();
-    if (kv !== p.kv) return "foreign";
-    return await p.appender.appendAtomic(build, events);
+    return await this.#run(async (p) => {
+      if (kv !== p.kv) return "foreign";
+      return await p.appender.appendAtomic(build, events);
+    });
   }
 
   /** {@inheritDoc Backend.subscribe} */
@@ -103,12 +106,13 @@ export class KvBackend implements Backend, AtomicAppender {
     if (!(start === "earliest" || start === "latest" || start instanceof Date)) {
       throw new TypeError('start must be "earliest", "latest" or a Date');
     }
-    const p = await this.#parts();
-    for (const s of streams) {
-      checkName("stream", s);
-      await subscribeStream(p.kv, this.stats, group, s, start);
-      p.claimer.forget(group, s);
-    }
+    return await this.#run(async (p) => {
+      for (const s of streams) {
+        checkName("stream", s);
+        await subscribeStream(p.kv, this.stats, group, s, start);
+        p.claimer.forget(group, s);
+      }
+    });
   }
 
   /** {@inheritDoc Backend.claim} */
@@ -121,18 +125,20 @@ export class KvBackend implements Backend, AtomicAppender {
     if (!Number.isInteger(max) || max < 1) throw new RangeError("max must be a positive integer");
     if (!(leaseMs > 0)) throw new RangeError("leaseMs must be positive");
     if (streams.length === 0) return [];
-    const p = await this.#parts();
-    const deadline = Date.now() + Math.max(0, waitMs);
-    const poll = this.#options.pollMs ?? DEFAULT_POLL_MS;
-    while (true) {
-      const generation = p.waker.generation;
-      const look = await p.claimer.claimOnce(group, streams, consumer, max, leaseMs);
-      if (look.deliveries.length > 0) return look.deliveries;
-      const now = Date.now();
-      if (now >= deadline || signal?.aborted || this.#closed) return [];
-      const until = Math.min(deadline, look.wakeAt, now + poll);
-      await p.waker.wait(generation, Math.max(1, until - now), signal);
-    }
+    return await this.#run(async (p) => {
+      const deadline = Date.now() + Math.max(0, waitMs);
+      const poll = this.#options.pollMs ?? DEFAULT_POLL_MS;
+      while (!this.#closed) {
+        const generation = p.waker.generation;
+        const look = await p.claimer.claimOnce(group, streams, consumer, max, leaseMs);
+        if (look.deliveries.length > 0) return look.deliveries;
+        const now = Date.now();
+        if (now >= deadline || signal?.aborted || this.#closed) return [];
+        const until = Math.min(deadline, look.wakeAt, now + poll);
+        await p.waker.wait(generation, Math.max(1, until - now), signal);
+      }
+      return [];
+    });
   }
 
   /** {@inheritDoc Backend.extend} */
@@ -143,45 +149,50 @@ export class KvBackend implements Backend, AtomicAppender {
   ): Promise<Delivery[]> {
     if (deliveries.length === 0) return [];
     if (!(leaseMs > 0)) throw new RangeError("leaseMs must be positive");
-    const p = await this.#parts();
-    return await p.writer.extend(group, deliveries, leaseMs);
+    return await this.#run(async (p) => {
+      return await p.writer.extend(group, deliveries, leaseMs);
+    });
   }
 
   /** {@inheritDoc Backend.settle} */
   async settle(group: string, settlements: readonly Settlement[]): Promise<void> {
     if (settlements.length === 0) return;
-    const p = await this.#parts();
-    await p.writer.settle(group, settlements);
+    return await this.#run(async (p) => {
+      await p.writer.settle(group, settlements);
+    });
   }
 
   /** {@inheritDoc Backend.deadLetters} */
   async deadLetters(group: string, options?: { limit?: number }): Promise<DeadLetter[]> {
-    const p = await this.#parts();
-    return await listDead(p.kv, this.stats, group, options?.limit);
+    return await this.#run(async (p) => {
+      return await listDead(p.kv, this.stats, group, options?.limit);
+    });
   }
 
   /** {@inheritDoc Backend.redrive} */
   async redrive(group: string, ids?: readonly string[]): Promise<number> {
-    const p = await this.#parts();
-    const moved = await redrive(p.kv, this.stats, group, ids);
-    if (moved > 0) p.waker.notify();
-    return moved;
+    return await this.#run(async (p) => {
+      const moved = await redrive(p.kv, this.stats, group, ids);
+      if (moved > 0) p.waker.notify();
+      return moved;
+    });
   }
 
   /** {@inheritDoc Backend.tryLock} */
   async tryLock(name: string, ttlMs: number): Promise<boolean> {
     if (!(ttlMs > 0)) throw new RangeError("ttlMs must be positive");
-    const p = await this.#parts();
-    const key = lockKey(name);
-    const now = Date.now();
-    const held = await get<LockEntry>(this.stats, p.kv, key);
-    // Expired keys may linger a while in Deno KV, so the stored expiry decides.
-    if (held.value && held.value.u > now) return false;
-    const result = await commit(this.stats, p.kv, (op) => {
-      op.check({ key, versionstamp: held.versionstamp });
-      op.set(key, { u: now + ttlMs } satisfies LockEntry, { expireIn: ttlMs });
+    return await this.#run(async (p) => {
+      const key = lockKey(name);
+      const now = Date.now();
+      const held = await get<LockEntry>(this.stats, p.kv, key);
+      // Expired keys may linger a while in Deno KV, so the stored expiry decides.
+      if (held.value && held.value.u > now) return false;
+      const result = await commit(this.stats, p.kv, (op) => {
+        op.check({ key, versionstamp: held.versionstamp });
+        op.set(key, { u: now + ttlMs } satisfies LockEntry, { expireIn: ttlMs });
+      });
+      return result.ok;
     });
-    return result.ok;
   }
 
   /**
@@ -191,10 +202,11 @@ export class KvBackend implements Backend, AtomicAppender {
    * @returns how many events were deleted.
    */
   async trim(streams: readonly string[]): Promise<number> {
-    const p = await this.#parts();
-    let n = 0;
-    for (const s of streams) n += await p.trimmer.trim(s);
-    return n;
+    return await this.#run(async (p) => {
+      let n = 0;
+      for (const s of streams) n += await p.trimmer.trim(s);
+      return n;
+    });
   }
 
   /** {@inheritDoc Backend.close} */
@@ -208,11 +220,21 @@ export class KvBackend implements Backend, AtomicAppender {
     } catch {
       return; // it never opened
     }
-    await parts.waker.close();
+    await parts.waker.close(); // ends waiting claims
+    await Promise.allSettled([...this.#inflight]);
     await parts.appender.idle();
     await parts.writer.idle();
     await parts.trimmer.idle();
     if (!this.#options.kv) parts.kv.close();
+  }
+
+  /** Runs an operation on the open parts, tracked so `close` waits for it. */
+  #run<T>(fn: (p: Open) => Promise<T>): Promise<T> {
+    const run = this.#parts().then(fn);
+    const done = () => this.#inflight.delete(run);
+    this.#inflight.add(run);
+    run.then(done, done);
+    return run;
   }
 
   #parts(): Promise<Open> {

@@ -59,3 +59,18 @@ Deno.test("`kv()` creates parent folders and leaves a given Deno.Kv open", async
   own.close();
   await db.cleanup();
 });
+
+Deno.test("`close()` ends waiting claims and later calls fail", async () => {
+  const b = kv({ path: ":memory:" });
+  await b.subscribe("close-g", ["close"], "latest");
+  const waiting = b.claim("close-g", ["close"], {
+    consumer: "c",
+    max: 1,
+    leaseMs: 1000,
+    waitMs: 30_000,
+  });
+  await new Promise((r) => setTimeout(r, 20));
+  await b.close();
+  assertEquals(await waiting, []);
+  await assertRejects(() => b.tryLock("x", 10), BackendUnavailableError);
+});

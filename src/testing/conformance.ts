@@ -30,7 +30,7 @@ export interface ConformanceOptions {
   /** Makes a fresh target for one case. */
   make: () => Promise<ConformanceTarget>;
   /** Cases this backend does not pass, each with the reason. */
-  skip?: Partial<Record<CaseName, string>>;
+  skip?: Readonly<Record<CaseName, string>>;
   /** When set, every case is ignored and this reason printed (such as "Redis is not running"). */
   ignore?: string;
 }
@@ -50,7 +50,9 @@ export interface ConformanceOptions {
  */
 export function testBackendConformance(options: ConformanceOptions): void {
   if (options.ignore) console.warn(`${options.name}: conformance skipped: ${options.ignore}`);
-  for (const [name, run] of Object.entries(CASES) as [CaseName, CaseFn][]) {
+  const unknown = Object.keys(options.skip ?? {}).filter((name) => !(name in CASES));
+  if (unknown.length > 0) throw new TypeError(`No conformance case named ${unknown.join(", ")}`);
+  for (const [name, run] of Object.entries(CASES)) {
     const reason = options.skip?.[name];
     Deno.test({
       name: `${options.name}: ${name}${reason ? ` (skipped: ${reason})` : ""}`,

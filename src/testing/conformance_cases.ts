@@ -13,7 +13,7 @@ const err = { name: "Error", message: "boom" };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Every case, by name. */
-export const CASES = {
+export const CASES: Readonly<Record<string, CaseFn>> = {
   "claim() hands out new events in append order, attempt 1": async (k) => {
     const s = k.name("s"), g = k.name("g");
     await k.backend.subscribe(g, [s], "earliest");
@@ -271,7 +271,7 @@ export const CASES = {
     equal(await k.backend.tryLock(name, 300), true);
   },
   ...WORKER_CASES,
-} satisfies Record<string, CaseFn>;
+};
 
-/** The name of a conformance case. */
-export type CaseName = keyof typeof CASES;
+/** The name of a conformance case, as reported by `deno test`. */
+export type CaseName = string;

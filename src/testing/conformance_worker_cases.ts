@@ -31,7 +31,7 @@ function setup(k: CaseKit) {
 }
 
 /** Worker cases, by name. */
-export const WORKER_CASES = {
+export const WORKER_CASES: Readonly<Record<string, CaseFn>> = {
   "worker: handles every event once and acknowledges it": async (k) => {
     const { Thing, bus, group } = setup(k);
     const seen: number[] = [];
@@ -115,4 +115,4 @@ export const WORKER_CASES = {
     equal(rest.length, 5 - finished.length, "the rest is delivered again");
     ok(rest.every((d) => d.attempt === 1), "events never started are not counted as attempts");
   },
-} satisfies Record<string, CaseFn>;
+};

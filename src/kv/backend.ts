@@ -173,6 +173,7 @@ export class KvBackend implements Backend, AtomicAppender {
   async redrive(group: string, ids?: readonly string[]): Promise<number> {
     return await this.#run(async (p) => {
       const moved = await redrive(p.kv, this.stats, group, ids);
+      p.claimer.requeued(group);
       if (moved > 0) p.waker.notify();
       return moved;
     });
@@ -267,7 +268,10 @@ export class KvBackend implements Backend, AtomicAppender {
       trimmer.appended(streams);
     });
     const claimer = new Claimer(kv, this.stats, book);
-    const writer = new LeaseWriter(kv, this.stats, book, () => waker.notify());
+    const writer = new LeaseWriter(kv, this.stats, book, (group, stream) => {
+      claimer.requeued(group, stream);
+      waker.notify();
+    });
     this.#ready = { kv, appender, claimer, trimmer, waker, writer };
     return this.#ready;
   }

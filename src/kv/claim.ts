@@ -24,6 +24,8 @@ import { commit, get, type KvStats, LIMITS, list, scan, sleep } from "./store.ts
 
 /** The longest between two looks for expired leases of one group and stream, in milliseconds. */
 const LEASE_SCAN_MAX_MS = 1_000;
+/** The longest between two looks for due retries of one group and stream, in milliseconds. */
+const RETRY_SCAN_MAX_MS = 250;
 /** Checks one claim may spend on retries and expired leases (the rest guard the cursors). */
 const CHECK_BUDGET = LIMITS.checks - 10;
 /** The most deliveries one claim hands out (one lease value holds their numbers). */
@@ -80,6 +82,7 @@ export class Claimer {
   /** The last chunk read per stream: the next claim often starts inside it. */
   #chunks = new Map<string, { first: number; value: unknown }>();
   #leaseScanAt = new Map<string, number>();
+  #retryScanAt = new Map<string, number>();
   #turn = 0;
 
   constructor(
@@ -113,22 +116,37 @@ export class Claimer {
         found.push(c);
       };
 
+      // Retries are looked for when one may be due: this process knows of the ones it wrote;
+      // other processes' ones are seen within RETRY_SCAN_MAX_MS.
+      const scanned = order.filter((s) =>
+        now >= (this.#retryScanAt.get(`${group}\u0000${s}`) ?? 0)
+      );
+      for (const s of order) {
+        if (!scanned.includes(s)) {
+          wakeAt = Math.min(wakeAt, this.#retryScanAt.get(`${group}\u0000${s}`)!);
+        }
+      }
+      const limit = Math.min(max, CHECK_BUDGET) + 1;
       const retries = await Promise.all(
-        order.map((s) =>
-          list<RetryEntry>(this.stats, this.kv, { prefix: retryPrefix(group, s) }, {
-            limit: Math.min(max, CHECK_BUDGET) + 1,
-          })
+        scanned.map((s) =>
+          list<RetryEntry>(this.stats, this.kv, { prefix: retryPrefix(group, s) }, { limit })
         ),
       );
-      order.forEach((s, i) => {
+      scanned.forEach((s, i) => {
+        let next = now + RETRY_SCAN_MAX_MS;
+        if (retries[i].length === limit) next = now;
+        this.#retryScanAt.set(`${group}\u0000${s}`, next);
+        wakeAt = Math.min(wakeAt, next);
         for (const e of retries[i]) {
           const due = e.key[4] as number;
           if (due > now) {
             wakeAt = Math.min(wakeAt, due);
+            this.#retryScanAt.set(`${group}\u0000${s}`, Math.min(next, due));
             break;
           }
           if (found.length >= max || replaced.length >= CHECK_BUDGET) {
             wakeAt = now;
+            this.#retryScanAt.set(`${group}\u0000${s}`, now);
             break;
           }
           const v = e.value;
@@ -276,7 +294,10 @@ export class Claimer {
       }
       // Another consumer got there first: forget what we cached and look again.
       this.stats.claimConflicts++;
-      for (const s of order) this.#cursors.delete(`${group}\u0000${s}`);
+      for (const s of order) {
+        this.#cursors.delete(`${group}\u0000${s}`);
+        this.#retryScanAt.delete(`${group}\u0000${s}`);
+      }
       if (replaced.some((r) => r.key[1] === "lease")) {
         for (const s of order) this.#leaseScanAt.delete(`${group}\u0000${s}`);
       }
@@ -318,6 +339,17 @@ export class Claimer {
     const last = out[out.length - 1];
     if (last && isChunk(last.value)) this.#chunks.set(stream, last);
     return out;
+  }
+
+  /** Makes the next claim look for retries of the group (on the stream, or on all). */
+  requeued(group: string, stream?: string): void {
+    if (stream !== undefined) {
+      this.#retryScanAt.delete(`${group}\u0000${stream}`);
+      return;
+    }
+    for (const k of this.#retryScanAt.keys()) {
+      if (k.startsWith(`${group}\u0000`)) this.#retryScanAt.delete(k);
+    }
   }
 
   /** Forgets the cached cursor of a group on a stream (after `subscribe` wrote it). */

@@ -5,7 +5,12 @@
  */
 import { InvalidOptionsError } from "../errors.ts";
 
-/** How much of a stream to keep. Both limits may be set; an event goes when either says so. */
+/**
+ * How much of a stream to keep. Both limits may be set; events go when either says so. The
+ * events one append wrote to a stream are stored (and trimmed) together, so a stream may keep a
+ * few more than `maxLength`, or events a little older than `maxAgeMs`, until the rest of their
+ * append may go too.
+ */
 export interface RetentionOptions {
   /** Drop events older than this many milliseconds (judged by the envelope's `time`). */
   maxAgeMs?: number;
@@ -27,7 +32,9 @@ export interface KvOptions {
   kv?: Deno.Kv;
   /**
    * How much of each stream to keep. Trimming happens in the background after appends (at most
-   * once a second per stream) and on `trim()`; it does not wait for slow groups.
+   * once a second per stream) and on `trim()`. It does not wait for groups that are behind: they
+   * skip what was trimmed, and a retry or expired lease whose event was trimmed is dropped
+   * (dead letters keep their own copy, so redrive still works).
    *
    * @default {undefined} keep every event
    */

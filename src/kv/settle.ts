@@ -58,7 +58,7 @@ export class LeaseWriter {
     private readonly kv: Deno.Kv,
     private readonly stats: KvStats,
     private readonly book: LeaseBook,
-    private readonly onRequeued: () => void,
+    private readonly onRequeued: (group: string, stream: string) => void,
   ) {}
 
   /** Records outcomes; settlements whose lease was lost are skipped. */
@@ -199,7 +199,7 @@ export class LeaseWriter {
       if (live.length === 0) return;
       const now = Date.now();
       const next = new Map<Change, Lease | null>();
-      let requeued = false;
+      const requeued = new Set<Change>();
       const result = await commit(this.stats, this.kv, (op) => {
         for (const c of live) {
           const lease = c.lease!;
@@ -208,7 +208,7 @@ export class LeaseWriter {
           for (const [seq, s] of c.settles) {
             if (!members.delete(seq)) continue; // settled before, or taken over after expiry
             if (s.outcome === "retry" || s.outcome === "release") {
-              requeued = true;
+              requeued.add(c);
               const release = s.outcome === "release";
               const entry: RetryEntry = release
                 ? { a: lease.a - 1 }
@@ -243,7 +243,7 @@ export class LeaseWriter {
             if (!members.has(x.seq) && !c.settles.has(x.seq)) x.lost.push(x.delivery);
           }
         }
-        if (requeued) this.onRequeued();
+        for (const c of requeued) this.onRequeued(c.group, c.stream);
         return;
       }
       unread = live; // a lease changed under us (taken over after expiry): read and redo

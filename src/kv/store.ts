@@ -59,10 +59,10 @@ export async function unlocked<T>(stats: KvStats, fn: () => Promise<T>): Promise
     } catch (err) {
       if (!isLocked(err) || Date.now() - start > LOCKED_GIVE_UP_MS) throw err;
       stats.lockedRetries++;
-      // Another process holds SQLite's write lock for well under a millisecond per commit:
-      // look again soon, with jitter so the waiting writers do not collide again.
-      attempt++;
-      await sleep(Math.random() * Math.min(attempt, 4));
+      // Mostly a stale read snapshot (another process committed between our reads and our
+      // write, which SQLite reports at once instead of waiting): try again at once, then with
+      // short jittered pauses so writers that keep colliding spread out.
+      if (attempt++ > 0) await sleep(Math.random() * Math.min(attempt, 4));
     }
   }
 }

@@ -6,9 +6,18 @@
  */
 import { startCronRole } from "./cron.ts";
 import { type Log, serviceLog } from "./log.ts";
-import { type Role, rolesFromEnv, type ServiceOptions, validateServiceOptions } from "./options.ts";
+import {
+  type Role,
+  ROLES,
+  rolesFromEnv,
+  type ServiceOptions,
+  validateServiceOptions,
+} from "./options.ts";
 import { onShutdownSignals } from "./signals.ts";
 import { type RoleHandle, startWorkerRole, within } from "./worker_role.ts";
+
+// How long after shutdown a process that did not end by itself is made to.
+const EXIT_FALLBACK_MS = 1_000;
 
 /** A running service: the default export of a `deno serve` entry. Made by {@linkcode service}. */
 export interface Service {
@@ -60,7 +69,8 @@ export interface Service {
  */
 export function service(options: ServiceOptions): Service {
   validateServiceOptions(options);
-  const svc = new HeraldService(options, options.roles ? [...options.roles] : rolesFromEnv());
+  const roles = options.roles ? ROLES.filter((r) => options.roles!.includes(r)) : rolesFromEnv();
+  const svc = new HeraldService(options, roles);
   // A plain object: `deno serve` wants `fetch` as an own property of the default export.
   return {
     name: svc.name,
@@ -185,6 +195,12 @@ class HeraldService {
       Deno.exit(1);
     }
     this.#log.info(`${signal} received`);
-    this.shutdown().then(() => Deno.exit(0));
+    this.shutdown().then(() => {
+      // Exiting at once could cut responses `deno serve` is still writing. With the worker,
+      // crons, bus and signal listeners gone, the process normally ends by itself once the
+      // server has drained; this timer (which does not keep it alive) covers anything else the
+      // app left running.
+      Deno.unrefTimer(setTimeout(() => Deno.exit(0), EXIT_FALLBACK_MS));
+    });
   }
 }

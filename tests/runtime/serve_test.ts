@@ -54,6 +54,17 @@ Deno.test("`service()` exits 0 on SIGTERM after the in-flight handler finishes",
   });
 });
 
+Deno.test("`service()` answers a request in flight at SIGTERM before it exits", async () => {
+  await withService({}, async (s) => {
+    await s.ready();
+    const slow = s.request("/slow?ms=1500");
+    await s.waitFor(/fixture: slow-request-start/);
+    s.signal("SIGTERM");
+    assertEquals(await slow, { status: 200, body: "slow done" });
+    assertEquals((await s.status).code, 0, s.output());
+  });
+});
+
 Deno.test("`service()` exits 0 on SIGINT when idle", async () => {
   await withService({}, async (s) => {
     await s.ready();

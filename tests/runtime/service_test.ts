@@ -133,6 +133,26 @@ Deno.test("`service()` reports in /readyz a worker module that cannot start", as
   }
 });
 
+Deno.test("`service()` survives a Web Worker that crashes and reports it in /readyz", async () => {
+  const s = service({
+    name: "crashing-worker",
+    worker: new URL("./fixtures/crash_worker.ts", import.meta.url),
+    roles: ["worker", "web"], // reported in the order web, worker, cron
+    signals: false,
+  });
+  try {
+    const crashed = await poll(async () => {
+      const r = await readyz(s);
+      return String(r.body.reasons).includes("worker crashed") ? r : undefined;
+    }, 10_000);
+    assert(crashed);
+    assertEquals(crashed.status, 503);
+    assertEquals(crashed.body.roles, { web: "up", worker: "failed" });
+  } finally {
+    await s.shutdown();
+  }
+});
+
 Deno.test("`service()` shutdown() is idempotent and removes its signal listeners", async () => {
   const s = service({ name: "idempotent", roles: ["web"] });
   const first = s.shutdown();

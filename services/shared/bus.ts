@@ -5,9 +5,10 @@
  *
  * @module
  */
-import { type Backend, type Bus, createBus, kv } from "@herald/herald";
+import { type Backend, type Bus, createBus } from "@herald/herald";
+import { kv } from "./_interim.ts";
 import { dirname } from "node:path";
-import { backendKind, busPath } from "./config.ts";
+import { backendKind, busPath, kvWatch } from "./config.ts";
 
 /**
  * Opens the bus a service publishes and consumes through.
@@ -33,5 +34,10 @@ async function openBackend(): Promise<Backend> {
   }
   const path = busPath();
   await Deno.mkdir(dirname(path), { recursive: true });
-  return kv({ path });
+  // Deno.watchFs opens (and closes) the files of the folder it watches on every event; closing
+  // any descriptor of a SQLite file drops the process's POSIX locks on it, and then another
+  // process opening the bus reinitialises the shared WAL index under the others (measured:
+  // SIGBUS or "file is not a database" in the other services when one restarts). So the app
+  // wakes its claims by a short poll instead, unless HERALD_KV_WATCH=1.
+  return kv({ path, watch: kvWatch(), pollMs: 50 });
 }

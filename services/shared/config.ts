@@ -9,6 +9,7 @@
  * | `JWT_SECRET`          | a dev-only secret    | signs and verifies tokens; set it in production |
  * | `PBKDF2_ITERATIONS`   | `210000`             | password hashing cost                           |
  * | `HERALD_INSTANCE`     | random               | this process's name (Chat's live fan-out group) |
+ * | `HERALD_KV_WATCH`     | `0`                  | `1` wakes claims by watching the bus's folder    |
  *
  * @module
  */
@@ -95,4 +96,13 @@ export function pbkdf2Iterations(): number {
  */
 export function instanceId(): string {
   return env("HERALD_INSTANCE") ?? crypto.randomUUID().slice(0, 8);
+}
+
+/**
+ * Whether the embedded bus wakes claims by watching its folder (see `bus.ts` for why not).
+ *
+ * @returns `true` when `HERALD_KV_WATCH=1`.
+ */
+export function kvWatch(): boolean {
+  return env("HERALD_KV_WATCH") === "1";
 }

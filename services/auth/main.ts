@@ -1,0 +1,23 @@
+/**
+ * Auth's one `deno serve` entry: `deno serve -A services/auth/main.ts`.
+ *
+ * @module
+ */
+import { openBus } from "../shared/bus.ts";
+import { pbkdf2Iterations } from "../shared/config.ts";
+import { openDb } from "../shared/db.ts";
+import { service } from "../shared/_interim.ts";
+import { createAuth } from "./core.ts";
+import { authRoutes } from "./routes.ts";
+
+const db = await openDb("auth");
+const bus = await openBus("auth");
+const auth = createAuth({ db, bus, iterations: pbkdf2Iterations() });
+
+export default service({
+  name: "auth",
+  app: authRoutes(auth),
+  worker: new URL("./worker.ts", import.meta.url),
+  bus,
+  cron: { "outbox-sweep": { schedule: "* * * * *", run: () => bus.flushOutbox(db) } },
+});

@@ -1,0 +1,21 @@
+/**
+ * Posts' one `deno serve` entry: `deno serve -A services/posts/main.ts`.
+ *
+ * @module
+ */
+import { openBus } from "../shared/bus.ts";
+import { openDb } from "../shared/db.ts";
+import { service } from "../shared/_interim.ts";
+import { createPosts } from "./core.ts";
+import { postsRoutes } from "./routes.ts";
+
+const db = await openDb("posts");
+const bus = await openBus("posts");
+
+export default service({
+  name: "posts",
+  app: postsRoutes(createPosts(db, bus), db),
+  worker: new URL("./worker.ts", import.meta.url),
+  bus,
+  cron: { "outbox-sweep": { schedule: "* * * * *", run: () => bus.flushOutbox(db) } },
+});

@@ -1,0 +1,21 @@
+/**
+ * Users' one `deno serve` entry: `deno serve -A services/users/main.ts`.
+ *
+ * @module
+ */
+import { openBus } from "../shared/bus.ts";
+import { openDb } from "../shared/db.ts";
+import { service } from "../shared/_interim.ts";
+import { createUsers } from "./core.ts";
+import { usersRoutes } from "./routes.ts";
+
+const db = await openDb("users");
+const bus = await openBus("users");
+
+export default service({
+  name: "users",
+  app: usersRoutes(createUsers(db, bus)),
+  worker: new URL("./worker.ts", import.meta.url),
+  bus,
+  cron: { "outbox-sweep": { schedule: "* * * * *", run: () => bus.flushOutbox(db) } },
+});

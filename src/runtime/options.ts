@@ -61,6 +61,12 @@ export interface ServiceOptions {
    */
   bus?: Bus;
   /**
+   * Called on shutdown once the worker, the cron jobs and the requests have stopped, before the
+   * bus closes: close what the app opened (its database, sockets, workers of its own). A throw
+   * is logged.
+   */
+  onStop?: () => Promise<void> | void;
+  /**
    * How long running handlers, cron jobs and requests may take to finish on shutdown, in
    * milliseconds.
    * @default {10000}
@@ -116,6 +122,9 @@ export function validateServiceOptions(o: ServiceOptions): void {
   }
   if (o.bus !== undefined && typeof o.bus?.backend?.tryLock !== "function") {
     problems.push("bus must be a Bus (from createBus())");
+  }
+  if (o.onStop !== undefined && typeof o.onStop !== "function") {
+    problems.push("onStop must be a function");
   }
   const grace = o.shutdownGraceMs;
   if (grace !== undefined && !(Number.isFinite(grace) && grace >= 0)) {

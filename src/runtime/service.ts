@@ -180,6 +180,11 @@ class HeraldService {
     };
     await Promise.all([...[...this.#handles.values()].map((h) => h.stop(grace)), requests()]);
     try {
+      await this.#options.onStop?.();
+    } catch (err) {
+      this.#log.error("onStop failed", err);
+    }
+    try {
       await this.#options.bus?.close();
     } catch (err) {
       this.#log.error("bus: close failed", err);

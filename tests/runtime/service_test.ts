@@ -3,7 +3,9 @@
  */
 import { assert, assertEquals, assertInstanceOf, assertThrows } from "@std/assert";
 import { Hono } from "hono";
+import { createBus } from "../../src/bus.ts";
 import { InvalidOptionsError } from "../../src/errors.ts";
+import { memory } from "../../src/memory/mod.ts";
 import { tickOf } from "../../src/runtime/cron.ts";
 import { type Service, service } from "../../src/runtime/mod.ts";
 import { poll } from "./_serve.ts";
@@ -25,10 +27,11 @@ Deno.test("`service()` lists every problem with its options at once", () => {
       shutdownGraceMs: -1,
       roles: ["web", "mailer" as never],
       isolate: "thread" as never,
+      onStop: 1 as never,
     })
   );
   assertInstanceOf(err, InvalidOptionsError);
-  assertEquals(err.problems.length, 9, err.problems.join("\n"));
+  assertEquals(err.problems.length, 10, err.problems.join("\n"));
 });
 
 Deno.test("`service()` rejects an unknown role in HERALD_ROLE", () => {
@@ -162,6 +165,28 @@ Deno.test("`service()` shutdown() is idempotent and removes its signal listeners
   const app = await s.fetch(new Request("http://localhost/readyz"));
   assertEquals(app.status, 503);
   await app.body?.cancel();
+});
+
+Deno.test("`service()` calls onStop once on shutdown, before it closes the bus", async () => {
+  const steps: string[] = [];
+  const backend = memory();
+  const close = backend.close.bind(backend);
+  backend.close = () => {
+    steps.push("bus closed");
+    return close();
+  };
+  const s = service({
+    name: "on-stop",
+    bus: createBus({ backend, source: "on-stop" }),
+    roles: ["web"],
+    signals: false,
+    onStop: () => {
+      steps.push("onStop");
+      throw new Error("logged, not thrown");
+    },
+  });
+  await Promise.all([s.shutdown(), s.shutdown()]);
+  assertEquals(steps, ["onStop", "bus closed"]);
 });
 
 Deno.test("`tickOf()` gives replicas firing up to half a period apart the same tick", () => {

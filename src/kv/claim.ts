@@ -83,6 +83,8 @@ export class Claimer {
   #chunks = new Map<string, { first: number; value: unknown }>();
   #leaseScanAt = new Map<string, number>();
   #retryScanAt = new Map<string, number>();
+  /** Events per stored entry last seen on each stream (appends store a chunk each). */
+  #perEntry = new Map<string, number>();
   #turn = 0;
 
   constructor(
@@ -327,7 +329,13 @@ export class Claimer {
       this.stats,
       this.kv,
       { start: eventKey(stream, from), end: eventKey(stream, MAX_SEQ) },
-      { batchSize: Math.min(room, 64) },
+      // Deno KV reads a batch before we can stop: size it by the entries `room` events need.
+      {
+        batchSize: Math.max(
+          1,
+          Math.min(100, Math.ceil(room / (this.#perEntry.get(stream) ?? 1)) + 1),
+        ),
+      },
       (read) => {
         const e = read[read.length - 1];
         const first = Math.max(e.key[3] as number, cursor.seq + 1);
@@ -335,7 +343,12 @@ export class Claimer {
         return n >= room;
       },
     );
-    for (const e of read) out.push({ first: e.key[3] as number, value: e.value });
+    let events = 0;
+    for (const e of read) {
+      out.push({ first: e.key[3] as number, value: e.value });
+      events += lastOf(e.key[3] as number, e.value) - (e.key[3] as number) + 1;
+    }
+    if (read.length > 0) this.#perEntry.set(stream, events / read.length);
     const last = out[out.length - 1];
     if (last && isChunk(last.value)) this.#chunks.set(stream, last);
     return out;

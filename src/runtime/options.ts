@@ -7,13 +7,31 @@ import type { Bus } from "../bus.ts";
 import { NAME_PATTERN } from "../contract.ts";
 import { InvalidOptionsError } from "../errors.ts";
 
-/** A part of a service one process can run: HTTP routes, event handlers, or cron jobs. */
+/**
+ * A part of a service one process can run: HTTP routes, event handlers, or cron jobs.
+ *
+ * @example Running only the handlers of a service
+ * ```ts
+ * import type { Role } from "@herald/herald";
+ * const roles: Role[] = ["worker"]; // or HERALD_ROLE=worker in the environment
+ * console.log(roles);
+ * ```
+ */
 export type Role = "web" | "worker" | "cron";
 
 /** Every role, in the order they are reported. */
 export const ROLES: readonly Role[] = ["web", "worker", "cron"];
 
-/** What a cron job's `run` receives. */
+/**
+ * What a cron job's `run` receives.
+ *
+ * @example Stamping work with the tick it belongs to
+ * ```ts
+ * import type { CronContext } from "@herald/herald";
+ * const run = (ctx: CronContext) => console.log(`${ctx.name} for ${ctx.tick.toISOString()}`);
+ * run({ name: "purge", service: "posts", tick: new Date(0), signal: new AbortController().signal });
+ * ```
+ */
 export interface CronContext {
   /** The job's name, as given in `cron`. */
   readonly name: string;
@@ -28,7 +46,16 @@ export interface CronContext {
   readonly signal: AbortSignal;
 }
 
-/** A cron job of a service. */
+/**
+ * A cron job of a service.
+ *
+ * @example Purging drafts every night at 03:00 UTC
+ * ```ts
+ * import type { CronJob } from "@herald/herald";
+ * const purge: CronJob = { schedule: "0 3 * * *", run: async (ctx) => {} };
+ * console.log(purge.schedule);
+ * ```
+ */
 export interface CronJob {
   /** When to run, as a Unix cron expression in UTC (`"0 3 * * *"`). */
   schedule: string;
@@ -36,13 +63,41 @@ export interface CronJob {
   run: (ctx: CronContext) => Promise<void> | void;
 }
 
-/** Anything with a Fetch-API handler, such as a Hono app. */
+/**
+ * Anything with a Fetch-API handler, such as a Hono app.
+ *
+ * @example A Hono app, or a bare object
+ * ```ts
+ * import { Hono } from "hono";
+ * import type { FetchApp } from "@herald/herald";
+ * const hono: FetchApp = new Hono().get("/", (c) => c.text("hi"));
+ * const bare: FetchApp = { fetch: () => new Response("hi") };
+ * console.log(typeof hono.fetch, typeof bare.fetch);
+ * ```
+ */
 export interface FetchApp {
   /** Answers a request; `info` is what `deno serve` passes (Hono sees it as its `Env`). */
   fetch(request: Request, info?: Deno.ServeHandlerInfo): Response | Promise<Response>;
 }
 
-/** Options of {@linkcode service}. */
+/**
+ * Options of `service()`.
+ *
+ * @example Every option
+ * ```ts ignore
+ * import { service, type ServiceOptions } from "@herald/herald";
+ * const options: ServiceOptions = {
+ *   name: "posts",
+ *   app, // a Hono app
+ *   bus, // createBus({ backend: kv({ path: "./data/bus.db" }), source: "posts" })
+ *   worker: new URL("./worker.ts", import.meta.url),
+ *   cron: { "purge-drafts": { schedule: "0 3 * * *", run: purgeDrafts } },
+ *   onStop: () => db.close(),
+ *   shutdownGraceMs: 10_000,
+ * };
+ * export default service(options);
+ * ```
+ */
 export interface ServiceOptions {
   /** The service's name: in every log line, the cron leases and the health answers. */
   name: string;

@@ -19,7 +19,17 @@ import { type RoleHandle, startWorkerRole, within } from "./worker_role.ts";
 // How long after shutdown a process that did not end by itself is made to.
 const EXIT_FALLBACK_MS = 1_000;
 
-/** A running service: the default export of a `deno serve` entry. Made by {@linkcode service}. */
+/**
+ * A running service: the default export of a `deno serve` entry. Made by {@linkcode service}.
+ *
+ * @example Asking a service whether it is ready, and stopping it
+ * ```ts
+ * import { service } from "@herald/herald";
+ * const s = service({ name: "probe", roles: ["web"], signals: false });
+ * console.log((await s.fetch(new Request("http://localhost/readyz"))).status); // 200
+ * await s.shutdown();
+ * ```
+ */
 export interface Service {
   /** The service's name. */
   readonly name: string;

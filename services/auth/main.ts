@@ -3,10 +3,10 @@
  *
  * @module
  */
-import { openBus } from "../shared/bus.ts";
+import { openBus, sweep } from "../shared/bus.ts";
 import { pbkdf2Iterations } from "../shared/config.ts";
 import { openDb } from "../shared/db.ts";
-import { service } from "../shared/_interim.ts";
+import { service } from "@herald/herald";
 import { createAuth } from "./core.ts";
 import { authRoutes } from "./routes.ts";
 
@@ -19,5 +19,5 @@ export default service({
   app: authRoutes(auth),
   worker: new URL("./worker.ts", import.meta.url),
   bus,
-  cron: { "outbox-sweep": { schedule: "* * * * *", run: () => bus.flushOutbox(db) } },
+  cron: { "outbox-sweep": { schedule: "* * * * *", run: () => sweep(bus, db) } },
 });

@@ -4,10 +4,10 @@
  *
  * @module
  */
-import { openBus } from "../shared/bus.ts";
+import { openBus, sweep } from "../shared/bus.ts";
 import { instanceId } from "../shared/config.ts";
 import { openDb } from "../shared/db.ts";
-import { service } from "../shared/_interim.ts";
+import { service } from "@herald/herald";
 import { createChat } from "./core.ts";
 import { createLive } from "./live.ts";
 import { Rooms } from "./rooms.ts";
@@ -18,11 +18,25 @@ const bus = await openBus("chat");
 const rooms = new Rooms();
 const live = createLive(bus, rooms, instanceId());
 
-export default service({
+const chat = service({
   name: "chat",
   app: chatRoutes({ chat: createChat(db, bus), db, rooms, live }),
   worker: new URL("./worker.ts", import.meta.url),
   bus,
-  cron: { "outbox-sweep": { schedule: "* * * * *", run: () => bus.flushOutbox(db) } },
-  onStop: () => live.stop(),
+  cron: { "outbox-sweep": { schedule: "* * * * *", run: () => sweep(bus, db) } },
+  // The live fan-out runs beside the sockets, outside service(): stop it before the bus closes.
+  signals: false,
 });
+
+let stopping = false;
+for (const signal of ["SIGTERM", "SIGINT"] as const) {
+  Deno.addSignalListener(signal, async () => {
+    if (stopping) return;
+    stopping = true;
+    await live.stop();
+    await chat.shutdown();
+    Deno.exit(0);
+  });
+}
+
+export default chat;

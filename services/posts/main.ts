@@ -3,9 +3,9 @@
  *
  * @module
  */
-import { openBus } from "../shared/bus.ts";
+import { openBus, sweep } from "../shared/bus.ts";
 import { openDb } from "../shared/db.ts";
-import { service } from "../shared/_interim.ts";
+import { service } from "@herald/herald";
 import { createPosts } from "./core.ts";
 import { postsRoutes } from "./routes.ts";
 
@@ -17,5 +17,5 @@ export default service({
   app: postsRoutes(createPosts(db, bus), db),
   worker: new URL("./worker.ts", import.meta.url),
   bus,
-  cron: { "outbox-sweep": { schedule: "* * * * *", run: () => bus.flushOutbox(db) } },
+  cron: { "outbox-sweep": { schedule: "* * * * *", run: () => sweep(bus, db) } },
 });

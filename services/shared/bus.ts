@@ -5,8 +5,7 @@
  *
  * @module
  */
-import { type Backend, type Bus, createBus } from "@herald/herald";
-import { kv } from "./_interim.ts";
+import { type Backend, type Bus, createBus, kv } from "@herald/herald";
 import { dirname } from "node:path";
 import { backendKind, busPath, kvWatch } from "./config.ts";
 
@@ -40,4 +39,22 @@ async function openBackend(): Promise<Backend> {
   // SIGBUS or "file is not a database" in the other services when one restarts). So the app
   // wakes its claims by a short poll instead, unless HERALD_KV_WATCH=1.
   return kv({ path, watch: kvWatch(), pollMs: 50 });
+}
+
+/**
+ * Forwards what the service's outbox still holds: events committed with the service's writes
+ * whose forward to the bus did not happen (the bus was down, or the process stopped right after
+ * the commit). Each service runs it as a cron job; the bus drops duplicates by event id.
+ *
+ * @param bus The service's bus.
+ * @param db The service's database, holding the outbox.
+ *
+ * @example
+ * ```ts ignore
+ * service({ ..., cron: { "outbox-sweep": { schedule: "* * * * *", run: () => sweep(bus, db) } } });
+ * ```
+ */
+export async function sweep(bus: Bus, db: Deno.Kv): Promise<void> {
+  const forwarded = await bus.flushOutbox(db);
+  if (forwarded > 0) console.log(`outbox: forwarded ${forwarded} deferred event(s)`);
 }

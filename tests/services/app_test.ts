@@ -64,7 +64,7 @@ async function call(app: App, method: string, path: string, body?: unknown, toke
   return { status: res.status, body: text ? JSON.parse(text) : undefined };
 }
 
-Deno.test("app: a registration becomes a user in Users and Posts; a deletion undoes it", async () => {
+Deno.test("`usersHandlers()` and `replicate()` carry a registration to Users and Posts, and a deletion", async () => {
   const { tb, apps, close } = await wire();
   try {
     const reg = await call(apps.auth, "POST", "/register", {
@@ -116,7 +116,7 @@ Deno.test("app: a registration becomes a user in Users and Posts; a deletion und
   }
 });
 
-Deno.test("app: bad input gets 400 naming the field, 401, 403, 404, 409 and 413", async () => {
+Deno.test("`authRoutes()`, `usersRoutes()` and `postsRoutes()` answer bad input with 400 naming the field, 401, 404, 409, 413", async () => {
   const { apps, close } = await wire();
   try {
     const bad = await call(apps.auth, "POST", "/register", {

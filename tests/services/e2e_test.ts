@@ -80,6 +80,7 @@ async function scenario(t: Deno.TestContext, bus: BusKind) {
             token: ada.token,
           })).status === 201,
       );
+      await answers(c, "chat", `/rooms/${groupId}/messages`, ada.token, 200);
       const denied = await api(c.url("posts"), "POST", `/groups/${groupId}/posts`, {
         body: { body: "Me too" },
         token: bob.token,

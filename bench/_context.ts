@@ -59,6 +59,7 @@ export function pipelineNotes(r: PipelineResult): string[] {
   const notes: string[] = [];
   if (r.missing > 0) notes.push(`${r.missing} not handled`);
   if (r.duplicates > 0) notes.push(`${r.duplicates} handled twice`);
+  if (r.crashes) notes.push(`crashed at shutdown: ${r.crashes.join(", ")}`);
   if (r.errors > 0) notes.push(`${r.errors} errors (e.g. ${r.errorSamples[0] ?? "?"})`);
   return notes;
 }

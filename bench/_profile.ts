@@ -46,3 +46,65 @@ export function profileKv(): () => KvProfile {
   wrap(kv, "list", "list");
   return () => structuredClone(profile);
 }
+
+/** Calls, milliseconds and items per backend method. */
+export type BackendProfile = Record<string, { calls: number; ms: number; items: number }>;
+
+/**
+ * Wraps a backend's `append`, `claim`, `settle` and `extend` on this object to count calls, time
+ * and items (events appended, deliveries claimed, settlements written).
+ */
+export function profileBackend(backend: object): () => BackendProfile {
+  const profile: BackendProfile = {};
+  const b = backend as Record<string, (...args: unknown[]) => Promise<unknown>>;
+  for (const name of ["append", "claim", "settle", "extend"]) {
+    const original = b[name].bind(backend);
+    const slot = profile[name] = { calls: 0, ms: 0, items: 0 };
+    b[name] = async (...args: unknown[]) => {
+      slot.calls++;
+      const start = performance.now();
+      try {
+        const result = await original(...args);
+        const counted = name === "claim" ? result : name === "append" ? args[0] : args[1];
+        if (Array.isArray(counted)) slot.items += counted.length;
+        return result;
+      } finally {
+        slot.ms += performance.now() - start;
+      }
+    };
+  }
+  return () => structuredClone(profile);
+}
+
+/** Counts this process's HTTP requests (the REST client's round trips) by path. */
+export function profileFetch(): () => Record<string, { calls: number; ms: number }> {
+  const profile: Record<string, { calls: number; ms: number }> = {};
+  const original = globalThis.fetch;
+  globalThis.fetch = async (input: RequestInfo | URL, init?: RequestInit) => {
+    const url = new URL(input instanceof Request ? input.url : String(input));
+    const slot = profile[url.pathname] ??= { calls: 0, ms: 0 };
+    slot.calls++;
+    const start = performance.now();
+    try {
+      return await original(input, init);
+    } finally {
+      slot.ms += performance.now() - start;
+    }
+  };
+  return () => structuredClone(profile);
+}
+
+/** Counts the Redis commands this process sends through ioredis, by name. */
+export async function profileIoredis(): Promise<() => Record<string, number>> {
+  const counts: Record<string, number> = {};
+  // deno-lint-ignore no-import-prefix
+  const { Redis } = await import("npm:ioredis@^5.4.2");
+  const proto = Redis.prototype as unknown as Record<string, (...a: unknown[]) => unknown>;
+  const original = proto.sendCommand;
+  proto.sendCommand = function (this: unknown, command: unknown, ...rest: unknown[]) {
+    const name = (command as { name?: string }).name ?? "?";
+    counts[name] = (counts[name] ?? 0) + 1;
+    return original.call(this, command, ...rest);
+  };
+  return () => ({ ...counts });
+}

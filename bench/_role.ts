@@ -125,11 +125,23 @@ export class Recorder {
     }
   }
 
+  /**
+   * Sends what was handled so far as `partial`, so that a process that dies while it shuts down
+   * still reports its numbers.
+   */
+  snapshot(detail?: Record<string, unknown>): void {
+    send({ partial: this.#result(detail) });
+  }
+
   /** Stops progress reports and sends the result, with role-specific `detail`. */
   finish(detail?: Record<string, unknown>): void {
     clearInterval(this.#timer);
     send({ progress: this.#count });
-    const result: ConsumerResult = {
+    send({ result: this.#result(detail) });
+  }
+
+  #result(detail?: Record<string, unknown>): ConsumerResult {
+    return {
       count: this.#count,
       duplicates: this.#duplicates,
       firstStamp: this.#firstStamp,
@@ -138,10 +150,9 @@ export class Recorder {
       seqs: this.#seqs,
       errors: this.#errors,
       locked: this.#locked,
-      errorSamples: this.#errorSamples,
+      errorSamples: [...this.#errorSamples],
       detail,
     };
-    send({ result });
   }
 }
 

@@ -41,6 +41,8 @@ export interface PipelineResult {
   /** Handled per consumer process. */
   perConsumer: number[];
   producer: ProducerResult;
+  /** Exit signals or codes of children that did not exit cleanly (at shutdown). */
+  crashes?: string[];
   /** Each consumer's role-specific details. */
   consumerDetails: (Record<string, unknown> | undefined)[];
 }
@@ -72,11 +74,19 @@ export async function runPipeline(spec: PipelineSpec): Promise<PipelineResult> {
     // Several consumers: give a late duplicate a moment to show up.
     if (processes > 1) await sleep(300);
     await Promise.all(consumers.map((c) => c.stop()));
+    // A consumer that dies while shutting down still sent its numbers as "partial".
     const results = await Promise.all(
-      consumers.map((c) => c.wait<ConsumerResult>("result", 30_000)),
+      consumers.map((c) =>
+        c.wait<ConsumerResult>("result", 30_000).catch(() => c.wait<ConsumerResult>("partial", 0))
+      ),
     );
-    await Promise.all([producer.exited, ...consumers.map((c) => c.exited)]);
-    return summarize(results, produced, consumers, producer);
+    const statuses = await Promise.all([producer.exited, ...consumers.map((c) => c.exited)]);
+    const summary = summarize(results, produced, consumers, producer);
+    const crashed = statuses.filter((s) => s.code !== 0);
+    if (crashed.length > 0) {
+      summary.crashes = crashed.map((s) => s.signal ?? `exit ${s.code}`);
+    }
+    return summary;
   } finally {
     await Promise.all([producer, ...consumers].map((c) => c?.kill()));
   }

@@ -7,7 +7,7 @@
  */
 import { createBus, createWorker } from "@herald/herald";
 import { type BackendSpec, makeBackend, Tick } from "./_herald.ts";
-import { profileKv } from "./_profile.ts";
+import { profileBackend, profileFetch, profileIoredis, profileKv } from "./_profile.ts";
 import { type ConsumerParams, params, Recorder, send, stopRequested } from "./_role.ts";
 
 const p = params<
@@ -16,7 +16,10 @@ const p = params<
 const recorder = new Recorder(p);
 recorder.watchConsole();
 const profile = p.backend.kind === "kv" ? profileKv() : undefined;
+const http = p.backend.kind === "redis" && p.backend.token ? profileFetch() : undefined;
+const tcp = p.backend.kind === "redis" && !p.backend.token ? await profileIoredis() : undefined;
 const backend = await makeBackend(p.backend);
+const calls = profileBackend(backend);
 const bus = createBus({ backend, source: "bench" });
 const worker = createWorker({ bus, group: "bench", batch: p.batch })
   .on(Tick, (event) => {
@@ -25,10 +28,18 @@ const worker = createWorker({ bus, group: "bench", batch: p.batch })
 await worker.start();
 send({ ready: true });
 await stopRequested();
+const detail = () => ({
+  calls: calls(),
+  kv: profile?.(),
+  http: http?.(),
+  redis: tcp?.(),
+  stats: (backend as { stats?: unknown }).stats,
+});
+recorder.snapshot(detail());
 try {
   await worker.stop();
   await bus.close();
 } catch (err) {
   recorder.error(err);
 }
-recorder.finish({ kv: profile?.(), stats: (backend as { stats?: unknown }).stats });
+recorder.finish(detail());

@@ -7,12 +7,15 @@
 import { createBus } from "@herald/herald";
 import { tick } from "./_clock.ts";
 import { type BackendSpec, makeBackend, Tick } from "./_herald.ts";
-import { profileKv } from "./_profile.ts";
+import { profileBackend, profileFetch, profileIoredis, profileKv } from "./_profile.ts";
 import { params, produce, type ProducerParams } from "./_role.ts";
 
 const p = params<ProducerParams & { backend: BackendSpec }>();
 const profile = p.backend.kind === "kv" ? profileKv() : undefined;
+const http = p.backend.kind === "redis" && p.backend.token ? profileFetch() : undefined;
+const tcp = p.backend.kind === "redis" && !p.backend.token ? await profileIoredis() : undefined;
 const backend = await makeBackend(p.backend);
+const calls = profileBackend(backend);
 const bus = createBus({ backend, source: "bench" });
 await produce(
   p,
@@ -22,6 +25,12 @@ await produce(
   async (seqs) => {
     await bus.publishMany(seqs.map((seq) => ({ contract: Tick, data: tick(seq) })));
   },
-  () => ({ kv: profile?.(), stats: (backend as { stats?: unknown }).stats }),
+  () => ({
+    calls: calls(),
+    kv: profile?.(),
+    http: http?.(),
+    redis: tcp?.(),
+    stats: (backend as { stats?: unknown }).stats,
+  }),
 );
 await bus.close();

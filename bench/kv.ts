@@ -4,22 +4,23 @@
  *
  * @module
  */
-import { type Context, pipelineNotes } from "./_context.ts";
+import type { Context } from "./_context.ts";
 import { sleep } from "./_clock.ts";
 import { Child } from "./_proc.ts";
-import { runPipeline } from "./_run.ts";
+import { pipelineRow } from "./_rows.ts";
 
 const RAW = "Deno KV on a file · raw limits";
-const HERALD = "Deno KV on a file · Herald kv() backend";
+const HERALD = "Deno KV on a file · Herald kv() backend (handler concurrency 100)";
 
-/** A fresh database file in the run's scratch folder. */
-function dbPath(ctx: Context, name: string): string {
-  return `${ctx.tmp}/${name}-${crypto.randomUUID().slice(0, 6)}/kv.sqlite`;
+/** A fresh database file in its own folder of the run's scratch folder. */
+async function dbPath(ctx: Context, name: string): Promise<string> {
+  const dir = `${ctx.tmp}/${name}-${crypto.randomUUID().slice(0, 6)}`;
+  await Deno.mkdir(dir, { recursive: true });
+  return `${dir}/kv.sqlite`;
 }
 
 async function commitRate(ctx: Context, batch: number) {
-  const path = dbPath(ctx, `commits${batch}`);
-  await Deno.mkdir(path.slice(0, path.lastIndexOf("/")), { recursive: true });
+  const path = await dbPath(ctx, `commits${batch}`);
   const child = Child.spawn("kv_commits", { path, batch, seconds: ctx.size(2, 0.5) });
   try {
     return await child.wait<{ commitsPerSec: number; eventsPerSec: number }>("result", 60_000);
@@ -30,145 +31,101 @@ async function commitRate(ctx: Context, batch: number) {
 
 /** Runs the raw Deno KV rows. */
 export async function kvRaw(ctx: Context): Promise<void> {
-  await ctx.attempt(RAW, "atomic commits, 1 event each (1 process)", async () => {
-    const r = await commitRate(ctx, 1);
-    ctx.results.set("kv.commit1", r.commitsPerSec);
-    ctx.add({ section: RAW, name: "atomic commits, 1 event each (1 process)", ...r });
-  });
-  await ctx.attempt(RAW, "atomic commits, 100 events each (1 process)", async () => {
-    const r = await commitRate(ctx, 100);
-    ctx.add({
-      section: RAW,
-      name: "atomic commits, 100 events each (1 process)",
-      eventsPerSec: r.eventsPerSec,
-      note: `${Math.round(r.commitsPerSec)} commits/s`,
-    });
-  });
-  const bare = async (name: string, key: string, mode: "single" | "batch" | "paced", n: number) => {
+  for (const batch of [1, 100]) {
+    const name = `atomic commits, ${batch === 1 ? "1 event" : "100 events"} each (1 process)`;
     await ctx.attempt(RAW, name, async () => {
-      const path = dbPath(ctx, "bare");
-      await Deno.mkdir(path.slice(0, path.lastIndexOf("/")), { recursive: true });
-      const warmup = mode === "paced" ? Math.floor(n / 10) : 0;
-      const r = await runPipeline({
-        producer: { role: "raw_kv_producer", params: { path, mode, n, batch: 100, rate: 1000 } },
-        consumer: { role: "raw_kv_consumer", params: { path, total: n, warmup } },
-        timeoutMs: 120_000,
-        verbose: ctx.verbose,
-      });
-      ctx.results.set(key, r.eventsPerSec);
+      const r = await commitRate(ctx, batch);
       ctx.add({
         section: RAW,
         name,
         eventsPerSec: r.eventsPerSec,
-        ...(mode === "paced" ? { p50: r.latency.p50, p99: r.latency.p99 } : {}),
-        note: pipelineNotes(r).join("; "),
+        note: batch > 1 ? `${Math.round(r.commitsPerSec)} commits/s` : undefined,
       });
     });
-  };
-  await bare(
-    "bare 5 ms poller, 1 event per commit",
-    "kv.bare.single",
-    "single",
-    ctx.size(6000, 1000),
-  );
-  await bare(
-    "bare 5 ms poller, 100 events per commit",
-    "kv.bare.batch",
-    "batch",
-    ctx.size(60_000, 10_000),
-  );
-  await bare("bare 5 ms poller, paced 1,000/s", "kv.bare.paced", "paced", ctx.size(3000, 1000));
+  }
+  const base = { section: RAW, producer: "raw_kv_producer", consumer: "raw_kv_consumer" };
+  await pipelineRow(ctx, {
+    ...base,
+    name: "bare 5 ms poller, 1 event per commit",
+    key: "kv.bare.single",
+    shared: { path: await dbPath(ctx, "bare") },
+    mode: "single",
+    n: ctx.size(6000, 1000),
+  });
+  await pipelineRow(ctx, {
+    ...base,
+    name: "bare 5 ms poller, 100 events per commit",
+    shared: { path: await dbPath(ctx, "bare") },
+    mode: "batch",
+    batch: 100,
+    n: ctx.size(60_000, 10_000),
+  });
+  await pipelineRow(ctx, {
+    ...base,
+    name: "bare 5 ms poller, paced 1,000/s",
+    shared: { path: await dbPath(ctx, "bare") },
+    mode: "paced",
+    rate: 1000,
+    n: ctx.size(3000, 1000),
+  });
 }
 
 /** Runs the Herald KV backend rows. */
 export async function kvHerald(ctx: Context): Promise<void> {
-  const pipeline = async (
-    mode: "single" | "batch" | "paced",
-    n: number,
-    rate: number,
-    processes = 1,
-  ) => {
-    const path = dbPath(ctx, "herald");
-    const backend = { kind: "kv", path };
-    const warmup = mode === "paced" ? Math.floor(n / 10) : 0;
-    return await runPipeline({
-      producer: { role: "herald_producer", params: { backend, mode, n, batch: 100, rate } },
-      consumer: {
-        role: "herald_consumer",
-        params: { backend, total: n, warmup, trackSeqs: processes > 1 },
-        processes,
-      },
-      timeoutMs: 120_000,
-      verbose: ctx.verbose,
-    });
-  };
-
-  const single = "publish(), 1 event per call";
-  await ctx.attempt(HERALD, single, async () => {
-    const r = await pipeline("single", ctx.size(6000, 1000), 0);
-    const base = ctx.baseline("kv.bare.single", 2900);
-    ctx.add({
-      section: HERALD,
-      name: single,
-      eventsPerSec: r.eventsPerSec,
-      target: `≥ 80% of bare poller (${base.label})`,
-      pass: r.eventsPerSec >= 0.8 * base.value && r.missing === 0,
-      note: pipelineNotes(r).join("; "),
-    });
+  const base = { section: HERALD, producer: "herald_producer", consumer: "herald_consumer" };
+  const backend = async () => ({ backend: { kind: "kv", path: await dbPath(ctx, "herald") } });
+  const bare = ctx.baseline("kv.bare.single", 2900);
+  await pipelineRow(ctx, {
+    ...base,
+    name: "publish(), 1 event per call",
+    shared: await backend(),
+    mode: "single",
+    n: ctx.size(6000, 1000),
+    judge: (r) => ({
+      target: `≥ 80% of bare poller (${bare.label})`,
+      pass: r.eventsPerSec >= 0.8 * bare.value,
+    }),
   });
-
-  const batched = "publishMany() of 100";
-  await ctx.attempt(HERALD, batched, async () => {
-    const r = await pipeline("batch", ctx.size(60_000, 10_000), 0);
-    ctx.results.set("kv.herald.batch", r.eventsPerSec);
-    ctx.add({
-      section: HERALD,
-      name: batched,
-      eventsPerSec: r.eventsPerSec,
-      target: "≥ 25,000/s",
-      pass: r.eventsPerSec >= 25_000 && r.missing === 0,
-      note: pipelineNotes(r).join("; "),
-    });
+  const one = await pipelineRow(ctx, {
+    ...base,
+    name: "publishMany() of 100",
+    shared: await backend(),
+    mode: "batch",
+    batch: 100,
+    n: ctx.size(60_000, 10_000),
+    judge: (r) => ({ target: "≥ 25,000/s", pass: r.eventsPerSec >= 25_000 }),
   });
-
-  const paced = "publish(), paced 500/s";
-  await ctx.attempt(HERALD, paced, async () => {
-    const r = await pipeline("paced", ctx.size(2000, 500), 500);
-    ctx.add({
-      section: HERALD,
-      name: paced,
-      eventsPerSec: r.eventsPerSec,
-      p50: r.latency.p50,
-      p99: r.latency.p99,
+  await pipelineRow(ctx, {
+    ...base,
+    name: "publish(), paced 500/s",
+    shared: await backend(),
+    mode: "paced",
+    rate: 500,
+    n: ctx.size(2000, 500),
+    judge: (r) => ({
       target: "p50 ≤ 2 ms, p99 ≤ 10 ms",
-      pass: r.latency.p50 <= 2 && r.latency.p99 <= 10 && r.missing === 0,
-      note: pipelineNotes(r).join("; "),
-    });
+      pass: r.latency.p50 <= 2 && r.latency.p99 <= 10,
+    }),
   });
-
-  const four = "4 consumer processes, publishMany() of 100";
-  await ctx.attempt(HERALD, four, async () => {
-    const r = await pipeline("batch", ctx.size(60_000, 10_000), 0, 4);
-    const base = ctx.results.get("kv.herald.batch");
-    ctx.add({
-      section: HERALD,
-      name: four,
-      eventsPerSec: r.eventsPerSec,
-      target: `≥ 1 consumer (${base === undefined ? "not run" : Math.round(base)}), 0 locked`,
-      pass: (base === undefined || r.eventsPerSec >= base) && r.locked === 0 && r.missing === 0,
-      note: [
-        `"database is locked" seen by user: ${r.locked}`,
-        `split ${r.perConsumer.join("/")}`,
-        ...pipelineNotes(r),
-      ].join("; "),
-    });
+  await pipelineRow(ctx, {
+    ...base,
+    name: "4 consumer processes, publishMany() of 100",
+    shared: await backend(),
+    mode: "batch",
+    batch: 100,
+    n: ctx.size(60_000, 10_000),
+    processes: 4,
+    judge: (r) => {
+      const single = one?.eventsPerSec;
+      return {
+        target: `≥ 1 consumer (${single ? Math.round(single) : "not run"}), 0 locked`,
+        pass: (single === undefined || r.eventsPerSec >= single) && r.locked === 0,
+        note: `"database is locked" seen by user: ${r.locked}; split ${r.perConsumer.join("/")}`,
+      };
+    },
   });
-
-  await ctx.attempt(
-    HERALD,
-    "idle worker CPU",
-    () => idleCpu(ctx, HERALD, { kind: "kv", path: dbPath(ctx, "idle") }),
-  );
+  const idle = (await backend()).backend;
+  await ctx.attempt(HERALD, "idle worker CPU", () => idleCpu(ctx, HERALD, idle));
 }
 
 /** Measures the CPU a started, idle Herald worker uses. */
@@ -184,7 +141,7 @@ export async function idleCpu(ctx: Context, section: string, backend: unknown): 
     ctx.add({
       section,
       name: `idle worker CPU over ${seconds} s`,
-      value: `${percent.toFixed(1)} %`,
+      value: `${percent.toFixed(2)} %`,
       target: "< 1% of a core",
       pass: percent < 1,
     });

@@ -83,9 +83,14 @@ async function main(): Promise<void> {
     await Deno.remove(tmp, { recursive: true }).catch(() => {});
   }
   const seconds = (Date.now() - started) / 1000;
+  const load = [loadStart, Deno.loadavg()].map((l) => l[0].toFixed(1));
   console.log(
-    `\n${renderTable(ctx.rows)}\n\n(${seconds.toFixed(0)} s; latency is from the ` +
-      `publish stamp in the payload to the handler, warm-up tenth of paced runs left out)`,
+    `\n${renderTable(ctx.rows)}\n
+Latency: from the publish stamp in the payload to the handler; the first tenth of a paced run
+is warm-up and left out. Throughput: events handled from the first publish to the last handler
+call. * = the issue's reference number, used when the row it comes from was not run.
+${seconds.toFixed(0)} s; load average ${load[0]} at the start, ${load[1]} at the end ` +
+      `(${navigator.hardwareConcurrency} cores: anything else running skews the numbers).`,
   );
   const out = flags.out ??
     new URL(`.out/bench-${new Date().toISOString().replace(/[:.]/g, "-")}.json`, import.meta.url)

@@ -1,0 +1,105 @@
+/**
+ * How long, end to end, a new user takes to appear in Posts and in Chat after registering:
+ * the four services as `deno serve` processes, 200 registrations one after another; for each,
+ * the time from Auth's 201 until both Posts and Chat answer `GET /users/:id` with 200 (each
+ * polled every millisecond or two). Prints p50/p90/p99/max. Nothing is asserted.
+ *
+ *   deno run -A bench/e2e_app.ts                 # embedded Deno KV bus (the app's default: poll)
+ *   HERALD_KV_WATCH=1 deno run -A bench/e2e_app.ts   # Deno KV bus woken by file events
+ *   HERALD_BACKEND=redis deno run -A bench/e2e_app.ts
+ *   E2E_N=50 deno run -A bench/e2e_app.ts        # fewer registrations
+ *
+ * @module
+ */
+import { join } from "node:path";
+import {
+  freePort,
+  launch,
+  type ServiceProcess,
+  SERVICES,
+  waitReady,
+} from "../services/shared/launch.ts";
+
+const N = Number(Deno.env.get("E2E_N") ?? 200);
+const backend = Deno.env.get("HERALD_BACKEND") === "redis" ? "redis" : "kv";
+const dir = await Deno.makeTempDir({ prefix: "herald-bench-app-" });
+const env: Record<string, string> = {
+  HERALD_DATA_DIR: join(dir, "data"),
+  HERALD_BUS_PATH: join(dir, "bus.sqlite"),
+  HERALD_BACKEND: backend,
+  PBKDF2_ITERATIONS: "1000",
+  JWT_SECRET: "bench",
+};
+if (backend === "redis") {
+  env.HERALD_REDIS_URL = Deno.env.get("HERALD_REDIS_URL") ?? "redis://127.0.0.1:6379";
+  env.HERALD_REDIS_PREFIX = `bench-${crypto.randomUUID().slice(0, 8)}`;
+}
+const errors: string[] = [];
+const procs: Record<string, ServiceProcess> = {};
+for (const name of SERVICES) {
+  procs[name] = launch(name, {
+    port: freePort(),
+    env,
+    onLine: (l, s) => s === "stderr" && errors.push(`${name} | ${l}`),
+  });
+}
+await Promise.all(Object.values(procs).map((p) => waitReady(p.url)));
+
+async function post(url: string, body: unknown) {
+  const res = await fetch(url, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify(body),
+  });
+  return { status: res.status, body: await res.json() };
+}
+
+async function visible(base: string, id: string, token: string): Promise<number> {
+  while (true) {
+    const res = await fetch(`${base}/users/${id}`, {
+      headers: { authorization: `Bearer ${token}` },
+    });
+    await res.body?.cancel();
+    if (res.status === 200) return performance.now();
+    await new Promise((r) => setTimeout(r, 1));
+  }
+}
+
+// A token to read with: any valid one will do, so log in once.
+const me = { email: "bench@example.com", password: "bench password", name: "Bench" };
+await post(`${procs.auth.url}/register`, me);
+const { token } = (await post(`${procs.auth.url}/login`, me)).body;
+
+const latencies: number[] = [];
+for (let i = 0; i < N; i++) {
+  const reg = await post(`${procs.auth.url}/register`, {
+    email: `u${i}-${crypto.randomUUID().slice(0, 6)}@example.com`,
+    password: "bench password",
+    name: `User ${i}`,
+  });
+  const t0 = performance.now();
+  if (reg.status !== 201) throw new Error(`register: ${reg.status} ${JSON.stringify(reg.body)}`);
+  const [inPosts, inChat] = await Promise.all([
+    visible(procs.posts.url, reg.body.id, token),
+    visible(procs.chat.url, reg.body.id, token),
+  ]);
+  latencies.push(Math.max(inPosts, inChat) - t0);
+}
+
+await Promise.all(Object.values(procs).map((p) => p.stop()));
+await Deno.remove(dir, { recursive: true });
+
+latencies.sort((a, b) => a - b);
+const at = (q: number) =>
+  latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))];
+const wake = backend === "redis"
+  ? "redis"
+  : Deno.env.get("HERALD_KV_WATCH") === "1"
+  ? "kv, file-watch wake-ups"
+  : "kv, 50 ms poll";
+console.log(
+  `registration → visible in Posts and Chat (${wake}, n=${N}): ` +
+    `p50 ${at(0.5).toFixed(1)} ms, p90 ${at(0.9).toFixed(1)} ms, p99 ${at(0.99).toFixed(1)} ms, ` +
+    `max ${latencies.at(-1)!.toFixed(1)} ms`,
+);
+if (errors.length > 0) console.log(`stderr of the services:\n${errors.slice(-20).join("\n")}`);

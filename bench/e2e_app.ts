@@ -40,7 +40,9 @@ for (const name of SERVICES) {
   procs[name] = launch(name, {
     port: freePort(),
     env,
-    onLine: (l, s) => s === "stderr" && errors.push(`${name} | ${l}`),
+    onLine: (l, s) => {
+      if (s === "stderr" && !l.includes("Listening on")) errors.push(`${name} | ${l}`);
+    },
   });
 }
 await Promise.all(Object.values(procs).map((p) => waitReady(p.url)));
@@ -61,7 +63,7 @@ async function visible(base: string, id: string, token: string): Promise<number>
     });
     await res.body?.cancel();
     if (res.status === 200) return performance.now();
-    await new Promise((r) => setTimeout(r, 1));
+    await new Promise((r) => setTimeout(r, 5));
   }
 }
 

@@ -14,7 +14,7 @@ import type { Bus } from "../bus.ts";
 import { InvalidOptionsError } from "../errors.ts";
 import type { Log } from "./log.ts";
 import type { CronContext, CronJob } from "./options.ts";
-import { type RoleHandle, type RoleState, within } from "./worker_role.ts";
+import { type RoleHandle, type RoleState, within } from "./role.ts";
 
 /**
  * The time between two ticks that may be told apart: a minute, or what

@@ -14,7 +14,8 @@ import {
   validateServiceOptions,
 } from "./options.ts";
 import { onShutdownSignals } from "./signals.ts";
-import { type RoleHandle, startWorkerRole, within } from "./worker_role.ts";
+import { type RoleHandle, within } from "./role.ts";
+import { startWorkerRole } from "./worker_role.ts";
 
 // How long after shutdown a process that did not end by itself is made to.
 const EXIT_FALLBACK_MS = 1_000;

@@ -136,7 +136,7 @@ Deno.test("`service()` reports in /readyz a worker module that cannot start", as
   }
 });
 
-Deno.test("`service()` survives a Web Worker that crashes and reports it in /readyz", async () => {
+Deno.test("`service()` restarts a Web Worker that crashed, reporting it in /readyz meanwhile", async () => {
   const s = service({
     name: "crashing-worker",
     worker: new URL("./fixtures/crash_worker.ts", import.meta.url),
@@ -151,8 +151,11 @@ Deno.test("`service()` survives a Web Worker that crashes and reports it in /rea
     assert(crashed);
     assertEquals(crashed.status, 503);
     assertEquals(crashed.body.roles, { web: "up", worker: "failed" });
+    assert(String(crashed.body.reasons).includes("restarting in 1000 ms"));
+    assert(await poll(async () => (await readyz(s)).status === 200 || undefined, 10_000));
   } finally {
     await s.shutdown();
+    Deno.env.delete("HERALD_RUNTIME_TEST_CRASHED");
   }
 });
 

@@ -1,0 +1,29 @@
+/**
+ * What the service knows of each role it runs (worker, cron), and a timeout helper they share.
+ *
+ * @module
+ */
+
+/** Where a role is in its life. */
+export type RoleState = "starting" | "up" | "failed" | "stopping" | "stopped";
+
+/** A running role, as the health endpoints and the shutdown see it. */
+export interface RoleHandle {
+  /** Where it is now. */
+  readonly state: RoleState;
+  /** Why it is not up, when it is not. */
+  readonly reason?: string;
+  /** Stops it; running work gets `graceMs` to finish. Never rejects. */
+  stop(graceMs: number): Promise<void>;
+}
+
+/** Waits for `promise` up to `ms`; tells whether it settled in time. Leaves no timer behind. */
+export async function within(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<false>((resolve) => timer = setTimeout(() => resolve(false), ms));
+  try {
+    return await Promise.race([promise.then(() => true, () => true), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

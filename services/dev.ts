@@ -28,6 +28,7 @@ const running: ServiceProcess[] = SERVICES.map((name, i) => {
   const proc = launch(name, {
     port: base + i,
     env,
+    ownProcessGroup: true,
     onLine: (line) => Deno.stdout.writeSync(encoder.encode(`${tag} ${line}\n`)),
   });
   proc.exited.then((s) => {

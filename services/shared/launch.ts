@@ -34,6 +34,12 @@ export interface LaunchOptions {
   env?: Record<string, string>;
   /** Receives each line the process prints, with the stream it came from. */
   onLine?: (line: string, stream: "stdout" | "stderr") => void;
+  /**
+   * Run it in its own process group, so a terminal's Ctrl-C reaches only the launcher, which
+   * then stops it with one signal (a second signal makes `service()` exit at once).
+   * @default {false}
+   */
+  ownProcessGroup?: boolean;
 }
 
 const CONFIG = fromFileUrl(new URL("../../deno.json", import.meta.url));
@@ -60,6 +66,7 @@ export function launch(name: ServiceName, options: LaunchOptions): ServiceProces
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
+    detached: options.ownProcessGroup ?? false,
   }).spawn();
   const onLine = options.onLine ?? (() => {});
   const drained = Promise.all([

@@ -164,7 +164,9 @@ class HeraldService {
     const roles: Record<string, string> = {};
     const reasons: string[] = [];
     if (this.roles.includes("web")) roles.web = this.#closing ? "stopping" : "up";
-    for (const [role, handle] of this.#handles) {
+    for (const role of this.roles) {
+      const handle = this.#handles.get(role);
+      if (!handle) continue;
       roles[role] = handle.state;
       if (handle.state !== "up") reasons.push(handle.reason ?? `${role} is ${handle.state}`);
     }

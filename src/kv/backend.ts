@@ -43,7 +43,25 @@ interface Open {
 }
 
 /**
- * A Herald backend over Deno KV. Made by {@linkcode kv}; see it for an example.
+ * A Herald backend over Deno KV. Made by {@linkcode kv}.
+ *
+ * @example Appending and claiming through the backend directly
+ * ```ts
+ * import { createEnvelope } from "@herald/herald";
+ * import { kv } from "@herald/herald";
+ *
+ * const backend = kv({ path: ":memory:" });
+ * await backend.subscribe("audit", ["users"], "earliest");
+ * await backend.append([createEnvelope("users", "user.created", { id: "u1" }, "users")]);
+ * const [delivery] = await backend.claim("audit", ["users"], {
+ *   consumer: "audit-1",
+ *   max: 10,
+ *   leaseMs: 30_000,
+ *   waitMs: 0,
+ * });
+ * await backend.settle("audit", [{ delivery, outcome: "ack" }]);
+ * await backend.close();
+ * ```
  */
 export class KvBackend implements Backend, AtomicAppender {
   /** Always `"kv"`. */

@@ -5,17 +5,22 @@
  *
  * How it stores things (all keys start with `"herald"`, see `keys.ts`):
  * - each stream has a sequence number; an append checks it and writes its events under the next
- *   numbers in one atomic operation, so groups never skip an event a slower publisher
- *   committed late;
+ *   numbers in one atomic operation (the events of one append to one stream in one value), so
+ *   groups never skip an event a slower publisher committed late;
  * - each group has a cursor per stream; a claim leases due retries, expired leases and new
- *   events in one atomic operation guarded by checks, so two consumers never hold one delivery;
+ *   events in one atomic operation guarded by checks (one lease entry per claimed batch), so
+ *   two consumers never hold one delivery; settlements and extensions made meanwhile in one
+ *   process are written in one operation;
+ * - waiting claims wake at once for appends in this process, within a millisecond or two for
+ *   another process's appends to the same file (a watch on the file's folder), and otherwise by
+ *   a poll (`pollMs`);
+ * - several processes may share one file: SQLite's "database is locked" is retried inside;
  * - retention is off by default (every event is kept); set `retention` to trim by age and/or
  *   length, per stream if needed.
  *
  * @example Using the backend with a bus
  * ```ts
- * import { createBus } from "@herald/herald";
- * import { kv } from "./mod.ts";
+ * import { createBus, kv } from "@herald/herald";
  *
  * const bus = createBus({ backend: kv({ path: ":memory:" }), source: "docs" });
  * await bus.close();
@@ -39,7 +44,7 @@ export type { KvStats } from "./store.ts";
  *
  * @example A file database shared with the service's own data
  * ```ts
- * import { kv } from "./mod.ts";
+ * import { kv } from "@herald/herald";
  *
  * const backend = kv({ path: await Deno.makeTempFile({ suffix: ".db" }) });
  * const db = await backend.open(); // the same database: keep your own keys in it too
@@ -49,7 +54,7 @@ export type { KvStats } from "./store.ts";
  *
  * @example Keeping a week of events, and only the last 1,000 of "audit"
  * ```ts
- * import { kv } from "./mod.ts";
+ * import { kv } from "@herald/herald";
  *
  * const backend = kv({
  *   path: ":memory:",

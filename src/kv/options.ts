@@ -10,6 +10,12 @@ import { InvalidOptionsError } from "../errors.ts";
  * events one append wrote to a stream are stored (and trimmed) together, so a stream may keep a
  * few more than `maxLength`, or events a little older than `maxAgeMs`, until the rest of their
  * append may go too.
+ *
+ * @example Keeping a day of events, and at most 10,000
+ * ```ts
+ * import type { RetentionOptions } from "@herald/herald";
+ * const retention: RetentionOptions = { maxAgeMs: 24 * 3600_000, maxLength: 10_000 };
+ * ```
  */
 export interface RetentionOptions {
   /** Drop events older than this many milliseconds (judged by the envelope's `time`). */
@@ -18,7 +24,15 @@ export interface RetentionOptions {
   maxLength?: number;
 }
 
-/** Options of {@linkcode kv}. */
+/**
+ * Options of {@linkcode kv}.
+ *
+ * @example A database file next to the service
+ * ```ts
+ * import type { KvOptions } from "@herald/herald";
+ * const options: KvOptions = { path: "./data/bus.db", pollMs: 1_000 };
+ * ```
+ */
 export interface KvOptions {
   /**
    * The database file (its parent folders are created), or `":memory:"` for tests. Omit both

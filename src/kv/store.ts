@@ -19,7 +19,17 @@ export const LIMITS = {
   getMany: 10,
 } as const;
 
-/** Counters of what the backend had to work around; cheap, for debugging and benchmarks. */
+/**
+ * Counters of what the backend had to work around; cheap, for debugging and benchmarks.
+ *
+ * @example Reading the counters
+ * ```ts
+ * import { kv } from "@herald/herald";
+ * const backend = kv({ path: ":memory:" });
+ * console.log(backend.stats.lockedRetries); // 0
+ * await backend.close();
+ * ```
+ */
 export interface KvStats {
   /** Commits retried because SQLite reported "database is locked" (another process writing). */
   lockedRetries: number;

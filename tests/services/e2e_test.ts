@@ -4,6 +4,9 @@
  * 127.0.0.1:6379, on Redis.
  */
 import { assert, assertEquals } from "@std/assert";
+import { type Backend, createEnvelope, kv } from "@herald/herald";
+import { redis } from "@herald/herald/redis";
+import { join } from "node:path";
 import { api, type BusKind, Cluster, Socket } from "./_cluster.ts";
 import { until } from "./_poll.ts";
 
@@ -35,6 +38,14 @@ function wsUrl(c: Cluster, instance: string, groupId: string, token: string): st
   return `${c.url(instance).replace("http", "ws")}/rooms/${groupId}/ws?token=${token}`;
 }
 
+/** The cluster's bus, opened from the test process as the services open it. */
+function openBus(c: Cluster, bus: BusKind): Backend {
+  if (bus === "redis") {
+    return redis({ url: c.env.HERALD_REDIS_URL, prefix: c.env.HERALD_REDIS_PREFIX });
+  }
+  return kv({ path: c.env.HERALD_BUS_PATH, watch: false });
+}
+
 async function redisAnswers(): Promise<boolean> {
   try {
     const conn = await Deno.connect({ hostname: "127.0.0.1", port: 6379 });
@@ -62,6 +73,28 @@ async function scenario(t: Deno.TestContext, bus: BusKind) {
         assertEquals(user.body.email, p.email);
         await answers(c, "posts", `/users/${p.id}`, p.token, 200);
         await answers(c, "chat", `/users/${p.id}`, p.token, 200);
+      }
+    });
+
+    await step("an event that fails its contract is dead-lettered and the rest go on", async () => {
+      const backend = openBus(c, bus);
+      try {
+        // Published around the contracts (as a buggy or foreign producer might): no email.
+        await backend.append([createEnvelope("users", "user.created", { id: "x" }, "rogue")]);
+        const dave = await register(c, "Dave");
+        await answers(c, "posts", `/users/${dave.id}`, dave.token, 200);
+        await answers(c, "chat", `/users/${dave.id}`, dave.token, 200);
+        const db = await Deno.openKv(join(c.env.HERALD_DATA_DIR, "posts.sqlite"));
+        const epoch = (await db.get<string>(["meta", "epoch"])).value;
+        db.close();
+        const dead = await until("the rogue event is dead-lettered by Posts", async () => {
+          const letters = await backend.deadLetters(`posts.${epoch}`);
+          return letters.length > 0 && letters;
+        });
+        assertEquals(dead[0].envelope?.source, "rogue");
+        assertEquals(dead[0].attempts, 1);
+      } finally {
+        await backend.close();
       }
     });
 

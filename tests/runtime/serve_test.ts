@@ -65,6 +65,31 @@ Deno.test("`service()` answers a request in flight at SIGTERM before it exits", 
   });
 });
 
+Deno.test("`service()` exits 0 once the grace period is over, leaving a slow handler", async () => {
+  await withService({ FIXTURE_GRACE_MS: "300" }, async (s) => {
+    await s.ready();
+    await s.request("/ping/slow-3?slowMs=60000", { method: "POST" });
+    await s.waitFor(/fixture: slow-start id=slow-3/);
+    s.signal("SIGTERM");
+    assertEquals((await s.status).code, 0, s.output());
+    assertEquals(s.matching(/slow-done id=slow-3/).length, 0, s.output());
+    assert(s.matching(/\[fixture\] shut down/).length === 1, s.output());
+  });
+});
+
+Deno.test("`service()` exits at once with code 1 on a second signal during shutdown", async () => {
+  await withService({}, async (s) => {
+    await s.ready();
+    await s.request("/ping/slow-2?slowMs=4000", { method: "POST" });
+    await s.waitFor(/fixture: slow-start id=slow-2/);
+    s.signal("SIGTERM");
+    await s.waitFor(/\[fixture\] worker: stopping/);
+    s.signal("SIGINT");
+    assertEquals((await s.status).code, 1, s.output());
+    assertEquals(s.matching(/slow-done id=slow-2/).length, 0, s.output());
+  });
+});
+
 Deno.test("`service()` exits 0 on SIGINT when idle", async () => {
   await withService({}, async (s) => {
     await s.ready();

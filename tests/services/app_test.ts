@@ -5,7 +5,13 @@
 import { assert, assertEquals } from "@std/assert";
 import { type Bus, createBus, createWorker, type Worker } from "@herald/herald";
 import { testBus } from "@herald/herald/testing";
-import { UserCreated, UserDeleted, UserRegistered } from "../../services/contracts/mod.ts";
+import {
+  GroupDeleted,
+  PostDeleted,
+  UserCreated,
+  UserDeleted,
+  UserRegistered,
+} from "../../services/contracts/mod.ts";
 import { createAuth } from "../../services/auth/core.ts";
 import { authHandlers } from "../../services/auth/handlers.ts";
 import { authRoutes } from "../../services/auth/routes.ts";
@@ -150,6 +156,71 @@ Deno.test("`authRoutes()`, `usersRoutes()` and `postsRoutes()` answer bad input 
     const noName = await call(apps.users, "POST", "/groups", {}, token);
     assertEquals([noName.status, noName.body.field], [400, "name"]);
     assert(typeof noName.body.error === "string");
+  } finally {
+    await close();
+  }
+});
+
+Deno.test("`deleteUser()` deletes the groups the user owns, and Posts their posts", async () => {
+  const { tb, apps, close } = await wire();
+  try {
+    const join = async (name: string) => {
+      const creds = { email: `${name}@example.com`, password: "long enough", name };
+      const { id } = (await call(apps.auth, "POST", "/register", creds)).body;
+      const { token } = (await call(apps.auth, "POST", "/login", creds)).body;
+      await until(
+        `Users has ${name}`,
+        async () =>
+          (await call(apps.users, "GET", `/users/${id}`, undefined, token)).status === 200,
+      );
+      return { id, token };
+    };
+    const owner = await join("owner");
+    const member = await join("member");
+    const gid = (await call(apps.users, "POST", "/groups", { name: "G" }, owner.token)).body.id;
+    assertEquals(
+      (await call(apps.users, "POST", `/groups/${gid}/members`, { userId: member.id }, owner.token))
+        .status,
+      204,
+    );
+    await until(
+      "the member may post",
+      async () =>
+        (await call(apps.posts, "POST", `/groups/${gid}/posts`, { body: "hi" }, member.token))
+          .status === 201,
+    );
+    const leave = await call(
+      apps.users,
+      "DELETE",
+      `/groups/${gid}/members/${owner.id}`,
+      undefined,
+      owner.token,
+    );
+    assertEquals(leave.status, 409);
+
+    assertEquals(
+      (await call(apps.users, "DELETE", "/users/me", undefined, owner.token)).status,
+      204,
+    );
+    assertEquals(tb.published(GroupDeleted).map((e) => e.data.id), [gid]);
+    assertEquals(
+      (await call(apps.users, "GET", `/groups/${gid}`, undefined, member.token)).status,
+      404,
+    );
+    await until(
+      "Posts forgot the group",
+      async () =>
+        (await call(apps.posts, "GET", `/groups/${gid}/posts`, undefined, member.token)).status ===
+          404,
+    );
+    await until(
+      "Posts said the member's post went with it",
+      () => tb.published(PostDeleted).some((e) => e.data.groupId === gid),
+    );
+    assertEquals(
+      (await call(apps.users, "GET", `/users/${member.id}`, undefined, member.token)).status,
+      200,
+    );
   } finally {
     await close();
   }

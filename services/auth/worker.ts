@@ -8,6 +8,7 @@ import { createWorker } from "@herald/herald";
 import { openBus } from "../shared/bus.ts";
 import { pbkdf2Iterations } from "../shared/config.ts";
 import { openDb } from "../shared/db.ts";
+import { logEvents } from "../shared/log.ts";
 import { createAuth } from "./core.ts";
 import { authHandlers } from "./handlers.ts";
 
@@ -16,4 +17,4 @@ const bus = await openBus("auth");
 const auth = createAuth({ db, bus, iterations: pbkdf2Iterations() });
 
 /** Auth's worker, in consumer group `auth`. */
-export default authHandlers(createWorker({ bus, group: "auth" }), auth, db);
+export default authHandlers(createWorker({ bus, group: "auth" }).use(logEvents), auth, db);

@@ -12,6 +12,7 @@
  */
 import { type Bus, createWorker, type Worker } from "@herald/herald";
 import { ChatMessage, GroupDeleted, MemberRemoved, UserDeleted } from "../contracts/mod.ts";
+import { logEvents } from "../shared/log.ts";
 import { CLOSE, type Rooms } from "./rooms.ts";
 
 /** Starts the fan-out on first use, once. */
@@ -43,6 +44,7 @@ export function createLive(bus: Bus, rooms: Rooms, instance: string): Live {
     ensure() {
       starting ??= (async () => {
         worker = createWorker({ bus, group: `chat-live-${instance}`, start: "latest" })
+          .use(logEvents)
           .on(ChatMessage, (e) => rooms.broadcast(e.data))
           .on(MemberRemoved, (e) => {
             rooms.kick(e.data.userId, CLOSE.removed, "Removed from the group", e.data.groupId);

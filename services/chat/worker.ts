@@ -7,6 +7,7 @@
 import { createWorker } from "@herald/herald";
 import { openBus } from "../shared/bus.ts";
 import { openDb, replicaGroup } from "../shared/db.ts";
+import { logEvents } from "../shared/log.ts";
 import { replicate } from "../shared/replica.ts";
 
 const db = await openDb("chat");
@@ -14,6 +15,6 @@ const bus = await openBus("chat");
 
 /** Chat's worker: its group is bound to its database, so an empty one replays from the start. */
 export default replicate(
-  createWorker({ bus, group: await replicaGroup(db, "chat"), start: "earliest" }),
+  createWorker({ bus, group: await replicaGroup(db, "chat"), start: "earliest" }).use(logEvents),
   db,
 );

@@ -7,6 +7,7 @@
 import { createWorker } from "@herald/herald";
 import { openBus } from "../shared/bus.ts";
 import { openDb, replicaGroup } from "../shared/db.ts";
+import { logEvents } from "../shared/log.ts";
 import { replicate } from "../shared/replica.ts";
 import { createPosts } from "./core.ts";
 
@@ -16,7 +17,7 @@ const posts = createPosts(db, bus);
 
 /** Posts' worker: its group is bound to its database, so an empty one replays from the start. */
 export default replicate(
-  createWorker({ bus, group: await replicaGroup(db, "posts"), start: "earliest" }),
+  createWorker({ bus, group: await replicaGroup(db, "posts"), start: "earliest" }).use(logEvents),
   db,
   posts,
 );

@@ -7,6 +7,7 @@
 import { createWorker } from "@herald/herald";
 import { openBus } from "../shared/bus.ts";
 import { openDb } from "../shared/db.ts";
+import { logEvents } from "../shared/log.ts";
 import { createUsers } from "./core.ts";
 import { usersHandlers } from "./handlers.ts";
 
@@ -15,7 +16,7 @@ const bus = await openBus("users");
 
 /** Users' worker, in consumer group `users`, from the beginning of the `auth` stream. */
 export default usersHandlers(
-  createWorker({ bus, group: "users", start: "earliest" }),
+  createWorker({ bus, group: "users", start: "earliest" }).use(logEvents),
   createUsers(db, bus),
   db,
 );

@@ -59,8 +59,8 @@ export interface CronContext {
 export interface CronJob {
   /** When to run, as a Unix cron expression in UTC (`"0 3 * * *"`). */
   schedule: string;
-  /** The job. A throw is logged; the next tick runs as usual. */
-  run: (ctx: CronContext) => Promise<void> | void;
+  /** The job; a promise it returns is awaited, its value ignored. A throw is logged. */
+  run: (ctx: CronContext) => unknown;
 }
 
 /**
@@ -120,7 +120,7 @@ export interface ServiceOptions {
    * bus closes: close what the app opened (its database, sockets, workers of its own). A throw
    * is logged.
    */
-  onStop?: () => Promise<void> | void;
+  onStop?: () => unknown;
   /**
    * How long running handlers, cron jobs and requests may take to finish on shutdown, in
    * milliseconds.

@@ -76,7 +76,12 @@ export class KvBackend implements Backend, AtomicAppender {
   #closed = false;
   #inflight = new Set<Promise<unknown>>();
 
-  /** @param options Validated options (see `kv()`). */
+  /**
+   * Makes the backend; the database opens on first use. Prefer {@linkcode kv}, which validates
+   * the options first.
+   *
+   * @param options Validated options.
+   */
   constructor(options: KvOptions) {
     this.#options = options;
     const memory = options.path === ":memory:";

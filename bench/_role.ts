@@ -166,6 +166,8 @@ export interface ProducerParams {
   batch?: number;
   /** Events per second in `paced` mode. */
   rate?: number;
+  /** Stop publishing after this many seconds even if fewer than `n` went out. */
+  maxSeconds?: number;
 }
 
 /** What a producer reports. */
@@ -203,9 +205,10 @@ export async function produce(
     if (result.errorSamples.length < 3) result.errorSamples.push(message.slice(0, 200));
   };
   const start = now();
+  const deadline = start + (p.maxSeconds ?? Infinity) * 1000;
   if (p.mode === "batch") {
     const size = p.batch ?? 100;
-    for (let seq = 0; seq < p.n; seq += size) {
+    for (let seq = 0; seq < p.n && now() < deadline; seq += size) {
       const seqs = Array.from({ length: Math.min(size, p.n - seq) }, (_, i) => seq + i);
       try {
         await many(seqs);
@@ -216,7 +219,7 @@ export async function produce(
     }
   } else {
     const interval = p.mode === "paced" ? 1000 / (p.rate ?? 1000) : 0;
-    for (let seq = 0; seq < p.n; seq++) {
+    for (let seq = 0; seq < p.n && now() < deadline; seq++) {
       if (interval > 0) {
         const ahead = start + seq * interval - now();
         if (ahead > 0.5) await new Promise((r) => setTimeout(r, ahead));

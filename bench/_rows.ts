@@ -22,6 +22,12 @@ export interface RowSpec {
   rate?: number;
   batch?: number;
   processes?: number;
+  /**
+   * The producer stops after this many seconds even if fewer than `n` went out.
+   *
+   * @default {5 (quick: 1)}
+   */
+  maxSeconds?: number;
   /** Extra `deno run` flags for the children. */
   flags?: string[];
   /** The target and whether the result meets it. */
@@ -41,10 +47,18 @@ export async function pipelineRow(
   await ctx.attempt(spec.section, spec.name, async () => {
     const paced = spec.mode === "paced";
     const processes = spec.processes ?? 1;
+    const started = Date.now();
     const r = await runPipeline({
       producer: {
         role: spec.producer,
-        params: { ...spec.shared, mode: spec.mode, n: spec.n, rate: spec.rate, batch: spec.batch },
+        params: {
+          ...spec.shared,
+          mode: spec.mode,
+          n: spec.n,
+          rate: spec.rate,
+          batch: spec.batch,
+          maxSeconds: spec.maxSeconds ?? ctx.size(5, 1),
+        },
       },
       consumer: {
         role: spec.consumer,
@@ -70,7 +84,13 @@ export async function pipelineRow(
       target: judged?.target,
       pass: judged ? judged.pass && r.missing === 0 : undefined,
       note: [judged?.note, ...pipelineNotes(r)].filter(Boolean).join("; "),
-      detail: { producer: r.producer.detail, consumers: r.consumerDetails },
+      detail: {
+        published: r.producer.published,
+        publishSeconds: r.producer.seconds,
+        wallSeconds: (Date.now() - started) / 1000,
+        producer: r.producer.detail,
+        consumers: r.consumerDetails,
+      },
     });
     result = r;
   });

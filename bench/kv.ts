@@ -133,7 +133,7 @@ export async function idleCpu(ctx: Context, section: string, backend: unknown): 
   const child = Child.spawn("herald_consumer", { backend, total: 0 }, { verbose: ctx.verbose });
   try {
     await child.wait("ready", 60_000);
-    await sleep(1000); // start-up work is not idleness
+    await sleep(ctx.size(1000, 300)); // start-up work is not idleness
     const seconds = ctx.size(5, 2);
     const before = child.cpuSeconds();
     await sleep(seconds * 1000);

@@ -13,6 +13,8 @@ export const CLOSE = {
   removed: 4403,
   /** Your account or the group was deleted. */
   gone: 4410,
+  /** You sent a frame over the size limit. */
+  tooBig: 4413,
 } as const;
 
 /** What the server sends on a socket, as JSON. */

@@ -16,6 +16,8 @@ import type { Live } from "./live.ts";
 import { CLOSE, type Rooms, type ServerFrame } from "./rooms.ts";
 
 const Id = z.object({ id: z.string().min(1).max(100) });
+/** Frames longer than this close the socket (4413), before any parsing. */
+const MAX_FRAME_CHARS = 8 * 1024;
 const NewMessage = z.object({ text: z.string().trim().min(1).max(MAX_MESSAGE_CHARS) });
 
 /**
@@ -65,6 +67,9 @@ export function chatRoutes(options: { chat: Chat; db: Deno.Kv; rooms: Rooms; liv
             }
           },
           async onMessage(event, ws) {
+            if (typeof event.data === "string" && event.data.length > MAX_FRAME_CHARS) {
+              return ws.close(CLOSE.tooBig, "Message too big");
+            }
             const parsed = NewMessage.safeParse(parseJson(event.data));
             if (!parsed.success) {
               return send(ws, { type: "error", error: 'Send JSON {"text": "…"}, 1–2000 chars' });

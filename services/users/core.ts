@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { Bus, OutboxAtomic } from "@herald/herald";
+import { type Bus, newId, type OutboxAtomic } from "@herald/herald";
 import {
   type Group,
   GroupCreated,
@@ -78,10 +78,12 @@ export function createUsers(db: Deno.Kv, bus: Bus) {
       return result.ok;
     },
 
+    /** A user's profile; {NotFoundError} when unknown (or not yet made from the event). */
     async getUser(id: string): Promise<User> {
       return (await mustGetUser(id)).value;
     },
 
+    /** Changes a profile and publishes `user.updated` with the whole user. */
     async updateUser(id: string, patch: { name?: string; bio?: string }): Promise<User> {
       const entry = await mustGetUser(id);
       const user = { ...entry.value, ...patch };
@@ -97,6 +99,8 @@ export function createUsers(db: Deno.Kv, bus: Bus) {
     /** Deletes a user, their memberships and the groups they own. */
     async deleteUser(id: string): Promise<void> {
       const entry = await mustGetUser(id);
+      // One correlation id for everything this deletion says, so logs tie it together.
+      const correlationid = newId();
       const build = async () => {
         const op = bus.atomic(db).check(entry).delete(userKey(id)).set(deletedKey(id), true);
         for await (const m of db.list({ prefix: ["memberships", id] })) {
@@ -104,29 +108,32 @@ export function createUsers(db: Deno.Kv, bus: Bus) {
           op.delete(m.key).delete(memberKey(groupId, id));
           const group = (await db.get<Group>(groupKey(groupId))).value;
           if (group?.ownerId !== id) continue;
-          op.delete(groupKey(groupId)).publish(GroupDeleted, { id: groupId }, { key: groupId });
+          op.delete(groupKey(groupId))
+            .publish(GroupDeleted, { id: groupId }, { key: groupId, correlationid });
           for (const userId of await members(groupId)) {
             op.delete(memberKey(groupId, userId)).delete(membershipKey(userId, groupId));
           }
         }
-        return op.publish(UserDeleted, { id }, { key: id });
+        return op.publish(UserDeleted, { id }, { key: id, correlationid });
       };
       const result = await retryLocked(async () => (await build()).commit());
       if (!result.ok) throw new ConflictError("User changed meanwhile; try again");
     },
 
+    /** Makes a group owned by (and with the one member) `ownerId`. */
     async createGroup(ownerId: string, name: string): Promise<Group> {
       const owner = await mustGetUser(ownerId);
       const group: Group = { id: crypto.randomUUID(), name, ownerId };
       const membership = { groupId: group.id, userId: ownerId };
+      const correlationid = newId();
       await commit(
         () =>
           bus.atomic(db).check(owner)
             .set(groupKey(group.id), group)
             .set(memberKey(group.id, ownerId), true)
             .set(membershipKey(ownerId, group.id), true)
-            .publish(GroupCreated, group, { key: group.id })
-            .publish(MemberAdded, membership, { key: group.id }),
+            .publish(GroupCreated, group, { key: group.id, correlationid })
+            .publish(MemberAdded, membership, { key: group.id, correlationid }),
         "User changed meanwhile; try again",
       );
       return group;
@@ -140,6 +147,7 @@ export function createUsers(db: Deno.Kv, bus: Bus) {
       return { ...group, members: ids };
     },
 
+    /** Renames a group; only its owner may. */
     async renameGroup(id: string, actorId: string, name: string): Promise<Group> {
       const entry = await mustGetGroup(id);
       if (entry.value.ownerId !== actorId) throw new ForbiddenError("Only the owner may rename");
@@ -153,6 +161,7 @@ export function createUsers(db: Deno.Kv, bus: Bus) {
       return group;
     },
 
+    /** Deletes a group and its memberships; only its owner may. */
     async deleteGroup(id: string, actorId: string): Promise<void> {
       const entry = await mustGetGroup(id);
       if (entry.value.ownerId !== actorId) throw new ForbiddenError("Only the owner may delete");
@@ -166,6 +175,7 @@ export function createUsers(db: Deno.Kv, bus: Bus) {
       }, "Group changed meanwhile; try again");
     },
 
+    /** Adds a user to a group; only its owner may; {ConflictError} when already in. */
     async addMember(groupId: string, actorId: string, userId: string): Promise<void> {
       const group = await mustGetGroup(groupId);
       if (group.value.ownerId !== actorId) throw new ForbiddenError("Only the owner may add");

@@ -168,6 +168,11 @@ async function scenario(t: Deno.TestContext, bus: BusKind) {
         "Bob is told his empty message is invalid",
         () => bobWs.frames.some((f) => f.type === "error"),
       );
+      const loud = new Socket(wsUrl(c, "chat", groupId, ada.token));
+      sockets.push(loud);
+      await loud.opened;
+      loud.ws.send("x".repeat(10_000));
+      assertEquals((await loud.closed).code, 4413);
 
       const removed = await api(c.url("users"), "DELETE", `/groups/${groupId}/members/${bob.id}`, {
         token: ada.token,

@@ -4,7 +4,8 @@
  *
  * The bus is the embedded Deno KV file `.herald/bus.sqlite`; each service keeps its own
  * database in `.herald/data/`. `HERALD_BACKEND=redis deno task dev` puts the bus on Redis
- * (`HERALD_REDIS_URL`, default `redis://127.0.0.1:6379`). `HERALD_PORT` moves the first port
+ * (`HERALD_REDIS_URL`, or Upstash's `UPSTASH_REDIS_REST_URL`/`_TOKEN`; by default
+ * `redis://127.0.0.1:6379`). `HERALD_PORT` moves the first port
  * (default 8001: Auth 8001, Users 8002, Posts 8003, Chat 8004).
  *
  * @module
@@ -17,7 +18,8 @@ const color = Deno.noColor
   ? (_: number, s: string) => s
   : (c: number, s: string) => `\x1b[${c}m${s}\x1b[0m`;
 const env: Record<string, string> = {};
-if (Deno.env.get("HERALD_BACKEND") === "redis" && !Deno.env.get("HERALD_REDIS_URL")) {
+const namesRedis = Deno.env.get("HERALD_REDIS_URL") || Deno.env.get("UPSTASH_REDIS_REST_URL");
+if (Deno.env.get("HERALD_BACKEND") === "redis" && !namesRedis) {
   env.HERALD_REDIS_URL = "redis://127.0.0.1:6379";
 }
 const width = Math.max(...SERVICES.map((s) => s.length));

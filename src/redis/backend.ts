@@ -22,7 +22,8 @@ import { deadRecord, parseDeadLetter, type StoredDeadLetter } from "./dead.ts";
 import { decodeRef, encodeRef, fieldsObject, Keys, readEntry } from "./keys.ts";
 import type { ResolvedOptions } from "./options.ts";
 import { Poller } from "./poll.ts";
-import { APPEND, CLAIM, EXTEND, REDRIVE, Scripts, SETTLE } from "./scripts.ts";
+import { EXTEND, leaseRuns, type Run, SETTLE } from "./lease_scripts.ts";
+import { APPEND, CLAIM, REDRIVE, Scripts } from "./scripts.ts";
 
 /** The Redis Streams backend. Made by `redis()`. */
 export class RedisBackend implements Backend {
@@ -155,12 +156,18 @@ export class RedisBackend implements Backend {
   ): Promise<Delivery[]> {
     this.#open();
     if (deliveries.length === 0) return [];
+    const runs = leaseRuns(deliveries.map((d, i) => ({ ref: decodeRef(d.ref), i })), (x) => ({
+      keys: this.#sourceKeys(x.ref.source, x.ref.stream, group),
+      consumer: x.ref.consumer,
+      redrive: x.ref.source === "r",
+      entry: { entryId: x.ref.entryId, args: [x.ref.entryId, x.ref.count, x.i + 1] },
+    }));
     const keys: string[] = [];
     const args: RedisArg[] = [group, leaseMs];
-    for (const d of deliveries) {
-      const ref = decodeRef(d.ref);
-      keys.push(...this.#sourceKeys(ref.source, ref.stream, group));
-      args.push(ref.entryId, ref.consumer, ref.count);
+    for (const run of runs) {
+      keys.push(...run.keys);
+      args.push(run.consumer, ...runRange(run), run.entries.length);
+      for (const e of run.entries) args.push(...e.args);
     }
     const lost = await this.#run(EXTEND, keys, args) as number[];
     return lost.map((i) => deliveries[i - 1]);
@@ -169,17 +176,27 @@ export class RedisBackend implements Backend {
   async settle(group: string, settlements: readonly Settlement[]): Promise<void> {
     this.#open();
     if (settlements.length === 0) return;
+    const runs = leaseRuns(settlements, (s) => {
+      const ref = decodeRef(s.delivery.ref);
+      const args: RedisArg[] = [OUTCOME[s.outcome], ref.entryId, ref.count];
+      if (s.outcome === "retry") args.push(Math.max(0, Math.round(s.delayMs)));
+      if (s.outcome === "dead") {
+        const dead = deadRecord(s.delivery, ref.entryId, s.error);
+        args.push(dead.record, dead.fields);
+      }
+      return {
+        keys: this.#sourceKeys(ref.source, ref.stream, group),
+        consumer: ref.consumer,
+        redrive: ref.source === "r",
+        entry: { entryId: ref.entryId, args },
+      };
+    });
     const keys = [this.#keys.dead(group)];
     const args: RedisArg[] = [group];
-    for (const s of settlements) {
-      const ref = decodeRef(s.delivery.ref);
-      keys.push(...this.#sourceKeys(ref.source, ref.stream, group));
-      const delay = s.outcome === "retry" ? Math.max(0, Math.round(s.delayMs)) : 0;
-      const dead = s.outcome === "dead"
-        ? deadRecord(s.delivery, ref.entryId, s.error)
-        : { record: "", fields: "" };
-      args.push(s.outcome, ref.entryId, ref.consumer, ref.count, delay, dead.record, dead.fields);
-      args.push(ref.source === "r" ? "1" : "0");
+    for (const run of runs) {
+      keys.push(...run.keys);
+      args.push(run.consumer, run.redrive ? "1" : "0", ...runRange(run), run.entries.length);
+      for (const e of run.entries) args.push(...e.args);
     }
     await this.#run(SETTLE, keys, args);
   }
@@ -308,6 +325,13 @@ export class RedisBackend implements Backend {
       console.warn("herald: the redis backend is reachable again");
     }
   }
+}
+
+const OUTCOME = { ack: "a", retry: "r", release: "l", dead: "d" } as const;
+
+// The first and last entry id of a run, which is sorted.
+function runRange(run: Run): [string, string] {
+  return [run.entries[0].entryId, run.entries[run.entries.length - 1].entryId];
 }
 
 // Redis down or starting (LOADING) is an outage to wait out; other error replies are bugs.

@@ -14,15 +14,9 @@
 import type { RedisArg, RedisClient } from "./client.ts";
 import { RedisReplyError } from "./client.ts";
 
-const NOW = `local t = redis.call('TIME')
+/** Sets `now`: Redis's clock in milliseconds, the one clock every lease is measured by. */
+export const NOW = `local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-`;
-
-// Is the pending entry still leased to ARGV consumer with this delivery count?
-const OWNS = `local function owns(sk, group, id, consumer, count)
-  local p = redis.call('XPENDING', sk, group, id, id, 1)
-  return #p == 1 and p[1][2] == consumer and tonumber(p[1][4]) == tonumber(count)
-end
 `;
 
 /**
@@ -118,64 +112,6 @@ if got == 0 then
   result[4] = last
 end
 return result`;
-
-/**
- * settle — KEYS: the group's dead-letter stream, then per settlement its stream key and timers
- * key. ARGV: group, then per settlement 8 values: outcome, entry id, consumer, delivery count,
- * delay ms, dead-letter record JSON, the entry's fields as JSON, and "1" when the source is a
- * redrive stream (acked entries are deleted: nobody else reads it). Returns how many were
- * applied; the others had lost their lease and are left to the new owner.
- */
-export const SETTLE = NOW + OWNS + `local group = ARGV[1]
-local applied = 0
-local done = {}
-for i = 0, (#KEYS - 1) / 2 - 1 do
-  local sk, tk = KEYS[2 + 2 * i], KEYS[3 + 2 * i]
-  local a = 2 + 8 * i
-  local outcome, id, consumer, count = ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3]
-  if owns(sk, group, id, consumer, count) then
-    applied = applied + 1
-    if outcome == 'ack' or outcome == 'dead' then
-      if outcome == 'dead' then redis.call('XADD', KEYS[1], '*', 'd', ARGV[a + 5], 'f', ARGV[a + 6]) end
-      -- Acks are gathered per stream and sent as one XACK and one ZREM below.
-      local key = sk .. '|' .. tk
-      if not done[key] then done[key] = {sk = sk, tk = tk, redrive = ARGV[a + 7], ids = {}} end
-      table.insert(done[key].ids, id)
-    elseif outcome == 'retry' then
-      redis.call('ZADD', tk, now + tonumber(ARGV[a + 4]), id)
-    elseif outcome == 'release' then
-      -- Not an attempt: take the count back, and make it due at once.
-      redis.call('XCLAIM', sk, group, consumer, 0, id, 'RETRYCOUNT', tonumber(count) - 1, 'JUSTID')
-      redis.call('ZADD', tk, 0, id)
-    end
-  end
-end
-for _, d in pairs(done) do
-  for j = 1, #d.ids, 1000 do
-    local part = {unpack(d.ids, j, math.min(j + 999, #d.ids))}
-    redis.call('XACK', d.sk, group, unpack(part))
-    redis.call('ZREM', d.tk, unpack(part))
-    if d.redrive == '1' then redis.call('XDEL', d.sk, unpack(part)) end
-  end
-end
-return applied`;
-
-/**
- * extend — KEYS: per delivery its stream key and timers key. ARGV: group, lease ms, then per
- * delivery: entry id, consumer, delivery count. Returns the 1-based indexes of lost leases.
- */
-export const EXTEND = NOW + OWNS + `local group, lease = ARGV[1], tonumber(ARGV[2])
-local lost = {}
-for i = 0, #KEYS / 2 - 1 do
-  local sk, tk = KEYS[1 + 2 * i], KEYS[2 + 2 * i]
-  local a = 3 + 3 * i
-  if owns(sk, group, ARGV[a], ARGV[a + 1], ARGV[a + 2]) and redis.call('ZSCORE', tk, ARGV[a]) then
-    redis.call('ZADD', tk, now + lease, ARGV[a])
-  else
-    lost[#lost + 1] = i + 1
-  end
-end
-return lost`;
 
 /**
  * redrive — KEYS: the dead-letter stream, then per dead letter the redrive stream of its stream

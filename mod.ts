@@ -36,6 +36,7 @@
  */
 export type {
   AppendOptions,
+  AtomicAppender,
   Backend,
   BackendFeatures,
   ClaimOptions,

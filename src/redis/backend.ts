@@ -71,9 +71,21 @@ export class RedisBackend implements Backend {
         ? ["MAXLEN", approx, trim.maxLen]
         : ["MINID", approx, `${Date.now() - trim.maxAgeMs}-0`];
     }
-    const args = [...head, options.dedupe ? "1" : "0", this.#options.dedupeTtlMs];
-    for (const e of events) args.push(JSON.stringify(e));
-    await this.#run(APPEND, keys, args);
+    if (!options.dedupe && (events.length === 1 || this.#client.transaction)) {
+      // One XADD is atomic by itself, and MULTI/EXEC makes many so, with no script to run.
+      const trimArgs = head[0] === "none" ? [] : head;
+      const adds = events.map((
+        e,
+        i,
+      ) => ["XADD", keys[i], ...trimArgs, "*", "e", JSON.stringify(e)]);
+      await this.#wrap(
+        adds.length === 1 ? this.#client.command(adds[0]) : this.#client.transaction!(adds),
+      );
+    } else {
+      const args = [...head, options.dedupe ? "1" : "0", this.#options.dedupeTtlMs];
+      for (const e of events) args.push(JSON.stringify(e));
+      await this.#run(APPEND, keys, args);
+    }
     this.#poller.wakeAll();
   }
 

@@ -42,6 +42,27 @@ export interface RedisClient {
    */
   command(args: readonly RedisArg[], channel?: string): Promise<unknown>;
   /**
+   * Runs commands in one round trip, in order, on `channel`'s connection when given. Each reply
+   * takes its command's place; an error reply is a {@linkcode RedisReplyError} in that place.
+   * Optional: without it the backend uses Lua scripts alone.
+   *
+   * @throws {BackendUnavailableError} when Redis could not be reached.
+   */
+  pipeline?(commands: readonly (readonly RedisArg[])[], channel?: string): Promise<unknown[]>;
+  /**
+   * Runs commands as one `MULTI`/`EXEC` transaction: all run, with nothing in between, or (when
+   * the connection fails first) none. Optional: without it the backend appends with a script.
+   *
+   * @throws {RedisReplyError} when a command was refused.
+   * @throws {BackendUnavailableError} when Redis could not be reached.
+   */
+  transaction?(commands: readonly (readonly RedisArg[])[]): Promise<unknown[]>;
+  /**
+   * Ends a blocking command that `channel`'s connection is waiting in, as if it timed out
+   * (`CLIENT UNBLOCK`). Only clients that block have it.
+   */
+  unblock?(channel: string): Promise<void>;
+  /**
    * Waits until one of `keys` has an entry after the matching id in `ids` (`XREAD BLOCK`), at
    * most `ms` milliseconds or until `signal` aborts. Only TCP clients have it; each `channel`
    * (a consumer) gets its own connection, because a blocked connection can do nothing else.

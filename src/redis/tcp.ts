@@ -1,6 +1,6 @@
 /**
  * The TCP adapter, on npm `ioredis`: one shared connection for commands (ioredis pipelines
- * concurrent commands on it), and one more per consumer for blocking reads.
+ * concurrent commands on it), and one more per consumer for its claims and blocking reads.
  *
  * @module
  */
@@ -39,12 +39,18 @@ export function tcpClient(url: string, options: TcpClientOptions = {}): RedisCli
   return new TcpClient(url, options);
 }
 
+// A consumer's own connection, and its id for CLIENT UNBLOCK.
+interface Channel {
+  conn: IORedis;
+  id: number;
+}
+
 class TcpClient implements RedisClient {
   readonly transport = "tcp";
   #url: string;
   #options: IORedisOptions;
   #main?: Promise<IORedis>;
-  #blocking = new Map<string, Promise<IORedis>>();
+  #channels = new Map<string, Promise<Channel>>();
   #closed = false;
 
   constructor(url: string, options: TcpClientOptions) {
@@ -63,8 +69,38 @@ class TcpClient implements RedisClient {
   }
 
   async command(args: readonly RedisArg[], channel?: string): Promise<unknown> {
-    const conn = await (channel === undefined ? this.#connection() : this.#channel(channel));
+    const conn = channel === undefined
+      ? await this.#connection()
+      : (await this.#channel(channel)).conn;
     return await run(conn, args);
+  }
+
+  async pipeline(commands: readonly (readonly RedisArg[])[], channel?: string): Promise<unknown[]> {
+    const conn = channel === undefined
+      ? await this.#connection()
+      : (await this.#channel(channel)).conn;
+    const pipe = conn.pipeline();
+    for (const [name, ...args] of commands) pipe.call(String(name), ...args);
+    return replies(await exec(() => pipe.exec()), false);
+  }
+
+  async transaction(commands: readonly (readonly RedisArg[])[]): Promise<unknown[]> {
+    const multi = (await this.#connection()).multi();
+    for (const [name, ...args] of commands) multi.call(String(name), ...args);
+    return replies(await exec(() => multi.exec()), true);
+  }
+
+  async unblock(channel: string): Promise<void> {
+    const pending = this.#channels.get(channel);
+    const ch = pending && await pending.catch(() => undefined);
+    if (!ch || ch.conn.status !== "ready") return;
+    try {
+      await run(await this.#connection(), ["CLIENT", "UNBLOCK", ch.id]);
+    } catch {
+      // No other way in: drop the blocked connection, a new one is made next time.
+      this.#channels.delete(channel);
+      ch.conn.disconnect();
+    }
   }
 
   async waitForEntries(
@@ -75,12 +111,9 @@ class TcpClient implements RedisClient {
     signal?: AbortSignal,
   ): Promise<void> {
     if (signal?.aborted || ms <= 0) return;
-    const conn = await this.#channel(channel);
-    // A blocked connection cannot be interrupted by a command: drop it, make a new one next time.
-    const abort = () => {
-      this.#blocking.delete(channel);
-      conn.disconnect();
-    };
+    const { conn } = await this.#channel(channel);
+    // A blocked connection cannot take a command: another one unblocks it.
+    const abort = () => void this.unblock(channel);
     signal?.addEventListener("abort", abort, { once: true });
     try {
       const block = Math.max(1, Math.ceil(ms));
@@ -93,21 +126,33 @@ class TcpClient implements RedisClient {
   }
 
   // A consumer's own connection: its claims and its blocking reads, one after the other.
-  #channel(channel: string): Promise<IORedis> {
+  #channel(channel: string): Promise<Channel> {
     if (this.#closed) throw new BackendUnavailableError("redis", "the client is closed");
-    let pending = this.#blocking.get(channel);
+    let pending = this.#channels.get(channel);
     if (!pending) {
-      pending = this.#connect();
-      this.#blocking.set(channel, pending);
-      pending.catch(() => this.#blocking.delete(channel));
+      pending = this.#connect().then(async (conn) => {
+        try {
+          return { conn, id: await run(conn, ["CLIENT", "ID"]) as number };
+        } catch (err) {
+          conn.disconnect();
+          throw err;
+        }
+      });
+      this.#channels.set(channel, pending);
+      pending.catch(() => this.#channels.delete(channel));
     }
     return pending;
   }
 
   async close(): Promise<void> {
     this.#closed = true;
-    const all = [...this.#blocking.values()];
-    this.#blocking.clear();
+    const channels = [...this.#channels.keys()];
+    // Blocked reads end first, so that each connection can quit cleanly.
+    await Promise.all(channels.map((ch) => this.unblock(ch)));
+    const all: Promise<IORedis | undefined>[] = [...this.#channels.values()].map((p) =>
+      p.then((ch) => ch.conn, () => undefined)
+    );
+    this.#channels.clear();
     if (this.#main) all.push(this.#main);
     await Promise.all(all.map(async (p) => {
       const conn = await p.catch(() => undefined);
@@ -144,13 +189,41 @@ class TcpClient implements RedisClient {
   }
 }
 
+type Replies = [Error | null, unknown][] | null;
+
+async function exec(send: () => Promise<Replies>): Promise<Replies> {
+  try {
+    return await send();
+  } catch (err) {
+    if (isReplyError(err)) throw new RedisReplyError(err.message, { cause: err });
+    throw new BackendUnavailableError("redis", describe(err), { cause: err });
+  }
+}
+
+// Error replies take their command's place (or, in a transaction, fail it); a lost connection
+// fails the whole call.
+function replies(all: Replies, strict: boolean): unknown[] {
+  if (!all) throw new BackendUnavailableError("redis", "the transaction was aborted");
+  return all.map(([err, value]) => {
+    if (!err) return value;
+    if (!isReplyError(err)) {
+      throw new BackendUnavailableError("redis", describe(err), { cause: err });
+    }
+    const reply = new RedisReplyError(err.message, { cause: err });
+    if (strict) throw reply;
+    return reply;
+  });
+}
+
+function isReplyError(err: unknown): err is Error {
+  return err instanceof Error && err.name === "ReplyError";
+}
+
 async function run(conn: IORedis, args: readonly RedisArg[]): Promise<unknown> {
   try {
     return await conn.call(String(args[0]), ...args.slice(1));
   } catch (err) {
-    if (err instanceof Error && err.name === "ReplyError") {
-      throw new RedisReplyError(err.message, { cause: err });
-    }
+    if (isReplyError(err)) throw new RedisReplyError(err.message, { cause: err });
     throw new BackendUnavailableError("redis", describe(err), { cause: err });
   }
 }

@@ -18,6 +18,7 @@ export class Context {
     readonly quick: boolean,
     readonly verbose: boolean,
     readonly tmp: string,
+    readonly profile = false,
   ) {}
 
   /** `full` in a full run, `quick` with `--quick`. */

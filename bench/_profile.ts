@@ -108,3 +108,40 @@ export async function profileIoredis(): Promise<() => Record<string, number>> {
   };
   return () => ({ ...counts });
 }
+
+/** What one role process reported about its calls (see the Herald roles). */
+export interface RoleDetail {
+  calls?: BackendProfile;
+  kv?: KvProfile;
+  http?: Record<string, { calls: number; ms: number }>;
+  redis?: Record<string, number>;
+}
+
+/** One line per process: the calls that dominate, per event handled or published. */
+export function describeProfile(
+  who: string,
+  detail: RoleDetail | undefined,
+  events: number,
+): string | undefined {
+  if (!detail || events <= 0) return undefined;
+  const per = (n: number) => (n / events).toFixed(2);
+  const parts: string[] = [];
+  for (const [name, c] of Object.entries(detail.calls ?? {})) {
+    if (c.calls === 0) continue;
+    parts.push(`${name} ${per(c.calls)}/ev ${(c.ms / c.calls).toFixed(2)} ms/call`);
+  }
+  const commit = detail.kv?.commit;
+  if (commit && commit.calls > 0) {
+    parts.push(`KV commits ${per(commit.calls)}/ev (${per(commit.failed)} failed)`);
+    const list = detail.kv?.list;
+    if (list && list.calls > 0) parts.push(`lists ${per(list.calls)}/ev`);
+  }
+  for (const [path, c] of Object.entries(detail.http ?? {})) {
+    parts.push(`HTTP ${path} ${per(c.calls)}/ev ${(c.ms / c.calls).toFixed(1)} ms`);
+  }
+  const commands = Object.entries(detail.redis ?? {}).filter(([, n]) => n >= events / 100);
+  if (commands.length > 0) {
+    parts.push(commands.map(([name, n]) => `${name} ${per(n)}/ev`).join(" "));
+  }
+  return parts.length > 0 ? `${who}: ${parts.join(", ")}` : undefined;
+}

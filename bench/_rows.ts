@@ -6,6 +6,7 @@
 import { type Context, pipelineNotes } from "./_context.ts";
 import { type PipelineResult, runPipeline } from "./_run.ts";
 import type { ProducerParams } from "./_role.ts";
+import { describeProfile } from "./_profile.ts";
 
 /** What a row runs and how it is judged. */
 export interface RowSpec {
@@ -92,6 +93,15 @@ export async function pipelineRow(
         consumers: r.consumerDetails,
       },
     });
+    if (ctx.profile) {
+      const lines = [
+        describeProfile("producer", r.producer.detail, r.producer.published),
+        ...r.consumerDetails.map((d, i) =>
+          describeProfile(`consumer ${i + 1}`, d, r.perConsumer[i] ?? 0)
+        ),
+      ];
+      for (const line of lines) if (line) console.log(`      ${line}`);
+    }
     result = r;
   });
   return result;

@@ -7,6 +7,8 @@
  *   redis-tcp, redis-rest; groups: kv, redis, tcp, rest, raw, herald.
  * - `--quick`: small counts, a smoke run in under a minute.
  * - `--verbose`: echo the children's stderr.
+ * - `--profile`: under each Herald row, the calls per event that each process made (backend
+ *   methods, Deno KV commits and failed commits, HTTP requests, Redis commands).
  * - `--out FILE`: where the JSON copy goes (default `bench/.out/bench-<time>.json`).
  *
  * @module
@@ -28,16 +30,23 @@ interface Flags {
   parts: Set<string>;
   quick: boolean;
   verbose: boolean;
+  profile: boolean;
   out?: string;
 }
 
 function parseFlags(args: string[]): Flags {
-  const flags: Flags = { parts: new Set(), quick: false, verbose: false };
+  const flags: Flags = {
+    parts: new Set(),
+    quick: false,
+    verbose: false,
+    profile: false,
+  };
   for (let i = 0; i < args.length; i++) {
     const [name, inline] = args[i].split("=", 2);
     const value = () => inline ?? args[++i];
     if (name === "--quick") flags.quick = true;
     else if (name === "--verbose") flags.verbose = true;
+    else if (name === "--profile") flags.profile = true;
     else if (name === "--out") flags.out = value();
     else if (name === "--only") {
       for (const part of (value() ?? "").split(",").filter(Boolean)) {
@@ -48,8 +57,10 @@ function parseFlags(args: string[]): Flags {
         for (const p of expanded) flags.parts.add(p);
       }
     } else if (name === "--help" || name === "-h") {
-      console.log(`deno task bench [--only PART[,PART]] [--quick] [--verbose] [--out FILE]
-parts: ${PARTS.join(", ")}; groups: ${Object.keys(GROUPS).join(", ")}`);
+      console.log(
+        `deno task bench [--only PART[,PART]] [--quick] [--profile] [--verbose] [--out FILE]
+parts: ${PARTS.join(", ")}; groups: ${Object.keys(GROUPS).join(", ")}`,
+      );
       Deno.exit(0);
     } else throw new TypeError(`Unknown flag "${args[i]}" (see --help)`);
   }
@@ -60,7 +71,7 @@ parts: ${PARTS.join(", ")}; groups: ${Object.keys(GROUPS).join(", ")}`);
 async function main(): Promise<void> {
   const flags = parseFlags(Deno.args);
   const tmp = await Deno.makeTempDir({ prefix: "herald-bench-" });
-  const ctx = new Context(flags.quick, flags.verbose, tmp);
+  const ctx = new Context(flags.quick, flags.verbose, tmp, flags.profile);
   const started = Date.now();
   const loadStart = Deno.loadavg();
   console.log(

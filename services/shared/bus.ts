@@ -7,7 +7,7 @@
  */
 import { type Backend, type Bus, createBus, kv } from "@herald/herald";
 import { dirname } from "node:path";
-import { backendKind, busPath, kvWatch } from "./config.ts";
+import { backendKind, busPath, kvPollMs, kvWatch } from "./config.ts";
 
 /**
  * Opens the bus a service publishes and consumes through.
@@ -37,8 +37,8 @@ async function openBackend(): Promise<Backend> {
   // any descriptor of a SQLite file drops the process's POSIX locks on it, and then another
   // process opening the bus reinitialises the shared WAL index under the others (measured:
   // SIGBUS or "file is not a database" in the other services when one restarts). So the app
-  // wakes its claims by a short poll instead, unless HERALD_KV_WATCH=1.
-  return kv({ path, watch: kvWatch(), pollMs: 50 });
+  // wakes its claims by a short poll instead (HERALD_KV_POLL_MS), unless HERALD_KV_WATCH=1.
+  return kv({ path, watch: kvWatch(), pollMs: kvPollMs() });
 }
 
 /**

@@ -10,6 +10,7 @@
  * | `PBKDF2_ITERATIONS`   | `210000`             | password hashing cost                           |
  * | `HERALD_INSTANCE`     | random               | this process's name (Chat's live fan-out group) |
  * | `HERALD_KV_WATCH`     | `0`                  | `1` wakes claims by watching the bus's folder    |
+ * | `HERALD_KV_POLL_MS`   | `50`                 | how often idle claims look for new events        |
  *
  * @module
  */
@@ -105,4 +106,16 @@ export function instanceId(): string {
  */
 export function kvWatch(): boolean {
   return env("HERALD_KV_WATCH") === "1";
+}
+
+/**
+ * How often an idle claim on the embedded bus looks for new events: the delay a hop may add,
+ * against the CPU an idle service spends looking.
+ *
+ * @returns `HERALD_KV_POLL_MS`, or 50.
+ */
+export function kvPollMs(): number {
+  const ms = Number(env("HERALD_KV_POLL_MS") ?? 50);
+  if (!Number.isInteger(ms) || ms < 1) throw new RangeError("HERALD_KV_POLL_MS must be ≥ 1");
+  return ms;
 }

@@ -59,7 +59,10 @@ export class Context {
 export function pipelineNotes(r: PipelineResult): string[] {
   const notes: string[] = [];
   if (r.missing > 0) notes.push(`${r.missing} not handled`);
-  if (r.duplicates > 0) notes.push(`${r.duplicates} handled twice`);
+  if (r.duplicates > 0) {
+    const runs = r.doubled ? ` (${r.doubled.slice(0, 3).join(", ")})` : "";
+    notes.push(`${r.duplicates} handled twice${runs}`);
+  }
   if (r.crashes) notes.push(`crashed at shutdown: ${r.crashes.join(", ")}`);
   if (r.errors > 0) notes.push(`${r.errors} errors (e.g. ${r.errorSamples[0] ?? "?"})`);
   return notes;

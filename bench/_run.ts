@@ -41,6 +41,8 @@ export interface PipelineResult {
   /** Handled per consumer process. */
   perConsumer: number[];
   producer: ProducerResult;
+  /** Events handled by two consumer processes, as runs of sequence numbers. */
+  doubled?: string[];
   /** Exit signals or codes of children that did not exit cleanly (at shutdown). */
   crashes?: string[];
   /** Each consumer's role-specific details. */
@@ -101,13 +103,21 @@ function summarize(
   const handled = results.reduce((s, r) => s + r.count, 0);
   let duplicates = results.reduce((s, r) => s + r.duplicates, 0);
   let unique = handled - duplicates;
+  const doubled: { seq: number; consumers: number[] }[] = [];
   if (results.length > 1 && results.every((r) => r.seqs)) {
-    const seen = new Set<number>();
+    const owner = new Map<number, number>();
     duplicates = 0;
-    for (const r of results) {
-      for (const s of r.seqs!) seen.has(s) ? duplicates++ : seen.add(s);
-    }
-    unique = seen.size;
+    results.forEach((r, i) => {
+      for (const s of r.seqs!) {
+        const first = owner.get(s);
+        if (first === undefined) owner.set(s, i);
+        else {
+          duplicates++;
+          if (doubled.length < 200) doubled.push({ seq: s, consumers: [first + 1, i + 1] });
+        }
+      }
+    });
+    unique = owner.size;
   }
   const first = Math.min(...results.map((r) => r.firstStamp));
   const last = Math.max(...results.map((r) => r.lastAt));
@@ -129,5 +139,29 @@ function summarize(
     perConsumer: results.map((r) => r.count),
     producer: produced,
     consumerDetails: results.map((r) => r.detail),
+    doubled: doubled.length > 0 ? describeRuns(doubled) : undefined,
   };
+}
+
+/** Describes doubled sequence numbers as runs: "1200–1299 by consumers 2 and 4". */
+function describeRuns(doubled: { seq: number; consumers: number[] }[]): string[] {
+  doubled.sort((a, b) => a.seq - b.seq);
+  const runs: string[] = [];
+  let start = doubled[0];
+  let prev = doubled[0];
+  const flush = () =>
+    runs.push(
+      `${start.seq}${prev.seq > start.seq ? `–${prev.seq}` : ""} by consumers ` +
+        start.consumers.join(" and "),
+    );
+  for (const d of doubled.slice(1)) {
+    if (d.seq === prev.seq + 1 && d.consumers.join() === start.consumers.join()) {
+      prev = d;
+      continue;
+    }
+    flush();
+    start = prev = d;
+  }
+  flush();
+  return runs;
 }

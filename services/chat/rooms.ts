@@ -17,6 +17,9 @@ export const CLOSE = {
   tooBig: 4413,
 } as const;
 
+/** How many message ids a Rooms remembers to drop redeliveries. */
+const RECENT = 2_000;
+
 /** What the server sends on a socket, as JSON. */
 export type ServerFrame =
   | { type: "joined"; groupId: string }
@@ -35,6 +38,8 @@ export type ServerFrame =
  */
 export class Rooms {
   readonly #rooms = new Map<string, Map<WSContext, string>>();
+  // Delivery is at least once: a message handed out twice must reach a socket once.
+  readonly #recent = new Set<string>();
 
   /** How many sockets are open here. */
   get size(): number {
@@ -59,6 +64,9 @@ export class Rooms {
 
   /** Sends a message to every socket here in its room. */
   broadcast(message: Message): void {
+    if (this.#recent.has(message.id)) return;
+    this.#recent.add(message.id);
+    if (this.#recent.size > RECENT) this.#recent.delete(this.#recent.values().next().value!);
     const frame = JSON.stringify({ type: "message", message } satisfies ServerFrame);
     for (const ws of this.#rooms.get(message.groupId)?.keys() ?? []) {
       if (ws.readyState === 1) ws.send(frame);

@@ -42,18 +42,26 @@ const running: ServiceProcess[] = SERVICES.map((name, i) => {
 });
 
 let stopping = false;
-async function stopAll(signal: Deno.Signal) {
+async function stopAll(why: string, code = 0) {
   if (stopping) return;
   stopping = true;
-  console.log(`\ndev: ${signal}: stopping the services…`);
+  console.log(`\ndev: ${why}: stopping the services…`);
   await Promise.all(running.map((p) => p.stop("SIGTERM", 10_000)));
   console.log("dev: all stopped");
-  Deno.exit(0);
+  Deno.exit(code);
 }
 Deno.addSignalListener("SIGINT", () => stopAll("SIGINT"));
 Deno.addSignalListener("SIGTERM", () => stopAll("SIGTERM"));
 
-await Promise.all(running.map((p) => waitReady(p.url, 60_000)));
+// A service that exits while starting (a port in use, a syntax error) stops the lot: otherwise
+// another process on its port could answer the readiness check in its place.
+const died = Promise.race(running.map((p) => p.exited.then(() => p)));
+const ready = Promise.all(running.map((p) => waitReady(p.url, 60_000))).then(() => undefined);
+const failed = await Promise.race([ready, died]);
+if (failed) {
+  console.error(`dev: ${failed.name} exited while starting (see its lines above); stopping`);
+  await stopAll("startup failure", 1);
+}
 console.log(
   `dev: ready (bus: ${Deno.env.get("HERALD_BACKEND") === "redis" ? "redis" : "Deno KV"})\n` +
     running.map((p) => `  ${p.name.padEnd(width)} ${p.url}`).join("\n") +

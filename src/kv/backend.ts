@@ -18,6 +18,7 @@ import type {
 import type { Envelope } from "../envelope.ts";
 import { BackendUnavailableError } from "../errors.ts";
 import { Appender } from "./append.ts";
+import { Bell } from "./bell.ts";
 import { Claimer } from "./claim.ts";
 import { listDead, redrive } from "./dead.ts";
 import { type LockEntry, lockKey } from "./keys.ts";
@@ -36,6 +37,7 @@ const DEFAULT_POLL_MS = 500;
 interface Open {
   kv: Deno.Kv;
   appender: Appender;
+  bell?: Bell;
   claimer: Claimer;
   trimmer: Trimmer;
   waker: Waker;
@@ -197,7 +199,10 @@ export class KvBackend implements Backend, AtomicAppender {
     return await this.#run(async (p) => {
       const moved = await redrive(p.kv, this.stats, group, ids);
       p.claimer.requeued(group);
-      if (moved > 0) p.waker.notify();
+      if (moved > 0) {
+        p.bell?.ring("requeued");
+        p.waker.notify();
+      }
       return moved;
     });
   }
@@ -249,6 +254,7 @@ export class KvBackend implements Backend, AtomicAppender {
     await parts.appender.idle();
     await parts.writer.idle();
     await parts.trimmer.idle();
+    parts.bell?.close();
     if (!this.#options.kv) parts.kv.close();
   }
 
@@ -271,31 +277,37 @@ export class KvBackend implements Backend, AtomicAppender {
   async #doOpen(): Promise<Open> {
     const { path } = this.#options;
     let kv = this.#options.kv;
-    let watchDir: string | undefined;
-    let baseName: string | undefined;
+    let bell: Bell | undefined;
     if (!kv) {
       if (path !== undefined && path !== ":memory:") {
         const slash = path.lastIndexOf("/");
-        watchDir = slash > 0 ? path.slice(0, slash) : slash === 0 ? "/" : ".";
-        baseName = path.slice(slash + 1);
-        await Deno.mkdir(watchDir, { recursive: true });
+        if (slash > 0) await Deno.mkdir(path.slice(0, slash), { recursive: true });
+        bell = await Bell.open(path);
       }
-      kv = await Deno.openKv(path);
+      try {
+        kv = await Deno.openKv(path);
+      } catch (err) {
+        bell?.close();
+        throw err;
+      }
     }
-    if (this.#options.watch === false) watchDir = undefined;
     const book = new LeaseBook();
     const trimmer = new Trimmer(kv, this.stats, this.#options.retention);
-    const waker = new Waker(watchDir, baseName);
+    const claimer = new Claimer(kv, this.stats, book);
+    // Watch only the doorbell folder, never the database's own (see bell.ts for why).
+    const watchDir = this.#options.watch === false ? undefined : bell?.dir;
+    const waker = new Waker(watchDir, () => claimer.requeuedAll(), () => this.stats.rings++);
     const appender = new Appender(kv, this.stats, (streams) => {
+      bell?.ring("appended");
       waker.notify();
       trimmer.appended(streams);
     });
-    const claimer = new Claimer(kv, this.stats, book);
     const writer = new LeaseWriter(kv, this.stats, book, (group, stream) => {
       claimer.requeued(group, stream);
+      bell?.ring("requeued");
       waker.notify();
     });
-    this.#ready = { kv, appender, claimer, trimmer, waker, writer };
+    this.#ready = { kv, appender, bell, claimer, trimmer, waker, writer };
     return this.#ready;
   }
 }

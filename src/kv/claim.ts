@@ -365,6 +365,11 @@ export class Claimer {
     }
   }
 
+  /** Makes the next claim look for retries of every group (another process requeued some). */
+  requeuedAll(): void {
+    this.#retryScanAt.clear();
+  }
+
   /** Forgets the cached cursor of a group on a stream (after `subscribe` wrote it). */
   forget(group: string, stream: string): void {
     this.#cursors.delete(`${group}\u0000${stream}`);

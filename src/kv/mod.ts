@@ -12,7 +12,8 @@
  *   two consumers never hold one delivery; settlements and extensions made meanwhile in one
  *   process are written in one operation;
  * - waiting claims wake at once for appends in this process, within a millisecond or two for
- *   another process's appends to the same file (a watch on the file's folder), and otherwise by
+ *   another process's appends to the same file (each process rings a doorbell file in
+ *   `<path>.wake/` after its commits, and waiting processes watch that folder), and otherwise by
  *   a poll (`pollMs`);
  * - several processes may share one file: SQLite's "database is locked" is retried inside;
  * - retention is off by default (every event is kept); set `retention` to trim by age and/or

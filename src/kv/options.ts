@@ -58,15 +58,18 @@ export interface KvOptions {
   };
   /**
    * The slowest a waiting `claim` notices events written by another process, in milliseconds.
-   * On a local file, a file-system watch usually wakes it within a millisecond or two; this poll
-   * is the backstop where file events do not exist.
+   * On a local file, the doorbell watch (see `watch`) usually wakes it within a millisecond or
+   * two; this poll is the backstop where file events do not exist.
    *
    * @default {500}
    */
   pollMs?: number;
   /**
-   * Watch the database's folder to wake waiting claims when another process writes. Only used
-   * with a file `path`.
+   * Wake waiting claims when another process writes to the same file, by watching the
+   * database's doorbell folder (`<path>.wake/`, made next to the file): every process rings it
+   * after each commit others may wait for. Only used with a file `path`. The database's own
+   * folder is never watched: a watch there drops SQLite's file locks and corrupts the shared
+   * WAL index of the other processes.
    *
    * @default {true}
    */

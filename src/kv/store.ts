@@ -39,11 +39,13 @@ export interface KvStats {
   claimConflicts: number;
   /** Atomic commits of appended events. */
   appendCommits: number;
+  /** Doorbell rings heard from other processes (see `KvOptions.watch`). */
+  rings: number;
 }
 
 /** Makes a zeroed {@linkcode KvStats}. */
 export function newStats(): KvStats {
-  return { lockedRetries: 0, appendConflicts: 0, claimConflicts: 0, appendCommits: 0 };
+  return { lockedRetries: 0, appendConflicts: 0, claimConflicts: 0, appendCommits: 0, rings: 0 };
 }
 
 const LOCKED = /database is locked|database table is locked|SQLITE_BUSY/i;

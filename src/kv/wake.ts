@@ -1,15 +1,20 @@
 /**
  * Wakes waiting claims when something may have arrived: at once for writes made in this
  * process, within a millisecond or two for another process's writes to the same file (through a
- * file-system watch on the database's folder), and by a slow poll as the backstop.
+ * file-system watch on the database's doorbell folder, see `bell.ts` — never on the database's
+ * own folder), and by a slow poll as the backstop.
  *
  * Deno KV offers nothing better across processes: `kv.watch` does not see another process's
  * writes, and `listenQueue` delivers across processes on a 60 s tick.
  *
  * @module
  */
+import { ringOf } from "./bell.ts";
 
-/** Re-looks after a file event, in milliseconds: the event can precede the commit's visibility. */
+/**
+ * Re-looks after a ring, in milliseconds. Rings come after the commit, so the first look should
+ * see it; the re-look covers a ring that woke a claim which was already reading.
+ */
 const FOLLOW_UPS = [2, 10];
 
 /** One shared waker per backend: one watcher and one set of waiters, whatever their number. */
@@ -22,10 +27,15 @@ export class Waker {
   #closed = false;
 
   /**
-   * @param watchDir The database's folder to watch, if any.
-   * @param baseName The database file's name; events on other files in the folder are ignored.
+   * @param watchDir The doorbell folder to watch, if any.
+   * @param onRequeued Called when another process rang "requeued" (retries or releases).
+   * @param onRing Called for each ring heard.
    */
-  constructor(private readonly watchDir?: string, private readonly baseName?: string) {}
+  constructor(
+    private readonly watchDir?: string,
+    private readonly onRequeued?: () => void,
+    private readonly onRing?: () => void,
+  ) {}
 
   /** Increases on every wake-up; a waiter that saw an older value does not wait. */
   get generation(): number {
@@ -87,7 +97,10 @@ export class Waker {
       try {
         for await (const event of watcher) {
           if (event.kind === "access") continue;
-          if (this.baseName && !event.paths.some((p) => p.includes(this.baseName!))) continue;
+          const rings = event.paths.map(ringOf);
+          if (rings.includes("requeued")) this.onRequeued?.();
+          if (!rings.some((r) => r !== undefined)) continue;
+          this.onRing?.();
           this.#fileEvent();
         }
       } catch {

@@ -1,0 +1,92 @@
+/**
+ * The doorbell: how processes sharing one database file tell each other "look now". Next to the
+ * database `bus.db` sits a folder `bus.db.wake/` holding two small files; a process that commits
+ * something others may wait for writes one byte to one of them, and waiting processes watch that
+ * folder (see `wake.ts`).
+ *
+ * Why not watch the database's own folder: `Deno.watchFs` opens and closes the files it reports
+ * on (seen with strace: `openat(…/bus.db-shm)`, `close`, on every event). Closing *any*
+ * descriptor of a file drops every POSIX advisory lock the process holds on it, so a watch on the
+ * database's folder silently drops SQLite's locks on the WAL index (`-shm`); a process opening
+ * the database then believes it is alone, re-initialises the shared, memory-mapped WAL index
+ * under the others, and they die of SIGBUS or report "file is not a database" (measured: a
+ * database left "malformed" after 60 short-lived publishers). The doorbell folder holds no SQLite
+ * file, so whatever the watch opens there is harmless.
+ *
+ * @module
+ */
+
+/** What a ring announces; each kind is its own file in the folder. */
+export type Ring = "appended" | "requeued";
+
+const KINDS: readonly Ring[] = ["appended", "requeued"];
+const BYTE = new Uint8Array([1]);
+
+/** The doorbell folder of a database file. */
+export function bellDir(path: string): string {
+  return `${path}.wake`;
+}
+
+/** One process's side of the doorbell: the bell files kept open to ring them cheaply. */
+export class Bell {
+  #files = new Map<Ring, Deno.FsFile>();
+
+  private constructor(readonly dir: string) {}
+
+  /**
+   * Opens (creating if needed) the doorbell of the database at `path`. Returns `undefined` when
+   * the folder cannot be made (read-only place): the others then notice by their poll.
+   */
+  static async open(path: string): Promise<Bell | undefined> {
+    const bell = new Bell(bellDir(path));
+    try {
+      await Deno.mkdir(bell.dir, { recursive: true });
+      for (const kind of KINDS) {
+        const file = await Deno.open(`${bell.dir}/${kind}`, {
+          read: true,
+          write: true,
+          create: true,
+        });
+        bell.#files.set(kind, file);
+      }
+      return bell;
+    } catch {
+      bell.close();
+      return undefined;
+    }
+  }
+
+  /**
+   * Rings: one byte written in place (no growth), which the others' watch reports as a change
+   * of the file. Synchronous and cheap (a seek and a one-byte write), done after each commit
+   * that others may be waiting for.
+   */
+  ring(kind: Ring): void {
+    const file = this.#files.get(kind);
+    if (!file) return;
+    try {
+      file.seekSync(0, Deno.SeekMode.Start);
+      file.writeSync(BYTE);
+    } catch {
+      // a full or vanished disk: the others' poll remains
+    }
+  }
+
+  /** Closes the bell files. */
+  close(): void {
+    for (const file of this.#files.values()) {
+      try {
+        file.close();
+      } catch {
+        // already closed
+      }
+    }
+    this.#files.clear();
+  }
+}
+
+/** Which ring a path reported by the watch is, if any. */
+export function ringOf(path: string): Ring | undefined {
+  const name = path.slice(path.lastIndexOf("/") + 1);
+  return KINDS.find((k) => k === name);
+}

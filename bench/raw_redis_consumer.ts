@@ -3,14 +3,24 @@
  * which cannot block, polled again at once after a non-empty read and after 2 ms otherwise),
  * handle, `XACK`.
  *
+ * With `wake: "xread"` (TCP only) it waits the way Herald's Redis backend does: a blocking
+ * `XREAD` on a second connection, then a non-blocking `XREADGROUP` on the first, to show what
+ * the extra round trip costs.
+ *
  * @module
  */
 import { sleep, type Tick } from "./_clock.ts";
 import { connect, type RawTarget } from "./_redis_raw.ts";
+import { profileFetch, profileIoredis } from "./_profile.ts";
 import { type ConsumerParams, params, Recorder, send, stopRequested } from "./_role.ts";
 
-const p = params<ConsumerParams & RawTarget & { stream: string; index?: number }>();
+const p = params<
+  ConsumerParams & RawTarget & { stream: string; index?: number; wake?: "xread" }
+>();
+const http = p.transport === "rest" ? profileFetch() : undefined;
+const tcp = p.transport === "tcp" ? await profileIoredis() : undefined;
 const conn = await connect(p);
+const waker = p.wake === "xread" ? await connect(p) : undefined;
 const group = "raw";
 const consumer = `c${p.index ?? 0}`;
 try {
@@ -22,8 +32,9 @@ const recorder = new Recorder(p);
 let stopped = false;
 stopRequested().then(() => stopped = true);
 send({ ready: true });
-const block = p.transport === "tcp" ? ["BLOCK", 200] : [];
+const block = p.transport === "tcp" && !waker ? ["BLOCK", 200] : [];
 type Reply = [string, [string, string[]][]][] | null;
+let lastId = "0";
 while (!stopped) {
   const reply = await conn.run(
     ["XREADGROUP", "GROUP", group, consumer, "COUNT", 100, ...block, "STREAMS", p.stream, ">"],
@@ -34,10 +45,14 @@ while (!stopped) {
     recorder.record(tick.seq, tick.t);
   }
   if (entries.length > 0) {
+    lastId = entries[entries.length - 1][0];
     await conn.run(["XACK", p.stream, group, ...entries.map(([id]) => id)]);
+  } else if (waker) {
+    await waker.run(["XREAD", "COUNT", 1, "BLOCK", 200, "STREAMS", p.stream, lastId]);
   } else if (p.transport === "rest") {
     await sleep(2);
   }
 }
-recorder.finish();
+recorder.finish({ http: http?.(), redis: tcp?.() });
 await conn.close();
+await waker?.close();

@@ -116,6 +116,17 @@ async function raw(ctx: Context, e: Endpoint, prefix: string): Promise<void> {
     rate: 1000,
     n: n.paced,
   });
+  if (e.transport === "tcp") {
+    // Herald's shape of waiting: what the wake-up round trip before the read costs.
+    await pipelineRow(ctx, {
+      ...base,
+      name: "paced 1,000/s, woken by XREAD, then XREADGROUP",
+      shared: { ...stream("paced-xread"), wake: "xread" },
+      mode: "paced",
+      rate: 1000,
+      n: n.paced,
+    });
+  }
 }
 
 async function bullmq(ctx: Context, prefix: string): Promise<void> {

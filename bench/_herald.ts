@@ -15,15 +15,17 @@ export const Tick = defineEvent({
 
 /** Which backend a Herald role runs on. */
 export type BackendSpec =
-  | { kind: "kv"; path: string }
+  | { kind: "kv"; path: string; options?: Record<string, unknown> }
   | { kind: "redis"; url: string; token?: string; prefix: string };
 
 /** Makes the backend `spec` describes, loading the Redis client only when asked for. */
 export async function makeBackend(spec: BackendSpec): Promise<Backend> {
   if (spec.kind === "kv") {
-    // mod.ts re-exports it once the lead wires it in; the folder's entry is the same function.
-    const { kv } = await import("../src/kv/mod.ts");
-    return kv({ path: spec.path });
+    // The public entry point once mod.ts exports kv(); until then, the backend's own entry.
+    const root: Record<string, unknown> = await import("@herald/herald");
+    const { kv: fallback } = await import("../src/kv/mod.ts");
+    const kv = (root.kv ?? fallback) as typeof fallback;
+    return kv({ ...spec.options, path: spec.path });
   }
   const { redis } = await import("@herald/herald/redis");
   return redis({ url: spec.url, token: spec.token, prefix: spec.prefix });

@@ -115,6 +115,11 @@ export interface RoleDetail {
   kv?: KvProfile;
   http?: Record<string, { calls: number; ms: number }>;
   redis?: Record<string, number>;
+  /** Producer: how long each publish call took. */
+  callMs?: { p50: number; p99: number; n: number };
+  /** Consumer: publish stamp to claim returned, and claim returned to handler. */
+  untilClaimedMs?: { p50: number; p99: number; n: number };
+  claimToHandlerMs?: { p50: number; p99: number; n: number };
 }
 
 /** One line per process: the calls that dominate, per event handled or published. */
@@ -143,5 +148,11 @@ export function describeProfile(
   if (commands.length > 0) {
     parts.push(commands.map(([name, n]) => `${name} ${per(n)}/ev`).join(" "));
   }
+  const pct = (label: string, x?: { p50: number; p99: number; n: number }) => {
+    if (x && x.n > 0) parts.push(`${label} p50 ${x.p50.toFixed(2)} p99 ${x.p99.toFixed(2)} ms`);
+  };
+  pct("call", detail.callMs);
+  pct("stamp→claimed", detail.untilClaimedMs);
+  pct("claimed→handler", detail.claimToHandlerMs);
   return parts.length > 0 ? `${who}: ${parts.join(", ")}` : undefined;
 }

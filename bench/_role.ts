@@ -204,6 +204,12 @@ export async function produce(
     if (/database is locked/i.test(message)) result.locked += count;
     if (result.errorSamples.length < 3) result.errorSamples.push(message.slice(0, 200));
   };
+  const calls = new Samples();
+  const timed = async (f: () => Promise<void>) => {
+    const t = now();
+    await f();
+    calls.push(now() - t);
+  };
   const start = now();
   const deadline = start + (p.maxSeconds ?? Infinity) * 1000;
   if (p.mode === "batch") {
@@ -211,7 +217,7 @@ export async function produce(
     for (let seq = 0; seq < p.n && now() < deadline; seq += size) {
       const seqs = Array.from({ length: Math.min(size, p.n - seq) }, (_, i) => seq + i);
       try {
-        await many(seqs);
+        await timed(() => many(seqs));
         result.published += seqs.length;
       } catch (err) {
         fail(err, seqs.length);
@@ -225,7 +231,7 @@ export async function produce(
         if (ahead > 0.5) await new Promise((r) => setTimeout(r, ahead));
       }
       try {
-        await one(seq);
+        await timed(() => one(seq));
         result.published++;
       } catch (err) {
         fail(err, 1);
@@ -233,6 +239,6 @@ export async function produce(
     }
   }
   result.seconds = (now() - start) / 1000;
-  result.detail = detail?.();
+  result.detail = { ...detail?.(), callMs: calls.percentiles() };
   send({ result });
 }

@@ -7,6 +7,8 @@
  */
 import { createBus, createWorker } from "@herald/herald";
 import { type BackendSpec, makeBackend, Tick } from "./_herald.ts";
+import { now } from "./_clock.ts";
+import { Samples } from "./_stats.ts";
 import { profileBackend, profileFetch, profileIoredis, profileKv } from "./_profile.ts";
 import { type ConsumerParams, params, Recorder, send, stopRequested } from "./_role.ts";
 
@@ -20,10 +22,27 @@ const http = p.backend.kind === "redis" && p.backend.token ? profileFetch() : un
 const tcp = p.backend.kind === "redis" && !p.backend.token ? await profileIoredis() : undefined;
 const backend = await makeBackend(p.backend);
 const calls = profileBackend(backend);
+// When each event's claim returned: splits latency into "until claimed" and "claim to handler".
+const claimedAt = new Map<string, number>();
+const untilClaimed = new Samples();
+const toHandler = new Samples();
+const claim = backend.claim.bind(backend);
+backend.claim = async (...args) => {
+  const deliveries = await claim(...args);
+  const at = now();
+  for (const d of deliveries) if (d.envelope) claimedAt.set(d.envelope.id, at);
+  return deliveries;
+};
 const bus = createBus({ backend, source: "bench" });
 const worker = createWorker({ bus, group: "bench", batch: p.batch })
   .on(Tick, (event) => {
     recorder.record(event.data.seq, event.data.t);
+    const at = claimedAt.get(event.id);
+    if (at !== undefined && event.data.seq >= (p.warmup ?? 0)) {
+      claimedAt.delete(event.id);
+      untilClaimed.push(at - event.data.t);
+      toHandler.push(now() - at);
+    }
   }, { concurrency: p.concurrency ?? 100 });
 await worker.start();
 send({ ready: true });
@@ -34,6 +53,8 @@ const detail = () => ({
   http: http?.(),
   redis: tcp?.(),
   stats: (backend as { stats?: unknown }).stats,
+  untilClaimedMs: untilClaimed.percentiles(),
+  claimToHandlerMs: toHandler.percentiles(),
 });
 recorder.snapshot(detail());
 try {

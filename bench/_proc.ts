@@ -37,7 +37,8 @@ export class Child {
     this.#process = new Deno.Command(Deno.execPath(), {
       args: ["run", "-A", ...(options.flags ?? []), script],
       cwd: ROOT.pathname,
-      env: { ...options.env, BENCH_PARAMS: JSON.stringify(params) },
+      // Plain error text for the table's notes.
+      env: { NO_COLOR: "1", ...options.env, BENCH_PARAMS: JSON.stringify(params) },
       stdin: "piped",
       stdout: "piped",
       stderr: "piped",

@@ -97,8 +97,8 @@ export function profileFetch(): () => Record<string, { calls: number; ms: number
 /** Counts the Redis commands this process sends through ioredis, by name. */
 export async function profileIoredis(): Promise<() => Record<string, number>> {
   const counts: Record<string, number> = {};
-  // deno-lint-ignore no-import-prefix
-  const { Redis } = await import("npm:ioredis@^5.4.2");
+  // The module src/redis/tcp.ts loads too, so patching its prototype counts Herald's commands.
+  const { Redis } = await import("ioredis");
   const proto = Redis.prototype as unknown as Record<string, (...a: unknown[]) => unknown>;
   const original = proto.sendCommand;
   proto.sendCommand = function (this: unknown, command: unknown, ...rest: unknown[]) {

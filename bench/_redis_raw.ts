@@ -26,9 +26,7 @@ export interface RawConn {
 /** Opens a connection to `target`. */
 export async function connect(target: RawTarget): Promise<RawConn> {
   if (target.transport === "tcp") {
-    // The same inline specifier as src/redis/tcp.ts until deno.json maps "ioredis".
-    // deno-lint-ignore no-import-prefix
-    const { Redis } = await import("npm:ioredis@^5.4.2");
+    const { Redis } = await import("ioredis");
     const r = new Redis(target.url, { lazyConnect: false, maxRetriesPerRequest: 1 });
     return {
       run: ([name, ...args]) => r.call(String(name), ...args),

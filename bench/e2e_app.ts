@@ -98,7 +98,7 @@ const wake = backend === "redis"
   ? "redis"
   : Deno.env.get("HERALD_KV_WATCH") === "1"
   ? "kv, file-watch wake-ups"
-  : "kv, 50 ms poll";
+  : `kv, ${Deno.env.get("HERALD_KV_POLL_MS") ?? 50} ms poll`;
 console.log(
   `registration → visible in Posts and Chat (${wake}, n=${N}): ` +
     `p50 ${at(0.5).toFixed(1)} ms, p90 ${at(0.9).toFixed(1)} ms, p99 ${at(0.99).toFixed(1)} ms, ` +

@@ -6,7 +6,8 @@
  * @module
  */
 import type { Context } from "./_context.ts";
-import { pipelineRow } from "./_rows.ts";
+import { pipelineRow, type RowSpec } from "./_rows.ts";
+import { connect } from "./_redis_raw.ts";
 import { idleCpu } from "./kv.ts";
 
 const REDIS_URL = Deno.env.get("HERALD_BENCH_REDIS_URL") ?? "redis://127.0.0.1:6379";
@@ -70,6 +71,49 @@ async function withRest(
   await body(rest);
 }
 
+/** Server-side cost per command from `INFO commandstats`: calls and microseconds. */
+async function commandStats(): Promise<Map<string, { calls: number; usec: number }>> {
+  const conn = await connect({ transport: "tcp", url: REDIS_URL });
+  try {
+    const text = String(await conn.run(["INFO", "commandstats"]));
+    const stats = new Map<string, { calls: number; usec: number }>();
+    for (const m of text.matchAll(/cmdstat_([\w|]+):calls=(\d+),usec=(\d+)/g)) {
+      stats.set(m[1], { calls: Number(m[2]), usec: Number(m[3]) });
+    }
+    return stats;
+  } finally {
+    await conn.close();
+  }
+}
+
+/**
+ * A pipeline row that also records what Redis itself spent per command meanwhile (every client
+ * of this Redis counts, so other work running at the same time shows up too).
+ */
+async function redisRow(ctx: Context, spec: RowSpec) {
+  const before = await commandStats().catch(() => undefined);
+  const result = await pipelineRow(ctx, spec);
+  const after = await commandStats().catch(() => undefined);
+  if (!before || !after || !result) return result;
+  const events = result.producer.published;
+  const server: Record<string, { perEvent: number; usecPerCall: number }> = {};
+  for (const [name, a] of after) {
+    const b = before.get(name) ?? { calls: 0, usec: 0 };
+    const calls = a.calls - b.calls;
+    if (calls < events / 100 || name === "info") continue;
+    server[name] = { perEvent: calls / events, usecPerCall: (a.usec - b.usec) / calls };
+  }
+  const row = ctx.rows.at(-1);
+  if (row && row.detail) (row.detail as Record<string, unknown>).server = server;
+  if (ctx.profile) {
+    const parts = Object.entries(server).map(([name, x]) =>
+      `${name} ${x.perEvent.toFixed(2)}/ev ${x.usecPerCall.toFixed(0)} µs`
+    );
+    console.log(`      redis server: ${parts.join(", ")}`);
+  }
+  return result;
+}
+
 function sizes(ctx: Context, e: Endpoint) {
   return e.transport === "tcp"
     ? {
@@ -91,7 +135,7 @@ async function raw(ctx: Context, e: Endpoint, prefix: string): Promise<void> {
     consumer: "raw_redis_consumer",
   };
   const stream = (row: string) => ({ ...e, stream: `${prefix}raw-${e.transport}-${row}` });
-  await pipelineRow(ctx, {
+  await redisRow(ctx, {
     ...base,
     name: "XADD, 1 per call",
     key: `${e.transport}.raw.single`,
@@ -99,7 +143,7 @@ async function raw(ctx: Context, e: Endpoint, prefix: string): Promise<void> {
     mode: "single",
     n: n.single,
   });
-  await pipelineRow(ctx, {
+  await redisRow(ctx, {
     ...base,
     name: "XADD, pipelined ×100",
     key: `${e.transport}.raw.batch`,
@@ -108,7 +152,7 @@ async function raw(ctx: Context, e: Endpoint, prefix: string): Promise<void> {
     batch: 100,
     n: n.batch,
   });
-  await pipelineRow(ctx, {
+  await redisRow(ctx, {
     ...base,
     name: "XADD, paced 1,000/s",
     shared: stream("paced"),
@@ -118,7 +162,7 @@ async function raw(ctx: Context, e: Endpoint, prefix: string): Promise<void> {
   });
   if (e.transport === "tcp") {
     // Herald's shape of waiting: what the wake-up round trip before the read costs.
-    await pipelineRow(ctx, {
+    await redisRow(ctx, {
       ...base,
       name: "paced 1,000/s, woken by XREAD, then XREADGROUP",
       shared: { ...stream("paced-xread"), wake: "xread" },
@@ -143,14 +187,14 @@ async function bullmq(ctx: Context, prefix: string): Promise<void> {
     consumer: "bullmq_consumer",
     flags: ["--no-lock"],
   };
-  const single = await pipelineRow(ctx, {
+  const single = await redisRow(ctx, {
     ...base,
     name: "queue.add(), 1 per call",
     shared: shared("single"),
     mode: "single",
     n: ctx.size(10_000, 2000),
   });
-  const bulk = await pipelineRow(ctx, {
+  const bulk = await redisRow(ctx, {
     ...base,
     name: "queue.addBulk() of 100",
     shared: shared("batch"),
@@ -158,7 +202,7 @@ async function bullmq(ctx: Context, prefix: string): Promise<void> {
     batch: 100,
     n: ctx.size(50_000, 10_000),
   });
-  await pipelineRow(ctx, {
+  await redisRow(ctx, {
     ...base,
     name: "queue.add(), paced 1,000/s",
     shared: shared("paced"),
@@ -186,7 +230,7 @@ async function herald(ctx: Context, e: Endpoint, prefix: string): Promise<void> 
   });
   const base = { section, producer: "herald_producer", consumer: "herald_consumer" };
   const single = ctx.baseline(`${e.transport}.raw.single`, tcp ? 9700 : 1460);
-  await pipelineRow(ctx, {
+  await redisRow(ctx, {
     ...base,
     name: "publish(), 1 per call",
     shared: backend("single"),
@@ -199,7 +243,7 @@ async function herald(ctx: Context, e: Endpoint, prefix: string): Promise<void> 
   });
   const batch = ctx.baseline(`${e.transport}.raw.batch`, tcp ? 47_000 : 33_000);
   const bull = ctx.baseline("bullmq.best", 7900);
-  await pipelineRow(ctx, {
+  await redisRow(ctx, {
     ...base,
     name: "publishMany() of 100",
     key: `${e.transport}.herald.batch`,
@@ -215,7 +259,7 @@ async function herald(ctx: Context, e: Endpoint, prefix: string): Promise<void> 
         }
         : { target: `≥ 80% of raw (${batch.label})`, pass: r.eventsPerSec >= 0.8 * batch.value },
   });
-  await pipelineRow(ctx, {
+  await redisRow(ctx, {
     ...base,
     name: "publish(), paced 1,000/s",
     shared: backend("paced"),
@@ -230,7 +274,7 @@ async function herald(ctx: Context, e: Endpoint, prefix: string): Promise<void> 
         }
         : { target: "p50 ≤ 5 ms", pass: r.latency.p50 <= 5 },
   });
-  await pipelineRow(ctx, {
+  await redisRow(ctx, {
     ...base,
     name: "4 consumer processes, publishMany() of 100",
     shared: backend("four"),

@@ -69,7 +69,13 @@ parts: ${PARTS.join(", ")}; groups: ${Object.keys(GROUPS).join(", ")}`,
 }
 
 async function main(): Promise<void> {
-  const flags = parseFlags(Deno.args);
+  let flags: Flags;
+  try {
+    flags = parseFlags(Deno.args);
+  } catch (err) {
+    console.error((err as Error).message);
+    Deno.exit(2);
+  }
   const tmp = await Deno.makeTempDir({ prefix: "herald-bench-" });
   const ctx = new Context(flags.quick, flags.verbose, tmp, flags.profile);
   const started = Date.now();

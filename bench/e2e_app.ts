@@ -4,8 +4,8 @@
  * the time from Auth's 201 until both Posts and Chat answer `GET /users/:id` with 200 (each
  * polled every millisecond or two). Prints p50/p90/p99/max. Nothing is asserted.
  *
- *   deno run -A bench/e2e_app.ts                 # embedded Deno KV bus (the app's default: poll)
- *   HERALD_KV_WATCH=1 deno run -A bench/e2e_app.ts   # Deno KV bus woken by file events
+ *   deno run -A bench/e2e_app.ts                     # embedded Deno KV bus, woken by file events
+ *   HERALD_KV_WATCH=0 deno run -A bench/e2e_app.ts   # Deno KV bus, idle claims poll every 50 ms
  *   HERALD_BACKEND=redis deno run -A bench/e2e_app.ts
  *   E2E_N=50 deno run -A bench/e2e_app.ts        # fewer registrations
  *
@@ -96,7 +96,7 @@ const at = (q: number) =>
   latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))];
 const wake = backend === "redis"
   ? "redis"
-  : Deno.env.get("HERALD_KV_WATCH") === "1"
+  : Deno.env.get("HERALD_KV_WATCH") !== "0"
   ? "kv, file-watch wake-ups"
   : `kv, ${Deno.env.get("HERALD_KV_POLL_MS") ?? 50} ms poll`;
 console.log(

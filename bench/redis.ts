@@ -160,7 +160,7 @@ async function raw(ctx: Context, e: Endpoint, prefix: string): Promise<void> {
     rate: 1000,
     n: n.paced,
   });
-  if (e.transport === "tcp") {
+  if (e.transport === "tcp" && !ctx.quick) {
     // Herald's shape of waiting: what the wake-up round trip before the read costs.
     await redisRow(ctx, {
       ...base,

@@ -78,11 +78,14 @@ async function main(): Promise<void> {
   }
   const tmp = await Deno.makeTempDir({ prefix: "herald-bench-" });
   const ctx = new Context(flags.quick, flags.verbose, tmp, flags.profile);
+  const cpu = (await Deno.readTextFile("/proc/cpuinfo").catch(() => "")).match(
+    /model name\s*:\s*(.+)/,
+  )?.[1] ?? "unknown CPU";
   const started = Date.now();
   const loadStart = Deno.loadavg();
   console.log(
     `Herald bench${flags.quick ? " (quick)" : ""}: ${[...flags.parts].join(", ")}; ` +
-      `Deno ${Deno.version.deno}, ${navigator.hardwareConcurrency} cores, 200-byte events, ` +
+      `Deno ${Deno.version.deno}, ${navigator.hardwareConcurrency} cores (${cpu}), 200-byte events, ` +
       `producer and consumers in separate processes`,
   );
   try {
@@ -119,6 +122,8 @@ ${seconds.toFixed(0)} s; load average ${load[0]} at the start, ${load[1]} at the
       {
         at: new Date().toISOString(),
         deno: Deno.version.deno,
+        cpu,
+        cores: navigator.hardwareConcurrency,
         quick: flags.quick,
         parts: [...flags.parts],
         seconds,

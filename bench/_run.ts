@@ -8,6 +8,9 @@ import { Child } from "./_proc.ts";
 import type { ConsumerParams, ConsumerResult, ProducerParams, ProducerResult } from "./_role.ts";
 import type { Percentiles } from "./_stats.ts";
 
+/** How long consumers may make no progress before the run stops waiting for them. */
+const STALL_MS = 10_000;
+
 /** One end-to-end run. */
 export interface PipelineSpec {
   /** Producer role (a file name in bench/ without `.ts`) and its parameters. */
@@ -72,7 +75,13 @@ export async function runPipeline(spec: PipelineSpec): Promise<PipelineResult> {
     const produced = await producer.wait<ProducerResult>("result", spec.timeoutMs);
     const expected = Math.min(total, produced.published);
     const sum = () => consumers.reduce((s, c) => s + c.progress, 0);
-    while (sum() < expected && Date.now() < deadline) await sleep(20);
+    // Wait for the consumers to catch up; give up when they stop making progress.
+    let last = sum();
+    let lastChange = Date.now();
+    while (sum() < expected && Date.now() < deadline && Date.now() - lastChange < STALL_MS) {
+      await sleep(20);
+      if (sum() !== last) [last, lastChange] = [sum(), Date.now()];
+    }
     // Several consumers: give a late duplicate a moment to show up.
     if (processes > 1) await sleep(300);
     await Promise.all(consumers.map((c) => c.stop()));

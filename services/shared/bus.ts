@@ -33,12 +33,9 @@ async function openBackend(): Promise<Backend> {
   }
   const path = busPath();
   await Deno.mkdir(dirname(path), { recursive: true });
-  // Deno.watchFs opens (and closes) the files of the folder it watches on every event; closing
-  // any descriptor of a SQLite file drops the process's POSIX locks on it, and then another
-  // process opening the bus reinitialises the shared WAL index under the others (measured:
-  // SIGBUS or "file is not a database" in the other services when one restarts). So the app
-  // wakes its claims by a short poll instead (HERALD_KV_POLL_MS), unless HERALD_KV_WATCH=1.
-  return kv({ path, watch: kvWatch(), pollMs: kvPollMs() });
+  // Claims wake on the backend's file-event doorbell; HERALD_KV_WATCH=0 leaves only the poll.
+  const watch = kvWatch();
+  return kv({ path, watch, pollMs: kvPollMs() ?? (watch ? undefined : 50) });
 }
 
 /**

@@ -9,8 +9,8 @@
  * | `JWT_SECRET`          | a dev-only secret    | signs and verifies tokens; set it in production |
  * | `PBKDF2_ITERATIONS`   | `210000`             | password hashing cost                           |
  * | `HERALD_INSTANCE`     | random               | this process's name (Chat's live fan-out group) |
- * | `HERALD_KV_WATCH`     | `0`                  | `1` wakes claims by watching the bus's folder    |
- * | `HERALD_KV_POLL_MS`   | `50`                 | how often idle claims look for new events        |
+ * | `HERALD_KV_WATCH`     | `1`                  | `0`: no file-event wake-ups, only the poll       |
+ * | `HERALD_KV_POLL_MS`   | kv()'s (50 unwatched) | how often idle claims look for new events       |
  *
  * @module
  */
@@ -100,22 +100,24 @@ export function instanceId(): string {
 }
 
 /**
- * Whether the embedded bus wakes claims by watching its folder (see `bus.ts` for why not).
+ * Whether the embedded bus wakes waiting claims by file events from other processes.
  *
- * @returns `true` when `HERALD_KV_WATCH=1`.
+ * @returns `false` when `HERALD_KV_WATCH=0`.
  */
 export function kvWatch(): boolean {
-  return env("HERALD_KV_WATCH") === "1";
+  return env("HERALD_KV_WATCH") !== "0";
 }
 
 /**
- * How often an idle claim on the embedded bus looks for new events: the delay a hop may add,
- * against the CPU an idle service spends looking.
+ * How often an idle claim on the embedded bus looks for new events: the delay a hop may add
+ * when no file event wakes it, against the CPU an idle service spends looking.
  *
- * @returns `HERALD_KV_POLL_MS`, or 50.
+ * @returns `HERALD_KV_POLL_MS`, or `undefined` for the default.
  */
-export function kvPollMs(): number {
-  const ms = Number(env("HERALD_KV_POLL_MS") ?? 50);
+export function kvPollMs(): number | undefined {
+  const raw = env("HERALD_KV_POLL_MS");
+  if (raw === undefined) return undefined;
+  const ms = Number(raw);
   if (!Number.isInteger(ms) || ms < 1) throw new RangeError("HERALD_KV_POLL_MS must be ≥ 1");
   return ms;
 }

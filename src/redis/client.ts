@@ -50,14 +50,6 @@ export interface RedisClient {
    */
   pipeline?(commands: readonly (readonly RedisArg[])[], channel?: string): Promise<unknown[]>;
   /**
-   * Runs commands as one `MULTI`/`EXEC` transaction: all run, with nothing in between, or (when
-   * the connection fails first) none. Optional: without it the backend appends with a script.
-   *
-   * @throws {RedisReplyError} when a command was refused.
-   * @throws {BackendUnavailableError} when Redis could not be reached.
-   */
-  transaction?(commands: readonly (readonly RedisArg[])[]): Promise<unknown[]>;
-  /**
    * Ends a blocking command that `channel`'s connection is waiting in, as if it timed out
    * (`CLIENT UNBLOCK`). Only clients that block have it.
    */

@@ -81,13 +81,7 @@ class TcpClient implements RedisClient {
       : (await this.#channel(channel)).conn;
     const pipe = conn.pipeline();
     for (const [name, ...args] of commands) pipe.call(String(name), ...args);
-    return replies(await exec(() => pipe.exec()), false);
-  }
-
-  async transaction(commands: readonly (readonly RedisArg[])[]): Promise<unknown[]> {
-    const multi = (await this.#connection()).multi();
-    for (const [name, ...args] of commands) multi.call(String(name), ...args);
-    return replies(await exec(() => multi.exec()), true);
+    return replies(await exec(() => pipe.exec()));
   }
 
   async unblock(channel: string): Promise<void> {
@@ -200,18 +194,15 @@ async function exec(send: () => Promise<Replies>): Promise<Replies> {
   }
 }
 
-// Error replies take their command's place (or, in a transaction, fail it); a lost connection
-// fails the whole call.
-function replies(all: Replies, strict: boolean): unknown[] {
-  if (!all) throw new BackendUnavailableError("redis", "the transaction was aborted");
+// Error replies take their command's place; a lost connection fails the whole call.
+function replies(all: Replies): unknown[] {
+  if (!all) throw new BackendUnavailableError("redis", "the pipeline returned nothing");
   return all.map(([err, value]) => {
     if (!err) return value;
     if (!isReplyError(err)) {
       throw new BackendUnavailableError("redis", describe(err), { cause: err });
     }
-    const reply = new RedisReplyError(err.message, { cause: err });
-    if (strict) throw reply;
-    return reply;
+    return new RedisReplyError(err.message, { cause: err });
   });
 }
 

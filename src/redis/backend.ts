@@ -22,8 +22,10 @@ import { deadRecord, parseDeadLetter, type StoredDeadLetter } from "./dead.ts";
 import { decodeRef, encodeRef, fieldsObject, Keys, readEntry } from "./keys.ts";
 import type { ResolvedOptions } from "./options.ts";
 import { Poller } from "./poll.ts";
-import { EXTEND, leaseRuns, type Run, SETTLE } from "./lease_scripts.ts";
-import { APPEND, CLAIM, REDRIVE, Scripts } from "./scripts.ts";
+import { EXTEND, leaseRuns, SETTLE } from "./lease_scripts.ts";
+import { CLAIM } from "./claim_scripts.ts";
+import { Reader } from "./reader.ts";
+import { APPEND, REDRIVE, Scripts } from "./scripts.ts";
 
 /** The Redis Streams backend. Made by `redis()`. */
 export class RedisBackend implements Backend {
@@ -37,6 +39,7 @@ export class RedisBackend implements Backend {
   #scripts: Scripts;
   #options: ResolvedOptions;
   #poller: Poller;
+  #reader: Reader;
   #closed = false;
   #rotate = 0;
   #outage = false;
@@ -56,6 +59,15 @@ export class RedisBackend implements Backend {
     this.#keys = new Keys(options.prefix);
     this.#scripts = new Scripts(client);
     this.#poller = new Poller(options.pollMaxMs);
+    this.#reader = new Reader({
+      client,
+      scripts: this.#scripts,
+      keys: this.#keys,
+      poller: this.#poller,
+      slow: async (group, stream, consumer, max, leaseMs) =>
+        (await this.#claimOnce(group, [stream], consumer, max, leaseMs)).found,
+      closed: () => this.#closed,
+    });
   }
 
   async append(events: readonly Envelope[], options: AppendOptions = {}): Promise<void> {
@@ -113,31 +125,31 @@ export class RedisBackend implements Backend {
     this.#open();
     const { consumer, max, leaseMs, waitMs, signal } = options;
     if (!(max >= 1) || !(leaseMs >= 1)) throw new RangeError("max and leaseMs must be at least 1");
-    // Two sources per stream: the stream, and the group's redrive stream for it.
-    const keys: string[] = [];
-    const sourceKeys: string[] = [];
-    for (const s of streams) {
-      keys.push(this.#keys.stream(s), this.#keys.timers(s, group));
-      keys.push(this.#keys.redrive(s, group), this.#keys.redriveTimers(s, group));
-      sourceKeys.push(this.#keys.stream(s), this.#keys.redrive(s, group));
-    }
     const deadline = Date.now() + waitMs;
     const waitKey = `${group}|${consumer}`;
-    while (!this.#closed) {
-      try {
-        const first = this.#rotate++ % sourceKeys.length;
-        const reply = await this.#run(CLAIM, keys, [
+    try {
+      if (this.#reader.fits(streams)) {
+        const found = await this.#reader.claim(group, streams[0], options);
+        this.#up();
+        if (found) return found;
+      }
+      // The CLAIM script alone: several streams, a client without pipelines, or no group yet.
+      const sourceKeys = streams.flatMap((s) => [
+        this.#keys.stream(s),
+        this.#keys.redrive(s, group),
+      ]);
+      while (!this.#closed) {
+        const { now, nextDue, found, lastIds } = await this.#claimOnce(
           group,
+          streams,
           consumer,
-          Math.min(max, 1000),
+          max,
           leaseMs,
-          first,
-        ], waitKey);
-        const [now, nextDue, found, lastIds] = reply as [number, number, unknown[][], string[]];
+        );
         this.#up();
         if (found.length > 0) {
           this.#poller.found(waitKey);
-          return found.map((row) => this.#delivery(streams, consumer, row));
+          return found;
         }
         let wait = deadline - Date.now();
         if (nextDue >= 0) wait = Math.min(wait, nextDue - now + 1);
@@ -147,14 +159,40 @@ export class RedisBackend implements Backend {
         } else {
           await this.#poller.wait(waitKey, wait, signal);
         }
-      } catch (err) {
-        if (this.#closed || signal?.aborted) return [];
-        if (!isOutage(err)) throw err;
-        await this.#down(err, signal);
-        return [];
       }
+    } catch (err) {
+      if (this.#closed || signal?.aborted) return [];
+      if (!isOutage(err)) throw err;
+      await this.#down(err, signal);
     }
     return [];
+  }
+
+  // One run of the CLAIM script: due timers first, then new entries, from every source.
+  async #claimOnce(
+    group: string,
+    streams: readonly string[],
+    consumer: string,
+    max: number,
+    leaseMs: number,
+  ): Promise<{ now: number; nextDue: number; found: Delivery[]; lastIds: string[] }> {
+    // Two sources per stream: the stream, and the group's redrive stream for it.
+    const keys: string[] = [];
+    for (const s of streams) {
+      keys.push(this.#keys.stream(s), this.#keys.timers(s, group));
+      keys.push(this.#keys.redrive(s, group), this.#keys.redriveTimers(s, group));
+    }
+    const first = this.#rotate++ % (2 * streams.length);
+    const reply = await this.#run(CLAIM, keys, [
+      group,
+      consumer,
+      Math.min(max, 1000),
+      leaseMs,
+      first,
+    ], `${group}|${consumer}`);
+    const [now, nextDue, rows, lastIds] = reply as [number, number, unknown[][], string[]];
+    const found = rows.map((row) => this.#delivery(streams, consumer, row));
+    return { now, nextDue, found, lastIds };
   }
 
   async extend(
@@ -174,7 +212,7 @@ export class RedisBackend implements Backend {
     const args: RedisArg[] = [group, leaseMs];
     for (const run of runs) {
       keys.push(...run.keys);
-      args.push(run.consumer, ...runRange(run), run.entries.length);
+      args.push(run.consumer, run.entries.length);
       for (const e of run.entries) args.push(...e.args);
     }
     const lost = await this.#run(EXTEND, keys, args) as number[];
@@ -203,10 +241,13 @@ export class RedisBackend implements Backend {
     const args: RedisArg[] = [group];
     for (const run of runs) {
       keys.push(...run.keys);
-      args.push(run.consumer, run.redrive ? "1" : "0", ...runRange(run), run.entries.length);
+      args.push(run.consumer, run.redrive ? "1" : "0", run.entries.length);
       for (const e of run.entries) args.push(...e.args);
     }
     await this.#run(SETTLE, keys, args);
+    if (settlements.some((s) => s.outcome === "retry" || s.outcome === "release")) {
+      this.#reader.timersChanged(group);
+    }
   }
 
   async deadLetters(group: string, options: { limit?: number } = {}): Promise<DeadLetter[]> {
@@ -227,7 +268,10 @@ export class RedisBackend implements Backend {
       ];
       moved += await this.#run(REDRIVE, keys, [group, ...part.map((d) => d.entryId)]) as number;
     }
-    if (moved > 0) this.#poller.wakeAll();
+    if (moved > 0) {
+      this.#poller.wakeAll();
+      this.#reader.timersChanged(group);
+    }
     return moved;
   }
 
@@ -241,6 +285,7 @@ export class RedisBackend implements Backend {
     if (this.#closed) return;
     this.#closed = true;
     this.#poller.wakeAll();
+    this.#reader.close();
     if (this.#ownsClient) await this.#client.close();
   }
 
@@ -336,11 +381,6 @@ export class RedisBackend implements Backend {
 }
 
 const OUTCOME = { ack: "a", retry: "r", release: "l", dead: "d" } as const;
-
-// The first and last entry id of a run, which is sorted.
-function runRange(run: Run): [string, string] {
-  return [run.entries[0].entryId, run.entries[run.entries.length - 1].entryId];
-}
 
 // Redis down or starting (LOADING) is an outage to wait out; other error replies are bugs.
 function isOutage(err: unknown): err is BackendUnavailableError {

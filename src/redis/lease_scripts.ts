@@ -1,8 +1,9 @@
 /**
- * The Lua scripts that act on leases already handed out: settle and extend. A lease token is the
- * entry's owner and delivery count in the group's pending list (PEL); both scripts check it for
- * a whole run of entries (one source, one consumer) with one `XPENDING` over the run's id range,
- * not one per entry, so a batch of 100 acks costs three Redis calls.
+ * The Lua scripts that act on leases already handed out: settle and extend. A lease is held
+ * while its token (`<entry id>|<delivery count>|<consumer>`, see claim_scripts.ts) is a member of
+ * the timers, so a run of entries (one source, one consumer) is checked with one `ZMSCORE`.
+ * An entry whose lease was never recorded (its TRACK did not run) is still held when the
+ * pending list says so; that is checked with one `XPENDING` over the misses.
  *
  * Arguments come in runs, made by {@linkcode leaseRuns}: KEYS hold each run's stream key and
  * timers key; ARGV holds each run's consumer, flags and entries.
@@ -12,93 +13,115 @@
 import type { RedisArg } from "./client.ts";
 import { NOW } from "./scripts.ts";
 
-// Which entries in [first, last] are pending for `consumer`, with their delivery counts.
-const LEASED = `local function leased(sk, group, consumer, first, last)
-  local found = {}
-  local from = first
-  while true do
-    local p = redis.call('XPENDING', sk, group, from, last, 1000, consumer)
-    for _, e in ipairs(p) do found[e[1]] = tonumber(e[4]) end
-    if #p < 1000 then return found end
-    from = '(' .. p[#p][1]
+// held(...) -> for each entry i, its token when the lease is held, else false. A token with no
+// timer is held when the pending list gives the entry to that consumer with that count.
+const HELD = `local function held(sk, tk, group, consumer, ids, counts)
+  local tokens = {}
+  for i, id in ipairs(ids) do tokens[i] = id .. '|' .. counts[i] .. '|' .. consumer end
+  local scores = redis.call('ZMSCORE', tk, unpack(tokens))
+  local missed = {}
+  for i = 1, #ids do
+    if not scores[i] then missed[#missed + 1] = i end
   end
+  if #missed > 0 then
+    local first, last = ids[missed[1]], ids[missed[#missed]]
+    local pending = {}
+    local from = first
+    while true do
+      local p = redis.call('XPENDING', sk, group, from, last, 1000, consumer)
+      for _, e in ipairs(p) do pending[e[1]] = e[4] end
+      if #p < 1000 then break end
+      from = '(' .. p[#p][1]
+    end
+    for _, i in ipairs(missed) do
+      if tonumber(pending[ids[i]]) ~= tonumber(counts[i]) then tokens[i] = false end
+    end
+  end
+  return tokens
 end
 `;
 
 /**
  * settle — KEYS: the group's dead-letter stream, then per run its stream key and timers key.
  * ARGV: group, then per run: consumer, "1" when the source is a redrive stream (acked entries
- * are deleted there: nobody else reads it), first id, last id, entry count, then per entry an
- * outcome and its values: `a` id count | `r` id count delay | `l` id count | `d` id count
- * record fields. Returns how many were applied; the others had lost their lease and are left
- * to the new owner.
+ * are deleted there: nobody else reads it), entry count, then per entry an outcome and its
+ * values: `a` id count | `r` id count delay | `l` id count | `d` id count record fields.
+ * Entries of a run come sorted by id. Returns how many were applied; the others had lost their
+ * lease and are left to the new owner.
  */
-export const SETTLE = NOW + LEASED + `local group = ARGV[1]
+export const SETTLE = NOW + HELD + `local group = ARGV[1]
 local applied = 0
 local a = 2
 for run = 1, (#KEYS - 1) / 2 do
   local sk, tk = KEYS[2 * run], KEYS[2 * run + 1]
-  local consumer, redrive, n = ARGV[a], ARGV[a + 1] == '1', tonumber(ARGV[a + 4])
-  local found = leased(sk, group, consumer, ARGV[a + 2], ARGV[a + 3])
-  a = a + 5
-  local done = {}
-  for _ = 1, n do
-    local outcome, id, count = ARGV[a], ARGV[a + 1], tonumber(ARGV[a + 2])
-    local owned = found[id] == count
-    if owned then applied = applied + 1 end
-    if outcome == 'a' then
-      if owned then done[#done + 1] = id end
-      a = a + 3
-    elseif outcome == 'r' then
-      if owned then redis.call('ZADD', tk, now + tonumber(ARGV[a + 3]), id) end
-      a = a + 4
-    elseif outcome == 'l' then
-      -- Not an attempt: take the count back, and make it due at once.
-      if owned then
-        redis.call('XCLAIM', sk, group, consumer, 0, id, 'RETRYCOUNT', count - 1, 'JUSTID')
-        redis.call('ZADD', tk, 0, id)
-      end
-      a = a + 3
-    else
-      if owned then
-        redis.call('XADD', KEYS[1], '*', 'd', ARGV[a + 3], 'f', ARGV[a + 4])
+  local consumer, redrive, n = ARGV[a], ARGV[a + 1] == '1', tonumber(ARGV[a + 2])
+  a = a + 3
+  -- First pass: where each entry's values start, to check all leases at once.
+  local at, ids, counts = {}, {}, {}
+  local size = {a = 3, r = 4, l = 3, d = 5}
+  for i = 1, n do
+    at[i] = a
+    ids[i], counts[i] = ARGV[a + 1], ARGV[a + 2]
+    a = a + size[ARGV[a]]
+  end
+  local tokens = held(sk, tk, group, consumer, ids, counts)
+  local done, gone, seen = {}, {}, {}
+  for i = 1, n do
+    local token = tokens[i]
+    -- A second settlement of the same lease in this call changes nothing.
+    if token and not seen[token] then
+      seen[token] = true
+      applied = applied + 1
+      local b, id = at[i], ids[i]
+      local outcome = ARGV[b]
+      if outcome == 'a' or outcome == 'd' then
+        if outcome == 'd' then redis.call('XADD', KEYS[1], '*', 'd', ARGV[b + 3], 'f', ARGV[b + 4]) end
         done[#done + 1] = id
+        gone[#gone + 1] = token
+      elseif outcome == 'r' then
+        redis.call('ZADD', tk, now + tonumber(ARGV[b + 3]), token)
+      else
+        -- Released, not an attempt: take the count back, and make it due at once.
+        local count = tonumber(counts[i]) - 1
+        redis.call('XCLAIM', sk, group, consumer, 0, id, 'RETRYCOUNT', count, 'JUSTID')
+        redis.call('ZREM', tk, token)
+        redis.call('ZADD', tk, 0, id .. '|' .. count .. '|' .. consumer)
       end
-      a = a + 5
     end
-    -- Settled entries leave the found set: a second settlement of one lease changes nothing.
-    if owned then found[id] = nil end
   end
   for j = 1, #done, 1000 do
-    local part = {unpack(done, j, math.min(j + 999, #done))}
-    redis.call('XACK', sk, group, unpack(part))
-    redis.call('ZREM', tk, unpack(part))
-    if redrive then redis.call('XDEL', sk, unpack(part)) end
+    local ids = {unpack(done, j, math.min(j + 999, #done))}
+    redis.call('XACK', sk, group, unpack(ids))
+    redis.call('ZREM', tk, unpack(gone, j, math.min(j + 999, #gone)))
+    if redrive then redis.call('XDEL', sk, unpack(ids)) end
   end
 end
 return applied`;
 
 /**
  * extend — KEYS: per run its stream key and timers key. ARGV: group, lease ms, then per run:
- * consumer, first id, last id, entry count, then per entry: id, delivery count, its 1-based
- * index in the call. Returns the indexes of lost leases.
+ * consumer, entry count, then per entry: id, delivery count, its 1-based index in the call.
+ * Entries of a run come sorted by id. Returns the indexes of lost leases.
  */
-export const EXTEND = NOW + LEASED + `local group, lease = ARGV[1], tonumber(ARGV[2])
+export const EXTEND = NOW + HELD + `local group, lease = ARGV[1], tonumber(ARGV[2])
 local lost = {}
 local a = 3
 for run = 1, #KEYS / 2 do
   local sk, tk = KEYS[2 * run - 1], KEYS[2 * run]
-  local consumer, n = ARGV[a], tonumber(ARGV[a + 3])
-  local found = leased(sk, group, consumer, ARGV[a + 1], ARGV[a + 2])
-  a = a + 4
-  for _ = 1, n do
-    local id = ARGV[a]
-    if found[id] == tonumber(ARGV[a + 1]) and redis.call('ZSCORE', tk, id) then
-      redis.call('ZADD', tk, now + lease, id)
-    else
-      lost[#lost + 1] = tonumber(ARGV[a + 2])
-    end
+  local consumer, n = ARGV[a], tonumber(ARGV[a + 1])
+  a = a + 2
+  local ids, counts, index = {}, {}, {}
+  for i = 1, n do
+    ids[i], counts[i], index[i] = ARGV[a], ARGV[a + 1], tonumber(ARGV[a + 2])
     a = a + 3
+  end
+  local tokens = held(sk, tk, group, consumer, ids, counts)
+  for i = 1, n do
+    if tokens[i] then
+      redis.call('ZADD', tk, now + lease, tokens[i])
+    else
+      lost[#lost + 1] = index[i]
+    end
   end
 end
 return lost`;
@@ -134,18 +157,28 @@ export function leaseRuns<T>(
     if (!run) runs.set(key, run = { keys, consumer, redrive, entries: [] });
     run.entries.push(entry);
   }
-  for (const run of runs.values()) run.entries.sort((x, y) => compareIds(x.entryId, y.entryId));
+  for (const run of runs.values()) {
+    const entries = run.entries;
+    // Deliveries mostly come back in the order they were handed out: sort only when needed.
+    for (let i = 1; i < entries.length; i++) {
+      if (compareIds(entries[i - 1].entryId, entries[i].entryId) > 0) {
+        entries.sort((x, y) => compareIds(x.entryId, y.entryId));
+        break;
+      }
+    }
+  }
   return [...runs.values()];
 }
 
 /** Orders stream entry ids (`<ms>-<seq>`) as Redis does. */
 export function compareIds(x: string, y: string): number {
   if (x === y) return 0;
-  const [xm, xs] = x.split("-"), [ym, ys] = y.split("-");
-  return compareDigits(xm, ym) || compareDigits(xs ?? "0", ys ?? "0");
-}
-
-function compareDigits(x: string, y: string): number {
-  if (x.length !== y.length) return x.length - y.length;
-  return x < y ? -1 : x > y ? 1 : 0;
+  const xd = x.indexOf("-"), yd = y.indexOf("-");
+  // Without leading zeros, a longer number is a larger one.
+  if (xd !== yd) return xd - yd;
+  const ms = x.slice(0, xd), yms = y.slice(0, yd);
+  if (ms !== yms) return ms < yms ? -1 : 1;
+  const xs = x.slice(xd + 1), ys = y.slice(yd + 1);
+  if (xs.length !== ys.length) return xs.length - ys.length;
+  return xs < ys ? -1 : xs > ys ? 1 : 0;
 }

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import type { RedisClient } from "./client.ts";
 
 /** Adaptive poll waits, one interval per consumer. */
 export class Poller {
@@ -43,5 +44,39 @@ export class Poller {
   /** Something was appended (or the backend closes): end every wait now. */
   wakeAll(): void {
     for (const done of [...this.#waiters]) done();
+  }
+}
+
+/**
+ * Runs a blocking command on `channel`'s connection; when `signal` aborts, ends it with
+ * `client.unblock`, again every 20 ms until it returns, because the abort may come before
+ * Redis has started to block.
+ */
+export async function interruptible<T>(
+  client: RedisClient,
+  channel: string,
+  signal: AbortSignal | undefined,
+  run: () => Promise<T>,
+): Promise<T> {
+  const unblock = client.unblock?.bind(client);
+  if (!signal || !unblock) return await run();
+  let done = false;
+  let stopping: Promise<void> | undefined;
+  const abort = () => {
+    stopping ??= (async () => {
+      while (!done) {
+        await unblock(channel).catch(() => {});
+        if (!done) await new Promise((r) => setTimeout(r, 20));
+      }
+    })();
+  };
+  if (signal.aborted) abort();
+  else signal.addEventListener("abort", abort, { once: true });
+  try {
+    return await run();
+  } finally {
+    done = true;
+    signal.removeEventListener("abort", abort);
+    await stopping;
   }
 }

@@ -1,13 +1,15 @@
 /**
  * The Lua scripts of the Redis backend: each step that must not half-happen runs as one script.
  * They are sent with `EVALSHA`, loaded once with `SCRIPT LOAD` when Redis says `NOSCRIPT`
- * (first use, or after a restart).
+ * (first use, or after a restart). This file holds the runner and the scripts for appending and
+ * redriving; claim_scripts.ts hands out leases and lease_scripts.ts settles and extends them.
  *
- * Leases are kept in a sorted set per stream and group (the "timers"): member = entry id,
- * score = the time (Redis's clock, ms) at which the entry may be handed out again. It holds
- * running leases, scheduled retries and released entries, so that a retry parked for a minute
- * neither blocks the entries behind it nor is stolen early by a lease sweep. The entry itself
- * stays in the group's pending list (PEL), whose owner and delivery count make the lease token.
+ * Leases are kept in a sorted set per stream and group (the "timers"): member = the lease token
+ * `<entry id>|<delivery count>|<consumer>`, score = the time (Redis's clock, ms) at which the
+ * entry may be handed out again. It holds running leases, scheduled retries and released
+ * entries, so that a retry parked for a minute neither blocks the entries behind it nor is
+ * stolen early. The entry itself stays in the group's pending list (PEL) with the same owner
+ * and delivery count.
  *
  * @module
  */
@@ -39,79 +41,6 @@ for i = 1, n do
   end
 end
 return written`;
-
-/**
- * claim — KEYS: per source, its stream key and timers key. ARGV: group, consumer, max, lease ms,
- * first source to read new entries from (rotates so no stream starves the others).
- * Returns { now, next due or -1, deliveries: {source, id, count, fields}..., last ids... }.
- */
-export const CLAIM = NOW + `local SENTINEL = string.rep('herald-timers-', 5)
-local group, consumer = ARGV[1], ARGV[2]
-local max, lease, first = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
-local nsrc = #KEYS / 2
-local out = {}
-local got = 0
--- Due timers first: retries whose time came, released entries, expired leases.
-for s = 1, nsrc do
-  if got >= max then break end
-  local sk, tk = KEYS[2 * s - 1], KEYS[2 * s]
-  local due = redis.call('ZRANGEBYSCORE', tk, '-inf', now, 'LIMIT', 0, max - got)
-  for _, id in ipairs(due) do
-    local p = redis.call('XPENDING', sk, group, id, id, 1)
-    local entry = nil
-    if #p == 1 then
-      local count = tonumber(p[1][4]) + 1
-      local c = redis.call('XCLAIM', sk, group, consumer, 0, id, 'RETRYCOUNT', count)
-      if c[1] and c[1][2] then
-        entry = c[1]
-        redis.call('ZADD', tk, now + lease, id)
-        got = got + 1
-        out[#out + 1] = {s, id, count, entry[2]}
-      end
-    end
-    -- Acked, or trimmed from the stream while it waited: forget it.
-    if not entry then
-      redis.call('ZREM', tk, id)
-      if #p == 1 then redis.call('XACK', sk, group, id) end
-    end
-  end
-end
--- Then new entries, from each source in turn.
-for i = 0, nsrc - 1 do
-  if got >= max then break end
-  local s = (first + i) % nsrc + 1
-  local sk, tk = KEYS[2 * s - 1], KEYS[2 * s]
-  -- Redrive streams (even sources) mostly do not exist: skip them without raising NOGROUP.
-  local ok, r = false, nil
-  if s % 2 == 1 or redis.call('EXISTS', sk) == 1 then
-    ok, r = pcall(redis.call, 'XREADGROUP', 'GROUP', group, consumer, 'COUNT', max - got, 'STREAMS', sk, '>')
-  end
-  if ok and r then
-    -- The sentinel (never due) keeps the set a skiplist: a small sorted set is otherwise a
-    -- listpack, where adding 100 members costs about three times as much.
-    local zargs = {'inf', SENTINEL}
-    for _, e in ipairs(r[1][2]) do
-      got = got + 1
-      out[#out + 1] = {s, e[1], 1, e[2]}
-      zargs[#zargs + 1] = now + lease
-      zargs[#zargs + 1] = e[1]
-    end
-    if #zargs > 2 then redis.call('ZADD', tk, unpack(zargs)) end
-  end
-end
-local result = {now, -1, out}
-if got == 0 then
-  -- Nothing ready: say when the next timer falls due and where each stream ends, to wait on.
-  local last = {}
-  for s = 1, nsrc do
-    local z = redis.call('ZRANGEBYSCORE', KEYS[2 * s], '-inf', '(inf', 'WITHSCORES', 'LIMIT', 0, 1)
-    if z[2] and (result[2] == -1 or tonumber(z[2]) < result[2]) then result[2] = tonumber(z[2]) end
-    local r = redis.call('XREVRANGE', KEYS[2 * s - 1], '+', '-', 'COUNT', 1)
-    last[s] = r[1] and r[1][1] or '0-0'
-  end
-  result[4] = last
-end
-return result`;
 
 /**
  * redrive — KEYS: the dead-letter stream, then per dead letter the redrive stream of its stream
@@ -151,12 +80,7 @@ export class Scripts {
     args: readonly RedisArg[],
     channel?: string,
   ): Promise<unknown> {
-    let sha = this.#shas.get(source);
-    if (!sha) {
-      sha = sha1(source);
-      this.#shas.set(source, sha);
-    }
-    const call = ["EVALSHA", await sha, keys.length, ...keys, ...args];
+    const call = await this.call(source, keys, args);
     try {
       return await this.#client.command(call, channel);
     } catch (err) {
@@ -164,6 +88,25 @@ export class Scripts {
       await this.#client.command(["SCRIPT", "LOAD", source], channel);
       return await this.#client.command(call, channel);
     }
+  }
+
+  /** Loads `source` into Redis (after a `NOSCRIPT` reply in a pipeline). */
+  async load(source: string, channel?: string): Promise<void> {
+    await this.#client.command(["SCRIPT", "LOAD", source], channel);
+  }
+
+  /** The `EVALSHA` command that runs `source`, for a pipeline; see {@linkcode Scripts.run}. */
+  async call(
+    source: string,
+    keys: readonly string[],
+    args: readonly RedisArg[],
+  ): Promise<RedisArg[]> {
+    let sha = this.#shas.get(source);
+    if (!sha) {
+      sha = sha1(source);
+      this.#shas.set(source, sha);
+    }
+    return ["EVALSHA", await sha, keys.length, ...keys, ...args];
   }
 }
 

@@ -7,6 +7,7 @@
 import type { Redis as IORedis, RedisOptions as IORedisOptions } from "ioredis";
 import { BackendUnavailableError } from "../errors.ts";
 import { type RedisArg, type RedisClient, RedisReplyError } from "./client.ts";
+import { interruptible } from "./poll.ts";
 
 /** Options of {@linkcode tcpClient}. */
 export interface TcpClientOptions {
@@ -106,16 +107,17 @@ class TcpClient implements RedisClient {
   ): Promise<void> {
     if (signal?.aborted || ms <= 0) return;
     const { conn } = await this.#channel(channel);
-    // A blocked connection cannot take a command: another one unblocks it.
-    const abort = () => void this.unblock(channel);
-    signal?.addEventListener("abort", abort, { once: true });
+    const block = Math.max(1, Math.ceil(ms));
     try {
-      const block = Math.max(1, Math.ceil(ms));
-      await run(conn, ["XREAD", "COUNT", 1, "BLOCK", block, "STREAMS", ...keys, ...ids]);
+      // A blocked connection cannot take a command: another one unblocks it.
+      await interruptible(
+        this,
+        channel,
+        signal,
+        () => run(conn, ["XREAD", "COUNT", 1, "BLOCK", block, "STREAMS", ...keys, ...ids]),
+      );
     } catch (err) {
       if (!signal?.aborted) throw err;
-    } finally {
-      signal?.removeEventListener("abort", abort);
     }
   }
 

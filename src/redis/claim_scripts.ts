@@ -1,0 +1,149 @@
+/**
+ * The Lua scripts that hand out leases. A lease lives in the group's timers (a sorted set per
+ * stream and group) as the member `<entry id>|<delivery count>|<consumer>`, scored with the time
+ * (Redis's clock, ms) at which it may be handed out again: the member is the lease token, so
+ * checking a lease is one `ZMSCORE`, never a walk of the pending list. The entry itself stays in
+ * the group's pending list (PEL) with the same owner and count; every script that changes one
+ * changes the other.
+ *
+ * There are two ways to claim:
+ *
+ * - **CLAIM** does it all in one script: due timers first (retries whose time came, released
+ *   entries, expired leases), then new entries with `XREADGROUP`, recording a lease for each.
+ *   Every entry's fields pass through Lua on the way, which costs Redis time.
+ * - The **fast path** (one stream, a client with pipelines): a plain `XREADGROUP`, blocking
+ *   when the consumer is idle, followed in the same round trip by **TRACK**, which records the
+ *   leases of what was read and says whether a timer is due (then CLAIM runs too). The fields
+ *   never enter Lua, and an idle consumer is woken by the read itself.
+ *
+ * Between `XREADGROUP` and TRACK an entry is pending with no timer. Should the consumer die right
+ * there, **SWEEP** (run now and then by every fast-path consumer) makes such entries due once
+ * they have been idle for a while, so they are handed out again like any expired lease.
+ *
+ * @module
+ */
+import { NOW } from "./scripts.ts";
+
+// A member that is never due keeps the timers a skiplist: a small sorted set is otherwise a
+// listpack, where adding 100 members costs about three times as much.
+const SENTINEL = `local SENTINEL = string.rep('herald-timers-', 5)
+`;
+
+/**
+ * claim — KEYS: per source, its stream key and timers key. ARGV: group, consumer, max, lease ms,
+ * first source to read new entries from (rotates so no stream starves the others).
+ * Returns { now, next due or -1, deliveries: {source, id, count, fields}..., last ids... }.
+ */
+export const CLAIM = NOW + SENTINEL + `local group, consumer = ARGV[1], ARGV[2]
+local max, lease, first = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
+local expires = string.format('%d', now + lease)
+local nsrc = #KEYS / 2
+local out = {}
+local got = 0
+-- Due timers first: retries whose time came, released entries, expired leases.
+for s = 1, nsrc do
+  if got >= max then break end
+  local sk, tk = KEYS[2 * s - 1], KEYS[2 * s]
+  local due = redis.call('ZRANGEBYSCORE', tk, '-inf', now, 'LIMIT', 0, max - got)
+  for _, member in ipairs(due) do
+    local id, n = string.match(member, '^([^|]*)|(%d+)|')
+    local count = tonumber(n) + 1
+    redis.call('ZREM', tk, member)
+    local c = redis.call('XCLAIM', sk, group, consumer, 0, id, 'RETRYCOUNT', count)
+    if c[1] and c[1][2] then
+      redis.call('ZADD', tk, expires, id .. '|' .. count .. '|' .. consumer)
+      got = got + 1
+      out[#out + 1] = {s, id, count, c[1][2]}
+    else
+      -- Trimmed from the stream while it waited: forget it.
+      redis.call('XACK', sk, group, id)
+    end
+  end
+end
+-- Then new entries, from each source in turn.
+for i = 0, nsrc - 1 do
+  if got >= max then break end
+  local s = (first + i) % nsrc + 1
+  local sk, tk = KEYS[2 * s - 1], KEYS[2 * s]
+  -- Redrive streams (even sources) mostly do not exist: skip them without raising NOGROUP.
+  local ok, r = false, nil
+  if s % 2 == 1 or redis.call('EXISTS', sk) == 1 then
+    ok, r = pcall(redis.call, 'XREADGROUP', 'GROUP', group, consumer, 'COUNT', max - got, 'STREAMS', sk, '>')
+  end
+  if ok and r then
+    local zargs = {'inf', SENTINEL}
+    for _, e in ipairs(r[1][2]) do
+      got = got + 1
+      out[#out + 1] = {s, e[1], 1, e[2]}
+      zargs[#zargs + 1] = expires
+      zargs[#zargs + 1] = e[1] .. '|1|' .. consumer
+    end
+    if #zargs > 2 then redis.call('ZADD', tk, unpack(zargs)) end
+  end
+end
+local result = {now, -1, out}
+if got == 0 then
+  -- Nothing ready: say when the next timer falls due and where each stream ends, to wait on.
+  local last = {}
+  for s = 1, nsrc do
+    local z = redis.call('ZRANGEBYSCORE', KEYS[2 * s], '-inf', '(inf', 'WITHSCORES', 'LIMIT', 0, 1)
+    if z[2] and (result[2] == -1 or tonumber(z[2]) < result[2]) then result[2] = tonumber(z[2]) end
+    local r = redis.call('XREVRANGE', KEYS[2 * s - 1], '+', '-', 'COUNT', 1)
+    last[s] = r[1] and r[1][1] or '0-0'
+  end
+  result[4] = last
+end
+return result`;
+
+/**
+ * track — KEYS: stream key, timers key, redrive stream key, redrive timers key. ARGV: group,
+ * consumer, lease ms, cursor: an id at or after which lies every entry the consumer was handed
+ * before (`-` when unknown). Runs right after the consumer's `XREADGROUP`, on the same
+ * connection: the consumer's pending entries after the cursor are what that read handed out,
+ * plus leases it took over from timers, which already have theirs (`NX` keeps them). Returns
+ * { now, the earliest timer or -1 } over both sources; 0 when the redrive stream holds entries
+ * not handed out yet.
+ */
+export const TRACK = NOW + SENTINEL + `local sk, tk, rk, rtk = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local group, consumer = ARGV[1], ARGV[2]
+local expires = string.format('%d', now + tonumber(ARGV[3]))
+local from = ARGV[4] == '-' and '-' or '(' .. ARGV[4]
+local tail = '|' .. consumer
+while true do
+  local p = redis.call('XPENDING', sk, group, from, '+', 1000, consumer)
+  if #p == 0 then break end
+  local zargs = {'NX', 'inf', SENTINEL}
+  for _, e in ipairs(p) do
+    zargs[#zargs + 1] = expires
+    zargs[#zargs + 1] = e[1] .. '|' .. e[4] .. tail
+  end
+  redis.call('ZADD', tk, unpack(zargs))
+  if #p < 1000 then break end
+  from = '(' .. p[#p][1]
+end
+local due = -1
+for _, key in ipairs({tk, rtk}) do
+  local z = redis.call('ZRANGEBYSCORE', key, '-inf', '(inf', 'WITHSCORES', 'LIMIT', 0, 1)
+  if z[2] and (due == -1 or tonumber(z[2]) < due) then due = tonumber(z[2]) end
+end
+-- Every redriven entry handed out has a timer until it is settled and deleted.
+if redis.call('XLEN', rk) > redis.call('ZCOUNT', rtk, '-inf', '(inf') then due = 0 end
+return {now, due}`;
+
+/**
+ * sweep — KEYS: stream key, timers key. ARGV: group, idle ms, id to scan from (`-` at first).
+ * Makes due each pending entry idle that long whose lease has no timer: one read by a consumer
+ * that died before its TRACK ran. Scans 100 entries; returns { how many were made due, the id
+ * to scan from next time (`-` when the scan reached the end) }.
+ */
+export const SWEEP = NOW + `local sk, tk, group = KEYS[1], KEYS[2], ARGV[1]
+local p = redis.call('XPENDING', sk, group, 'IDLE', tonumber(ARGV[2]), ARGV[3], '+', 100)
+local made = 0
+for _, e in ipairs(p) do
+  local member = e[1] .. '|' .. e[4] .. '|' .. e[2]
+  if not redis.call('ZSCORE', tk, member) then
+    redis.call('ZADD', tk, now, member)
+    made = made + 1
+  end
+end
+return {made, #p == 100 and '(' .. p[100][1] or '-'}`;

@@ -1,0 +1,255 @@
+/**
+ * The fast claim path of the Redis backend (see claim_scripts.ts): for a claim on one stream
+ * through a client with pipelines, a plain `XREADGROUP` (blocking when idle, over TCP) and TRACK
+ * in one round trip on the consumer's own connection. Due timers and redriven entries still go
+ * through the CLAIM script, which runs when TRACK says so.
+ *
+ * @module
+ */
+import type { ClaimOptions, Delivery } from "../backend.ts";
+import { type RedisArg, type RedisClient, RedisReplyError } from "./client.ts";
+import { SWEEP, TRACK } from "./claim_scripts.ts";
+import { compareIds } from "./lease_scripts.ts";
+import { decodeRef, encodeRef, fieldsObject, type Keys, readEntry } from "./keys.ts";
+import { interruptible, type Poller } from "./poll.ts";
+import type { Scripts } from "./scripts.ts";
+
+/** Untracked entries are swept no sooner than this after they were read. */
+const SWEEP_MIN_IDLE_MS = 5_000;
+
+/**
+ * How long what a claim learnt of the timers is trusted: within it, the next claim blocks at
+ * once (until the earliest timer) instead of looking first. Timers this process changes reset
+ * it at once; other processes' changes are seen when the wait ends, as with any blocking wait.
+ */
+const FRESH_MS = 1_000;
+
+/** What the fast path needs from the backend. */
+export interface ReaderDeps {
+  client: RedisClient;
+  scripts: Scripts;
+  keys: Keys;
+  poller: Poller;
+  /** Runs the CLAIM script once on one stream: due timers first, then new entries. */
+  slow(group: string, stream: string, consumer: string, max: number, leaseMs: number): Promise<
+    Delivery[]
+  >;
+  /** Whether the backend was closed. */
+  closed(): boolean;
+}
+
+// What one consumer remembers about one stream between claims.
+interface State {
+  group: string;
+  /** An id at or after which lies every entry this consumer was handed from the stream. */
+  cursor: string;
+  /** Timers fell due while a full batch of new entries came: the next claim serves them first. */
+  dueFirst: boolean;
+  /** When to sweep next (Date.now() ms), and where to continue the scan. */
+  sweepAt: number;
+  sweepFrom: string;
+  /** When (Date.now() ms) the earliest timer falls due, as last seen; Infinity for none. */
+  dueAt: number;
+  /** When that was seen; 0 when it must be looked at again. */
+  seenAt: number;
+}
+
+type StreamReply = [string, [string, unknown[]][]][] | null;
+
+/** Fast-path claims for one backend. */
+export class Reader {
+  #deps: ReaderDeps;
+  #states = new Map<string, State>();
+  // Channels in a blocking read, and their group.
+  #blocked = new Map<string, string>();
+  // Aborted when the backend closes: ends blocking reads and waits.
+  #closing = new AbortController();
+
+  constructor(deps: ReaderDeps) {
+    this.#deps = deps;
+  }
+
+  /** Whether a claim on `streams` can take the fast path. */
+  fits(streams: readonly string[]): boolean {
+    return streams.length === 1 && this.#deps.client.pipeline !== undefined;
+  }
+
+  /**
+   * Claims on one stream. Returns `undefined` when the fast path cannot serve this claim (the
+   * group is missing, say): the backend then claims with the CLAIM script alone.
+   */
+  async claim(
+    group: string,
+    stream: string,
+    options: ClaimOptions,
+  ): Promise<Delivery[] | undefined> {
+    const { client, scripts, keys, poller } = this.#deps;
+    const { consumer, leaseMs } = options;
+    const signal = options.signal
+      ? AbortSignal.any([options.signal, this.#closing.signal])
+      : this.#closing.signal;
+    const max = Math.min(options.max, 1000);
+    const channel = `${group}|${consumer}`;
+    const state = this.#state(group, channel, stream);
+    const sk = keys.stream(stream), tk = keys.timers(stream, group);
+    const trackKeys = [sk, tk, keys.redrive(stream, group), keys.redriveTimers(stream, group)];
+    const slow = async (n: number) => {
+      // Timers were due: whether more are is not known until the next look.
+      state.seenAt = 0;
+      return this.#note(state, await this.#deps.slow(group, stream, consumer, n, leaseMs));
+    };
+    const deadline = Date.now() + options.waitMs;
+    let block = 0;
+    if (client.unblock && !state.dueFirst && Date.now() - state.seenAt < FRESH_MS) {
+      // Nothing was due a moment ago: read, waiting if need be, in one round trip.
+      block = Math.max(0, Math.ceil(Math.min(deadline, state.dueAt) - Date.now()));
+    }
+    while (!this.#deps.closed()) {
+      if (state.dueFirst) {
+        state.dueFirst = false;
+        const due = await slow(max);
+        if (due.length > 0) return due;
+      }
+      const read: RedisArg[] = ["XREADGROUP", "GROUP", group, consumer, "COUNT", max];
+      if (block > 0) read.push("BLOCK", block);
+      read.push("STREAMS", sk, ">");
+      const trackArgs = [group, consumer, leaseMs, state.cursor];
+      const commands = [read, await scripts.call(TRACK, trackKeys, trackArgs)];
+      const sweeping = Date.now() >= state.sweepAt;
+      if (sweeping) {
+        const idle = Math.max(leaseMs, SWEEP_MIN_IDLE_MS);
+        state.sweepAt = Date.now() + idle;
+        commands.unshift(await scripts.call(SWEEP, [sk, tk], [group, idle, state.sweepFrom]));
+      }
+      const replies = await this.#send(commands, group, channel, block > 0 ? signal : undefined);
+      if (sweeping) {
+        const swept = replies.shift();
+        if (swept instanceof RedisReplyError) {
+          if (swept.code !== "NOSCRIPT") throw swept;
+          await scripts.load(SWEEP, channel);
+          state.sweepAt = 0;
+        } else state.sweepFrom = (swept as [number, string])[1];
+      }
+      const [readReply, trackReply] = replies;
+      // What was read must not stay untracked: a TRACK refused for want of the script runs again.
+      const [now, nextDue] = trackReply instanceof RedisReplyError
+        ? await this.#retrack(trackReply, trackKeys, trackArgs, channel)
+        : trackReply as [number, number];
+      state.seenAt = Date.now();
+      state.dueAt = nextDue >= 0 ? state.seenAt + nextDue - now : Infinity;
+      if (readReply instanceof RedisReplyError) return undefined;
+      const out = this.#deliveries(state, stream, consumer, readReply as StreamReply);
+      if (nextDue >= 0 && nextDue <= now) {
+        if (out.length < max) out.push(...await slow(max - out.length));
+        else state.dueFirst = true;
+      }
+      if (out.length > 0) {
+        poller.found(channel);
+        return out;
+      }
+      let wait = deadline - Date.now();
+      if (nextDue >= 0) wait = Math.min(wait, nextDue - now + 1);
+      if (wait <= 0 || signal.aborted) return [];
+      if (client.unblock) block = Math.max(1, Math.ceil(wait));
+      else await poller.wait(channel, wait, signal);
+    }
+    return [];
+  }
+
+  /**
+   * This process changed `group`'s timers (a retry, a release) or redrove to it: claims look at
+   * the timers again, and blocked ones stop waiting to do so.
+   */
+  timersChanged(group: string): void {
+    for (const state of this.#states.values()) if (state.group === group) state.seenAt = 0;
+    for (const [channel, g] of this.#blocked) {
+      if (g === group) void this.#deps.client.unblock?.(channel).catch(() => {});
+    }
+  }
+
+  /** Ends every blocking read and wait: the backend closes. */
+  close(): void {
+    this.#closing.abort();
+  }
+
+  #state(group: string, channel: string, stream: string): State {
+    const key = `${channel}|${stream}`;
+    let state = this.#states.get(key);
+    if (!state) {
+      state = {
+        group,
+        cursor: "-",
+        dueFirst: false,
+        // A consumer's first claim sweeps: a process that starts again frees what it left.
+        sweepAt: 0,
+        sweepFrom: "-",
+        dueAt: Infinity,
+        seenAt: 0,
+      };
+      this.#states.set(key, state);
+    }
+    return state;
+  }
+
+  async #retrack(
+    err: RedisReplyError,
+    keys: string[],
+    args: RedisArg[],
+    channel: string,
+  ): Promise<[number, number]> {
+    if (err.code !== "NOSCRIPT") throw err;
+    return await this.#deps.scripts.run(TRACK, keys, args, channel) as [number, number];
+  }
+
+  #deliveries(state: State, stream: string, consumer: string, reply: StreamReply): Delivery[] {
+    const entries = reply?.[0]?.[1] ?? [];
+    if (entries.length > 0) state.cursor = entries[entries.length - 1][0];
+    return entries.map(([entryId, fields]) => ({
+      stream,
+      ref: encodeRef({ source: "s", stream, entryId, count: 1, consumer }),
+      attempt: 1,
+      ...readEntry(fieldsObject(fields)),
+    }));
+  }
+
+  // Moves the cursor past what the CLAIM script handed out from the stream.
+  #note(state: State, deliveries: Delivery[]): Delivery[] {
+    for (const d of deliveries) {
+      const ref = decodeRef(d.ref);
+      if (ref.source !== "s") continue;
+      if (state.cursor === "-" || compareIds(ref.entryId, state.cursor) > 0) {
+        state.cursor = ref.entryId;
+      }
+    }
+    return deliveries;
+  }
+
+  // Sends the pipeline; a blocking one is ended by `signal` through CLIENT UNBLOCK.
+  async #send(
+    commands: RedisArg[][],
+    group: string,
+    channel: string,
+    signal?: AbortSignal,
+  ): Promise<unknown[]> {
+    const { client } = this.#deps;
+    if (!signal) return await client.pipeline!(commands, channel);
+    if (signal.aborted) return await client.pipeline!(commands.map(unblocking), channel);
+    this.#blocked.set(channel, group);
+    try {
+      return await interruptible(
+        client,
+        channel,
+        signal,
+        () => client.pipeline!(commands, channel),
+      );
+    } finally {
+      this.#blocked.delete(channel);
+    }
+  }
+}
+
+// An aborted claim does not block.
+function unblocking(command: RedisArg[]): RedisArg[] {
+  const i = command.indexOf("BLOCK");
+  return command[0] === "XREADGROUP" && i > 0 ? command.toSpliced(i, 2) : command;
+}

@@ -1,0 +1,151 @@
+import { assertEquals } from "@std/assert";
+import type { Delivery } from "@herald/herald";
+import { createEnvelope } from "../../src/envelope.ts";
+import { encodeRef } from "../../src/redis/keys.ts";
+import { raw, REDIS_URL, SKIP, testBackend } from "./_redis.ts";
+
+const ignore = Boolean(SKIP);
+const err = { name: "Error", message: "boom" };
+
+async function eventually<T>(what: () => Promise<T>, ok: (v: T) => boolean): Promise<T> {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const v = await what();
+    if (ok(v) || Date.now() > deadline) return v;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+Deno.test({
+  name: "claim() hands out an entry read by a consumer that died before recording its lease",
+  ignore,
+  async fn() {
+    const { backend, prefix, cleanup } = testBackend();
+    try {
+      await backend.subscribe("g", ["s"], "earliest");
+      const e = createEnvelope("s", "t", { n: 1 }, "test");
+      await backend.append([e]);
+      // What a consumer killed between its XREADGROUP and TRACK leaves: pending, no timer.
+      const key = `${prefix}s|s`;
+      const read = await raw(["XREADGROUP", "GROUP", "g", "dead", "COUNT", 1, "STREAMS", key, ">"]);
+      const id = (read as [string, [string, unknown][]][])[0][1][0][0];
+      // It has been idle a minute (XCLAIM sets the idle time), longer than the sweep waits.
+      await raw(["XCLAIM", key, "g", "dead", 0, id, "IDLE", 60_000, "JUSTID"]);
+      const got = await eventually(
+        () => backend.claim("g", ["s"], { consumer: "b", max: 10, leaseMs: 100, waitMs: 100 }),
+        (ds) => ds.length > 0,
+      );
+      assertEquals(got.map((d) => [d.envelope?.id, d.attempt]), [[e.id, 2]]);
+      await backend.settle("g", [{ delivery: got[0], outcome: "ack" }]);
+      assertEquals(await raw(["XPENDING", key, "g"]), [0, null, null, null]);
+    } finally {
+      await backend.close();
+      await cleanup();
+    }
+  },
+});
+
+Deno.test({
+  name: "settle() by a consumer of its own expired lease changes nothing once it re-claimed",
+  ignore,
+  async fn() {
+    const { backend, cleanup } = testBackend();
+    try {
+      await backend.subscribe("g", ["s"], "earliest");
+      await backend.append([createEnvelope("s", "t", { n: 1 }, "test")]);
+      const opts = { consumer: "a", max: 10, leaseMs: 50, waitMs: 0 };
+      const [first] = await backend.claim("g", ["s"], opts);
+      const [again] = await eventually(
+        () => backend.claim("g", ["s"], { ...opts, waitMs: 200 }),
+        (ds) => ds.length > 0,
+      );
+      assertEquals([first.attempt, again.attempt], [1, 2]);
+      // The first lease is gone: its retry changes nothing, and the second one's ack holds.
+      await backend.settle("g", [{ delivery: first, outcome: "retry", delayMs: 0, error: err }]);
+      await backend.settle("g", [{ delivery: again, outcome: "ack" }]);
+      const after = await backend.claim("g", ["s"], { ...opts, leaseMs: 10_000, waitMs: 300 });
+      assertEquals(after, []);
+    } finally {
+      await backend.close();
+      await cleanup();
+    }
+  },
+});
+
+Deno.test({
+  name: "settle() applies a mixed batch over two streams, each outcome once",
+  ignore,
+  async fn() {
+    const { backend, cleanup } = testBackend();
+    try {
+      await backend.subscribe("g", ["x", "y"], "earliest");
+      await backend.append([
+        ...[1, 2, 3].map((n) => createEnvelope("x", "t", { n }, "test")),
+        ...[4, 5].map((n) => createEnvelope("y", "t", { n }, "test")),
+      ]);
+      const opts = { consumer: "a", max: 3, leaseMs: 10_000, waitMs: 0 };
+      const got: Delivery[] = [];
+      // max holds across streams: a claim over two streams never returns more than asked.
+      for (let i = 0; i < 5 && got.length < 5; i++) {
+        const ds = await backend.claim("g", ["x", "y"], opts);
+        assertEquals(ds.length <= 3, true);
+        got.push(...ds);
+      }
+      const n = (d: Pick<Delivery, "envelope">) => (d.envelope!.data as { n: number }).n;
+      got.sort((a, b) => n(a) - n(b));
+      assertEquals(got.map(n), [1, 2, 3, 4, 5]);
+      // Out of order, with a duplicate: 1 acked (twice), 2 dead, 3 retried, 4 released, 5 acked.
+      await backend.settle("g", [
+        { delivery: got[4], outcome: "ack" },
+        { delivery: got[2], outcome: "retry", delayMs: 0, error: err },
+        { delivery: got[0], outcome: "ack" },
+        { delivery: got[1], outcome: "dead", error: err },
+        { delivery: got[3], outcome: "release" },
+        { delivery: got[0], outcome: "ack" },
+      ]);
+      const again = await eventually(
+        () => backend.claim("g", ["x", "y"], { ...opts, max: 10, waitMs: 100 }),
+        (ds) => ds.length >= 2,
+      );
+      assertEquals(again.map((d) => [n(d), d.attempt]).sort(), [[3, 2], [4, 1]]);
+      assertEquals((await backend.deadLetters("g")).map(n), [2]);
+    } finally {
+      await backend.close();
+      await cleanup();
+    }
+  },
+});
+
+Deno.test({
+  name: "settle() and extend() find a lease whose timer was never recorded",
+  ignore,
+  async fn() {
+    const { backend, prefix, cleanup } = testBackend({ url: REDIS_URL });
+    try {
+      await backend.subscribe("g", ["s"], "earliest");
+      await backend.append([1, 2].map((n) => createEnvelope("s", "t", { n }, "test")));
+      const key = `${prefix}s|s`;
+      const read = await raw(["XREADGROUP", "GROUP", "g", "c", "COUNT", 2, "STREAMS", key, ">"]);
+      const ids = (read as [string, [string, unknown][]][])[0][1].map((e) => e[0]);
+      const delivery = (entryId: string): Delivery => ({
+        stream: "s",
+        ref: encodeRef({ source: "s", stream: "s", entryId, count: 1, consumer: "c" }),
+        attempt: 1,
+      });
+      const stranger: Delivery = {
+        ...delivery(ids[1]),
+        ref: encodeRef({ source: "s", stream: "s", entryId: ids[1], count: 1, consumer: "x" }),
+      };
+      assertEquals(await backend.extend("g", [delivery(ids[0]), stranger], 10_000), [stranger]);
+      await backend.settle("g", [
+        { delivery: delivery(ids[0]), outcome: "ack" },
+        { delivery: stranger, outcome: "ack" },
+      ]);
+      const pending = await raw(["XPENDING", key, "g", "-", "+", 10]) as unknown[][];
+      assertEquals(pending.map((p) => p[0]), [ids[1]]);
+    } finally {
+      await backend.close();
+      await cleanup();
+    }
+  },
+});

@@ -293,7 +293,8 @@ export class KvBackend implements Backend, AtomicAppender {
     }
     const book = new LeaseBook();
     const trimmer = new Trimmer(kv, this.stats, this.#options.retention);
-    const claimer = new Claimer(kv, this.stats, book);
+    // The writer is made below; claims ask it for settlements to carry in their commits.
+    const claimer = new Claimer(kv, this.stats, book, (n, avoid) => writer.takeRider(n, avoid));
     // Watch only the doorbell folder, never the database's own (see bell.ts for why).
     const watchDir = this.#options.watch === false ? undefined : bell?.dir;
     const waker = new Waker(watchDir, () => claimer.requeuedAll(), () => this.stats.rings++);

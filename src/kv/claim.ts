@@ -19,6 +19,7 @@ import {
   retryPrefix,
 } from "./keys.ts";
 import { type LeaseBook, toDelivery } from "./leases.ts";
+import type { Rider } from "./settle.ts";
 import { eventsAt, isChunk, lastOf, unpack } from "./chunks.ts";
 import { commit, get, type KvStats, LIMITS, list, scan, sleep } from "./store.ts";
 
@@ -87,10 +88,19 @@ export class Claimer {
   #perEntry = new Map<string, number>();
   #turn = 0;
 
+  /**
+   * @param kv The database.
+   * @param stats Counters to update.
+   * @param book The leases this process holds.
+   * @param takeRider Settlements to carry in a claim's commit, if any fit (see `settle.ts`).
+   */
   constructor(
     private readonly kv: Deno.Kv,
     private readonly stats: KvStats,
     private readonly book: LeaseBook,
+    private readonly takeRider: (maxChecks: number, avoid: ReadonlySet<string>) =>
+      | Rider
+      | undefined = () => undefined,
   ) {}
 
   /** Looks once for work and leases what it finds. */
@@ -250,7 +260,13 @@ export class Claimer {
         l.lease.m.sort((a, b) => a - b);
         l.first = l.lease.m[0];
       }
+      // Settlements made meanwhile ride along: one commit instead of two.
+      const rider = this.takeRider(
+        LIMITS.checks - cursors.size - replaced.length,
+        new Set(replaced.map((r) => JSON.stringify(r.key))),
+      );
       const result = await commit(this.stats, this.kv, (op) => {
+        rider?.build(op);
         for (const [s, c] of cursors) {
           op.check({ key: cursorKey(group, s), versionstamp: c.from.versionstamp });
           op.set(cursorKey(group, s), c.to);
@@ -264,6 +280,8 @@ export class Claimer {
           op.set(leaseKey(group, l.stream, l.first, l.lease.t), l.lease);
         }
       });
+      if (result.ok) rider?.committed(result.versionstamp);
+      else rider?.failed();
       if (result.ok) {
         for (const [s, c] of cursors) {
           this.#cursors.set(`${group}\u0000${s}`, {

@@ -11,7 +11,7 @@ import { type Envelope, envelopeProblem, MAX_ENVELOPE_BYTES } from "../envelope.
 import { EnvelopeTooLargeError } from "../errors.ts";
 import { pack, runs, storedSize } from "./chunks.ts";
 import { dedupeKey, eventKey, seqKey } from "./keys.ts";
-import { commit, getMany, keyBytes, type KvStats, LIMITS, sleep, utf8Bytes } from "./store.ts";
+import { backoff, commit, getMany, keyBytes, type KvStats, LIMITS, utf8Bytes } from "./store.ts";
 
 /** How long appended ids are remembered for `dedupe`, in milliseconds: a day and an hour. */
 const DEDUPE_MS = 25 * 60 * 60 * 1000;
@@ -115,7 +115,7 @@ export class Appender {
       });
       if (!ours) return result;
       this.stats.appendConflicts++;
-      if (attempt > 2) await sleep(Math.random() * Math.min(attempt, 20));
+      await backoff(attempt, this.kv);
     }
   }
 
@@ -223,7 +223,7 @@ export class Appender {
       }
       this.stats.appendConflicts++;
       for (const s of used) this.#seqs.delete(s);
-      if (attempt > 2) await sleep(Math.random() * Math.min(attempt, 20));
+      await backoff(attempt, this.kv);
     }
   }
 

@@ -21,7 +21,7 @@ import {
 import { type LeaseBook, toDelivery } from "./leases.ts";
 import type { Rider } from "./settle.ts";
 import { eventsAt, isChunk, lastOf, unpack } from "./chunks.ts";
-import { commit, get, type KvStats, LIMITS, list, scan, sleep } from "./store.ts";
+import { backoff, commit, get, type KvStats, LIMITS, list, scan } from "./store.ts";
 
 /** The longest between two looks for expired leases of one group and stream, in milliseconds. */
 const LEASE_SCAN_MAX_MS = 1_000;
@@ -321,7 +321,7 @@ export class Claimer {
       if (replaced.some((r) => r.key[1] === "lease")) {
         for (const s of order) this.#leaseScanAt.delete(`${group}\u0000${s}`);
       }
-      if (attempt > 0) await sleep(Math.random() * 2 * attempt);
+      await backoff(attempt, this.kv);
     }
     return { deliveries: [], wakeAt: Date.now() };
   }

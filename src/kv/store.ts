@@ -33,6 +33,8 @@ export const LIMITS = {
 export interface KvStats {
   /** Commits retried because SQLite reported "database is locked" (another process writing). */
   lockedRetries: number;
+  /** Milliseconds spent waiting between those retries. */
+  lockedWaitMs: number;
   /** Appends retried because another writer moved a stream's sequence first. */
   appendConflicts: number;
   /** Claims retried because another consumer of the group took the same work first. */
@@ -45,7 +47,14 @@ export interface KvStats {
 
 /** Makes a zeroed {@linkcode KvStats}. */
 export function newStats(): KvStats {
-  return { lockedRetries: 0, appendConflicts: 0, claimConflicts: 0, appendCommits: 0, rings: 0 };
+  return {
+    lockedRetries: 0,
+    lockedWaitMs: 0,
+    appendConflicts: 0,
+    claimConflicts: 0,
+    appendCommits: 0,
+    rings: 0,
+  };
 }
 
 const LOCKED = /database is locked|database table is locked|SQLITE_BUSY/i;
@@ -57,12 +66,31 @@ export function isLocked(err: unknown): boolean {
 
 /** How long to keep retrying a locked database before giving up, in milliseconds. */
 const LOCKED_GIVE_UP_MS = 30_000;
+/** Retries whose pause is a few database round trips rather than a timer. */
+const SHORT_RETRIES = 12;
+/** A key nobody writes: reading it is a round trip to the database thread and nothing more. */
+const TICK_KEY: Deno.KvKey = ["herald", "tick"];
 
 /**
- * Runs `fn` (a read or a commit) again with short jittered backoff while the database is locked
- * by another process, so callers never see that transient error.
+ * Runs `fn` (a read or a commit) again while the database is locked by another process, so
+ * callers never see that transient error.
+ *
+ * With several processes on one file, a commit that checks versionstamps reads before it writes,
+ * and SQLite then fails it at once ("database is locked") when another process holds the write
+ * lock or committed since the read: it does not wait. The other commit ends within a fraction of
+ * a millisecond, so the first retry is immediate and the next ones pause for a few database
+ * round trips (~0.1 ms each, jittered) — not a timer, whose shortest wait here is ~2 ms.
+ * A database that stays locked (a long checkpoint) gets timer pauses after that.
+ *
+ * @param stats Counters to update.
+ * @param fn The read or commit.
+ * @param kv The database, for the short pauses; without it, pauses use timers.
  */
-export async function unlocked<T>(stats: KvStats, fn: () => Promise<T>): Promise<T> {
+export async function unlocked<T>(
+  stats: KvStats,
+  fn: () => Promise<T>,
+  kv?: Deno.Kv,
+): Promise<T> {
   let attempt = 0;
   const start = Date.now();
   while (true) {
@@ -71,11 +99,30 @@ export async function unlocked<T>(stats: KvStats, fn: () => Promise<T>): Promise
     } catch (err) {
       if (!isLocked(err) || Date.now() - start > LOCKED_GIVE_UP_MS) throw err;
       stats.lockedRetries++;
-      // Mostly a stale read snapshot (another process committed between our reads and our
-      // write, which SQLite reports at once instead of waiting): try again at once, then with
-      // short jittered pauses so writers that keep colliding spread out.
-      if (attempt++ > 0) await sleep(Math.random() * Math.min(attempt, 4));
+      const t = performance.now();
+      await backoff(attempt++, kv);
+      stats.lockedWaitMs += performance.now() - t;
     }
+  }
+}
+
+/**
+ * Pauses before retry number `attempt` (from 0) after contention: none for the first, then a
+ * few jittered database round trips, growing; after {@linkcode SHORT_RETRIES}, timer sleeps.
+ */
+export async function backoff(attempt: number, kv?: Deno.Kv): Promise<void> {
+  if (attempt <= 0) return;
+  if (kv && attempt <= SHORT_RETRIES) {
+    const trips = 1 + Math.floor(Math.random() * Math.min(attempt, 4));
+    for (let i = 0; i < trips; i++) {
+      try {
+        await kv.get(TICK_KEY);
+      } catch {
+        break; // closing, or locked too: the retry will tell
+      }
+    }
+  } else {
+    await sleep(1 + Math.random() * Math.min(attempt, 10));
   }
 }
 
@@ -89,7 +136,7 @@ export function commit(
     const op = kv.atomic();
     build(op);
     return op.commit();
-  });
+  }, kv);
 }
 
 /** Reads one key. */

@@ -120,6 +120,8 @@ export interface RoleDetail {
   /** Consumer: publish stamp to claim returned, and claim returned to handler. */
   untilClaimedMs?: { p50: number; p99: number; n: number };
   claimToHandlerMs?: { p50: number; p99: number; n: number };
+  /** CPU time the process used while it worked. */
+  cpuMs?: number;
 }
 
 /** One line per process: the calls that dominate, per event handled or published. */
@@ -131,6 +133,9 @@ export function describeProfile(
   if (!detail || events <= 0) return undefined;
   const per = (n: number) => (n / events).toFixed(2);
   const parts: string[] = [];
+  if (detail.cpuMs !== undefined) {
+    parts.push(`CPU ${(detail.cpuMs * 1000 / events).toFixed(0)} µs/ev`);
+  }
   for (const [name, c] of Object.entries(detail.calls ?? {})) {
     if (c.calls === 0) continue;
     parts.push(`${name} ${per(c.calls)}/ev ${(c.ms / c.calls).toFixed(2)} ms/call`);

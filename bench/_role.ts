@@ -6,8 +6,15 @@
  *
  * @module
  */
+import process from "node:process";
 import { now } from "./_clock.ts";
 import { type Percentiles, Samples } from "./_stats.ts";
+
+/** CPU time (user + system) this process has used, in milliseconds. */
+export function cpuMs(): number {
+  const { user, system } = process.cpuUsage();
+  return (user + system) / 1000;
+}
 
 /** The parameters the parent passed. */
 export function params<T>(): T {
@@ -82,6 +89,7 @@ export class Recorder {
   #errors = 0;
   #locked = 0;
   #errorSamples: string[] = [];
+  #cpuAtReady = 0;
 
   constructor(p: ConsumerParams) {
     this.#seen = new Uint8Array(p.total);
@@ -90,6 +98,12 @@ export class Recorder {
     this.#timer = setInterval(() => {
       if (this.#count !== this.#sent) send({ progress: this.#sent = this.#count });
     }, 50);
+  }
+
+  /** Tells the parent this consumer is ready; CPU time counts from here. */
+  ready(): void {
+    this.#cpuAtReady = cpuMs();
+    send({ ready: true });
   }
 
   /** Records one handled event from its sequence number and publish stamp. */
@@ -151,7 +165,7 @@ export class Recorder {
       errors: this.#errors,
       locked: this.#locked,
       errorSamples: [...this.#errorSamples],
-      detail,
+      detail: { ...detail, cpuMs: cpuMs() - this.#cpuAtReady },
     };
   }
 }
@@ -210,6 +224,7 @@ export async function produce(
     await f();
     calls.push(now() - t);
   };
+  const cpuStart = cpuMs();
   const start = now();
   const deadline = start + (p.maxSeconds ?? Infinity) * 1000;
   if (p.mode === "batch") {
@@ -239,6 +254,6 @@ export async function produce(
     }
   }
   result.seconds = (now() - start) / 1000;
-  result.detail = { ...detail?.(), callMs: calls.percentiles() };
+  result.detail = { ...detail?.(), callMs: calls.percentiles(), cpuMs: cpuMs() - cpuStart };
   send({ result });
 }

@@ -5,7 +5,7 @@
  * @module
  */
 import type { Tick } from "./_clock.ts";
-import { type ConsumerParams, params, Recorder, send, stopRequested } from "./_role.ts";
+import { type ConsumerParams, params, Recorder, stopRequested } from "./_role.ts";
 
 const p = params<ConsumerParams & { queue: string; host: string; port: number }>();
 const { Worker } = await import(["npm:bullmq", "5"].join("@"));
@@ -15,7 +15,7 @@ const worker = new Worker(p.queue, (job: { data: Tick }) => {
   return Promise.resolve();
 }, { connection: { host: p.host, port: p.port }, concurrency: 100 });
 await worker.waitUntilReady();
-send({ ready: true });
+recorder.ready();
 await stopRequested();
 await worker.close();
 recorder.finish();

@@ -10,7 +10,7 @@ import { type BackendSpec, makeBackend, Tick } from "./_herald.ts";
 import { now } from "./_clock.ts";
 import { Samples } from "./_stats.ts";
 import { profileBackend, profileFetch, profileIoredis, profileKv } from "./_profile.ts";
-import { type ConsumerParams, params, Recorder, send, stopRequested } from "./_role.ts";
+import { type ConsumerParams, params, Recorder, stopRequested } from "./_role.ts";
 
 const p = params<
   ConsumerParams & { backend: BackendSpec; concurrency?: number; batch?: number; index?: number }
@@ -45,7 +45,7 @@ const worker = createWorker({ bus, group: "bench", batch: p.batch })
     }
   }, { concurrency: p.concurrency ?? 100 });
 await worker.start();
-send({ ready: true });
+recorder.ready();
 await stopRequested();
 const detail = () => ({
   calls: calls(),

@@ -6,7 +6,7 @@
  * @module
  */
 import { sleep, type Tick } from "./_clock.ts";
-import { type ConsumerParams, params, Recorder, send, stopRequested } from "./_role.ts";
+import { type ConsumerParams, params, Recorder, stopRequested } from "./_role.ts";
 
 const PAGE = 500;
 const p = params<ConsumerParams & { path: string }>();
@@ -14,7 +14,7 @@ const kv = await Deno.openKv(p.path);
 const recorder = new Recorder(p);
 let stopped = false;
 stopRequested().then(() => stopped = true);
-send({ ready: true });
+recorder.ready();
 while (!stopped) {
   const op = kv.atomic();
   let read = 0;

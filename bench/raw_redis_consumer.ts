@@ -12,7 +12,7 @@
 import { sleep, type Tick } from "./_clock.ts";
 import { connect, type RawTarget } from "./_redis_raw.ts";
 import { profileFetch, profileIoredis } from "./_profile.ts";
-import { type ConsumerParams, params, Recorder, send, stopRequested } from "./_role.ts";
+import { type ConsumerParams, params, Recorder, stopRequested } from "./_role.ts";
 
 const p = params<
   ConsumerParams & RawTarget & { stream: string; index?: number; wake?: "xread" }
@@ -31,7 +31,7 @@ try {
 const recorder = new Recorder(p);
 let stopped = false;
 stopRequested().then(() => stopped = true);
-send({ ready: true });
+recorder.ready();
 const block = p.transport === "tcp" && !waker ? ["BLOCK", 200] : [];
 type Reply = [string, [string, string[]][]][] | null;
 let lastId = "0";

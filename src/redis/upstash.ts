@@ -1,6 +1,6 @@
 /**
- * The REST adapter, on npm `@upstash/redis`: every command is one HTTPS request. REST cannot
- * block, so the backend polls it.
+ * The REST adapter, on npm `@upstash/redis`: every command is one HTTPS request, and a claim's
+ * commands go together in one `/pipeline` request. REST cannot block, so the backend polls it.
  *
  * @module
  */
@@ -45,12 +45,40 @@ export function upstashClient(config: UpstashConfig | UpstashExec): RedisClient 
 
 class UpstashClient implements RedisClient {
   readonly transport = "rest";
+  /** Only with a URL and token: the REST API's `/pipeline` endpoint, one request for many. */
+  readonly pipeline?: (commands: readonly (readonly RedisArg[])[]) => Promise<unknown[]>;
   #config: UpstashConfig | UpstashExec;
   #redis?: Promise<UpstashExec>;
   #closed = false;
 
   constructor(config: UpstashConfig | UpstashExec) {
     this.#config = config;
+    if (!("exec" in config)) this.pipeline = (commands) => this.#pipeline(config, commands);
+  }
+
+  async #pipeline(
+    config: UpstashConfig,
+    commands: readonly (readonly RedisArg[])[],
+  ): Promise<unknown[]> {
+    if (this.#closed) throw new BackendUnavailableError("redis", "the client is closed");
+    let body: unknown;
+    try {
+      const res = await fetch(`${config.url.replace(/\/+$/, "")}/pipeline`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${config.token}`, "content-type": "application/json" },
+        body: JSON.stringify(commands),
+      });
+      body = await res.json();
+      if (!res.ok || !Array.isArray(body)) {
+        const error = (body as { error?: string } | null)?.error ?? `HTTP ${res.status}`;
+        throw new Error(`pipeline refused: ${error}`);
+      }
+    } catch (err) {
+      throw new BackendUnavailableError("redis", describe(err), { cause: err });
+    }
+    return (body as { result?: unknown; error?: string }[]).map((reply) =>
+      reply.error === undefined ? reply.result : new RedisReplyError(reply.error)
+    );
   }
 
   async command(args: readonly RedisArg[], _channel?: string): Promise<unknown> {

@@ -143,8 +143,10 @@ export function describeProfile(
   const commit = detail.kv?.commit;
   if (commit && commit.calls > 0) {
     parts.push(`KV commits ${per(commit.calls)}/ev (${per(commit.failed)} failed)`);
-    const list = detail.kv?.list;
-    if (list && list.calls > 0) parts.push(`lists ${per(list.calls)}/ev`);
+    for (const name of ["list", "get", "getMany"]) {
+      const c = detail.kv?.[name];
+      if (c && c.calls > 0) parts.push(`${name} ${per(c.calls)}/ev`);
+    }
   }
   for (const [path, c] of Object.entries(detail.http ?? {})) {
     parts.push(`HTTP ${path} ${per(c.calls)}/ev ${(c.ms / c.calls).toFixed(1)} ms`);

@@ -66,8 +66,10 @@ export function isLocked(err: unknown): boolean {
 
 /** How long to keep retrying a locked database before giving up, in milliseconds. */
 const LOCKED_GIVE_UP_MS = 30_000;
-/** Retries whose pause is a few database round trips rather than a timer. */
+/** Retries whose pause is shorter than a timer can wait. */
 const SHORT_RETRIES = 12;
+/** Never notified: `Atomics.wait` on it is a precise sleep that uses no CPU. */
+const PAUSER = new Int32Array(new SharedArrayBuffer(4));
 /** A key nobody writes: reading it is a round trip to the database thread and nothing more. */
 const TICK_KEY: Deno.KvKey = ["herald", "tick"];
 
@@ -78,8 +80,8 @@ const TICK_KEY: Deno.KvKey = ["herald", "tick"];
  * With several processes on one file, a commit that checks versionstamps reads before it writes,
  * and SQLite then fails it at once ("database is locked") when another process holds the write
  * lock or committed since the read: it does not wait. The other commit ends within a fraction of
- * a millisecond, so the first retry is immediate and the next ones pause for a few database
- * round trips (~0.1 ms each, jittered) — not a timer, whose shortest wait here is ~2 ms.
+ * a millisecond, so the first retry is immediate and the next ones pause a fraction of a
+ * millisecond (see {@linkcode backoff}) — not a timer, whose shortest wait here is ~2 ms.
  * A database that stays locked (a long checkpoint) gets timer pauses after that.
  *
  * @param stats Counters to update.
@@ -107,19 +109,33 @@ export async function unlocked<T>(
 }
 
 /**
- * Pauses before retry number `attempt` (from 0) after contention: none for the first, then a
- * few jittered database round trips, growing; after {@linkcode SHORT_RETRIES}, timer sleeps.
+ * Blocks this thread for 0.05–0.65 ms (growing with `attempt`, jittered): about what another
+ * process's commit has left to run. Blocking is the point — Deno's timers cannot wait less than
+ * ~2 ms here, and a database read as a pause costs ~0.1 ms of CPU. Returns `false` where
+ * blocking waits are not allowed.
+ */
+function shortPause(attempt: number): boolean {
+  try {
+    Atomics.wait(PAUSER, 0, 0, 0.05 + Math.random() * 0.15 * Math.min(attempt, 4));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Pauses before retry number `attempt` (from 0) after contention: none for the first, then
+ * short blocking waits, jittered and growing (or one database round trip where blocking is not
+ * allowed); after {@linkcode SHORT_RETRIES}, timer sleeps.
  */
 export async function backoff(attempt: number, kv?: Deno.Kv): Promise<void> {
   if (attempt <= 0) return;
+  if (attempt <= SHORT_RETRIES && shortPause(attempt)) return;
   if (kv && attempt <= SHORT_RETRIES) {
-    const trips = 1 + Math.floor(Math.random() * Math.min(attempt, 4));
-    for (let i = 0; i < trips; i++) {
-      try {
-        await kv.get(TICK_KEY);
-      } catch {
-        break; // closing, or locked too: the retry will tell
-      }
+    try {
+      await kv.get(TICK_KEY); // where blocking waits are not allowed: one database round trip
+    } catch {
+      // closing, or locked too: the retry will tell
     }
   } else {
     await sleep(1 + Math.random() * Math.min(attempt, 10));

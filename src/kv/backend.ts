@@ -32,6 +32,14 @@ import { Waker } from "./wake.ts";
 
 /** The default backstop poll of waiting claims, in milliseconds. */
 const DEFAULT_POLL_MS = 500;
+/**
+ * How long a consumer that is behind waits before its next claim, in milliseconds: a claim that
+ * found several events but not a full batch means events arrive faster than claims take them,
+ * and a short wait then takes a bigger batch with fewer database operations (measured: claims
+ * per event in a saturated single-publish run 0.41-0.56 -> 0.18-0.26, consumer CPU per event
+ * -25%). A claim that found one event, or none, does not make the next one wait.
+ */
+const LINGER_MS = 2;
 
 /** The parts of a backend that exist once its database is open. */
 interface Open {
@@ -77,6 +85,7 @@ export class KvBackend implements Backend, AtomicAppender {
   #ready?: Open;
   #closed = false;
   #inflight = new Set<Promise<unknown>>();
+  #lingerUntil = new Map<string, number>();
 
   /**
    * Makes the backend; the database opens on first use. Prefer {@linkcode kv}, which validates
@@ -153,10 +162,19 @@ export class KvBackend implements Backend, AtomicAppender {
     return await this.#run(async (p) => {
       const deadline = Date.now() + Math.max(0, waitMs);
       const poll = this.#options.pollMs ?? DEFAULT_POLL_MS;
+      const who = `${group}\u0000${consumer}`;
+      const linger = (this.#lingerUntil.get(who) ?? 0) - Date.now();
+      if (linger > 0 && waitMs > 0) await pause(Math.min(linger, waitMs), signal);
       while (!this.#closed) {
         const generation = p.waker.generation;
         const look = await p.claimer.claimOnce(group, streams, consumer, max, leaseMs);
-        if (look.deliveries.length > 0) return look.deliveries;
+        const n = look.deliveries.length;
+        if (n > 0) {
+          if (n > 1 && n < max) this.#lingerUntil.set(who, Date.now() + LINGER_MS);
+          else this.#lingerUntil.delete(who);
+          return look.deliveries;
+        }
+        this.#lingerUntil.delete(who);
         const now = Date.now();
         if (now >= deadline || signal?.aborted || this.#closed) return [];
         const until = Math.min(deadline, look.wakeAt, now + poll);
@@ -311,6 +329,19 @@ export class KvBackend implements Backend, AtomicAppender {
     this.#ready = { kv, appender, bell, claimer, trimmer, waker, writer };
     return this.#ready;
   }
+}
+
+/** Waits `ms`, or less if `signal` aborts. */
+function pause(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener("abort", done, { once: true });
+  });
 }
 
 function checkName(what: string, name: string): void {

@@ -15,7 +15,7 @@ import { ringOf } from "./bell.ts";
  * Re-looks after a ring, in milliseconds. Rings come after the commit, so the first look should
  * see it; the re-look covers a ring that woke a claim which was already reading.
  */
-const FOLLOW_UPS = [2, 10];
+const FOLLOW_UPS = [10];
 
 /** One shared waker per backend: one watcher and one set of waiters, whatever their number. */
 export class Waker {

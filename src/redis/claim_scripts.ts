@@ -12,9 +12,13 @@
  *   entries, expired leases), then new entries with `XREADGROUP`, recording a lease for each.
  *   Every entry's fields pass through Lua on the way, which costs Redis time.
  * - The **fast path** (one stream, a client with pipelines): a plain `XREADGROUP`, blocking
- *   when the consumer is idle, followed in the same round trip by **TRACK**, which records the
- *   leases of what was read and says whether a timer is due (then CLAIM runs too). The fields
- *   never enter Lua, and an idle consumer is woken by the read itself.
+ *   when the consumer is idle, so the fields never enter Lua and an idle consumer is woken by
+ *   the read itself. Over REST, **TRACK** follows the read in the same request: it records the
+ *   leases of what was read and says whether a timer is due (then CLAIM runs too). Over TCP,
+ *   **PEEK** goes before the read to say whether a timer is due, and the leases are recorded
+ *   right after the reply with a plain `ZADD NX` on the shared connection that settle and
+ *   extend use too, so they always come after it; the reply that wakes a consumer carries no
+ *   script work.
  *
  * Between `XREADGROUP` and TRACK an entry is pending with no timer. Should the consumer die right
  * there, **SWEEP** (run now and then by every fast-path consumer) makes such entries due once
@@ -24,9 +28,12 @@
  */
 import { NOW } from "./scripts.ts";
 
-// A member that is never due keeps the timers a skiplist: a small sorted set is otherwise a
-// listpack, where adding 100 members costs about three times as much.
-const SENTINEL = `local SENTINEL = string.rep('herald-timers-', 5)
+/**
+ * A timers member that is never due (score +inf). It keeps the sorted set a skiplist: a small
+ * sorted set is otherwise a listpack, where adding 100 members costs about three times as much.
+ */
+export const SENTINEL_MEMBER = "herald-timers-".repeat(5);
+const SENTINEL = `local SENTINEL = '${SENTINEL_MEMBER}'
 `;
 
 /**
@@ -128,6 +135,20 @@ for _, key in ipairs({tk, rtk}) do
 end
 -- Every redriven entry handed out has a timer until it is settled and deleted.
 if redis.call('XLEN', rk) > redis.call('ZCOUNT', rtk, '-inf', '(inf') then due = 0 end
+return {now, due}`;
+
+/**
+ * peek — KEYS: timers key, redrive stream key, redrive timers key. Sent just before a TCP
+ * client's `XREADGROUP`, whose leases are then recorded with a plain `ZADD NX` on the
+ * connection every settle uses, so no settle can come before them. Returns { now, the earliest
+ * timer or -1 }; 0 when the redrive stream holds entries not handed out yet.
+ */
+export const PEEK = NOW + `local due = -1
+for _, key in ipairs({KEYS[1], KEYS[3]}) do
+  local z = redis.call('ZRANGEBYSCORE', key, '-inf', '(inf', 'WITHSCORES', 'LIMIT', 0, 1)
+  if z[2] and (due == -1 or tonumber(z[2]) < due) then due = tonumber(z[2]) end
+end
+if redis.call('XLEN', KEYS[2]) > redis.call('ZCOUNT', KEYS[3], '-inf', '(inf') then due = 0 end
 return {now, due}`;
 
 /**

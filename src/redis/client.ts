@@ -34,6 +34,12 @@ export interface RedisClient {
   /** `tcp` or `rest`: REST clients cannot block, so the backend polls them. */
   readonly transport: "tcp" | "rest";
   /**
+   * Whether commands sent without a channel reach Redis in the order `command()` was called
+   * (one connection, written at once). The backend then records a claim's leases with a plain
+   * command behind the claim instead of a script inside it.
+   */
+  readonly ordered?: boolean;
+  /**
    * Runs one command. A TCP client runs it on the connection of `channel` (a consumer) when
    * given, so that a consumer's claims never queue behind other traffic; REST ignores it.
    *

@@ -8,7 +8,7 @@
  */
 import type { ClaimOptions, Delivery } from "../backend.ts";
 import { type RedisArg, type RedisClient, RedisReplyError } from "./client.ts";
-import { SWEEP, TRACK } from "./claim_scripts.ts";
+import { PEEK, SENTINEL_MEMBER, SWEEP, TRACK } from "./claim_scripts.ts";
 import { compareIds } from "./lease_scripts.ts";
 import { decodeRef, encodeRef, fieldsObject, type Keys, readEntry } from "./keys.ts";
 import { interruptible, type Poller } from "./poll.ts";
@@ -98,6 +98,7 @@ export class Reader {
       state.seenAt = 0;
       return this.#note(state, await this.#deps.slow(group, stream, consumer, n, leaseMs));
     };
+    const ordered = client.ordered === true;
     const deadline = Date.now() + options.waitMs;
     let block = 0;
     if (client.unblock && !state.dueFirst && Date.now() - state.seenAt < FRESH_MS) {
@@ -114,13 +115,18 @@ export class Reader {
       if (block > 0) read.push("BLOCK", block);
       read.push("STREAMS", sk, ">");
       const trackArgs = [group, consumer, leaseMs, state.cursor];
-      const commands = [read, await scripts.call(TRACK, trackKeys, trackArgs)];
+      // Ordered (TCP): PEEK, then the read, whose leases are recorded after the reply. Else
+      // (REST): the read, then TRACK, which records them and peeks.
+      const commands = ordered
+        ? [await scripts.call(PEEK, trackKeys.slice(1), []), read]
+        : [read, await scripts.call(TRACK, trackKeys, trackArgs)];
       const sweeping = Date.now() >= state.sweepAt;
       if (sweeping) {
         const idle = Math.max(leaseMs, SWEEP_MIN_IDLE_MS);
         state.sweepAt = Date.now() + idle;
         commands.unshift(await scripts.call(SWEEP, [sk, tk], [group, idle, state.sweepFrom]));
       }
+      const sentAt = Date.now();
       const replies = await this.#send(commands, group, channel, block > 0 ? signal : undefined);
       if (sweeping) {
         const swept = replies.shift();
@@ -130,12 +136,19 @@ export class Reader {
           state.sweepAt = 0;
         } else state.sweepFrom = (swept as [number, string])[1];
       }
-      const [readReply, trackReply] = replies;
+      const [readReply, peekReply] = ordered ? [replies[1], replies[0]] : replies;
+      if (ordered && !(readReply instanceof RedisReplyError)) {
+        // Written before this claim returns, so before any settle of what it read. The read
+        // happened at most this long after PEEK looked at Redis's clock.
+        const [peekNow] = peekReply instanceof RedisReplyError ? [0] : peekReply as [number];
+        const expires = peekNow + Date.now() - sentAt + leaseMs;
+        this.#record(tk, consumer, readReply as StreamReply, expires, peekNow > 0);
+      }
       // What was read must not stay untracked: a TRACK refused for want of the script runs again.
-      const [now, nextDue] = trackReply instanceof RedisReplyError
-        ? await this.#retrack(trackReply, trackKeys, trackArgs, channel)
-        : trackReply as [number, number];
-      state.seenAt = Date.now();
+      const [now, nextDue] = peekReply instanceof RedisReplyError
+        ? await this.#again(peekReply, ordered, trackKeys, trackArgs, channel)
+        : peekReply as [number, number];
+      state.seenAt = ordered ? sentAt : Date.now();
       state.dueAt = nextDue >= 0 ? state.seenAt + nextDue - now : Infinity;
       if (readReply instanceof RedisReplyError) return undefined;
       const out = this.#deliveries(state, stream, consumer, readReply as StreamReply);
@@ -147,8 +160,13 @@ export class Reader {
         poller.found(channel);
         return out;
       }
-      let wait = deadline - Date.now();
-      if (nextDue >= 0) wait = Math.min(wait, nextDue - now + 1);
+      if (ordered && block > 0) {
+        // PEEK looked before this wait: look again (a timer may be due by now, or this process
+        // changed them and ended the wait) before waiting any longer.
+        block = 0;
+        continue;
+      }
+      const wait = Math.min(deadline, state.dueAt + 1) - Date.now();
       if (wait <= 0 || signal.aborted) return [];
       if (client.unblock) block = Math.max(1, Math.ceil(wait));
       else await poller.wait(channel, wait, signal);
@@ -191,14 +209,33 @@ export class Reader {
     return state;
   }
 
-  async #retrack(
+  // PEEK or TRACK came back NOSCRIPT (first use, or Redis restarted): load it and run it again.
+  async #again(
     err: RedisReplyError,
+    ordered: boolean,
     keys: string[],
     args: RedisArg[],
     channel: string,
   ): Promise<[number, number]> {
     if (err.code !== "NOSCRIPT") throw err;
-    return await this.#deps.scripts.run(TRACK, keys, args, channel) as [number, number];
+    const { scripts } = this.#deps;
+    // Without PEEK's clock the read's leases were not recorded: TRACK finds and records them.
+    if (ordered) await scripts.load(PEEK, channel);
+    return await scripts.run(TRACK, keys, args, channel) as [number, number];
+  }
+
+  // Records the leases of what an ordered read handed out: `ZADD NX` (a lease taken over in the
+  // meantime keeps its token), sent at once. Without PEEK's clock (NOSCRIPT), TRACK does it. A
+  // failure leaves the entries pending with no timer: their owner can still settle them, and
+  // SWEEP frees them should it die.
+  #record(tk: string, consumer: string, reply: StreamReply, expires: number, clock: boolean) {
+    const entries = reply?.[0]?.[1] ?? [];
+    if (entries.length === 0 || !clock) return;
+    const { client } = this.#deps;
+    const args: RedisArg[] = ["ZADD", tk, "NX", "inf", SENTINEL_MEMBER];
+    const tail = `|1|${consumer}`;
+    for (const [id] of entries) args.push(expires, id + tail);
+    client.command(args).catch(() => {});
   }
 
   #deliveries(state: State, stream: string, consumer: string, reply: StreamReply): Delivery[] {

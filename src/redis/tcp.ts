@@ -48,9 +48,13 @@ interface Channel {
 
 class TcpClient implements RedisClient {
   readonly transport = "tcp";
+  readonly ordered = true;
   #url: string;
   #options: IORedisOptions;
   #main?: Promise<IORedis>;
+  // The main connection once made, and how many commands still wait for it, in call order.
+  #ready?: IORedis;
+  #waiting = 0;
   #channels = new Map<string, Promise<Channel>>();
   #closed = false;
 
@@ -69,11 +73,28 @@ class TcpClient implements RedisClient {
     };
   }
 
-  async command(args: readonly RedisArg[], channel?: string): Promise<unknown> {
-    const conn = channel === undefined
-      ? await this.#connection()
-      : (await this.#channel(channel)).conn;
-    return await run(conn, args);
+  command(args: readonly RedisArg[], channel?: string): Promise<unknown> {
+    if (this.#closed) {
+      return Promise.reject(new BackendUnavailableError("redis", "the client is closed"));
+    }
+    if (channel !== undefined) return this.#channel(channel).then((ch) => run(ch.conn, args));
+    // Written at once when nothing waits for the connection: commands go out in call order.
+    if (this.#ready && this.#waiting === 0) return run(this.#ready, args);
+    let pending: Promise<IORedis>;
+    try {
+      pending = this.#connection();
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    this.#waiting++;
+    return pending.then((conn) => {
+      this.#waiting--;
+      this.#ready = conn;
+      return run(conn, args);
+    }, (err) => {
+      this.#waiting--;
+      throw err;
+    });
   }
 
   async pipeline(commands: readonly (readonly RedisArg[])[], channel?: string): Promise<unknown[]> {
@@ -142,18 +163,23 @@ class TcpClient implements RedisClient {
 
   async close(): Promise<void> {
     this.#closed = true;
-    const channels = [...this.#channels.keys()];
-    // Blocked reads end first, so that each connection can quit cleanly.
-    await Promise.all(channels.map((ch) => this.unblock(ch)));
-    const all: Promise<IORedis | undefined>[] = [...this.#channels.values()].map((p) =>
-      p.then((ch) => ch.conn, () => undefined)
+    const main = await this.#main?.catch(() => undefined);
+    const channels = await Promise.all(
+      [...this.#channels.values()].map((p) => p.catch(() => undefined)),
     );
     this.#channels.clear();
-    if (this.#main) all.push(this.#main);
-    await Promise.all(all.map(async (p) => {
-      const conn = await p.catch(() => undefined);
+    const ready = main?.status === "ready";
+    // Blocked reads end first, so that each connection can quit cleanly; without a connection
+    // to unblock them from, they are dropped.
+    if (ready) {
+      await Promise.all(
+        channels.map((ch) => ch && run(main, ["CLIENT", "UNBLOCK", ch.id]).catch(() => {})),
+      );
+    }
+    const all = [...channels.map((ch) => ch?.conn), main];
+    await Promise.all(all.map(async (conn) => {
       if (!conn) return;
-      if (conn.status === "ready") await conn.quit().catch(() => conn.disconnect());
+      if (ready && conn.status === "ready") await conn.quit().catch(() => conn.disconnect());
       else conn.disconnect();
     }));
   }

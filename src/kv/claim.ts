@@ -312,14 +312,15 @@ export class Claimer {
         if (deliveries.length > 0) return { deliveries, wakeAt };
         continue;
       }
-      // Another consumer got there first: forget what we cached and look again.
+      // Another consumer got there first: forget what the failed checks relied on (only that:
+      // with several consumers in a group this happens on most claims, and every forgotten
+      // cache is one more read on the next attempt) and look again.
       this.stats.claimConflicts++;
-      for (const s of order) {
-        this.#cursors.delete(`${group}\u0000${s}`);
-        this.#retryScanAt.delete(`${group}\u0000${s}`);
-      }
-      if (replaced.some((r) => r.key[1] === "lease")) {
-        for (const s of order) this.#leaseScanAt.delete(`${group}\u0000${s}`);
+      for (const s of cursors.keys()) this.#cursors.delete(`${group}\u0000${s}`);
+      for (const r of replaced) {
+        const s = r.key[3] as string;
+        if (r.key[1] === "lease") this.#leaseScanAt.delete(`${group}\u0000${s}`);
+        else this.#retryScanAt.delete(`${group}\u0000${s}`);
       }
       await backoff(attempt, this.kv);
     }
@@ -347,11 +348,16 @@ export class Claimer {
       this.stats,
       this.kv,
       { start: eventKey(stream, from), end: eventKey(stream, MAX_SEQ) },
-      // Deno KV reads a batch before we can stop: size it by the entries `room` events need.
+      // Deno KV reads (and decodes) a batch before we can stop: size it by the entries `room`
+      // events need, plus one when the first is a chunk partly taken already. Reading more is
+      // not free: with several consumers in a group, the next chunk is usually someone else's.
       {
         batchSize: Math.max(
           1,
-          Math.min(100, Math.ceil(room / (this.#perEntry.get(stream) ?? 1)) + 1),
+          Math.min(
+            100,
+            Math.ceil(room / (this.#perEntry.get(stream) ?? 1)) + (cursor.seq >= from ? 1 : 0),
+          ),
         ),
       },
       (read) => {

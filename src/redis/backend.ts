@@ -222,6 +222,7 @@ export class RedisBackend implements Backend {
   async settle(group: string, settlements: readonly Settlement[]): Promise<void> {
     this.#open();
     if (settlements.length === 0) return;
+    let timersChanged = false;
     const runs = leaseRuns(settlements, (s) => {
       const ref = decodeRef(s.delivery.ref);
       const args: RedisArg[] = [OUTCOME[s.outcome], ref.entryId, ref.count];
@@ -230,6 +231,7 @@ export class RedisBackend implements Backend {
         const dead = deadRecord(s.delivery, ref.entryId, s.error);
         args.push(dead.record, dead.fields);
       }
+      if (s.outcome === "retry" || s.outcome === "release") timersChanged = true;
       return {
         keys: this.#sourceKeys(ref.source, ref.stream, group),
         consumer: ref.consumer,
@@ -241,13 +243,20 @@ export class RedisBackend implements Backend {
     const args: RedisArg[] = [group];
     for (const run of runs) {
       keys.push(...run.keys);
-      args.push(run.consumer, run.redrive ? "1" : "0", run.entries.length);
-      for (const e of run.entries) args.push(...e.args);
+      const n = run.entries.length;
+      args.push(run.consumer, run.redrive ? "1" : "0", n);
+      if (n <= 1000 && run.entries.every((e) => e.args[0] === "a")) {
+        // Acks only: the lease tokens, then the ids (see SETTLE).
+        args.push("a");
+        for (const e of run.entries) args.push(`${e.entryId}|${e.args[2]}|${run.consumer}`);
+        for (const e of run.entries) args.push(e.entryId);
+      } else {
+        args.push("m");
+        for (const e of run.entries) args.push(...e.args);
+      }
     }
     await this.#run(SETTLE, keys, args);
-    if (settlements.some((s) => s.outcome === "retry" || s.outcome === "release")) {
-      this.#reader.timersChanged(group);
-    }
+    if (timersChanged) this.#reader.timersChanged(group);
   }
 
   async deadLetters(group: string, options: { limit?: number } = {}): Promise<DeadLetter[]> {

@@ -44,8 +44,12 @@ end
 /**
  * settle — KEYS: the group's dead-letter stream, then per run its stream key and timers key.
  * ARGV: group, then per run: consumer, "1" when the source is a redrive stream (acked entries
- * are deleted there: nobody else reads it), entry count, then per entry an outcome and its
- * values: `a` id count | `r` id count delay | `l` id count | `d` id count record fields.
+ * are deleted there: nobody else reads it), entry count n, and the run's kind:
+ * - `a` (acks only, n ≤ 1000): n lease tokens, then the n entry ids. When every token is in the
+ *   timers (the common case) that is one ZMSCORE, one XACK and one ZREM, with no Lua per entry.
+ * - `m`: per entry an outcome and its values: `a` id count | `r` id count delay | `l` id count |
+ *   `d` id count record fields.
+ *
  * Entries of a run come sorted by id. Returns how many were applied; the others had lost their
  * lease and are left to the new owner.
  */
@@ -54,46 +58,71 @@ local applied = 0
 local a = 2
 for run = 1, (#KEYS - 1) / 2 do
   local sk, tk = KEYS[2 * run], KEYS[2 * run + 1]
-  local consumer, redrive, n = ARGV[a], ARGV[a + 1] == '1', tonumber(ARGV[a + 2])
-  a = a + 3
-  -- First pass: where each entry's values start, to check all leases at once.
-  local at, ids, counts = {}, {}, {}
-  local size = {a = 3, r = 4, l = 3, d = 5}
-  for i = 1, n do
-    at[i] = a
-    ids[i], counts[i] = ARGV[a + 1], ARGV[a + 2]
-    a = a + size[ARGV[a]]
-  end
-  local tokens = held(sk, tk, group, consumer, ids, counts)
-  local done, gone, seen = {}, {}, {}
-  for i = 1, n do
-    local token = tokens[i]
-    -- A second settlement of the same lease in this call changes nothing.
-    if token and not seen[token] then
-      seen[token] = true
-      applied = applied + 1
-      local b, id = at[i], ids[i]
-      local outcome = ARGV[b]
-      if outcome == 'a' or outcome == 'd' then
-        if outcome == 'd' then redis.call('XADD', KEYS[1], '*', 'd', ARGV[b + 3], 'f', ARGV[b + 4]) end
-        done[#done + 1] = id
-        gone[#gone + 1] = token
-      elseif outcome == 'r' then
-        redis.call('ZADD', tk, now + tonumber(ARGV[b + 3]), token)
-      else
-        -- Released, not an attempt: take the count back, and make it due at once.
-        local count = tonumber(counts[i]) - 1
-        redis.call('XCLAIM', sk, group, consumer, 0, id, 'RETRYCOUNT', count, 'JUSTID')
-        redis.call('ZREM', tk, token)
-        redis.call('ZADD', tk, 0, id .. '|' .. count .. '|' .. consumer)
-      end
+  local consumer, redrive, n, kind = ARGV[a], ARGV[a + 1] == '1', tonumber(ARGV[a + 2]), ARGV[a + 3]
+  a = a + 4
+  local all = false
+  if kind == 'a' then
+    local scores = redis.call('ZMSCORE', tk, unpack(ARGV, a, a + n - 1))
+    all = true
+    for i = 1, n do
+      if not scores[i] then all = false break end
+    end
+    if all then
+      redis.call('XACK', sk, group, unpack(ARGV, a + n, a + 2 * n - 1))
+      redis.call('ZREM', tk, unpack(ARGV, a, a + n - 1))
+      if redrive then redis.call('XDEL', sk, unpack(ARGV, a + n, a + 2 * n - 1)) end
+      applied = applied + n
+      a = a + 2 * n
     end
   end
-  for j = 1, #done, 1000 do
-    local ids = {unpack(done, j, math.min(j + 999, #done))}
-    redis.call('XACK', sk, group, unpack(ids))
-    redis.call('ZREM', tk, unpack(gone, j, math.min(j + 999, #gone)))
-    if redrive then redis.call('XDEL', sk, unpack(ids)) end
+  if not all then
+    -- Each entry: its outcome, id, count, and where its other values start in ARGV.
+    local outs, ids, counts, at = {}, {}, {}, {}
+    if kind == 'a' then
+      for i = 1, n do
+        outs[i], ids[i] = 'a', ARGV[a + n + i - 1]
+        counts[i] = string.match(ARGV[a + i - 1], '^[^|]*|(%d+)|')
+      end
+      a = a + 2 * n
+    else
+      local size = {a = 3, r = 4, l = 3, d = 5}
+      for i = 1, n do
+        outs[i], ids[i], counts[i], at[i] = ARGV[a], ARGV[a + 1], ARGV[a + 2], a
+        a = a + size[ARGV[a]]
+      end
+    end
+    local tokens = held(sk, tk, group, consumer, ids, counts)
+    local done, gone, seen = {}, {}, {}
+    for i = 1, n do
+      local token = tokens[i]
+      -- A second settlement of the same lease in this call changes nothing.
+      if token and not seen[token] then
+        seen[token] = true
+        applied = applied + 1
+        local b, id, outcome = at[i], ids[i], outs[i]
+        if outcome == 'a' or outcome == 'd' then
+          if outcome == 'd' then
+            redis.call('XADD', KEYS[1], '*', 'd', ARGV[b + 3], 'f', ARGV[b + 4])
+          end
+          done[#done + 1] = id
+          gone[#gone + 1] = token
+        elseif outcome == 'r' then
+          redis.call('ZADD', tk, now + tonumber(ARGV[b + 3]), token)
+        else
+          -- Released, not an attempt: take the count back, and make it due at once.
+          local count = tonumber(counts[i]) - 1
+          redis.call('XCLAIM', sk, group, consumer, 0, id, 'RETRYCOUNT', count, 'JUSTID')
+          redis.call('ZREM', tk, token)
+          redis.call('ZADD', tk, 0, id .. '|' .. count .. '|' .. consumer)
+        end
+      end
+    end
+    for j = 1, #done, 1000 do
+      local part = {unpack(done, j, math.min(j + 999, #done))}
+      redis.call('XACK', sk, group, unpack(part))
+      redis.call('ZREM', tk, unpack(gone, j, math.min(j + 999, #gone)))
+      if redrive then redis.call('XDEL', sk, unpack(part)) end
+    end
   end
 end
 return applied`;

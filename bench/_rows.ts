@@ -84,7 +84,7 @@ export async function pipelineRow(
       ...(paced ? { p50: r.latency.p50, p99: r.latency.p99 } : {}),
       target: judged?.target,
       pass: judged ? judged.pass && r.missing === 0 : undefined,
-      note: [judged?.note, ...pipelineNotes(r)].filter(Boolean).join("; "),
+      note: [judged?.note, behind(spec, r), ...pipelineNotes(r)].filter(Boolean).join("; "),
       detail: {
         published: r.producer.published,
         publishSeconds: r.producer.seconds,
@@ -105,4 +105,13 @@ export async function pipelineRow(
     result = r;
   });
   return result;
+}
+
+/** A note when a paced producer could not keep its rate (its calls took longer than the gap). */
+function behind(spec: RowSpec, r: PipelineResult): string | undefined {
+  if (spec.mode !== "paced" || !spec.rate) return undefined;
+  const achieved = r.producer.published / r.producer.seconds;
+  return achieved < 0.9 * spec.rate
+    ? `producer kept only ${Math.round(achieved)}/s of ${spec.rate}/s`
+    : undefined;
 }

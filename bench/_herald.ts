@@ -4,7 +4,7 @@
  * @module
  */
 import { z } from "zod";
-import { type Backend, defineEvent } from "@herald/herald";
+import { type Backend, defineEvent, kv } from "@herald/herald";
 
 /** The benchmark event: a sequence number, a publish stamp and padding to 200 bytes. */
 export const Tick = defineEvent({
@@ -20,13 +20,7 @@ export type BackendSpec =
 
 /** Makes the backend `spec` describes, loading the Redis client only when asked for. */
 export async function makeBackend(spec: BackendSpec): Promise<Backend> {
-  if (spec.kind === "kv") {
-    // The public entry point once mod.ts exports kv(); until then, the backend's own entry.
-    const root: Record<string, unknown> = await import("@herald/herald");
-    const { kv: fallback } = await import("../src/kv/mod.ts");
-    const kv = (root.kv ?? fallback) as typeof fallback;
-    return kv({ ...spec.options, path: spec.path });
-  }
+  if (spec.kind === "kv") return kv({ ...spec.options, path: spec.path });
   const { redis } = await import("@herald/herald/redis");
   return redis({ url: spec.url, token: spec.token, prefix: spec.prefix });
 }

@@ -66,8 +66,11 @@ export interface ConsumerResult {
 
 /** Parameters every consumer role takes. */
 export interface ConsumerParams {
-  /** Events with a lower sequence number are warm-up: not in the latency percentiles. */
-  warmup?: number;
+  /**
+   * Events published within this many milliseconds of the first one are warm-up: not in the
+   * latency percentiles.
+   */
+  warmupMs?: number;
   /** Expected total, for duplicate tracking. */
   total: number;
   /** Report the sequence numbers handled (for cross-process duplicate and loss checks). */
@@ -77,9 +80,10 @@ export interface ConsumerParams {
 /** Records what a consumer handles and reports progress to the parent. */
 export class Recorder {
   readonly #latency = new Samples();
+  readonly #stamps = new Samples();
   readonly #seen: Uint8Array;
   readonly #seqs: number[] | undefined;
-  readonly #warmup: number;
+  readonly #warmupMs: number;
   #count = 0;
   #duplicates = 0;
   #firstStamp = Infinity;
@@ -94,7 +98,7 @@ export class Recorder {
   constructor(p: ConsumerParams) {
     this.#seen = new Uint8Array(p.total);
     this.#seqs = p.trackSeqs ? [] : undefined;
-    this.#warmup = p.warmup ?? 0;
+    this.#warmupMs = p.warmupMs ?? 0;
     this.#timer = setInterval(() => {
       if (this.#count !== this.#sent) send({ progress: this.#sent = this.#count });
     }, 50);
@@ -117,7 +121,8 @@ export class Recorder {
     this.#seqs?.push(seq);
     if (stamp < this.#firstStamp) this.#firstStamp = stamp;
     this.#lastAt = at;
-    if (seq >= this.#warmup) this.#latency.push(at - stamp);
+    this.#latency.push(at - stamp);
+    this.#stamps.push(stamp);
   }
 
   /** Records an error that reached user code (or the console). */
@@ -160,7 +165,7 @@ export class Recorder {
       duplicates: this.#duplicates,
       firstStamp: this.#firstStamp,
       lastAt: this.#lastAt,
-      latency: this.#latency.percentiles(),
+      latency: this.#latency.percentiles(this.#stamps, this.#firstStamp + this.#warmupMs),
       seqs: this.#seqs,
       errors: this.#errors,
       locked: this.#locked,

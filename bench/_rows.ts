@@ -66,7 +66,8 @@ export async function pipelineRow(
         params: {
           ...spec.shared,
           total: spec.n,
-          warmup: paced ? Math.floor(spec.n / 10) : 0,
+          // The first tenth of a paced run's planned time is warm-up.
+          warmupMs: paced && spec.rate ? spec.n / spec.rate * 100 : 0,
           trackSeqs: processes > 1,
         },
         processes,

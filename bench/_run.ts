@@ -128,8 +128,10 @@ function summarize(
     });
     unique = owner.size;
   }
-  const first = Math.min(...results.map((r) => r.firstStamp));
-  const last = Math.max(...results.map((r) => r.lastAt));
+  // A consumer that handled nothing has no stamps (and Infinity travels as null in JSON).
+  const active = results.filter((r) => r.count > 0);
+  const first = Math.min(...active.map((r) => r.firstStamp));
+  const last = Math.max(...active.map((r) => r.lastAt));
   // Library warnings land on stderr too; count those the role's hooks could not see.
   const stderrLocked = [producer, ...consumers].reduce(
     (s, c) => s + (c.stderr.match(/database is locked/gi)?.length ?? 0),

@@ -41,8 +41,17 @@ export class Samples {
     return this.#n;
   }
 
-  /** The samples' percentiles. */
-  percentiles(): Percentiles {
-    return percentiles(this.#data.slice(0, this.#n));
+  /** The samples' percentiles; with `keys`, only of samples whose key is at least `from`. */
+  percentiles(keys?: Samples, from = -Infinity): Percentiles {
+    if (!keys) return percentiles(this.#data.slice(0, this.#n));
+    const kept = new Float64Array(this.#n);
+    let n = 0;
+    for (let i = 0; i < this.#n; i++) if (keys.at(i) >= from) kept[n++] = this.#data[i];
+    return percentiles(kept.subarray(0, n));
+  }
+
+  /** The sample at `i`. */
+  at(i: number): number {
+    return this.#data[i];
   }
 }

@@ -26,6 +26,8 @@ const calls = profileBackend(backend);
 const claimedAt = new Map<string, number>();
 const untilClaimed = new Samples();
 const toHandler = new Samples();
+const splitStamps = new Samples();
+let firstStamp = Infinity;
 const claim = backend.claim.bind(backend);
 backend.claim = async (...args) => {
   const deliveries = await claim(...args);
@@ -38,10 +40,12 @@ const worker = createWorker({ bus, group: "bench", batch: p.batch })
   .on(Tick, (event) => {
     recorder.record(event.data.seq, event.data.t);
     const at = claimedAt.get(event.id);
-    if (at !== undefined && event.data.seq >= (p.warmup ?? 0)) {
+    if (at !== undefined) {
       claimedAt.delete(event.id);
       untilClaimed.push(at - event.data.t);
       toHandler.push(now() - at);
+      splitStamps.push(event.data.t);
+      firstStamp = Math.min(firstStamp, event.data.t);
     }
   }, { concurrency: p.concurrency ?? 100 });
 await worker.start();
@@ -53,8 +57,8 @@ const detail = () => ({
   http: http?.(),
   redis: tcp?.(),
   stats: (backend as { stats?: unknown }).stats,
-  untilClaimedMs: untilClaimed.percentiles(),
-  claimToHandlerMs: toHandler.percentiles(),
+  untilClaimedMs: untilClaimed.percentiles(splitStamps, firstStamp + (p.warmupMs ?? 0)),
+  claimToHandlerMs: toHandler.percentiles(splitStamps, firstStamp + (p.warmupMs ?? 0)),
 });
 recorder.snapshot(detail());
 try {

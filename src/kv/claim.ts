@@ -265,21 +265,13 @@ export class Claimer {
         LIMITS.checks - cursors.size - replaced.length,
         new Set(replaced.map((r) => JSON.stringify(r.key))),
       );
-      const result = await commit(this.stats, this.kv, (op) => {
-        rider?.build(op);
-        for (const [s, c] of cursors) {
-          op.check({ key: cursorKey(group, s), versionstamp: c.from.versionstamp });
-          op.set(cursorKey(group, s), c.to);
-        }
-        for (const r of replaced) {
-          op.check({ key: r.key, versionstamp: r.versionstamp });
-          op.delete(r.key);
-          if (r.rest) op.set(leaseKey(group, r.restStream!, r.rest.m[0], r.rest.t), r.rest);
-        }
-        for (const l of leases.values()) {
-          op.set(leaseKey(group, l.stream, l.first, l.lease.t), l.lease);
-        }
-      });
+      let result: Deno.KvCommitResult | Deno.KvCommitError;
+      try {
+        result = await this.#commitClaim(group, cursors, replaced, leases, rider);
+      } catch (err) {
+        rider?.failed(); // the settlements are written on their own
+        throw err;
+      }
       if (result.ok) rider?.committed(result.versionstamp);
       else rider?.failed();
       if (result.ok) {
@@ -325,6 +317,31 @@ export class Claimer {
       await backoff(attempt, this.kv);
     }
     return { deliveries: [], wakeAt: Date.now() };
+  }
+
+  /** Commits a claim: cursors moved, entries replaced, leases written, settlements riding. */
+  #commitClaim(
+    group: string,
+    cursors: Map<string, { from: CursorState; to: Cursor }>,
+    replaced: Replaced[],
+    leases: Map<string, { stream: string; first: number; lease: Lease }>,
+    rider: Rider | undefined,
+  ): Promise<Deno.KvCommitResult | Deno.KvCommitError> {
+    return commit(this.stats, this.kv, (op) => {
+      rider?.build(op);
+      for (const [s, c] of cursors) {
+        op.check({ key: cursorKey(group, s), versionstamp: c.from.versionstamp });
+        op.set(cursorKey(group, s), c.to);
+      }
+      for (const r of replaced) {
+        op.check({ key: r.key, versionstamp: r.versionstamp });
+        op.delete(r.key);
+        if (r.rest) op.set(leaseKey(group, r.restStream!, r.rest.m[0], r.rest.t), r.rest);
+      }
+      for (const l of leases.values()) {
+        op.set(leaseKey(group, l.stream, l.first, l.lease.t), l.lease);
+      }
+    });
   }
 
   /** Reads stored entries from the cursor on, until they hold `room` new events. */

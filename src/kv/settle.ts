@@ -142,6 +142,7 @@ export class LeaseWriter {
       checks: changes.length,
       build: plan.build,
       committed: (versionstamp) => {
+        this.stats.carriedSettles += ops.length;
         this.#done(changes, plan, versionstamp);
         for (const op of ops) op.resolve([]);
       },

@@ -43,6 +43,8 @@ export interface KvStats {
   appendCommits: number;
   /** Doorbell rings heard from other processes (see `KvOptions.watch`). */
   rings: number;
+  /** `settle` calls written inside a claim's commit instead of one of their own. */
+  carriedSettles: number;
 }
 
 /** Makes a zeroed {@linkcode KvStats}. */
@@ -54,6 +56,7 @@ export function newStats(): KvStats {
     claimConflicts: 0,
     appendCommits: 0,
     rings: 0,
+    carriedSettles: 0,
   };
 }
 

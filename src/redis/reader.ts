@@ -14,6 +14,9 @@ import { decodeRef, encodeRef, fieldsObject, type Keys, readEntry } from "./keys
 import { interruptible, type Poller } from "./poll.ts";
 import type { Scripts } from "./scripts.ts";
 
+/** How many consumers' read states one backend keeps. */
+const MAX_STATES = 10_000;
+
 /** Untracked entries are swept no sooner than this after they were read. */
 const SWEEP_MIN_IDLE_MS = 5_000;
 
@@ -194,6 +197,9 @@ export class Reader {
     const key = `${channel}|${stream}`;
     let state = this.#states.get(key);
     if (!state) {
+      // Consumers come and go (each worker instance has its own name): forgetting them all
+      // now and then costs their next claim a sweep and a look before it waits.
+      if (this.#states.size >= MAX_STATES) this.#states.clear();
       state = {
         group,
         cursor: "-",

@@ -6,10 +6,12 @@
  * @module
  */
 import { sleep, type Tick } from "./_clock.ts";
+import { profileKv } from "./_profile.ts";
 import { type ConsumerParams, params, Recorder, stopRequested } from "./_role.ts";
 
 const PAGE = 500;
 const p = params<ConsumerParams & { path: string }>();
+const profile = profileKv();
 const kv = await Deno.openKv(p.path);
 const recorder = new Recorder(p);
 let stopped = false;
@@ -33,5 +35,5 @@ while (!stopped) {
   }
   if (read < PAGE) await sleep(5);
 }
-recorder.finish();
+recorder.finish({ kv: profile() });
 kv.close();

@@ -5,9 +5,11 @@
  * @module
  */
 import { tickJson } from "./_clock.ts";
+import { profileKv } from "./_profile.ts";
 import { params, produce, type ProducerParams } from "./_role.ts";
 
 const p = params<ProducerParams & { path: string }>();
+const profile = profileKv();
 const kv = await Deno.openKv(p.path);
 await produce(
   p,
@@ -20,5 +22,6 @@ await produce(
     for (const seq of seqs) op.set(["ev", seq], tickJson(seq));
     if (!(await op.commit()).ok) throw new Error("commit failed");
   },
+  () => ({ kv: profile() }),
 );
 kv.close();

@@ -86,3 +86,18 @@ Deno.test("`claim()` is woken by another process's doorbell ring", async () => {
     await db.cleanup();
   }
 });
+
+Deno.test("`kv()` keeps its doorbell in `<path>.wake/`, apart from the database's files", async () => {
+  const db = await tempDb();
+  const b = kv({ path: db.path });
+  try {
+    await b.open();
+    const names: string[] = [];
+    for await (const e of Deno.readDir(`${db.path}.wake`)) names.push(e.name);
+    // Only bell files: nothing SQLite opens lives in the watched folder.
+    assertEquals(names.sort(), ["appended", "requeued"]);
+  } finally {
+    await b.close();
+    await db.cleanup();
+  }
+});

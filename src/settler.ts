@@ -13,6 +13,7 @@ const MAX_BATCH = 256;
 export class Settler {
   #pending: Settlement[] = [];
   #flushing?: Promise<void>;
+  #closed = false;
 
   /**
    * @param backend Where outcomes are recorded.
@@ -22,6 +23,8 @@ export class Settler {
 
   /** Queues an outcome; it is written soon, together with others. */
   add(settlement: Settlement): void {
+    // After close the backend may be gone; an unrecorded outcome only lapses into a redelivery.
+    if (this.#closed) return;
     this.#pending.push(settlement);
     this.#flushing ??= this.#flush();
   }
@@ -29,6 +32,7 @@ export class Settler {
   /** Writes everything queued. */
   async close(): Promise<void> {
     while (this.#flushing) await this.#flushing;
+    this.#closed = true;
   }
 
   async #flush(): Promise<void> {

@@ -46,6 +46,13 @@ export interface WorkerOptions {
    */
   batch?: number;
   /**
+   * How many claimed deliveries may wait for a free handler slot. Claiming ahead moves a backlog
+   * in full batches; their leases are extended while they wait, and `stop()` gives them back.
+   * `0` claims only what free slots can start at once.
+   * @default {the batch size}
+   */
+  prefetch?: number;
+  /**
    * How long one claim waits for new events when none is ready, in milliseconds.
    * @default {1000}
    */
@@ -147,6 +154,7 @@ class HeraldWorker implements Worker {
   readonly #start: StartPosition;
   readonly #leaseMs: number;
   readonly #batch: number;
+  readonly #prefetch: number;
   readonly #idleWaitMs: number;
   readonly #retry: RetryPolicy;
   readonly #routes = new Map<string, Route>();
@@ -173,6 +181,7 @@ class HeraldWorker implements Worker {
     };
     int("leaseMs", 100);
     int("batch", 1);
+    int("prefetch", 0);
     int("idleWaitMs", 1);
     const start = options?.start;
     if (
@@ -187,6 +196,7 @@ class HeraldWorker implements Worker {
     this.#start = options.start ?? "earliest";
     this.#leaseMs = options.leaseMs ?? 30_000;
     this.#batch = options.batch ?? 100;
+    this.#prefetch = options.prefetch ?? this.#batch;
     this.#idleWaitMs = options.idleWaitMs ?? 1_000;
     this.#retry = { ...DEFAULT_RETRY, ...options.retry };
   }
@@ -274,9 +284,14 @@ class HeraldWorker implements Worker {
   }
 
   #capacity(): number {
-    let free = 0;
-    for (const r of this.#routes.values()) free += r.concurrency - r.running - r.waiting.length;
-    return Math.min(this.#batch, free);
+    let free = 0, waiting = 0;
+    for (const r of this.#routes.values()) {
+      free += Math.max(0, r.concurrency - r.running);
+      waiting += r.waiting.length;
+    }
+    // Claim ahead of the free handler slots (up to `prefetch` waiting), so a backlog moves in
+    // full batches: one backend round trip per batch, not per free slot.
+    return Math.min(this.#batch, free + this.#prefetch - waiting);
   }
 
   async #claimLoop(): Promise<void> {
@@ -403,11 +418,14 @@ class HeraldWorker implements Worker {
   }
 
   async #extendLeases(): Promise<void> {
-    if (this.#leased.size === 0) return;
-    const deliveries = [...this.#leased.keys()];
+    const waiting = [...this.#routes.values()].flatMap((r) => r.waiting);
+    const deliveries = [...this.#leased.keys(), ...waiting];
+    if (deliveries.length === 0) return;
     try {
-      const lost = await this.#bus.backend.extend(this.group, deliveries, this.#leaseMs);
+      const lost = new Set(await this.#bus.backend.extend(this.group, deliveries, this.#leaseMs));
       for (const d of lost) this.#leased.get(d)?.abort(new LeaseLostError(this.group, d.ref));
+      // A prefetched delivery whose lease lapsed belongs to someone else now: never start it.
+      for (const r of this.#routes.values()) r.waiting = r.waiting.filter((d) => !lost.has(d));
     } catch (err) {
       console.warn(`herald[${this.group}]: lease extension failed:`, err);
     }

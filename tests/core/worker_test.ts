@@ -207,3 +207,23 @@ Deno.test("ctx.atomic() applies an event once: a redelivery reports a duplicate"
   }
   assertEquals(results.map((r) => [r.ok, r.duplicate ?? false]), [[true, false], [false, true]]);
 });
+
+Deno.test("prefetched deliveries keep their lease while they wait for a slot", async () => {
+  const bus = fresh();
+  const handledBy: string[] = [];
+  const make = (name: string) =>
+    createWorker({ bus, group: "g", leaseMs: 150, idleWaitMs: 20 }).on(Job, async () => {
+      handledBy.push(name);
+      await new Promise((r) => setTimeout(r, 100));
+    }, { concurrency: 1 });
+  const a = make("a");
+  await a.start();
+  await bus.publishMany(Array.from({ length: 5 }, (_, n) => ({ contract: Job, data: { n } })));
+  await until(() => handledBy.length === 1); // a claimed all five; four wait up to 400 ms
+  const b = make("b");
+  await b.start();
+  await until(() => a.stats.acked === 5);
+  await a.stop();
+  await b.stop();
+  assertEquals(handledBy, ["a", "a", "a", "a", "a"]);
+});

@@ -18,11 +18,12 @@ import type {
 import type { Envelope } from "../envelope.ts";
 import { BackendUnavailableError } from "../errors.ts";
 import { type RedisArg, type RedisClient, RedisReplyError } from "./client.ts";
-import { deadRecord, parseDeadLetter, type StoredDeadLetter } from "./dead.ts";
-import { decodeRef, encodeRef, fieldsObject, Keys, readEntry } from "./keys.ts";
+import { parseDeadLetter, type StoredDeadLetter } from "./dead.ts";
+import { encodeRef, fieldsObject, Keys, readEntry } from "./keys.ts";
 import type { ResolvedOptions } from "./options.ts";
 import { Poller } from "./poll.ts";
-import { EXTEND, leaseRuns, SETTLE } from "./lease_scripts.ts";
+import { extendCall, settleCall } from "./lease_args.ts";
+import { EXTEND, SETTLE } from "./lease_scripts.ts";
 import { CLAIM } from "./claim_scripts.ts";
 import { Reader } from "./reader.ts";
 import { APPEND, REDRIVE, Scripts } from "./scripts.ts";
@@ -202,19 +203,7 @@ export class RedisBackend implements Backend {
   ): Promise<Delivery[]> {
     this.#open();
     if (deliveries.length === 0) return [];
-    const runs = leaseRuns(deliveries.map((d, i) => ({ ref: decodeRef(d.ref), i })), (x) => ({
-      keys: this.#sourceKeys(x.ref.source, x.ref.stream, group),
-      consumer: x.ref.consumer,
-      redrive: x.ref.source === "r",
-      entry: { entryId: x.ref.entryId, args: [x.ref.entryId, x.ref.count, x.i + 1] },
-    }));
-    const keys: string[] = [];
-    const args: RedisArg[] = [group, leaseMs];
-    for (const run of runs) {
-      keys.push(...run.keys);
-      args.push(run.consumer, run.entries.length);
-      for (const e of run.entries) args.push(...e.args);
-    }
+    const { keys, args } = extendCall(this.#keys, group, deliveries, leaseMs);
     const lost = await this.#run(EXTEND, keys, args) as number[];
     return lost.map((i) => deliveries[i - 1]);
   }
@@ -222,39 +211,7 @@ export class RedisBackend implements Backend {
   async settle(group: string, settlements: readonly Settlement[]): Promise<void> {
     this.#open();
     if (settlements.length === 0) return;
-    let timersChanged = false;
-    const runs = leaseRuns(settlements, (s) => {
-      const ref = decodeRef(s.delivery.ref);
-      const args: RedisArg[] = [OUTCOME[s.outcome], ref.entryId, ref.count];
-      if (s.outcome === "retry") args.push(Math.max(0, Math.round(s.delayMs)));
-      if (s.outcome === "dead") {
-        const dead = deadRecord(s.delivery, ref.entryId, s.error);
-        args.push(dead.record, dead.fields);
-      }
-      if (s.outcome === "retry" || s.outcome === "release") timersChanged = true;
-      return {
-        keys: this.#sourceKeys(ref.source, ref.stream, group),
-        consumer: ref.consumer,
-        redrive: ref.source === "r",
-        entry: { entryId: ref.entryId, args },
-      };
-    });
-    const keys = [this.#keys.dead(group)];
-    const args: RedisArg[] = [group];
-    for (const run of runs) {
-      keys.push(...run.keys);
-      const n = run.entries.length;
-      args.push(run.consumer, run.redrive ? "1" : "0", n);
-      if (n <= 1000 && run.entries.every((e) => e.args[0] === "a")) {
-        // Acks only: the lease tokens, then the ids (see SETTLE).
-        args.push("a");
-        for (const e of run.entries) args.push(`${e.entryId}|${e.args[2]}|${run.consumer}`);
-        for (const e of run.entries) args.push(e.entryId);
-      } else {
-        args.push("m");
-        for (const e of run.entries) args.push(...e.args);
-      }
-    }
+    const { keys, args, timersChanged } = settleCall(this.#keys, group, settlements);
     await this.#run(SETTLE, keys, args);
     if (timersChanged) this.#reader.timersChanged(group);
   }
@@ -304,12 +261,6 @@ export class RedisBackend implements Backend {
     const kind = (source - 1) % 2 === 0 ? "s" : "r";
     const ref = encodeRef({ source: kind, stream, entryId, count, consumer });
     return { stream, ref, attempt: count, ...readEntry(fieldsObject(fields)) };
-  }
-
-  #sourceKeys(source: "s" | "r", stream: string, group: string): [string, string] {
-    return source === "s"
-      ? [this.#keys.stream(stream), this.#keys.timers(stream, group)]
-      : [this.#keys.redrive(stream, group), this.#keys.redriveTimers(stream, group)];
   }
 
   async #readDead(group: string, limit = Infinity): Promise<StoredDeadLetter[]> {
@@ -388,8 +339,6 @@ export class RedisBackend implements Backend {
     }
   }
 }
-
-const OUTCOME = { ack: "a", retry: "r", release: "l", dead: "d" } as const;
 
 // Redis down or starting (LOADING) is an outage to wait out; other error replies are bugs.
 function isOutage(err: unknown): err is BackendUnavailableError {

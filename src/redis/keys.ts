@@ -35,6 +35,13 @@ export class Keys {
     return `${this.prefix}rt|${stream}|${group}`;
   }
 
+  /** A source's stream key and timers key: the stream itself (`s`) or its redrive stream. */
+  source(kind: "s" | "r", stream: string, group: string): [string, string] {
+    return kind === "s"
+      ? [this.stream(stream), this.timers(stream, group)]
+      : [this.redrive(stream, group), this.redriveTimers(stream, group)];
+  }
+
   /** A group's dead letters. */
   dead(group: string): string {
     return `${this.prefix}d|${group}`;

@@ -5,12 +5,11 @@
  * An entry whose lease was never recorded (its TRACK did not run) is still held when the
  * pending list says so; that is checked with one `XPENDING` over the misses.
  *
- * Arguments come in runs, made by {@linkcode leaseRuns}: KEYS hold each run's stream key and
- * timers key; ARGV holds each run's consumer, flags and entries.
+ * Arguments come in runs, made in lease_args.ts: KEYS hold each run's stream key and timers
+ * key; ARGV holds each run's consumer, flags and entries.
  *
  * @module
  */
-import type { RedisArg } from "./client.ts";
 import { NOW } from "./scripts.ts";
 
 // held(...) -> for each entry i, its token when the lease is held, else false. A token with no
@@ -154,60 +153,3 @@ for run = 1, #KEYS / 2 do
   end
 end
 return lost`;
-
-/** One entry of a run: its stream entry id, and what to send for it. */
-export interface RunEntry {
-  entryId: string;
-  args: RedisArg[];
-}
-
-/** Entries sharing a source (stream key, timers key) and a consumer. */
-export interface Run {
-  keys: [string, string];
-  consumer: string;
-  /** The source is a redrive stream. */
-  redrive: boolean;
-  entries: RunEntry[];
-}
-
-/**
- * Groups entries into runs by source and consumer, each run sorted by entry id, so the scripts
- * can check a run's leases with one `XPENDING` over its id range.
- */
-export function leaseRuns<T>(
-  items: readonly T[],
-  describe: (item: T) => Omit<Run, "entries"> & { entry: RunEntry },
-): Run[] {
-  const runs = new Map<string, Run>();
-  for (const item of items) {
-    const { keys, consumer, redrive, entry } = describe(item);
-    const key = `${keys[0]}\n${consumer}`;
-    let run = runs.get(key);
-    if (!run) runs.set(key, run = { keys, consumer, redrive, entries: [] });
-    run.entries.push(entry);
-  }
-  for (const run of runs.values()) {
-    const entries = run.entries;
-    // Deliveries mostly come back in the order they were handed out: sort only when needed.
-    for (let i = 1; i < entries.length; i++) {
-      if (compareIds(entries[i - 1].entryId, entries[i].entryId) > 0) {
-        entries.sort((x, y) => compareIds(x.entryId, y.entryId));
-        break;
-      }
-    }
-  }
-  return [...runs.values()];
-}
-
-/** Orders stream entry ids (`<ms>-<seq>`) as Redis does. */
-export function compareIds(x: string, y: string): number {
-  if (x === y) return 0;
-  const xd = x.indexOf("-"), yd = y.indexOf("-");
-  // Without leading zeros, a longer number is a larger one.
-  if (xd !== yd) return xd - yd;
-  const ms = x.slice(0, xd), yms = y.slice(0, yd);
-  if (ms !== yms) return ms < yms ? -1 : 1;
-  const xs = x.slice(xd + 1), ys = y.slice(yd + 1);
-  if (xs.length !== ys.length) return xs.length - ys.length;
-  return xs < ys ? -1 : xs > ys ? 1 : 0;
-}

@@ -1,15 +1,16 @@
 /**
  * The fast claim path of the Redis backend (see claim_scripts.ts): for a claim on one stream
- * through a client with pipelines, a plain `XREADGROUP` (blocking when idle, over TCP) and TRACK
- * in one round trip on the consumer's own connection. Due timers and redriven entries still go
- * through the CLAIM script, which runs when TRACK says so.
+ * through a client with pipelines, a plain `XREADGROUP` in one round trip on the consumer's own
+ * connection, with PEEK before it and its leases recorded by a `ZADD NX` after it (TCP: the read
+ * blocks when the consumer is idle), or with TRACK after it (REST). Due timers and redriven
+ * entries still go through the CLAIM script, which runs when PEEK or TRACK says so.
  *
  * @module
  */
 import type { ClaimOptions, Delivery } from "../backend.ts";
 import { type RedisArg, type RedisClient, RedisReplyError } from "./client.ts";
 import { PEEK, SENTINEL_MEMBER, SWEEP, TRACK } from "./claim_scripts.ts";
-import { compareIds } from "./lease_scripts.ts";
+import { compareIds } from "./lease_args.ts";
 import { decodeRef, encodeRef, fieldsObject, type Keys, readEntry } from "./keys.ts";
 import { interruptible, type Poller } from "./poll.ts";
 import type { Scripts } from "./scripts.ts";

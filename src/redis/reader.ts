@@ -130,7 +130,7 @@ export class Reader {
         state.sweepAt = Date.now() + idle;
         commands.unshift(await scripts.call(SWEEP, [sk, tk], [group, idle, state.sweepFrom]));
       }
-      const sentAt = Date.now();
+      const sentAt = Date.now(), sentTick = performance.now();
       const replies = await this.#send(commands, group, channel, block > 0 ? signal : undefined);
       if (sweeping) {
         const swept = replies.shift();
@@ -145,7 +145,8 @@ export class Reader {
         // Written before this claim returns, so before any settle of what it read. The read
         // happened at most this long after PEEK looked at Redis's clock.
         const [peekNow] = peekReply instanceof RedisReplyError ? [0] : peekReply as [number];
-        const expires = peekNow + Date.now() - sentAt + leaseMs;
+        // (Measured on the monotonic clock: a wall-clock step must not shorten a lease.)
+        const expires = peekNow + Math.ceil(performance.now() - sentTick) + leaseMs;
         this.#record(tk, consumer, readReply as StreamReply, expires, peekNow > 0);
       }
       // What was read must not stay untracked: a TRACK refused for want of the script runs again.

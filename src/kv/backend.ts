@@ -31,7 +31,7 @@ import { subscribeStream } from "./subscribe.ts";
 import { Waker } from "./wake.ts";
 
 /** The default backstop poll of waiting claims, in milliseconds. */
-const DEFAULT_POLL_MS = 500;
+const DEFAULT_POLL_MS = 1_000;
 /**
  * How long a consumer that is behind waits before its next claim, in milliseconds: a claim that
  * found several events but not a full batch means events arrive faster than claims take them,

@@ -26,7 +26,7 @@ import { backoff, commit, get, type KvStats, LIMITS, list, scan } from "./store.
 /** The longest between two looks for expired leases of one group and stream, in milliseconds. */
 const LEASE_SCAN_MAX_MS = 1_000;
 /** The longest between two looks for due retries of one group and stream, in milliseconds. */
-const RETRY_SCAN_MAX_MS = 500;
+const RETRY_SCAN_MAX_MS = 1_000;
 /** Checks one claim may spend on retries and expired leases (the rest guard the cursors). */
 const CHECK_BUDGET = LIMITS.checks - 10;
 /** The most deliveries one claim hands out (one lease value holds their numbers). */

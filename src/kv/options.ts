@@ -61,7 +61,7 @@ export interface KvOptions {
    * On a local file, the doorbell watch (see `watch`) usually wakes it within a millisecond or
    * two; this poll is the backstop where file events do not exist.
    *
-   * @default {500}
+   * @default {1000}
    */
   pollMs?: number;
   /**

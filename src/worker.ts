@@ -166,6 +166,7 @@ class HeraldWorker implements Worker {
   #loop?: Promise<void>;
   #extender?: ReturnType<typeof setInterval>;
   #wake?: () => void;
+  #idle?: () => void;
 
   constructor(options: WorkerOptions) {
     const problems: string[] = [];
@@ -274,8 +275,8 @@ class HeraldWorker implements Worker {
 
   #drained(): Promise<void> {
     return new Promise((resolve) => {
-      const check = () => this.#leased.size === 0 ? resolve() : setTimeout(check, 5);
-      check();
+      if (this.#leased.size === 0) return resolve();
+      this.#idle = resolve;
     });
   }
 
@@ -351,14 +352,17 @@ class HeraldWorker implements Worker {
         this.#pump(route);
         this.#wake?.();
       };
+      // Leased from here on: its lease is extended even while it waits behind its key.
+      const ctl = new AbortController();
+      this.#leased.set(delivery, ctl);
       const key = delivery.envelope!.key;
       if (key === undefined) {
-        this.#handle(route, delivery).finally(done);
+        this.#handle(route, delivery, ctl).finally(done);
         continue;
       }
       // Events with one key run one after another, in the order they were claimed.
       const tail = (this.#keyTails.get(key) ?? Promise.resolve()).then(() =>
-        this.#handle(route, delivery)
+        this.#handle(route, delivery, ctl)
       ).finally(done);
       this.#keyTails.set(key, tail);
       tail.then(() => {
@@ -367,16 +371,16 @@ class HeraldWorker implements Worker {
     }
   }
 
-  async #handle(route: Route, delivery: Delivery): Promise<void> {
+  async #handle(route: Route, delivery: Delivery, ctl: AbortController): Promise<void> {
     const event = delivery.envelope!;
-    const parsed = route.contract.schema.safeParse(event.data);
-    if (!parsed.success) {
-      const err = new ValidationError(event.stream, event.type, parsed.error.issues);
-      return this.#settle({ delivery, outcome: "dead", error: errorInfo(err) });
-    }
-    const ctl = new AbortController();
-    this.#leased.set(delivery, ctl);
     try {
+      // Lost its lease, or the worker stopped, while it waited behind its key: not ours to run.
+      if (ctl.signal.aborted) return;
+      const parsed = route.contract.schema.safeParse(event.data);
+      if (!parsed.success) {
+        const err = new ValidationError(event.stream, event.type, parsed.error.issues);
+        return this.#settle({ delivery, outcome: "dead", error: errorInfo(err) });
+      }
       await route.run({ ...event, data: parsed.data }, delivery);
       if (ctl.signal.aborted) throw new LeaseLostError(this.group, event.id);
       this.#settle({ delivery, outcome: "ack" });
@@ -396,6 +400,7 @@ class HeraldWorker implements Worker {
       }
     } finally {
       this.#leased.delete(delivery);
+      if (this.#leased.size === 0) this.#idle?.();
     }
   }
 

@@ -227,3 +227,47 @@ Deno.test("prefetched deliveries keep their lease while they wait for a slot", a
   await b.stop();
   assertEquals(handledBy, ["a", "a", "a", "a", "a"]);
 });
+
+Deno.test("events waiting behind their key keep their lease", async () => {
+  const bus = fresh();
+  const handledBy: string[] = [];
+  const make = (name: string) =>
+    createWorker({ bus, group: "g", leaseMs: 150, idleWaitMs: 20 }).on(Job, async () => {
+      handledBy.push(name);
+      await new Promise((r) => setTimeout(r, 120));
+    }, { concurrency: 8 });
+  const a = make("a");
+  await a.start();
+  await bus.publishMany(
+    Array.from({ length: 4 }, (_, n) => ({ contract: Job, data: { n }, options: { key: "k" } })),
+  );
+  await until(() => handledBy.length === 1); // the other three wait behind key "k", ~360 ms
+  const b = make("b");
+  await b.start();
+  await until(() => a.stats.acked === 4);
+  await a.stop();
+  await b.stop();
+  assertEquals(handledBy, ["a", "a", "a", "a"]);
+});
+
+Deno.test("stop() aborts running handlers' signals when the grace period ends", async () => {
+  const bus = fresh();
+  let aborted = false;
+  let started = false;
+  const w = createWorker({ bus, group: "g", idleWaitMs: 20 }).on(
+    Job,
+    (_e, ctx) =>
+      new Promise<void>((resolve) => {
+        started = true;
+        ctx.signal.addEventListener("abort", () => {
+          aborted = true;
+          resolve(); // a handler that honours its signal ends; one that does not is left behind
+        });
+      }),
+  );
+  await w.start();
+  await bus.publish(Job, { n: 1 });
+  await until(() => started);
+  await w.stop({ graceMs: 50 });
+  assertEquals(aborted, true, "the handler's signal was aborted at the end of the grace period");
+});

@@ -4,6 +4,7 @@
  * @module
  */
 import type { Bus } from "./bus.ts";
+import { sleep } from "./sleep.ts";
 
 /** Options of {@linkcode relayOutbox}. */
 export interface RelayOptions {
@@ -53,14 +54,6 @@ export async function relayOutbox(
     } catch (err) {
       console.warn(`herald[${bus.source}]: outbox relay will retry: ${(err as Error).message}`);
     }
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(done, intervalMs);
-      signal?.addEventListener("abort", done, { once: true });
-      function done() {
-        clearTimeout(timer);
-        signal?.removeEventListener("abort", done);
-        resolve();
-      }
-    });
+    await sleep(intervalMs, signal);
   }
 }

@@ -20,6 +20,7 @@ import { compose, type Handler, type HandlerOptions, type Middleware } from "./h
 import { createContext } from "./context.ts";
 import { backoff, DEFAULT_RETRY, type RetryPolicy, retryProblems } from "./retry.ts";
 import { Settler } from "./settler.ts";
+import { sleep } from "./sleep.ts";
 
 /** Options of {@linkcode createWorker}. */
 export interface WorkerOptions {
@@ -320,7 +321,7 @@ class HeraldWorker implements Worker {
         failures++;
         const wait = Math.min(30_000, 100 * 2 ** Math.min(failures, 9));
         console.warn(`herald[${this.group}]: claim failed, retrying in ${wait} ms:`, err);
-        await abortableSleep(wait, signal);
+        await sleep(wait, signal);
         continue;
       }
       for (const delivery of deliveries) this.#dispatch(delivery);
@@ -435,16 +436,4 @@ class HeraldWorker implements Worker {
       console.warn(`herald[${this.group}]: lease extension failed:`, err);
     }
   }
-}
-
-function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, ms);
-    signal.addEventListener("abort", done, { once: true });
-    function done() {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", done);
-      resolve();
-    }
-  });
 }

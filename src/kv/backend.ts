@@ -17,6 +17,7 @@ import type {
 } from "../backend.ts";
 import type { Envelope } from "../envelope.ts";
 import { BackendUnavailableError } from "../errors.ts";
+import { sleep } from "../sleep.ts";
 import { Appender } from "./append.ts";
 import { Bell } from "./bell.ts";
 import { Claimer } from "./claim.ts";
@@ -164,7 +165,7 @@ export class KvBackend implements Backend, AtomicAppender {
       const poll = this.#options.pollMs ?? DEFAULT_POLL_MS;
       const who = `${group}\u0000${consumer}`;
       const linger = (this.#lingerUntil.get(who) ?? 0) - Date.now();
-      if (linger > 0 && waitMs > 0) await pause(Math.min(linger, waitMs), signal);
+      if (linger > 0 && waitMs > 0) await sleep(Math.min(linger, waitMs), signal);
       while (!this.#closed) {
         const generation = p.waker.generation;
         const look = await p.claimer.claimOnce(group, streams, consumer, max, leaseMs);
@@ -329,19 +330,6 @@ export class KvBackend implements Backend, AtomicAppender {
     this.#ready = { kv, appender, bell, claimer, trimmer, waker, writer };
     return this.#ready;
   }
-}
-
-/** Waits `ms`, or less if `signal` aborts. */
-function pause(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      clearTimeout(timer);
-      signal?.removeEventListener("abort", done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal?.addEventListener("abort", done, { once: true });
-  });
 }
 
 function checkName(what: string, name: string): void {

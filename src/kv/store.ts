@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { sleep } from "../sleep.ts";
 
 /** Deno KV's limits on one atomic operation (measured on Deno 2.9: over them, commit throws). */
 export const LIMITS = {
@@ -227,9 +228,4 @@ export function keyBytes(key: Deno.KvKey): number {
   let n = 0;
   for (const part of key) n += (typeof part === "string" ? utf8Bytes(part) : 9) + 2;
   return n;
-}
-
-/** Waits `ms` milliseconds. */
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

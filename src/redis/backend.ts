@@ -17,6 +17,7 @@ import type {
 } from "../backend.ts";
 import type { Envelope } from "../envelope.ts";
 import { BackendUnavailableError } from "../errors.ts";
+import { sleep } from "../sleep.ts";
 import { type RedisArg, type RedisClient, RedisReplyError } from "./client.ts";
 import { parseDeadLetter, type StoredDeadLetter } from "./dead.ts";
 import { encodeRef, fieldsObject, Keys, readEntry } from "./keys.ts";
@@ -320,15 +321,7 @@ export class RedisBackend implements Backend {
     }
     const ms = this.#backoffMs;
     this.#backoffMs = Math.min(5_000, ms * 2);
-    await new Promise<void>((resolve) => {
-      const done = () => {
-        clearTimeout(timer);
-        signal?.removeEventListener("abort", done);
-        resolve();
-      };
-      const timer = setTimeout(done, ms * (0.5 + Math.random() / 2));
-      signal?.addEventListener("abort", done, { once: true });
-    });
+    await sleep(ms * (0.5 + Math.random() / 2), signal);
   }
 
   #up(): void {

@@ -19,7 +19,13 @@ export class Context {
     readonly verbose: boolean,
     readonly tmp: string,
     readonly profile = false,
+    readonly rowFilter?: string,
   ) {}
+
+  /** Whether the row of this name runs (`--rows`). */
+  wants(name: string): boolean {
+    return !this.rowFilter || name.toLowerCase().includes(this.rowFilter.toLowerCase());
+  }
 
   /** `full` in a full run, `quick` with `--quick`. */
   size(full: number, quick: number): number {
@@ -46,6 +52,7 @@ export class Context {
 
   /** Runs `body`, turning a failure into a row that says why. */
   async attempt(section: string, name: string, body: () => Promise<void>): Promise<void> {
+    if (!this.wants(name)) return;
     try {
       await body();
     } catch (err) {

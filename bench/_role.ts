@@ -89,7 +89,8 @@ export class Recorder {
   #firstStamp = Infinity;
   #lastAt = 0;
   #sent = -1;
-  #timer: ReturnType<typeof setInterval>;
+  /** Set while progress waits to be sent: no timer ticks while nothing is handled (idle CPU). */
+  #timer: ReturnType<typeof setTimeout> | undefined;
   #errors = 0;
   #locked = 0;
   #errorSamples: string[] = [];
@@ -99,9 +100,6 @@ export class Recorder {
     this.#seen = new Uint8Array(p.total);
     this.#seqs = p.trackSeqs ? [] : undefined;
     this.#warmupMs = p.warmupMs ?? 0;
-    this.#timer = setInterval(() => {
-      if (this.#count !== this.#sent) send({ progress: this.#sent = this.#count });
-    }, 50);
   }
 
   /** Tells the parent this consumer is ready; CPU time counts from here. */
@@ -114,6 +112,10 @@ export class Recorder {
   record(seq: number, stamp: number): void {
     const at = now();
     this.#count++;
+    this.#timer ??= setTimeout(() => {
+      this.#timer = undefined;
+      send({ progress: this.#sent = this.#count });
+    }, 50);
     if (seq < this.#seen.length) {
       if (this.#seen[seq]) this.#duplicates++;
       this.#seen[seq] = 1;
@@ -154,7 +156,7 @@ export class Recorder {
 
   /** Stops progress reports and sends the result, with role-specific `detail`. */
   finish(detail?: Record<string, unknown>): void {
-    clearInterval(this.#timer);
+    clearTimeout(this.#timer);
     send({ progress: this.#count });
     send({ result: this.#result(detail) });
   }

@@ -5,6 +5,7 @@
  * Flags:
  * - `--only PART[,PART…]` (repeatable): kv-raw, kv-herald, redis-raw, rest-raw, bullmq,
  *   redis-tcp, redis-rest; groups: kv, redis, tcp, rest, raw, herald.
+ * - `--rows TEXT`: only the rows whose name contains TEXT (case-insensitive), e.g. `paced`.
  * - `--quick`: small counts, a smoke run in under a minute.
  * - `--verbose`: echo the children's stderr.
  * - `--profile`: under each Herald row, the calls per event that each process made (backend
@@ -31,6 +32,7 @@ interface Flags {
   quick: boolean;
   verbose: boolean;
   profile: boolean;
+  rows?: string;
   out?: string;
 }
 
@@ -48,6 +50,7 @@ function parseFlags(args: string[]): Flags {
     else if (name === "--verbose") flags.verbose = true;
     else if (name === "--profile") flags.profile = true;
     else if (name === "--out") flags.out = value();
+    else if (name === "--rows") flags.rows = value();
     else if (name === "--only") {
       for (const part of (value() ?? "").split(",").filter(Boolean)) {
         const expanded = GROUPS[part] ?? (PARTS.includes(part) ? [part] : undefined);
@@ -58,7 +61,7 @@ function parseFlags(args: string[]): Flags {
       }
     } else if (name === "--help" || name === "-h") {
       console.log(
-        `deno task bench [--only PART[,PART]] [--quick] [--profile] [--verbose] [--out FILE]
+        `deno task bench [--only PART[,PART]] [--rows TEXT] [--quick] [--profile] [--verbose] [--out FILE]
 parts: ${PARTS.join(", ")}; groups: ${Object.keys(GROUPS).join(", ")}`,
       );
       Deno.exit(0);
@@ -77,7 +80,7 @@ async function main(): Promise<void> {
     Deno.exit(2);
   }
   const tmp = await Deno.makeTempDir({ prefix: "herald-bench-" });
-  const ctx = new Context(flags.quick, flags.verbose, tmp, flags.profile);
+  const ctx = new Context(flags.quick, flags.verbose, tmp, flags.profile, flags.rows);
   const cpu = (await Deno.readTextFile("/proc/cpuinfo").catch(() => "")).match(
     /model name\s*:\s*(.+)/,
   )?.[1] ?? "unknown CPU";

@@ -40,3 +40,22 @@ export function tickJson(seq: number): string {
 export function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
+
+/** Never notified: `Atomics.wait` on it is a precise pause. */
+const PAUSER = new Int32Array(new SharedArrayBuffer(4));
+/** Timers here fire ~1–3 ms late; waits shorter than this are done by blocking instead. */
+const TIMER_SLACK_MS = 3;
+
+/**
+ * Waits until the wall-clock time `at` (see {@linkcode now}) with sub-millisecond precision:
+ * a timer for all but the last few milliseconds, then a blocking pause. A producer paced by
+ * timers alone publishes in bursts (a 0.5–2 ms timer fires 2–3 ms late, and the events behind
+ * it go out back to back), which measures queueing after a burst rather than a steady rate.
+ * Only for roles with nothing else to do while they wait: the pause blocks the event loop.
+ */
+export async function until(at: number): Promise<void> {
+  const ahead = at - now();
+  if (ahead > TIMER_SLACK_MS) await sleep(ahead - TIMER_SLACK_MS);
+  const rest = at - now();
+  if (rest > 0) Atomics.wait(PAUSER, 0, 0, rest);
+}

@@ -7,7 +7,7 @@
  * @module
  */
 import process from "node:process";
-import { now } from "./_clock.ts";
+import { now, until } from "./_clock.ts";
 import { type Percentiles, Samples } from "./_stats.ts";
 
 /** CPU time (user + system) this process has used, in milliseconds. */
@@ -248,10 +248,7 @@ export async function produce(
   } else {
     const interval = p.mode === "paced" ? 1000 / (p.rate ?? 1000) : 0;
     for (let seq = 0; seq < p.n && now() < deadline; seq++) {
-      if (interval > 0) {
-        const ahead = start + seq * interval - now();
-        if (ahead > 0.5) await new Promise((r) => setTimeout(r, ahead));
-      }
+      if (interval > 0) await until(start + seq * interval);
       try {
         await timed(() => one(seq));
         result.published++;

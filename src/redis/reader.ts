@@ -1,8 +1,9 @@
 /**
  * The fast claim path of the Redis backend (see claim_scripts.ts): for a claim on one stream
  * through a client with pipelines, a plain `XREADGROUP` in one round trip on the consumer's own
- * connection, with PEEK before it and its leases recorded by a `ZADD NX` after it (TCP: the read
- * blocks when the consumer is idle), or with TRACK after it (REST). Due timers and redriven
+ * connection, with PEEK before it (TCP; at most once a second while nothing changes, see
+ * FRESH_MS) and its leases recorded by a `ZADD NX` after it (the read blocks when the consumer
+ * is idle), or with TRACK after it (REST). Due timers and redriven
  * entries still go through the CLAIM script, which runs when PEEK or TRACK says so.
  *
  * @module
@@ -22,9 +23,11 @@ const MAX_STATES = 10_000;
 const SWEEP_MIN_IDLE_MS = 5_000;
 
 /**
- * How long what a claim learnt of the timers is trusted: within it, the next claim blocks at
- * once (until the earliest timer) instead of looking first. Timers this process changes reset
- * it at once; other processes' changes are seen when the wait ends, as with any blocking wait.
+ * How long what a claim learnt of the timers is trusted: within it, the next claim reads (and
+ * blocks, until the earliest timer) without PEEK in front, and records its leases by Redis's
+ * clock as that PEEK read it plus the monotonic time since. Timers this process changes reset
+ * it at once; other processes' changes (their retries, say) are seen within it, or when a wait
+ * ends, as with any blocking wait. A busy consumer thereby runs no script per claim.
  */
 const FRESH_MS = 1_000;
 
@@ -68,6 +71,8 @@ export class Reader {
   #blocked = new Map<string, string>();
   // Aborted when the backend closes: ends blocking reads and waits.
   #closing = new AbortController();
+  // Redis's clock (ms) as the last PEEK read it, and the monotonic time it was sent at.
+  #clock?: { redisMs: number; tick: number };
 
   constructor(deps: ReaderDeps) {
     this.#deps = deps;
@@ -104,6 +109,8 @@ export class Reader {
     };
     const ordered = client.ordered === true;
     const deadline = Date.now() + options.waitMs;
+    // Ordered (TCP): PEEK only when what the last look learnt is no longer trusted.
+    let look = !ordered || !this.#fresh(state);
     let block = 0;
     if (client.unblock && !state.dueFirst && Date.now() - state.seenAt < FRESH_MS) {
       // Nothing was due a moment ago: read, waiting if need be, in one round trip.
@@ -119,11 +126,13 @@ export class Reader {
       if (block > 0) read.push("BLOCK", block);
       read.push("STREAMS", sk, ">");
       const trackArgs = [group, consumer, leaseMs, state.cursor];
-      // Ordered (TCP): PEEK, then the read, whose leases are recorded after the reply. Else
-      // (REST): the read, then TRACK, which records them and peeks.
-      const commands = ordered
+      // Ordered (TCP): PEEK (unless fresh), then the read, whose leases are recorded after the
+      // reply. Else (REST): the read, then TRACK, which records them and peeks.
+      const commands = !ordered
+        ? [read, await scripts.call(TRACK, trackKeys, trackArgs)]
+        : look
         ? [await scripts.call(PEEK, trackKeys.slice(1), []), read]
-        : [read, await scripts.call(TRACK, trackKeys, trackArgs)];
+        : [read];
       const sweeping = Date.now() >= state.sweepAt;
       if (sweeping) {
         const idle = Math.max(leaseMs, SWEEP_MIN_IDLE_MS);
@@ -140,24 +149,44 @@ export class Reader {
           state.sweepAt = 0;
         } else state.sweepFrom = (swept as [number, string])[1];
       }
-      const [readReply, peekReply] = ordered ? [replies[1], replies[0]] : replies;
+      const [readReply, peekReply] = !ordered
+        ? replies
+        : look
+        ? [replies[1], replies[0]]
+        : [replies[0], undefined];
       if (ordered && !(readReply instanceof RedisReplyError)) {
         // Written before this claim returns, so before any settle of what it read. The read
-        // happened at most this long after PEEK looked at Redis's clock.
-        const [peekNow] = peekReply instanceof RedisReplyError ? [0] : peekReply as [number];
-        // (Measured on the monotonic clock: a wall-clock step must not shorten a lease.)
-        const expires = peekNow + Math.ceil(performance.now() - sentTick) + leaseMs;
-        this.#record(tk, consumer, readReply as StreamReply, expires, peekNow > 0);
+        // happened at most this long after PEEK looked at Redis's clock (this claim's PEEK, or
+        // the last one while fresh: Redis's clock then moved as our monotonic clock did).
+        if (peekReply !== undefined && !(peekReply instanceof RedisReplyError)) {
+          this.#clock = { redisMs: (peekReply as [number])[0], tick: sentTick };
+        }
+        const clock = peekReply instanceof RedisReplyError ? undefined : this.#clock;
+        if (clock) {
+          // (Measured on the monotonic clock: a wall-clock step must not shorten a lease.)
+          const expires = clock.redisMs + Math.ceil(performance.now() - clock.tick) + leaseMs;
+          this.#record(tk, consumer, readReply as StreamReply, expires);
+        }
       }
-      // What was read must not stay untracked: a TRACK refused for want of the script runs again.
-      const [now, nextDue] = peekReply instanceof RedisReplyError
-        ? await this.#again(peekReply, ordered, trackKeys, trackArgs, channel)
-        : peekReply as [number, number];
-      state.seenAt = ordered ? sentAt : Date.now();
-      state.dueAt = nextDue >= 0 ? state.seenAt + nextDue - now : Infinity;
+      let due: boolean;
+      if (peekReply === undefined) {
+        // Fresh: what the last look said still holds, unless its earliest timer came due.
+        due = Date.now() >= state.dueAt;
+        look = true;
+      } else {
+        // What was read must not stay untracked: a TRACK refused for want of the script runs
+        // again.
+        const [now, nextDue] = peekReply instanceof RedisReplyError
+          ? await this.#again(peekReply, ordered, trackKeys, trackArgs, channel)
+          : peekReply as [number, number];
+        state.seenAt = ordered ? sentAt : Date.now();
+        state.dueAt = nextDue >= 0 ? state.seenAt + nextDue - now : Infinity;
+        due = nextDue >= 0 && nextDue <= now;
+        look = !ordered;
+      }
       if (readReply instanceof RedisReplyError) return undefined;
       const out = this.#deliveries(state, stream, consumer, readReply as StreamReply);
-      if (nextDue >= 0 && nextDue <= now) {
+      if (due) {
         if (out.length < max) out.push(...await slow(max - out.length));
         else state.dueFirst = true;
       }
@@ -169,6 +198,7 @@ export class Reader {
         // PEEK looked before this wait: look again (a timer may be due by now, or this process
         // changed them and ended the wait) before waiting any longer.
         block = 0;
+        look = true;
         continue;
       }
       const wait = Math.min(deadline, state.dueAt + 1) - Date.now();
@@ -193,6 +223,14 @@ export class Reader {
   /** Ends every blocking read and wait: the backend closes. */
   close(): void {
     this.#closing.abort();
+  }
+
+  // Whether what `state`'s last look learnt of the timers still holds (see FRESH_MS), and
+  // Redis's clock is known: then a claim reads without PEEK in front.
+  #fresh(state: State): boolean {
+    const now = Date.now();
+    return this.#clock !== undefined && !state.dueFirst && now - state.seenAt < FRESH_MS &&
+      now < state.dueAt;
   }
 
   #state(group: string, channel: string, stream: string): State {
@@ -233,12 +271,12 @@ export class Reader {
   }
 
   // Records the leases of what an ordered read handed out: `ZADD NX` (a lease taken over in the
-  // meantime keeps its token), sent at once. Without PEEK's clock (NOSCRIPT), TRACK does it. A
+  // meantime keeps its token), sent at once. Without a clock (NOSCRIPT), TRACK does it. A
   // failure leaves the entries pending with no timer: their owner can still settle them, and
   // SWEEP frees them should it die.
-  #record(tk: string, consumer: string, reply: StreamReply, expires: number, clock: boolean) {
+  #record(tk: string, consumer: string, reply: StreamReply, expires: number) {
     const entries = reply?.[0]?.[1] ?? [];
-    if (entries.length === 0 || !clock) return;
+    if (entries.length === 0) return;
     const { client } = this.#deps;
     const args: RedisArg[] = ["ZADD", tk, "NX", "inf", SENTINEL_MEMBER];
     const tail = `|1|${consumer}`;

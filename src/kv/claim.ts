@@ -21,7 +21,8 @@ import {
 import { type LeaseBook, toDelivery } from "./leases.ts";
 import type { Rider } from "./settle.ts";
 import { eventsAt, isChunk, lastOf, unpack } from "./chunks.ts";
-import { backoff, commit, get, type KvStats, LIMITS, list, scan } from "./store.ts";
+import { commit, get, type KvStats, LIMITS, list, scan } from "./store.ts";
+import { sleep } from "../sleep.ts";
 
 /** The longest between two looks for expired leases of one group and stream, in milliseconds. */
 const LEASE_SCAN_MAX_MS = 1_000;
@@ -33,6 +34,14 @@ const CHECK_BUDGET = LIMITS.checks - 10;
 const MAX_PER_CLAIM = 1_000;
 /** How often a claim that lost a race to another consumer tries again before giving up. */
 const ATTEMPTS = 8;
+/**
+ * A claim that lost a race waits up to this long (jittered, growing with the attempt) before it
+ * tries again: the consumers of a group woke together and the winner moved the cursor, so an
+ * immediate retry would race the others again (measured with four consumer processes on one
+ * file: immediate retries 13-17k events/s, 111-136 µs of CPU per event; with this pause
+ * 22-24k/s, 56-64 µs).
+ */
+const CONFLICT_PAUSE_MS = 10;
 
 interface Candidate {
   stream: string;
@@ -314,7 +323,7 @@ export class Claimer {
         if (r.key[1] === "lease") this.#leaseScanAt.delete(`${group}\u0000${s}`);
         else this.#retryScanAt.delete(`${group}\u0000${s}`);
       }
-      await backoff(attempt, this.kv);
+      await sleep(Math.random() * CONFLICT_PAUSE_MS * Math.min(attempt + 1, 3));
     }
     return { deliveries: [], wakeAt: Date.now() };
   }

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { Buffer } from "node:buffer";
 import process from "node:process";
 import type { Redis as IORedis, RedisOptions as IORedisOptions } from "ioredis";
 import { BackendUnavailableError } from "../errors.ts";
@@ -231,7 +232,8 @@ class TcpClient implements RedisClient {
   }
 
   async #connect(): Promise<IORedis> {
-    const { Redis } = await import("ioredis");
+    const { Redis, Command } = await import("ioredis");
+    FastCommand ??= fastCommand(Command);
     const conn = new Redis(this.#url, this.#options);
     // The backend reports outages itself; without a listener ioredis prints every retry.
     conn.on("error", () => {});
@@ -247,13 +249,58 @@ class TcpClient implements RedisClient {
   }
 }
 
+type CommandClass = typeof import("ioredis").Command;
+
+// ioredis's Command, but encoded faster (see fastCommand); set once ioredis is loaded.
+let FastCommand: CommandClass | undefined;
+
+/**
+ * A subclass of ioredis's `Command` whose encoding measures short arguments in JavaScript:
+ * ioredis calls `Buffer.byteLength` for every argument, which in Deno costs about 0.3 µs each,
+ * and a claim's lease records and a settle carry two arguments per event (a 100-event ZADD took
+ * 53 µs to encode, now 20 µs). Commands with Buffer arguments are encoded by ioredis.
+ */
+function fastCommand(Base: CommandClass): CommandClass {
+  return class extends Base {
+    override toWritable(socket: object): string | Buffer {
+      const { name, args } = this as unknown as { name: string; args: unknown[] };
+      let out = `*${args.length + 1}\r\n$${byteLength(name)}\r\n${name}\r\n`;
+      for (const arg of args) {
+        if (typeof arg !== "string") return super.toWritable(socket);
+        out += `$${byteLength(arg)}\r\n${arg}\r\n`;
+      }
+      return out;
+    }
+  };
+}
+
+// A string's length in UTF-8, as Buffer.byteLength counts it (a lone surrogate takes 3 bytes).
+function byteLength(text: string): number {
+  // Long strings (event JSON): Buffer.byteLength's native loop is faster than ours.
+  if (text.length > 64) return Buffer.byteLength(text);
+  let n = text.length;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x80) continue;
+    if (c < 0x800) n += 1;
+    else if (c <= 0xdbff && c >= 0xd800 && (text.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
+      n += 2;
+      i++;
+    } else n += 2;
+  }
+  return n;
+}
+
 function isReplyError(err: unknown): err is Error {
   return err instanceof Error && err.name === "ReplyError";
 }
 
 async function run(conn: IORedis, args: readonly RedisArg[]): Promise<unknown> {
   try {
-    return await conn.call(String(args[0]), ...args.slice(1));
+    const name = String(args[0]);
+    const rest = args.slice(1);
+    if (!FastCommand) return await conn.call(name, ...rest);
+    return await conn.sendCommand(new FastCommand(name, rest, { replyEncoding: "utf8" }));
   } catch (err) {
     if (isReplyError(err)) throw new RedisReplyError(err.message, { cause: err });
     throw new BackendUnavailableError("redis", describe(err), { cause: err });

@@ -5,7 +5,13 @@
  */
 import type { Backend } from "./backend.ts";
 import { type EventContract, type EventInput, NAME_PATTERN } from "./contract.ts";
-import { createEnvelope, type Envelope, type PublishOptions } from "./envelope.ts";
+import {
+  createEnvelope,
+  encodeEnvelope,
+  type Envelope,
+  type PublishOptions,
+  withJson,
+} from "./envelope.ts";
 import { InvalidOptionsError } from "./errors.ts";
 import { OutboxAtomic } from "./outbox.ts";
 
@@ -117,14 +123,15 @@ class HeraldBus implements Bus {
     data: EventInput<C>,
     options?: PublishOptions,
   ): Promise<Envelope> {
-    const envelope = this.envelope(contract, data, options);
-    await this.backend.append([envelope]);
-    return envelope;
+    const encoded = this.#encode(contract, data, options);
+    await withJson([encoded], () => this.backend.append([encoded.envelope]));
+    return encoded.envelope;
   }
 
   async publishMany(items: readonly PublishItem[]): Promise<Envelope[]> {
-    const envelopes = items.map((i) => this.envelope(i.contract, i.data, i.options));
-    if (envelopes.length > 0) await this.backend.append(envelopes);
+    const encoded = items.map((i) => this.#encode(i.contract, i.data, i.options));
+    const envelopes = encoded.map((e) => e.envelope);
+    if (envelopes.length > 0) await withJson(encoded, () => this.backend.append(envelopes));
     return envelopes;
   }
 
@@ -142,6 +149,17 @@ class HeraldBus implements Bus {
 
   envelope(contract: EventContract, data: unknown, options?: PublishOptions): Envelope {
     return createEnvelope(
+      contract.stream,
+      contract.type,
+      contract.parse(data),
+      this.source,
+      options,
+    );
+  }
+
+  // Validates and builds an envelope, with the JSON its size check made (see withJson).
+  #encode(contract: EventContract, data: unknown, options?: PublishOptions) {
+    return encodeEnvelope(
       contract.stream,
       contract.type,
       contract.parse(data),

@@ -82,6 +82,20 @@ export function createEnvelope<T>(
   source: string,
   options: PublishOptions = {},
 ): Envelope<T> {
+  return encodeEnvelope(stream, type, data, source, options).envelope;
+}
+
+/**
+ * {@linkcode createEnvelope}, also returning the JSON that the size check encoded, so that a
+ * publish need not encode the envelope a second time (see {@linkcode envelopeJson}).
+ */
+export function encodeEnvelope<T>(
+  stream: string,
+  type: string,
+  data: T,
+  source: string,
+  options: PublishOptions = {},
+): { envelope: Envelope<T>; json: string } {
   const now = Date.now();
   const id = newId(now);
   const envelope: Envelope<T> = {
@@ -98,9 +112,13 @@ export function createEnvelope<T>(
   if (options.key !== undefined) envelope.key = options.key;
   if (options.causationid !== undefined) envelope.causationid = options.causationid;
   if (options.traceparent !== undefined) envelope.traceparent = options.traceparent;
-  const bytes = encodedSize(envelope);
-  if (bytes > MAX_ENVELOPE_BYTES) throw new EnvelopeTooLargeError(id, bytes, MAX_ENVELOPE_BYTES);
-  return envelope;
+  const json = JSON.stringify(envelope);
+  // A UTF-16 code unit takes at most 3 bytes in UTF-8: short JSON needs no encoding to measure.
+  if (json.length * 3 > MAX_ENVELOPE_BYTES) {
+    const bytes = encoder.encode(json).byteLength;
+    if (bytes > MAX_ENVELOPE_BYTES) throw new EnvelopeTooLargeError(id, bytes, MAX_ENVELOPE_BYTES);
+  }
+  return { envelope, json };
 }
 
 const encoder = new TextEncoder();
@@ -108,6 +126,30 @@ const encoder = new TextEncoder();
 /** The size of an envelope encoded as JSON, in bytes. */
 export function encodedSize(envelope: Envelope): number {
   return encoder.encode(JSON.stringify(envelope)).byteLength;
+}
+
+// The JSON of envelopes on their way to a backend in a publish (see withJson).
+const encodings = new WeakMap<Envelope, string>();
+
+/**
+ * Runs `append` with the JSON of `envelopes` known to {@linkcode envelopeJson}, then forgets it:
+ * nobody else holds these envelopes until the publish returns them, so the JSON stays true.
+ */
+export async function withJson<R>(
+  encoded: readonly { envelope: Envelope; json: string }[],
+  append: () => Promise<R>,
+): Promise<R> {
+  for (const e of encoded) encodings.set(e.envelope, e.json);
+  try {
+    return await append();
+  } finally {
+    for (const e of encoded) encodings.delete(e.envelope);
+  }
+}
+
+/** For backends: an envelope as JSON, encoded once per publish (see {@linkcode withJson}). */
+export function envelopeJson(envelope: Envelope): string {
+  return encodings.get(envelope) ?? JSON.stringify(envelope);
 }
 
 /**

@@ -15,7 +15,7 @@ import type {
   Settlement,
   StartPosition,
 } from "../backend.ts";
-import type { Envelope } from "../envelope.ts";
+import { type Envelope, envelopeJson } from "../envelope.ts";
 import { BackendUnavailableError } from "../errors.ts";
 import { sleep } from "../sleep.ts";
 import { type RedisArg, type RedisClient, RedisReplyError } from "./client.ts";
@@ -90,10 +90,10 @@ export class RedisBackend implements Backend {
       // MULTI/EXEC would spare Redis the Lua, but costs the client a command object per event,
       // about four times the client CPU of one EVALSHA.)
       const trimArgs = head[0] === "none" ? [] : head;
-      await this.#command(["XADD", keys[0], ...trimArgs, "*", "e", JSON.stringify(events[0])]);
+      await this.#command(["XADD", keys[0], ...trimArgs, "*", "e", envelopeJson(events[0])]);
     } else {
       const args = [...head, options.dedupe ? "1" : "0", this.#options.dedupeTtlMs];
-      for (const e of events) args.push(JSON.stringify(e));
+      for (const e of events) args.push(envelopeJson(e));
       await this.#run(APPEND, keys, args);
     }
     this.#poller.wakeAll();

@@ -20,7 +20,7 @@ import { BackendUnavailableError } from "../errors.ts";
 import { sleep } from "../sleep.ts";
 import { type RedisArg, type RedisClient, RedisReplyError } from "./client.ts";
 import { parseDeadLetter, type StoredDeadLetter } from "./dead.ts";
-import { encodeRef, fieldsObject, Keys, readEntry } from "./keys.ts";
+import { decodeRef, encodeRef, fieldsObject, Keys, readEntry } from "./keys.ts";
 import type { ResolvedOptions } from "./options.ts";
 import { Poller } from "./poll.ts";
 import { extendCall, settleCall } from "./lease_args.ts";
@@ -204,6 +204,7 @@ export class RedisBackend implements Backend {
   ): Promise<Delivery[]> {
     this.#open();
     if (deliveries.length === 0) return [];
+    this.#reader.flushRecords();
     const { keys, args } = extendCall(this.#keys, group, deliveries, leaseMs);
     const lost = await this.#run(EXTEND, keys, args) as number[];
     return lost.map((i) => deliveries[i - 1]);
@@ -212,8 +213,42 @@ export class RedisBackend implements Backend {
   async settle(group: string, settlements: readonly Settlement[]): Promise<void> {
     this.#open();
     if (settlements.length === 0) return;
-    const { keys, args, timersChanged } = settleCall(this.#keys, group, settlements);
-    await this.#run(SETTLE, keys, args);
+    let rest = settlements;
+    const sent: Promise<unknown>[] = [];
+    if (this.#reader.holdsRecords()) {
+      // Acks of entries read moments ago, whose lease records are still held back: a plain
+      // XACK, and no lease record at all (see Reader.takeFresh). The other records go out
+      // first: the settle below must find them.
+      const acks = new Map<string, string[]>();
+      const others: Settlement[] = [];
+      for (const s of settlements) {
+        if (s.outcome === "ack") {
+          const ref = decodeRef(s.delivery.ref);
+          const tk = this.#keys.timers(ref.stream, group);
+          if (
+            ref.source === "s" && ref.count === 1 &&
+            this.#reader.takeFresh(tk, ref.consumer, ref.entryId)
+          ) {
+            const sk = this.#keys.stream(ref.stream);
+            let ids = acks.get(sk);
+            if (!ids) acks.set(sk, ids = []);
+            ids.push(ref.entryId);
+            continue;
+          }
+        }
+        others.push(s);
+      }
+      rest = others;
+      this.#reader.flushRecords();
+      for (const [sk, ids] of acks) sent.push(this.#command(["XACK", sk, group, ...ids]));
+    }
+    let timersChanged = false;
+    if (rest.length > 0) {
+      const call = settleCall(this.#keys, group, rest);
+      timersChanged = call.timersChanged;
+      sent.push(this.#run(SETTLE, call.keys, call.args));
+    }
+    await Promise.all(sent);
     if (timersChanged) this.#reader.timersChanged(group);
   }
 
@@ -250,6 +285,7 @@ export class RedisBackend implements Backend {
 
   async close(): Promise<void> {
     if (this.#closed) return;
+    this.#reader.flushRecords();
     this.#closed = true;
     this.#poller.wakeAll();
     this.#reader.close();

@@ -31,6 +31,33 @@ const SWEEP_MIN_IDLE_MS = 5_000;
  */
 const FRESH_MS = 1_000;
 
+/**
+ * An ack within this long of the read (by the monotonic clock, from before the read was sent)
+ * of an entry whose lease record is still held back skips the lease check: far below
+ * SWEEP_MIN_IDLE_MS, the earliest anyone else could take an entry that has no timer.
+ */
+const FRESH_ACK_MS = 1_000;
+
+/**
+ * How long a read's lease records are held back at most (a settle or an extend sends them at
+ * once): long enough for the handlers that finish at once to be settled, even behind a settle
+ * still in flight, so that their acks need neither the records nor a lease check. A process
+ * that dies meanwhile leaves those entries to SWEEP, as one that dies right after a read.
+ */
+const HOLD_MS = 5;
+
+// The lease records of one read, held back for a moment (see Reader.takeFresh).
+interface HeldRecord {
+  tk: string;
+  consumer: string;
+  /** The lease's expiry on Redis's clock, ms. */
+  expires: number;
+  /** performance.now() before the read was sent. */
+  sentTick: number;
+  /** The entries read, less those acked in the meantime. */
+  ids: Set<string>;
+}
+
 /** What the fast path needs from the backend. */
 export interface ReaderDeps {
   client: RedisClient;
@@ -73,6 +100,9 @@ export class Reader {
   #closing = new AbortController();
   // Redis's clock (ms) as the last PEEK read it, and the monotonic time it was sent at.
   #clock?: { redisMs: number; tick: number };
+  // Lease records of recent reads, not sent yet (see #record), and the timer that sends them.
+  #held: HeldRecord[] = [];
+  #flushTimer?: ReturnType<typeof setTimeout>;
 
   constructor(deps: ReaderDeps) {
     this.#deps = deps;
@@ -165,7 +195,7 @@ export class Reader {
         if (clock) {
           // (Measured on the monotonic clock: a wall-clock step must not shorten a lease.)
           const expires = clock.redisMs + Math.ceil(performance.now() - clock.tick) + leaseMs;
-          this.#record(tk, consumer, readReply as StreamReply, expires);
+          this.#record(tk, consumer, readReply as StreamReply, expires, sentTick);
         }
       }
       let due: boolean;
@@ -271,17 +301,61 @@ export class Reader {
   }
 
   // Records the leases of what an ordered read handed out: `ZADD NX` (a lease taken over in the
-  // meantime keeps its token), sent at once. Without a clock (NOSCRIPT), TRACK does it. A
-  // failure leaves the entries pending with no timer: their owner can still settle them, and
-  // SWEEP frees them should it die.
-  #record(tk: string, consumer: string, reply: StreamReply, expires: number) {
+  // meantime keeps its token), sent within HOLD_MS (see takeFresh), or before a settle or an
+  // extend (flushRecords). Without a clock (NOSCRIPT), TRACK does it. A failure leaves the
+  // entries pending with no timer: their owner can still settle them, and SWEEP frees them
+  // should it die.
+  #record(tk: string, consumer: string, reply: StreamReply, expires: number, sentTick: number) {
     const entries = reply?.[0]?.[1] ?? [];
     if (entries.length === 0) return;
+    const ids = new Set<string>();
+    for (const [id] of entries) ids.add(id);
+    this.#held.push({ tk, consumer, expires, sentTick, ids });
+    this.#flushTimer ??= setTimeout(() => this.flushRecords(), HOLD_MS);
+  }
+
+  /** Whether lease records are held back (see takeFresh). */
+  holdsRecords(): boolean {
+    return this.#held.length > 0;
+  }
+
+  /**
+   * Takes the entry `entryId`, read from the stream of timers key `tk` by `consumer` with
+   * delivery count 1, out of the lease records held back, when a recent claim read it:
+   * its ack then needs no lease check (and its lease no record), since no one else can hold it
+   * yet — only a due timer (it has none) or SWEEP (idle at least SWEEP_MIN_IDLE_MS) hand out an
+   * entry that a consumer holds. Returns whether it was taken.
+   */
+  takeFresh(tk: string, consumer: string, entryId: string): boolean {
+    for (const h of this.#held) {
+      if (h.tk !== tk || h.consumer !== consumer || !h.ids.has(entryId)) continue;
+      // Read at most this long ago (measured from before the read was sent).
+      if (performance.now() - h.sentTick >= FRESH_ACK_MS) return false;
+      h.ids.delete(entryId);
+      return true;
+    }
+    return false;
+  }
+
+  /**
+   * Sends the lease records held back, in the order the reads came: before a settle or an
+   * extend, which must find them in Redis, at the latest HOLD_MS after the read, and on close.
+   */
+  flushRecords(): void {
+    clearTimeout(this.#flushTimer);
+    this.#flushTimer = undefined;
+    const held = this.#held;
+    if (held.length === 0) return;
+    this.#held = [];
     const { client } = this.#deps;
-    const args: RedisArg[] = ["ZADD", tk, "NX", "inf", SENTINEL_MEMBER];
-    const tail = `|1|${consumer}`;
-    for (const [id] of entries) args.push(expires, id + tail);
-    client.command(args).catch(() => {});
+    for (const h of held) {
+      if (h.ids.size === 0) continue;
+      const args: RedisArg[] = ["ZADD", h.tk, "NX", "inf", SENTINEL_MEMBER];
+      const tail = `|1|${h.consumer}`;
+      const expires = String(h.expires);
+      for (const id of h.ids) args.push(expires, id + tail);
+      client.command(args).catch(() => {});
+    }
   }
 
   #deliveries(state: State, stream: string, consumer: string, reply: StreamReply): Delivery[] {

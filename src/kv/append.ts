@@ -11,7 +11,16 @@ import { type Envelope, envelopeProblem, MAX_ENVELOPE_BYTES } from "../envelope.
 import { EnvelopeTooLargeError } from "../errors.ts";
 import { pack, runs, storedSize } from "./chunks.ts";
 import { dedupeKey, eventKey, seqKey } from "./keys.ts";
-import { backoff, commit, getMany, keyBytes, type KvStats, LIMITS, utf8Bytes } from "./store.ts";
+import {
+  APPEND_SHORT_RETRIES,
+  backoff,
+  commit,
+  getMany,
+  keyBytes,
+  type KvStats,
+  LIMITS,
+  utf8Bytes,
+} from "./store.ts";
 
 /** How long appended ids are remembered for `dedupe`, in milliseconds: a day and an hour. */
 const DEDUPE_MS = 25 * 60 * 60 * 1000;
@@ -97,7 +106,7 @@ export class Appender {
           }
           for (const [k, v] of writes) op.set(k, v);
           for (const s of streams) op.set(seqKey(s), next.get(s)!);
-        })
+        }, APPEND_SHORT_RETRIES)
       );
       if (result.ok) {
         this.#committed(streams, next, result.versionstamp);
@@ -115,7 +124,7 @@ export class Appender {
       });
       if (!ours) return result;
       this.stats.appendConflicts++;
-      await backoff(attempt, this.kv);
+      await backoff(attempt, this.kv, APPEND_SHORT_RETRIES);
     }
   }
 
@@ -214,7 +223,7 @@ export class Appender {
           }
           for (const id of remember) op.set(dedupeKey(id), 1, { expireIn: DEDUPE_MS });
           for (const s of used) op.set(seqKey(s), next.get(s)!);
-        })
+        }, APPEND_SHORT_RETRIES)
       );
       if (result.ok) {
         this.stats.appendCommits++;
@@ -223,7 +232,7 @@ export class Appender {
       }
       this.stats.appendConflicts++;
       for (const s of used) this.#seqs.delete(s);
-      await backoff(attempt, this.kv);
+      await backoff(attempt, this.kv, APPEND_SHORT_RETRIES);
     }
   }
 

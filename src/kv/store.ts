@@ -79,6 +79,12 @@ const LOCKED_GIVE_UP_MS = 30_000;
  * 56-64 µs).
  */
 const SHORT_RETRIES = 2;
+/**
+ * Short retries of an append: a publisher has nothing else to do while it waits, and a consumer's
+ * commit it waits for ends within a millisecond, so spinning longer costs only its own CPU and
+ * takes the lock the moment it is free.
+ */
+export const APPEND_SHORT_RETRIES = 12;
 /** The longest timer sleep of the first retries after the short ones, in milliseconds. */
 const SLEEP_SPAN_MS = 3;
 /** Never notified: `Atomics.wait` on it is a precise sleep that uses no CPU. */
@@ -100,11 +106,13 @@ const TICK_KEY: Deno.KvKey = ["herald", "tick"];
  * @param stats Counters to update.
  * @param fn The read or commit.
  * @param kv The database, for the short pauses; without it, pauses use timers.
+ * @param shortRetries How many retries pause briefly before timer sleeps (see {@linkcode backoff}).
  */
 export async function unlocked<T>(
   stats: KvStats,
   fn: () => Promise<T>,
   kv?: Deno.Kv,
+  shortRetries = SHORT_RETRIES,
 ): Promise<T> {
   let attempt = 0;
   const start = Date.now();
@@ -115,7 +123,7 @@ export async function unlocked<T>(
       if (!isLocked(err) || Date.now() - start > LOCKED_GIVE_UP_MS) throw err;
       stats.lockedRetries++;
       const t = performance.now();
-      await backoff(attempt++, kv);
+      await backoff(attempt++, kv, shortRetries);
       stats.lockedWaitMs += performance.now() - t;
     }
   }
@@ -139,35 +147,49 @@ function shortPause(attempt: number): boolean {
 /**
  * Pauses before retry number `attempt` (from 0) after contention: none for the first, then
  * short blocking waits, jittered and growing (or one database round trip where blocking is not
- * allowed); after {@linkcode SHORT_RETRIES}, jittered timer sleeps of up to
+ * allowed); after `shortRetries` of them, jittered timer sleeps of up to
  * {@linkcode SLEEP_SPAN_MS}, growing after a few more (a long checkpoint).
  */
-export async function backoff(attempt: number, kv?: Deno.Kv): Promise<void> {
+export async function backoff(
+  attempt: number,
+  kv?: Deno.Kv,
+  shortRetries = SHORT_RETRIES,
+): Promise<void> {
   if (attempt <= 0) return;
-  if (attempt <= SHORT_RETRIES && shortPause(attempt)) return;
-  if (kv && attempt <= SHORT_RETRIES) {
+  if (attempt <= shortRetries && shortPause(attempt)) return;
+  if (kv && attempt <= shortRetries) {
     try {
       await kv.get(TICK_KEY); // where blocking waits are not allowed: one database round trip
     } catch {
       // closing, or locked too: the retry will tell
     }
   } else {
-    const over = attempt - SHORT_RETRIES;
+    const over = attempt - shortRetries;
     await sleep(Math.random() * SLEEP_SPAN_MS * Math.min(Math.max(1, over - 2), 10));
   }
 }
 
-/** Commits the operation `build` makes, rebuilding it after a locked database. */
+/**
+ * Commits the operation `build` makes, rebuilding it after a locked database.
+ *
+ * @param shortRetries How many retries pause briefly before timer sleeps (see {@linkcode backoff}).
+ */
 export function commit(
   stats: KvStats,
   kv: Deno.Kv,
   build: (op: Deno.AtomicOperation) => void,
+  shortRetries = SHORT_RETRIES,
 ): Promise<Deno.KvCommitResult | Deno.KvCommitError> {
-  return unlocked(stats, () => {
-    const op = kv.atomic();
-    build(op);
-    return op.commit();
-  }, kv);
+  return unlocked(
+    stats,
+    () => {
+      const op = kv.atomic();
+      build(op);
+      return op.commit();
+    },
+    kv,
+    shortRetries,
+  );
 }
 
 /** Reads one key. */

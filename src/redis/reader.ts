@@ -54,8 +54,12 @@ interface HeldRecord {
   expires: number;
   /** performance.now() before the read was sent. */
   sentTick: number;
-  /** The entries read, less those acked in the meantime. */
-  ids: Set<string>;
+  /** The entries read, in order. */
+  ids: string[];
+  /** Which of them were acked in the meantime (1), how many were not, and where to look next. */
+  taken: Uint8Array;
+  left: number;
+  next: number;
 }
 
 /** What the fast path needs from the backend. */
@@ -308,9 +312,10 @@ export class Reader {
   #record(tk: string, consumer: string, reply: StreamReply, expires: number, sentTick: number) {
     const entries = reply?.[0]?.[1] ?? [];
     if (entries.length === 0) return;
-    const ids = new Set<string>();
-    for (const [id] of entries) ids.add(id);
-    this.#held.push({ tk, consumer, expires, sentTick, ids });
+    // (A Set of the ids would cost more than the rest of the read: new strings, hashed.)
+    const ids = entries.map((e) => e[0]);
+    const taken = new Uint8Array(ids.length);
+    this.#held.push({ tk, consumer, expires, sentTick, ids, taken, left: ids.length, next: 0 });
     this.#flushTimer ??= setTimeout(() => this.flushRecords(), HOLD_MS);
   }
 
@@ -328,10 +333,15 @@ export class Reader {
    */
   takeFresh(tk: string, consumer: string, entryId: string): boolean {
     for (const h of this.#held) {
-      if (h.tk !== tk || h.consumer !== consumer || !h.ids.has(entryId)) continue;
+      if (h.tk !== tk || h.consumer !== consumer) continue;
+      // Acks mostly come in the order of the read.
+      const i = h.ids[h.next] === entryId ? h.next : h.ids.indexOf(entryId);
+      if (i < 0 || h.taken[i]) continue;
       // Read at most this long ago (measured from before the read was sent).
       if (performance.now() - h.sentTick >= FRESH_ACK_MS) return false;
-      h.ids.delete(entryId);
+      h.taken[i] = 1;
+      h.left--;
+      h.next = i + 1;
       return true;
     }
     return false;
@@ -349,11 +359,13 @@ export class Reader {
     this.#held = [];
     const { client } = this.#deps;
     for (const h of held) {
-      if (h.ids.size === 0) continue;
+      if (h.left === 0) continue;
       const args: RedisArg[] = ["ZADD", h.tk, "NX", "inf", SENTINEL_MEMBER];
       const tail = `|1|${h.consumer}`;
       const expires = String(h.expires);
-      for (const id of h.ids) args.push(expires, id + tail);
+      h.ids.forEach((id, i) => {
+        if (!h.taken[i]) args.push(expires, id + tail);
+      });
       client.command(args).catch(() => {});
     }
   }

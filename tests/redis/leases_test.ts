@@ -149,3 +149,43 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "settle() right after a claim: acks skip the lease record, other outcomes keep theirs",
+  ignore,
+  async fn() {
+    const { backend, prefix, cleanup } = testBackend();
+    try {
+      await backend.subscribe("g", ["s"], "earliest");
+      const events = [1, 2, 3, 4].map((n) => createEnvelope("s", "t", { n }, "test"));
+      await backend.append(events);
+      const opts = { consumer: "a", max: 10, leaseMs: 10_000, waitMs: 0 };
+      const ds = await backend.claim("g", ["s"], opts);
+      assertEquals(ds.map((d) => d.envelope?.id), events.map((e) => e.id));
+      // In the same task as the claim: two acks (one of them twice), a retry and a release.
+      await backend.settle("g", [
+        { delivery: ds[0], outcome: "ack" },
+        { delivery: ds[1], outcome: "retry", delayMs: 60_000, error: err },
+        { delivery: ds[2], outcome: "release" },
+        { delivery: ds[3], outcome: "ack" },
+        { delivery: ds[0], outcome: "ack" },
+      ]);
+      const key = `${prefix}s|s`;
+      const pending = await raw(["XPENDING", key, "g", "-", "+", 10]) as [string][];
+      assertEquals(
+        pending.map((p) => p[0]).sort(),
+        [ds[1], ds[2]].map((d) => d.ref.split("|")[2]).sort(),
+      );
+      // Timers: the retry and the release, nothing for the acks (beside the sentinel).
+      const timers = await raw(["ZRANGE", `${prefix}t|s|g`, 0, -1]) as string[];
+      const ids = timers.filter((m) => !m.startsWith("herald-timers-")).map((m) => m.split("|")[0]);
+      assertEquals(ids.sort(), [ds[1], ds[2]].map((d) => d.ref.split("|")[2]).sort());
+      // The released one comes back at once; the retry waits its minute.
+      const again = await backend.claim("g", ["s"], opts);
+      assertEquals(again.map((d) => d.envelope?.id), [events[2].id]);
+    } finally {
+      await backend.close();
+      await cleanup();
+    }
+  },
+});

@@ -221,13 +221,14 @@ export class RedisBackend implements Backend {
       // first: the settle below must find them.
       const acks = new Map<string, string[]>();
       const others: Settlement[] = [];
+      const now = performance.now();
       for (const s of settlements) {
         if (s.outcome === "ack") {
           const ref = decodeRef(s.delivery.ref);
           const tk = this.#keys.timers(ref.stream, group);
           if (
             ref.source === "s" && ref.count === 1 &&
-            this.#reader.takeFresh(tk, ref.consumer, ref.entryId)
+            this.#reader.takeFresh(tk, ref.consumer, ref.entryId, now)
           ) {
             const sk = this.#keys.stream(ref.stream);
             let ids = acks.get(sk);

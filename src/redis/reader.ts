@@ -329,16 +329,17 @@ export class Reader {
    * delivery count 1, out of the lease records held back, when a recent claim read it:
    * its ack then needs no lease check (and its lease no record), since no one else can hold it
    * yet — only a due timer (it has none) or SWEEP (idle at least SWEEP_MIN_IDLE_MS) hand out an
-   * entry that a consumer holds. Returns whether it was taken.
+   * entry that a consumer holds. `now` is performance.now(), read once per settle by the
+   * caller. Returns whether it was taken.
    */
-  takeFresh(tk: string, consumer: string, entryId: string): boolean {
+  takeFresh(tk: string, consumer: string, entryId: string, now = performance.now()): boolean {
     for (const h of this.#held) {
       if (h.tk !== tk || h.consumer !== consumer) continue;
       // Acks mostly come in the order of the read.
       const i = h.ids[h.next] === entryId ? h.next : h.ids.indexOf(entryId);
       if (i < 0 || h.taken[i]) continue;
       // Read at most this long ago (measured from before the read was sent).
-      if (performance.now() - h.sentTick >= FRESH_ACK_MS) return false;
+      if (now - h.sentTick >= FRESH_ACK_MS) return false;
       h.taken[i] = 1;
       h.left--;
       h.next = i + 1;

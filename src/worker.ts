@@ -43,13 +43,14 @@ export interface WorkerOptions {
   leaseMs?: number;
   /**
    * The most deliveries claimed at once.
-   * @default {100}
+   * @default {the backend's `features.claimBatch`, else 100}
    */
   batch?: number;
   /**
    * How many claimed deliveries may wait for a free handler slot. Claiming ahead moves a backlog
    * in full batches; their leases are extended while they wait, and `stop()` gives them back.
-   * `0` claims only what free slots can start at once.
+   * `0` claims only what free slots can start at once. Whatever this says, a worker claims ahead
+   * only what its handlers, at the speed they have shown so far, start within about 50 ms.
    * @default {the batch size}
    */
   prefetch?: number;
@@ -110,7 +111,16 @@ interface Route {
   concurrency: number;
   running: number;
   waiting: Delivery[];
+  /** How long its handler takes, in milliseconds (a moving average); unknown at first. */
+  handlerMs?: number;
 }
+
+/**
+ * Deliveries claimed ahead wait at most about this long for a slot, in milliseconds: a worker
+ * whose handlers are slow claims only what it can start soon, and leaves the rest of a backlog
+ * to the other consumers of its group instead of holding it under extended leases.
+ */
+const PREFETCH_HORIZON_MS = 50;
 
 /**
  * Makes a worker for a consumer group.
@@ -197,7 +207,7 @@ class HeraldWorker implements Worker {
     this.#consumer = options.consumer ?? `${this.group}-${crypto.randomUUID().slice(0, 8)}`;
     this.#start = options.start ?? "earliest";
     this.#leaseMs = options.leaseMs ?? 30_000;
-    this.#batch = options.batch ?? 100;
+    this.#batch = options.batch ?? options.bus.backend.features?.claimBatch ?? 100;
     this.#prefetch = options.prefetch ?? this.#batch;
     this.#idleWaitMs = options.idleWaitMs ?? 1_000;
     this.#retry = { ...DEFAULT_RETRY, ...options.retry };
@@ -286,14 +296,18 @@ class HeraldWorker implements Worker {
   }
 
   #capacity(): number {
-    let free = 0, waiting = 0;
+    let free = 0, waiting = 0, ahead = 0;
     for (const r of this.#routes.values()) {
       free += Math.max(0, r.concurrency - r.running);
       waiting += r.waiting.length;
+      ahead += r.handlerMs === undefined
+        ? this.#prefetch
+        : Math.floor(r.concurrency * PREFETCH_HORIZON_MS / Math.max(r.handlerMs, 0.001));
     }
-    // Claim ahead of the free handler slots (up to `prefetch` waiting), so a backlog moves in
-    // full batches: one backend round trip per batch, not per free slot.
-    return Math.min(this.#batch, free + this.#prefetch - waiting);
+    // Claim ahead of the free handler slots (up to `prefetch` waiting, and only what starts
+    // within the horizon), so a backlog moves in full batches: one backend round trip per
+    // batch, not per free slot.
+    return Math.min(this.#batch, free + Math.min(this.#prefetch, ahead) - waiting);
   }
 
   async #claimLoop(): Promise<void> {
@@ -382,7 +396,13 @@ class HeraldWorker implements Worker {
         const err = new ValidationError(event.stream, event.type, parsed.error.issues);
         return this.#settle({ delivery, outcome: "dead", error: errorInfo(err) });
       }
-      await route.run({ ...event, data: parsed.data }, delivery);
+      const started = performance.now();
+      try {
+        await route.run({ ...event, data: parsed.data }, delivery);
+      } finally {
+        const ms = performance.now() - started;
+        route.handlerMs = route.handlerMs === undefined ? ms : route.handlerMs * 0.9 + ms * 0.1;
+      }
       if (ctl.signal.aborted) throw new LeaseLostError(this.group, event.id);
       this.#settle({ delivery, outcome: "ack" });
     } catch (err) {

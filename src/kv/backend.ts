@@ -31,6 +31,12 @@ import { commit, get, type KvStats, newStats } from "./store.ts";
 import { subscribeStream } from "./subscribe.ts";
 import { Waker } from "./wake.ts";
 
+/**
+ * The claim size workers on this backend use unless told otherwise: a claim costs a commit, and
+ * 500 events a claim instead of 100 moved 23-31k events/s instead of 17-23k with a producer
+ * publishing batches of 100 into the same file.
+ */
+const CLAIM_BATCH = 500;
 /** The default backstop poll of waiting claims, in milliseconds. */
 const DEFAULT_POLL_MS = 1_000;
 /**
@@ -103,7 +109,7 @@ export class KvBackend implements Backend, AtomicAppender {
   constructor(options: KvOptions) {
     this.#options = options;
     const memory = options.path === ":memory:";
-    this.features = { crossProcess: !memory, persistent: !memory };
+    this.features = { crossProcess: !memory, persistent: !memory, claimBatch: CLAIM_BATCH };
   }
 
   /**

@@ -228,6 +228,49 @@ Deno.test("prefetched deliveries keep their lease while they wait for a slot", a
   assertEquals(handledBy, ["a", "a", "a", "a", "a"]);
 });
 
+Deno.test("a worker's default batch is the backend's preferred claim size", async () => {
+  const backend = memory();
+  // A backend that prefers claims of 7.
+  Object.defineProperty(backend, "features", { value: { ...backend.features, claimBatch: 7 } });
+  const asked: number[] = [];
+  const claim = backend.claim.bind(backend);
+  backend.claim = (group, streams, options) => {
+    asked.push(options.max);
+    return claim(group, streams, options);
+  };
+  const bus = createBus({ backend, source: "test" });
+  const w = createWorker({ bus, group: "g", idleWaitMs: 20 }).on(Job, () => {}, {
+    concurrency: 100,
+  });
+  await w.start();
+  await until(() => asked.length > 0);
+  await w.stop();
+  await bus.close();
+  assertEquals(asked[0], 7);
+});
+
+Deno.test("a worker whose handler is slow claims ahead only what starts within ~50 ms", async () => {
+  const bus = fresh();
+  const asked: number[] = [];
+  const claim = bus.backend.claim.bind(bus.backend);
+  bus.backend.claim = (group, streams, options) => {
+    asked.push(options.max);
+    return claim(group, streams, options);
+  };
+  const w = createWorker({ bus, group: "g", idleWaitMs: 20, prefetch: 20 }).on(Job, async () => {
+    await new Promise((r) => setTimeout(r, 100));
+  }, { concurrency: 2 });
+  await w.start();
+  assertEquals(asked[0], 2 + 20, "before any handler ran: free slots plus the prefetch");
+  await bus.publish(Job, { n: 0 });
+  await until(() => w.stats.acked === 1); // the handler is now known to take ~100 ms
+  asked.length = 0;
+  await until(() => asked.length > 0);
+  await w.stop();
+  // 2 slots x 50 ms / ~100 ms = ~1 ahead, not the prefetch of 20.
+  assertEquals(asked.every((max) => max <= 2 + 1), true, `claims asked for ${asked}`);
+});
+
 Deno.test("events waiting behind their key keep their lease", async () => {
   const bus = fresh();
   const handledBy: string[] = [];

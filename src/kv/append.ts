@@ -7,7 +7,7 @@
  * @module
  */
 import type { AppendOptions } from "../backend.ts";
-import { type Envelope, envelopeProblem, MAX_ENVELOPE_BYTES } from "../envelope.ts";
+import { type Envelope, envelopeJson, envelopeProblem, MAX_ENVELOPE_BYTES } from "../envelope.ts";
 import { EnvelopeTooLargeError } from "../errors.ts";
 import { pack, runs, storedSize } from "./chunks.ts";
 import { dedupeKey, eventKey, seqKey } from "./keys.ts";
@@ -291,7 +291,7 @@ function costOf(events: readonly Envelope[], dedupe: boolean): Cost {
   for (const e of events) {
     const problem = envelopeProblem(e);
     if (problem) throw new TypeError(`Cannot append a malformed envelope: ${problem}`);
-    const json = JSON.stringify(e);
+    const json = envelopeJson(e); // the JSON the publish already made, when it did
     const bytes = utf8Bytes(json);
     if (bytes > MAX_ENVELOPE_BYTES) {
       throw new EnvelopeTooLargeError(e.id, bytes, MAX_ENVELOPE_BYTES);

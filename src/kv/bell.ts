@@ -27,9 +27,19 @@ export function bellDir(path: string): string {
   return `${path}.wake`;
 }
 
+/**
+ * The shortest time between two rings of one kind, in milliseconds; a ring asked for sooner is
+ * rung once at the end of the gap. Events arriving faster than one a millisecond make waiting
+ * consumers claim in batches anyway (see `LINGER_RATE` in backend.ts), and each ring costs the
+ * ringer two system calls and every watcher a wake-up.
+ */
+const RING_GAP_MS = 1;
+
 /** One process's side of the doorbell: the bell files kept open to ring them cheaply. */
 export class Bell {
   #files = new Map<Ring, Deno.FsFile>();
+  #lastRing = new Map<Ring, number>();
+  #trailing = new Map<Ring, ReturnType<typeof setTimeout>>();
 
   private constructor(readonly dir: string) {}
 
@@ -62,6 +72,23 @@ export class Bell {
    * that others may be waiting for.
    */
   ring(kind: Ring): void {
+    if (this.#trailing.has(kind)) return; // a ring is already due at the end of the gap
+    const wait = (this.#lastRing.get(kind) ?? -Infinity) + RING_GAP_MS - performance.now();
+    if (wait > 0) {
+      this.#trailing.set(
+        kind,
+        setTimeout(() => {
+          this.#trailing.delete(kind);
+          this.ring(kind);
+        }, wait),
+      );
+      return;
+    }
+    this.#lastRing.set(kind, performance.now());
+    this.#write(kind);
+  }
+
+  #write(kind: Ring): void {
     const file = this.#files.get(kind);
     if (!file) return;
     try {
@@ -72,8 +99,13 @@ export class Bell {
     }
   }
 
-  /** Closes the bell files. */
+  /** Closes the bell files, ringing first what was due. */
   close(): void {
+    for (const [kind, timer] of this.#trailing) {
+      clearTimeout(timer);
+      this.#write(kind);
+    }
+    this.#trailing.clear();
     for (const file of this.#files.values()) {
       try {
         file.close();

@@ -10,7 +10,8 @@ import { Child } from "./_proc.ts";
 import { pipelineRow } from "./_rows.ts";
 
 const RAW = "Deno KV on a file · raw limits";
-const HERALD = "Deno KV on a file · Herald kv() backend (handler concurrency 100)";
+const HERALD =
+  "Deno KV on a file · Herald kv() backend (handler concurrency 100, claims of up to 500: its default)";
 
 /** A fresh database file in its own folder of the run's scratch folder. */
 async function dbPath(ctx: Context, name: string): Promise<string> {

@@ -68,8 +68,9 @@ export class Bell {
 
   /**
    * Rings: one byte written in place (no growth), which the others' watch reports as a change
-   * of the file. Synchronous and cheap (a seek and a one-byte write), done after each commit
-   * that others may be waiting for.
+   * of the file. Synchronous and cheap (a seek and a one-byte write), asked for after each commit
+   * that others may be waiting for; within {@linkcode RING_GAP_MS} of the last ring of its kind,
+   * rung once when the gap ends.
    */
   ring(kind: Ring): void {
     if (this.#trailing.has(kind)) return; // a ring is already due at the end of the gap

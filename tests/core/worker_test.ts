@@ -11,6 +11,7 @@ import {
   RetryLaterError,
 } from "@herald/herald";
 import { handle } from "@herald/herald/testing";
+import { until } from "../_until.ts";
 
 const Job = defineEvent({
   stream: "jobs",
@@ -23,14 +24,6 @@ const JobDone = defineEvent({
   schema: z.object({ n: z.number() }),
 });
 const Other = defineEvent({ stream: "jobs", type: "job.other", schema: z.object({}) });
-
-async function until(check: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error("Timed out");
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
 
 function fresh() {
   return createBus({ backend: memory(), source: "test" });

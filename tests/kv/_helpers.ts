@@ -6,6 +6,7 @@
 import { createEnvelope, type Envelope } from "../../src/envelope.ts";
 import type { Backend, Delivery } from "../../src/backend.ts";
 import { kv, type KvBackend, type KvOptions } from "../../src/kv/mod.ts";
+export { until } from "../_until.ts";
 
 /** Makes `n` envelopes on `stream` whose data is their index. */
 export function events(stream: string, n: number, from = 0): Envelope[] {
@@ -41,18 +42,6 @@ export async function claimN(
     out.push(...got);
   }
   return out;
-}
-
-/** Polls `check` until it returns true or the deadline passes. */
-export async function until(
-  check: () => boolean | Promise<boolean>,
-  deadlineMs = 10_000,
-): Promise<void> {
-  const deadline = Date.now() + deadlineMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error("Condition not met before the deadline");
-    await new Promise((r) => setTimeout(r, 10));
-  }
 }
 
 /** The `i` of an event made by {@linkcode events}. */

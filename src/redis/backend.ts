@@ -219,7 +219,8 @@ export class RedisBackend implements Backend {
       // Acks of entries read moments ago, whose lease records are still held back: a plain
       // XACK, and no lease record at all (see Reader.takeFresh). The other records go out
       // first: the settle below must find them.
-      const acks = new Map<string, string[]>();
+      // By stream and consumer: the XACK's key and the consumer's connection.
+      const acks = new Map<string, { sk: string; channel: string; ids: string[] }>();
       const others: Settlement[] = [];
       const now = performance.now();
       for (const s of settlements) {
@@ -230,10 +231,13 @@ export class RedisBackend implements Backend {
             ref.source === "s" && ref.count === 1 &&
             this.#reader.takeFresh(tk, ref.consumer, ref.entryId, now)
           ) {
-            const sk = this.#keys.stream(ref.stream);
-            let ids = acks.get(sk);
-            if (!ids) acks.set(sk, ids = []);
-            ids.push(ref.entryId);
+            const key = `${tk}\n${ref.consumer}`;
+            let run = acks.get(key);
+            if (!run) {
+              const sk = this.#keys.stream(ref.stream);
+              acks.set(key, run = { sk, channel: `${group}|${ref.consumer}`, ids: [] });
+            }
+            run.ids.push(ref.entryId);
             continue;
           }
         }
@@ -241,7 +245,12 @@ export class RedisBackend implements Backend {
       }
       rest = others;
       this.#reader.flushRecords();
-      for (const [sk, ids] of acks) sent.push(this.#command(["XACK", sk, group, ...ids]));
+      // On the consumer's own connection (see RedisClient.command): in the same write as its
+      // next claim. Their order against other commands does not matter: no one else holds
+      // these entries, and XACK is idempotent.
+      for (const { sk, channel, ids } of acks.values()) {
+        sent.push(this.#wrap(this.#client.command(["XACK", sk, group, ...ids], channel)));
+      }
     }
     let timersChanged = false;
     if (rest.length > 0) {

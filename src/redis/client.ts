@@ -41,7 +41,10 @@ export interface RedisClient {
   readonly ordered?: boolean;
   /**
    * Runs one command. A TCP client runs it on the connection of `channel` (a consumer) when
-   * given, so that a consumer's claims never queue behind other traffic; REST ignores it.
+   * given, so that a consumer's claims never queue behind other traffic, and its acks share a
+   * write with its next claim; while that connection waits in a blocking read, on the main
+   * connection instead (so only commands whose order against the main connection's does not
+   * matter should name a channel when a read may block). REST ignores it.
    *
    * @throws {RedisReplyError} when Redis answered with an error.
    * @throws {BackendUnavailableError} when Redis could not be reached.

@@ -52,6 +52,8 @@ interface Corkable {
 interface Channel {
   conn: IORedis;
   id: number;
+  /** Blocking reads in flight on it. */
+  blocked: number;
 }
 
 class TcpClient implements RedisClient {
@@ -65,8 +67,8 @@ class TcpClient implements RedisClient {
   #waiting = 0;
   #channels = new Map<string, Promise<Channel>>();
   #closed = false;
-  // Sockets corked until the end of the current task (see #cork).
-  #corked = new Set<Corkable>();
+  // Sockets corked until the end of the current task, with the writes deferred to then.
+  #corked = new Map<Corkable, (() => void)[]>();
 
   constructor(url: string, options: TcpClientOptions) {
     this.#url = url;
@@ -87,7 +89,14 @@ class TcpClient implements RedisClient {
     if (this.#closed) {
       return Promise.reject(new BackendUnavailableError("redis", "the client is closed"));
     }
-    if (channel !== undefined) return this.#channel(channel).then((ch) => run(ch.conn, args));
+    if (channel !== undefined) {
+      return this.#channel(channel).then((ch) => {
+        // Not behind a blocking read: then on the main connection.
+        if (ch.blocked > 0) return this.command(args);
+        this.#cork(ch.conn);
+        return run(ch.conn, args);
+      });
+    }
     // Written at once when nothing waits for the connection: commands go out in call order.
     if (this.#ready && this.#waiting === 0) {
       this.#cork(this.#ready);
@@ -112,13 +121,27 @@ class TcpClient implements RedisClient {
   }
 
   async pipeline(commands: readonly (readonly RedisArg[])[], channel?: string): Promise<unknown[]> {
-    const conn = channel === undefined
-      ? await this.#connection()
-      : (await this.#channel(channel)).conn;
+    const ch = channel === undefined ? undefined : await this.#channel(channel);
+    const conn = ch ? ch.conn : await this.#connection();
     // Corked, the commands leave in one write, as a pipeline would, without the cost of
     // ioredis's pipeline object; each reply settles its own command.
-    this.#cork(conn);
-    const settled = await Promise.allSettled(commands.map((args) => run(conn, args)));
+    const deferred = this.#cork(conn);
+    const send = () => Promise.allSettled(commands.map((args) => run(conn, args)));
+    let sending: Promise<PromiseSettledResult<unknown>[]>;
+    if (ch && deferred && commands.some((c) => c.includes("BLOCK"))) {
+      // A blocking read goes last in this task's write, so that what the task sends on this
+      // connection besides (a consumer's acks) is not stuck behind it; commands sent while it
+      // blocks take the main connection (see command()).
+      sending = new Promise((resolve) => {
+        deferred.push(() => {
+          ch.blocked++;
+          const sent = send();
+          sent.then(() => ch.blocked--);
+          resolve(sent);
+        });
+      });
+    } else sending = send();
+    const settled = await sending;
     return settled.map((r) => {
       if (r.status === "fulfilled") return r.value;
       if (r.reason instanceof RedisReplyError) return r.reason;
@@ -147,18 +170,21 @@ class TcpClient implements RedisClient {
     signal?: AbortSignal,
   ): Promise<void> {
     if (signal?.aborted || ms <= 0) return;
-    const { conn } = await this.#channel(channel);
+    const ch = await this.#channel(channel);
     const block = Math.max(1, Math.ceil(ms));
+    ch.blocked++;
     try {
       // A blocked connection cannot take a command: another one unblocks it.
       await interruptible(
         this,
         channel,
         signal,
-        () => run(conn, ["XREAD", "COUNT", 1, "BLOCK", block, "STREAMS", ...keys, ...ids]),
+        () => run(ch.conn, ["XREAD", "COUNT", 1, "BLOCK", block, "STREAMS", ...keys, ...ids]),
       );
     } catch (err) {
       if (!signal?.aborted) throw err;
+    } finally {
+      ch.blocked--;
     }
   }
 
@@ -169,7 +195,7 @@ class TcpClient implements RedisClient {
     if (!pending) {
       pending = this.#connect().then(async (conn) => {
         try {
-          return { conn, id: await run(conn, ["CLIENT", "ID"]) as number };
+          return { conn, id: await run(conn, ["CLIENT", "ID"]) as number, blocked: 0 };
         } catch (err) {
           conn.disconnect();
           throw err;
@@ -210,15 +236,22 @@ class TcpClient implements RedisClient {
    * records and the settle of what it handed out, leave in one write: a socket write costs Deno
    * far more CPU than the bytes in it.
    */
-  #cork(conn: IORedis): void {
+  #cork(conn: IORedis): (() => void)[] | undefined {
     const socket = (conn as unknown as { stream?: Corkable }).stream;
-    if (!socket?.cork || this.#corked.has(socket)) return;
-    this.#corked.add(socket);
-    socket.cork();
-    process.nextTick(() => {
-      this.#corked.delete(socket);
-      socket.uncork();
-    });
+    if (!socket?.cork) return undefined;
+    let deferred = this.#corked.get(socket);
+    if (!deferred) {
+      const writes: (() => void)[] = deferred = [];
+      this.#corked.set(socket, writes);
+      socket.cork();
+      process.nextTick(() => {
+        this.#corked.delete(socket);
+        // Writes deferred to the end of the task (blocking reads) go last.
+        for (const write of writes) write();
+        socket.uncork();
+      });
+    }
+    return deferred;
   }
 
   #connection(): Promise<IORedis> {

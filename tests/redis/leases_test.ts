@@ -189,3 +189,37 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "settle() while the consumer's next claim waits for entries is not held up by it",
+  ignore,
+  async fn() {
+    const { backend, prefix, cleanup } = testBackend();
+    try {
+      await backend.subscribe("g", ["s"], "earliest");
+      await backend.append([createEnvelope("s", "t", { n: 1 }, "test")]);
+      const opts = { consumer: "a", max: 10, leaseMs: 10_000, waitMs: 0 };
+      const [d] = await backend.claim("g", ["s"], opts);
+      // The next claim waits (a blocking read on the consumer's connection) for 5 s.
+      let waiting = true;
+      const next = backend.claim("g", ["s"], { ...opts, waitMs: 5_000 }).finally(() => {
+        waiting = false;
+      });
+      await new Promise((r) => setTimeout(r, 1));
+      await backend.settle("g", [{ delivery: d, outcome: "ack" }]);
+      // The claim still waits: the ack did not queue behind its read.
+      assertEquals(waiting, true);
+      const clients = String(await raw(["CLIENT", "LIST"])).split("\n");
+      assertEquals(
+        clients.some((c) => c.includes("flags=b") && c.includes("cmd=xreadgroup")),
+        true,
+      );
+      assertEquals(await raw(["XPENDING", `${prefix}s|s`, "g"]), [0, null, null, null]);
+      await backend.close();
+      assertEquals(await next, []);
+    } finally {
+      await backend.close();
+      await cleanup();
+    }
+  },
+});

@@ -99,6 +99,11 @@ export class KvBackend implements Backend, AtomicAppender {
   #lingerUntil = new Map<string, number>();
   /** When each consumer's last claim returned, to tell the arrival rate. */
   #lastReturn = new Map<string, number>();
+  /**
+   * Per consumer and streams, the last look that took everything it saw: the waker's generation
+   * before it, and when something it knows of falls due.
+   */
+  #drained = new Map<string, { generation: number; wakeAt: number }>();
 
   /**
    * Makes the backend; the database opens on first use. Prefer {@linkcode kv}, which validates
@@ -178,6 +183,20 @@ export class KvBackend implements Backend, AtomicAppender {
       const who = `${group}\u0000${consumer}`;
       const linger = (this.#lingerUntil.get(who) ?? 0) - Date.now();
       if (linger > 0 && waitMs > 0) await sleep(Math.min(linger, waitMs), signal);
+      // The last look took everything it saw, and nothing was appended or requeued since: wait
+      // for that before looking (a look that finds nothing costs a read and, across processes,
+      // several thread wake-ups; a paced consumer made one after every event).
+      const looked = `${who}\u0000${streams.join("\u0001")}`;
+      const drained = this.#drained.get(looked);
+      this.#drained.delete(looked);
+      if (
+        drained && linger <= 0 && waitMs > 0 && p.waker.complete &&
+        drained.generation === p.waker.generation
+      ) {
+        const now = Date.now();
+        const until = Math.min(deadline, drained.wakeAt, now + poll);
+        if (until > now) await p.waker.wait(drained.generation, until - now, signal);
+      }
       while (!this.#closed) {
         const generation = p.waker.generation;
         const look = await p.claimer.claimOnce(group, streams, consumer, max, leaseMs);
@@ -189,6 +208,7 @@ export class KvBackend implements Backend, AtomicAppender {
           if (n > 1 && n < max && n >= since * LINGER_RATE) {
             this.#lingerUntil.set(who, now + LINGER_MS);
           } else this.#lingerUntil.delete(who);
+          if (n < max) this.#drained.set(looked, { generation, wakeAt: look.wakeAt });
           return look.deliveries;
         }
         this.#lingerUntil.delete(who);
@@ -332,7 +352,12 @@ export class KvBackend implements Backend, AtomicAppender {
     const claimer = new Claimer(kv, this.stats, book, (n, avoid) => writer.takeRider(n, avoid));
     // Watch only the doorbell folder, never the database's own (see bell.ts for why).
     const watchDir = this.#options.watch === false ? undefined : bell?.dir;
-    const waker = new Waker(watchDir, () => claimer.requeuedAll(), () => this.stats.rings++);
+    const waker = new Waker(
+      watchDir,
+      () => claimer.requeuedAll(),
+      () => this.stats.rings++,
+      path === ":memory:" && !this.#options.kv,
+    );
     const appender = new Appender(kv, this.stats, (streams) => {
       bell?.ring("appended");
       waker.notify();

@@ -25,17 +25,29 @@ export class Waker {
   #watching?: Promise<void>;
   #followUps = new Map<number, ReturnType<typeof setTimeout>>();
   #closed = false;
+  #watchFailed = false;
 
   /**
    * @param watchDir The doorbell folder to watch, if any.
    * @param onRequeued Called when another process rang "requeued" (retries or releases).
    * @param onRing Called for each ring heard.
+   * @param alone Whether no other process can write the database (`:memory:`).
    */
   constructor(
     private readonly watchDir?: string,
     private readonly onRequeued?: () => void,
     private readonly onRing?: () => void,
+    private readonly alone = false,
   ) {}
+
+  /**
+   * Whether every write that may bring work reaches this waker as a wake-up: the database is
+   * this process's alone, or the doorbell is being watched. Then a waiter that saw no wake-up
+   * since its last look may wait without looking again first.
+   */
+  get complete(): boolean {
+    return this.alone || (this.#watcher !== undefined && !this.#watchFailed);
+  }
 
   /** Increases on every wake-up; a waiter that saw an older value does not wait. */
   get generation(): number {
@@ -90,6 +102,7 @@ export class Waker {
     try {
       this.#watcher = Deno.watchFs(this.watchDir, { recursive: false });
     } catch {
+      this.#watchFailed = true;
       return; // no file events here (or no permission): the poll backstop remains
     }
     const watcher = this.#watcher;
@@ -106,6 +119,7 @@ export class Waker {
       } catch {
         // the watch ended (folder removed, closed): the poll backstop remains
       }
+      this.#watchFailed = true;
     })();
   }
 

@@ -74,3 +74,27 @@ Deno.test("`close()` ends waiting claims and later calls fail", async () => {
   assertEquals(await waiting, []);
   await assertRejects(() => b.tryLock("x", 10), BackendUnavailableError);
 });
+
+Deno.test("a claim after one that took everything wakes for another instance's append", async () => {
+  const db = await tempDb();
+  // A long backstop poll: only the doorbell can wake the second claim before its wait ends.
+  const a = kv({ path: db.path, pollMs: 60_000 });
+  const b = kv({ path: db.path, pollMs: 60_000 });
+  try {
+    await a.subscribe("wake-g", ["wake"], "earliest");
+    const opts = { consumer: "c", max: 10, leaseMs: 30_000 };
+    // An empty wait first, so that `a` watches the doorbell (and may skip looks).
+    assertEquals(await a.claim("wake-g", ["wake"], { ...opts, waitMs: 50 }), []);
+    await b.append(events("wake", 1));
+    const first = await a.claim("wake-g", ["wake"], { ...opts, waitMs: 5_000 });
+    assertEquals(first.map(indexOf), [0]); // took everything there was
+    const second = a.claim("wake-g", ["wake"], { ...opts, waitMs: 20_000 });
+    await new Promise((r) => setTimeout(r, 50)); // the claim is waiting now
+    await b.append(events("wake", 1, 1));
+    assertEquals((await second).map(indexOf), [1]);
+  } finally {
+    await a.close();
+    await b.close();
+    await db.cleanup();
+  }
+});

@@ -33,6 +33,11 @@ export function unpack(first: number, value: unknown): [number, unknown][] {
   return value.e.map((e, i) => [first + i, e]);
 }
 
+/** The events a stored value holds, in order (one for anything but a chunk). */
+export function eventsOf(value: unknown): unknown[] {
+  return isChunk(value) ? value.e : [value];
+}
+
 /** The last sequence number a stored value holds. */
 export function lastOf(first: number, value: unknown): number {
   return isChunk(value) ? first + value.e.length - 1 : first;

@@ -20,7 +20,7 @@ import {
 } from "./keys.ts";
 import { type LeaseBook, toDelivery } from "./leases.ts";
 import type { Rider } from "./settle.ts";
-import { eventsAt, isChunk, lastOf, unpack } from "./chunks.ts";
+import { eventsAt, eventsOf, isChunk, lastOf } from "./chunks.ts";
 import { commit, get, type KvStats, LIMITS, list, scan } from "./store.ts";
 import { sleep } from "../sleep.ts";
 
@@ -222,17 +222,25 @@ export class Claimer {
         const room = max - found.length;
         const states = await Promise.all(order.map((s) => this.#cursor(group, s)));
         const news = await Promise.all(order.map((s, i) => this.#readNew(s, states[i], room)));
+        // New events come after the cursor, and retries and expired leases name events at or
+        // before it, so only a look that found some of those needs `add`'s duplicate check.
+        const push = replaced.length === 0 ? (c: Candidate) => found.push(c) : add;
         order.forEach((s, i) => {
-          for (const e of news[i]) {
-            const first = e.first;
-            const last = lastOf(first, e.value);
-            for (const [seq, value] of unpack(first, e.value)) {
-              if (seq <= states[i].seq) continue;
-              if (found.length >= max) return;
-              add({ stream: s, seq, attempt: 1, value, has: true });
-              cursors.set(s, { from: states[i], to: [seq, seq === last ? seq + 1 : first] });
+          const from = states[i];
+          let toSeq = -1, toFrom = 0;
+          entries: for (const e of news[i]) {
+            const values = eventsOf(e.value);
+            const last = e.first + values.length - 1;
+            for (let j = 0; j < values.length; j++) {
+              const seq = e.first + j;
+              if (seq <= from.seq) continue;
+              if (found.length >= max) break entries;
+              push({ stream: s, seq, attempt: 1, value: values[j], has: true });
+              toSeq = seq;
+              toFrom = seq === last ? seq + 1 : e.first;
             }
           }
+          if (toSeq >= 0) cursors.set(s, { from, to: [toSeq, toFrom] });
         });
       }
       if (found.length === 0) return { deliveries: [], wakeAt };
@@ -251,10 +259,16 @@ export class Claimer {
       // One lease per stream and attempt number, keyed by its first sequence number.
       const until = Date.now() + leaseMs;
       const leases = new Map<string, { stream: string; first: number; lease: Lease }>();
+      let l: { stream: string; first: number; lease: Lease } | undefined;
       for (const c of found) {
         if (!c.has) continue;
+        // Candidates come in runs of one stream and attempt: look up only when the run changes.
+        if (l?.stream === c.stream && l.lease.a === c.attempt) {
+          l.lease.m.push(c.seq);
+          continue;
+        }
         const k = `${c.stream}\u0000${c.attempt}`;
-        let l = leases.get(k);
+        l = leases.get(k);
         if (!l) {
           l = {
             stream: c.stream,
@@ -297,7 +311,7 @@ export class Claimer {
           }
         }
         const deliveries: Delivery[] = [];
-        const byKey = new Map<string, { first: number; lease: Lease }>();
+        const byKey = new Map<string, { stream: string; first: number; lease: Lease }>();
         for (const l of leases.values()) {
           this.book.set(group, l.stream, l.first, {
             versionstamp: result.versionstamp,
@@ -305,10 +319,15 @@ export class Claimer {
           });
           byKey.set(`${l.stream}\u0000${l.lease.a}`, l);
         }
+        let held: { stream: string; first: number; lease: Lease } | undefined;
         for (const c of found) {
           if (!c.has) continue;
-          const l = byKey.get(`${c.stream}\u0000${c.attempt}`)!;
-          deliveries.push(toDelivery(c.stream, l.first, c.seq, l.lease.t, c.attempt, c.value));
+          if (held?.stream !== c.stream || held.lease.a !== c.attempt) {
+            held = byKey.get(`${c.stream}\u0000${c.attempt}`)!;
+          }
+          deliveries.push(
+            toDelivery(c.stream, held.first, c.seq, held.lease.t, c.attempt, c.value),
+          );
         }
         if (deliveries.length > 0) return { deliveries, wakeAt };
         continue;

@@ -52,6 +52,19 @@ const LINGER_MS = 2;
  */
 const LINGER_RATE = 1;
 
+/** What one consumer's last claim on its streams tells the next one. */
+interface Pace {
+  /** Wait until then before looking (events arrive faster than claims take them). */
+  lingerUntil: number;
+  /** When the last claim that found events returned, to tell the arrival rate. */
+  lastReturn: number;
+  /**
+   * Set when that claim took everything it saw: the waker's generation before it, and when
+   * something it knows of falls due.
+   */
+  drained?: { generation: number; wakeAt: number };
+}
+
 /** The parts of a backend that exist once its database is open. */
 interface Open {
   kv: Deno.Kv;
@@ -96,14 +109,8 @@ export class KvBackend implements Backend, AtomicAppender {
   #ready?: Open;
   #closed = false;
   #inflight = new Set<Promise<unknown>>();
-  #lingerUntil = new Map<string, number>();
-  /** When each consumer's last claim returned, to tell the arrival rate. */
-  #lastReturn = new Map<string, number>();
-  /**
-   * Per consumer and streams, the last look that took everything it saw: the waker's generation
-   * before it, and when something it knows of falls due.
-   */
-  #drained = new Map<string, { generation: number; wakeAt: number }>();
+  /** What each consumer's claims on its streams left behind for its next claim. */
+  #pace = new Map<string, Pace>();
 
   /**
    * Makes the backend; the database opens on first use. Prefer {@linkcode kv}, which validates
@@ -180,15 +187,16 @@ export class KvBackend implements Backend, AtomicAppender {
     return await this.#run(async (p) => {
       const deadline = Date.now() + Math.max(0, waitMs);
       const poll = this.#options.pollMs ?? DEFAULT_POLL_MS;
-      const who = `${group}\u0000${consumer}`;
-      const linger = (this.#lingerUntil.get(who) ?? 0) - Date.now();
+      const who = `${group}\u0000${consumer}\u0000${streams.join("\u0001")}`;
+      let pace = this.#pace.get(who);
+      if (!pace) this.#pace.set(who, pace = { lingerUntil: 0, lastReturn: 0 });
+      const linger = pace.lingerUntil - Date.now();
       if (linger > 0 && waitMs > 0) await sleep(Math.min(linger, waitMs), signal);
       // The last look took everything it saw, and nothing was appended or requeued since: wait
       // for that before looking (a look that finds nothing costs a read and, across processes,
       // several thread wake-ups; a paced consumer made one after every event).
-      const looked = `${who}\u0000${streams.join("\u0001")}`;
-      const drained = this.#drained.get(looked);
-      this.#drained.delete(looked);
+      const drained = pace.drained;
+      pace.drained = undefined;
       if (
         drained && linger <= 0 && waitMs > 0 && p.waker.complete &&
         drained.generation === p.waker.generation
@@ -203,15 +211,14 @@ export class KvBackend implements Backend, AtomicAppender {
         const n = look.deliveries.length;
         if (n > 0) {
           const now = Date.now();
-          const since = now - (this.#lastReturn.get(who) ?? 0);
-          this.#lastReturn.set(who, now);
-          if (n > 1 && n < max && n >= since * LINGER_RATE) {
-            this.#lingerUntil.set(who, now + LINGER_MS);
-          } else this.#lingerUntil.delete(who);
-          if (n < max) this.#drained.set(looked, { generation, wakeAt: look.wakeAt });
+          const since = now - pace.lastReturn;
+          pace.lastReturn = now;
+          const faster = n > 1 && n < max && n >= since * LINGER_RATE;
+          pace.lingerUntil = faster ? now + LINGER_MS : 0;
+          if (n < max) pace.drained = { generation, wakeAt: look.wakeAt };
           return look.deliveries;
         }
-        this.#lingerUntil.delete(who);
+        pace.lingerUntil = 0;
         const now = Date.now();
         if (now >= deadline || signal?.aborted || this.#closed) return [];
         const until = Math.min(deadline, look.wakeAt, now + poll);

@@ -88,7 +88,6 @@ export class Recorder {
   #duplicates = 0;
   #firstStamp = Infinity;
   #lastAt = 0;
-  #sent = -1;
   /** Set while progress waits to be sent: no timer ticks while nothing is handled (idle CPU). */
   #timer: ReturnType<typeof setTimeout> | undefined;
   #errors = 0;
@@ -114,7 +113,7 @@ export class Recorder {
     this.#count++;
     this.#timer ??= setTimeout(() => {
       this.#timer = undefined;
-      send({ progress: this.#sent = this.#count });
+      send({ progress: this.#count });
     }, 50);
     if (seq < this.#seen.length) {
       if (this.#seen[seq]) this.#duplicates++;

@@ -52,6 +52,30 @@ bothStores("`settle()` is written on its own when no claim comes", async (make) 
   assertEquals(none.length, 0);
 });
 
+Deno.test("`settle()` held by a claim that lost its race rides in the claim's next attempt", async () => {
+  const db = await tempDb();
+  const a = kv({ path: db.path });
+  const b = kv({ path: db.path });
+  try {
+    await a.subscribe("race-g", ["race"], "earliest");
+    await a.append(events("race", 3));
+    const [first] = await a.claim("race-g", ["race"], opts("a"));
+    // Another backend moves the group's cursor: `a`'s cached one is stale, so its next claim
+    // loses the race once, pauses, and looks again.
+    await b.claim("race-g", ["race"], opts("b"));
+    const settled = a.settle("race-g", [ack(first)]);
+    const [next] = await a.claim("race-g", ["race"], opts("a"));
+    await settled;
+    assertEquals(indexOf(next), 2);
+    assertEquals(a.stats.claimConflicts, 1);
+    assertEquals(a.stats.carriedSettles, 1, "the ack rode in the claim that won, not alone");
+  } finally {
+    await a.close();
+    await b.close();
+    await db.cleanup();
+  }
+});
+
 Deno.test("`close()` writes settlements still held", async () => {
   const db = await tempDb();
   try {

@@ -20,7 +20,7 @@ import { BackendUnavailableError } from "../errors.ts";
 import { sleep } from "../sleep.ts";
 import { type RedisArg, type RedisClient, RedisReplyError } from "./client.ts";
 import { parseDeadLetter, type StoredDeadLetter } from "./dead.ts";
-import { decodeRef, encodeRef, fieldsObject, Keys, readEntry } from "./keys.ts";
+import { encodeRef, entryDelivery, Keys } from "./keys.ts";
 import type { ResolvedOptions } from "./options.ts";
 import { Poller } from "./poll.ts";
 import { extendCall, settleCall } from "./lease_args.ts";
@@ -219,36 +219,21 @@ export class RedisBackend implements Backend {
       // Acks of entries read moments ago, whose lease records are still held back: a plain
       // XACK, and no lease record at all (see Reader.takeFresh). The other records go out
       // first: the settle below must find them.
-      // By stream and consumer: the XACK's key and the consumer's connection.
-      const acks = new Map<string, { sk: string; channel: string; ids: string[] }>();
       const others: Settlement[] = [];
       const now = performance.now();
       for (const s of settlements) {
-        if (s.outcome === "ack") {
-          const ref = decodeRef(s.delivery.ref);
-          const tk = this.#keys.timers(ref.stream, group);
-          if (
-            ref.source === "s" && ref.count === 1 &&
-            this.#reader.takeFresh(tk, ref.consumer, ref.entryId, now)
-          ) {
-            const key = `${tk}\n${ref.consumer}`;
-            let run = acks.get(key);
-            if (!run) {
-              const sk = this.#keys.stream(ref.stream);
-              acks.set(key, run = { sk, channel: `${group}|${ref.consumer}`, ids: [] });
-            }
-            run.ids.push(ref.entryId);
-            continue;
-          }
+        if (s.outcome !== "ack" || !this.#reader.takeFresh(group, s.delivery.ref, now)) {
+          others.push(s);
         }
-        others.push(s);
       }
       rest = others;
+      // By stream and consumer: the XACK's key and the consumer's connection.
+      const acks = this.#reader.takeAcks();
       this.#reader.flushRecords();
       // On the consumer's own connection (see RedisClient.command): in the same write as its
       // next claim. Their order against other commands does not matter: no one else holds
       // these entries, and XACK is idempotent.
-      for (const { sk, channel, ids } of acks.values()) {
+      for (const { sk, channel, ids } of acks) {
         sent.push(this.#wrap(this.#client.command(["XACK", sk, group, ...ids], channel)));
       }
     }
@@ -307,7 +292,7 @@ export class RedisBackend implements Backend {
     const stream = streams[Math.floor((source - 1) / 2)];
     const kind = (source - 1) % 2 === 0 ? "s" : "r";
     const ref = encodeRef({ source: kind, stream, entryId, count, consumer });
-    return { stream, ref, attempt: count, ...readEntry(fieldsObject(fields)) };
+    return entryDelivery(stream, ref, count, fields);
   }
 
   async #readDead(group: string, limit = Infinity): Promise<StoredDeadLetter[]> {

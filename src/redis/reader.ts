@@ -12,7 +12,7 @@ import type { ClaimOptions, Delivery } from "../backend.ts";
 import { type RedisArg, type RedisClient, RedisReplyError } from "./client.ts";
 import { PEEK, SENTINEL_MEMBER, SWEEP, TRACK } from "./claim_scripts.ts";
 import { compareIds } from "./lease_args.ts";
-import { decodeRef, encodeRef, fieldsObject, type Keys, readEntry } from "./keys.ts";
+import { decodeRef, entryDelivery, type Keys } from "./keys.ts";
 import { interruptible, type Poller } from "./poll.ts";
 import type { Scripts } from "./scripts.ts";
 
@@ -48,18 +48,31 @@ const HOLD_MS = 5;
 
 // The lease records of one read, held back for a moment (see Reader.takeFresh).
 interface HeldRecord {
+  group: string;
+  /** The stream key and timers key. */
+  sk: string;
   tk: string;
   consumer: string;
   /** The lease's expiry on Redis's clock, ms. */
   expires: number;
   /** performance.now() before the read was sent. */
   sentTick: number;
-  /** The entries read, in order. */
+  /** The entries read, in order, and the refs of their deliveries. */
   ids: string[];
+  refs: string[];
   /** Which of them were acked in the meantime (1), how many were not, and where to look next. */
   taken: Uint8Array;
   left: number;
   next: number;
+  /** Ids taken since the last takeAcks(). */
+  acked: string[];
+}
+
+/** Acks that need no lease check: a plain `XACK` of `ids` on `sk`, on `channel`'s connection. */
+export interface FreshAcks {
+  sk: string;
+  channel: string;
+  ids: string[];
 }
 
 /** What the fast path needs from the backend. */
@@ -188,19 +201,18 @@ export class Reader {
         : look
         ? [replies[1], replies[0]]
         : [replies[0], undefined];
+      // The expiry of the read's leases, when they are to be recorded after it (see #record).
+      let expires: number | undefined;
       if (ordered && !(readReply instanceof RedisReplyError)) {
-        // Written before this claim returns, so before any settle of what it read. The read
-        // happened at most this long after PEEK looked at Redis's clock (this claim's PEEK, or
-        // the last one while fresh: Redis's clock then moved as our monotonic clock did).
+        // The read happened at most this long after PEEK looked at Redis's clock (this claim's
+        // PEEK, or the last one while fresh: Redis's clock then moved as our monotonic clock
+        // did).
         if (peekReply !== undefined && !(peekReply instanceof RedisReplyError)) {
           this.#clock = { redisMs: (peekReply as [number])[0], tick: sentTick };
         }
         const clock = peekReply instanceof RedisReplyError ? undefined : this.#clock;
-        if (clock) {
-          // (Measured on the monotonic clock: a wall-clock step must not shorten a lease.)
-          const expires = clock.redisMs + Math.ceil(performance.now() - clock.tick) + leaseMs;
-          this.#record(tk, consumer, readReply as StreamReply, expires, sentTick);
-        }
+        // (Measured on the monotonic clock: a wall-clock step must not shorten a lease.)
+        if (clock) expires = clock.redisMs + Math.ceil(performance.now() - clock.tick) + leaseMs;
       }
       let due: boolean;
       if (peekReply === undefined) {
@@ -219,7 +231,12 @@ export class Reader {
         look = !ordered;
       }
       if (readReply instanceof RedisReplyError) return undefined;
-      const out = this.#deliveries(state, stream, consumer, readReply as StreamReply);
+      const entries = (readReply as StreamReply)?.[0]?.[1] ?? [];
+      const out = this.#deliveries(state, stream, consumer, entries);
+      if (expires !== undefined && entries.length > 0) {
+        // Before this claim returns, so before any settle of what it read.
+        this.#record(group, sk, tk, consumer, entries, out, expires, sentTick);
+      }
       if (due) {
         if (out.length < max) out.push(...await slow(max - out.length));
         else state.dueFirst = true;
@@ -309,13 +326,37 @@ export class Reader {
   // extend (flushRecords). Without a clock (NOSCRIPT), TRACK does it. A failure leaves the
   // entries pending with no timer: their owner can still settle them, and SWEEP frees them
   // should it die.
-  #record(tk: string, consumer: string, reply: StreamReply, expires: number, sentTick: number) {
-    const entries = reply?.[0]?.[1] ?? [];
-    if (entries.length === 0) return;
+  #record(
+    group: string,
+    sk: string,
+    tk: string,
+    consumer: string,
+    entries: readonly [string, unknown[]][],
+    deliveries: readonly Delivery[],
+    expires: number,
+    sentTick: number,
+  ) {
     // (A Set of the ids would cost more than the rest of the read: new strings, hashed.)
-    const ids = entries.map((e) => e[0]);
-    const taken = new Uint8Array(ids.length);
-    this.#held.push({ tk, consumer, expires, sentTick, ids, taken, left: ids.length, next: 0 });
+    const n = entries.length;
+    const ids = new Array<string>(n), refs = new Array<string>(n);
+    for (let i = 0; i < n; i++) {
+      ids[i] = entries[i][0];
+      refs[i] = deliveries[i].ref;
+    }
+    this.#held.push({
+      group,
+      sk,
+      tk,
+      consumer,
+      expires,
+      sentTick,
+      ids,
+      refs,
+      taken: new Uint8Array(n),
+      left: n,
+      next: 0,
+      acked: [],
+    });
     this.#flushTimer ??= setTimeout(() => this.flushRecords(), HOLD_MS);
   }
 
@@ -325,27 +366,42 @@ export class Reader {
   }
 
   /**
-   * Takes the entry `entryId`, read from the stream of timers key `tk` by `consumer` with
-   * delivery count 1, out of the lease records held back, when a recent claim read it:
-   * its ack then needs no lease check (and its lease no record), since no one else can hold it
-   * yet — only a due timer (it has none) or SWEEP (idle at least SWEEP_MIN_IDLE_MS) hand out an
-   * entry that a consumer holds. `now` is performance.now(), read once per settle by the
-   * caller. Returns whether it was taken.
+   * Takes the delivery `ref` of `group`, handed out by a recent claim, out of the lease records
+   * held back: its ack then needs no lease check (and its lease no record), since no one else
+   * can hold it yet — only a due timer (it has none) or SWEEP (idle at least SWEEP_MIN_IDLE_MS)
+   * hand out an entry that a consumer holds. `now` is performance.now(), read once per settle
+   * by the caller. Returns whether it was taken; {@linkcode Reader.takeAcks} then has its id.
    */
-  takeFresh(tk: string, consumer: string, entryId: string, now = performance.now()): boolean {
+  takeFresh(group: string, ref: string, now = performance.now()): boolean {
     for (const h of this.#held) {
-      if (h.tk !== tk || h.consumer !== consumer) continue;
-      // Acks mostly come in the order of the read.
-      const i = h.ids[h.next] === entryId ? h.next : h.ids.indexOf(entryId);
+      if (h.group !== group) continue;
+      // Acks mostly come in the order of the read, with the very ref the claim made: found
+      // without parsing it, and mostly without comparing more than one string.
+      const i = h.refs[h.next] === ref ? h.next : h.refs.indexOf(ref);
       if (i < 0 || h.taken[i]) continue;
       // Read at most this long ago (measured from before the read was sent).
       if (now - h.sentTick >= FRESH_ACK_MS) return false;
       h.taken[i] = 1;
       h.left--;
       h.next = i + 1;
+      h.acked.push(h.ids[i]);
       return true;
     }
     return false;
+  }
+
+  /** The acks {@linkcode Reader.takeFresh} took since the last call, by stream and consumer. */
+  takeAcks(): FreshAcks[] {
+    const out: FreshAcks[] = [];
+    for (const h of this.#held) {
+      if (h.acked.length === 0) continue;
+      const channel = `${h.group}|${h.consumer}`;
+      const run = out.find((a) => a.sk === h.sk && a.channel === channel);
+      if (run) run.ids.push(...h.acked);
+      else out.push({ sk: h.sk, channel, ids: h.acked });
+      h.acked = [];
+    }
+    return out;
   }
 
   /**
@@ -371,15 +427,23 @@ export class Reader {
     }
   }
 
-  #deliveries(state: State, stream: string, consumer: string, reply: StreamReply): Delivery[] {
-    const entries = reply?.[0]?.[1] ?? [];
-    if (entries.length > 0) state.cursor = entries[entries.length - 1][0];
-    return entries.map(([entryId, fields]) => ({
-      stream,
-      ref: encodeRef({ source: "s", stream, entryId, count: 1, consumer }),
-      attempt: 1,
-      ...readEntry(fieldsObject(fields)),
-    }));
+  #deliveries(
+    state: State,
+    stream: string,
+    consumer: string,
+    entries: readonly [string, unknown[]][],
+  ): Delivery[] {
+    const n = entries.length;
+    if (n === 0) return [];
+    state.cursor = entries[n - 1][0];
+    // Each ref is encodeRef({ source: "s", stream, entryId, count: 1, consumer }).
+    const head = `s|${stream}|`, tail = `|1|${consumer}`;
+    const out = new Array<Delivery>(n);
+    for (let i = 0; i < n; i++) {
+      const [entryId, fields] = entries[i];
+      out[i] = entryDelivery(stream, head + entryId + tail, 1, fields);
+    }
+    return out;
   }
 
   // Moves the cursor past what the CLAIM script handed out from the stream.

@@ -83,6 +83,35 @@ Deno.test({
 });
 
 Deno.test({
+  name: "append() of a batch over two streams leaves each trimmed as configured",
+  ignore,
+  async fn() {
+    const { backend, prefix, cleanup } = testBackend({
+      url: REDIS_URL,
+      trim: { maxLen: 5, exact: true },
+    });
+    try {
+      const events = Array.from(
+        { length: 30 },
+        (_, n) => createEnvelope(n % 3 === 0 ? "few" : "many", "t", { n }, "test"),
+      );
+      await backend.append(events);
+      assertEquals(await raw(["XLEN", `${prefix}s|many`]), 5);
+      assertEquals(await raw(["XLEN", `${prefix}s|few`]), 5);
+      // The newest stay.
+      const [[, fields]] = await raw(["XREVRANGE", `${prefix}s|many`, "+", "-", "COUNT", 1]) as [
+        string,
+        string[],
+      ][];
+      assertEquals(JSON.parse(fields[1]).data, { n: 29 });
+    } finally {
+      await backend.close();
+      await cleanup();
+    }
+  },
+});
+
+Deno.test({
   name: "claim() leaves a parked retry alone while others claim with short leases",
   ignore,
   async fn() {

@@ -10,12 +10,15 @@
  * - `--verbose`: echo the children's stderr.
  * - `--profile`: under each Herald row, the calls per event that each process made (backend
  *   methods, Deno KV commits and failed commits, HTTP requests, Redis commands).
+ * - `--repeat N`: run the selection N times and end with one table of medians, ranges and how
+ *   many runs met each target (see `_summary.ts`).
  * - `--out FILE`: where the JSON copy goes (default `bench/.out/bench-<time>.json`).
  *
  * @module
  */
 import { Context } from "./_context.ts";
-import { renderTable } from "./_table.ts";
+import { renderSummary } from "./_summary.ts";
+import { renderTable, type Row } from "./_table.ts";
 
 const PARTS = ["kv-raw", "kv-herald", "redis-raw", "rest-raw", "bullmq", "redis-tcp", "redis-rest"];
 const GROUPS: Record<string, string[]> = {
@@ -34,6 +37,7 @@ interface Flags {
   profile: boolean;
   rows?: string;
   out?: string;
+  repeat: number;
 }
 
 function parseFlags(args: string[]): Flags {
@@ -42,6 +46,7 @@ function parseFlags(args: string[]): Flags {
     quick: false,
     verbose: false,
     profile: false,
+    repeat: 1,
   };
   for (let i = 0; i < args.length; i++) {
     const [name, inline] = args[i].split("=", 2);
@@ -51,7 +56,12 @@ function parseFlags(args: string[]): Flags {
     else if (name === "--profile") flags.profile = true;
     else if (name === "--out") flags.out = value();
     else if (name === "--rows") flags.rows = value();
-    else if (name === "--only") {
+    else if (name === "--repeat") {
+      flags.repeat = Number(value());
+      if (!Number.isInteger(flags.repeat) || flags.repeat < 1) {
+        throw new TypeError("--repeat takes a whole number of runs, at least 1");
+      }
+    } else if (name === "--only") {
       for (const part of (value() ?? "").split(",").filter(Boolean)) {
         const expanded = GROUPS[part] ?? (PARTS.includes(part) ? [part] : undefined);
         if (!expanded) {
@@ -61,7 +71,7 @@ function parseFlags(args: string[]): Flags {
       }
     } else if (name === "--help" || name === "-h") {
       console.log(
-        `deno task bench [--only PART[,PART]] [--rows TEXT] [--quick] [--profile] [--verbose] [--out FILE]
+        `deno task bench [--only PART[,PART]] [--rows TEXT] [--repeat N] [--quick] [--profile] [--verbose] [--out FILE]
 parts: ${PARTS.join(", ")}; groups: ${Object.keys(GROUPS).join(", ")}`,
       );
       Deno.exit(0);
@@ -79,8 +89,6 @@ async function main(): Promise<void> {
     console.error((err as Error).message);
     Deno.exit(2);
   }
-  const tmp = await Deno.makeTempDir({ prefix: "herald-bench-" });
-  const ctx = new Context(flags.quick, flags.verbose, tmp, flags.profile, flags.rows);
   const cpu = (await Deno.readTextFile("/proc/cpuinfo").catch(() => "")).match(
     /model name\s*:\s*(.+)/,
   )?.[1] ?? "unknown CPU";
@@ -89,26 +97,18 @@ async function main(): Promise<void> {
   console.log(
     `Herald bench${flags.quick ? " (quick)" : ""}: ${[...flags.parts].join(", ")}; ` +
       `Deno ${Deno.version.deno}, ${navigator.hardwareConcurrency} cores (${cpu}), 200-byte events, ` +
-      `producer and consumers in separate processes`,
+      `producer and consumers in separate processes` +
+      (flags.repeat > 1 ? `; ${flags.repeat} runs` : ""),
   );
-  try {
-    const has = (p: string) => flags.parts.has(p);
-    if (has("kv-raw") || has("kv-herald")) {
-      const kv = await import("./kv.ts");
-      if (has("kv-raw")) await kv.kvRaw(ctx);
-      if (has("kv-herald")) await kv.kvHerald(ctx);
-    }
-    if (["redis-raw", "rest-raw", "bullmq", "redis-tcp", "redis-rest"].some(has)) {
-      const redis = await import("./redis.ts");
-      await redis.redisParts(ctx, flags.parts);
-    }
-  } finally {
-    await Deno.remove(tmp, { recursive: true }).catch(() => {});
+  const runs: Row[][] = [];
+  for (let run = 1; run <= flags.repeat; run++) {
+    if (flags.repeat > 1) console.log(`\n── run ${run} of ${flags.repeat}`);
+    runs.push(await runOnce(flags));
   }
   const seconds = (Date.now() - started) / 1000;
   const load = [loadStart, Deno.loadavg()].map((l) => l[0].toFixed(1));
   console.log(
-    `\n${renderTable(ctx.rows)}\n
+    `\n${runs.length === 1 ? renderTable(runs[0]) : renderSummary(runs)}\n
 Latency: from the publish stamp in the payload to the handler; the first tenth of a paced run
 is warm-up and left out. Throughput: events handled from the first publish to the last handler
 call. * = the issue's reference number, used when the row it comes from was not run.
@@ -131,13 +131,35 @@ ${seconds.toFixed(0)} s; load average ${load[0]} at the start, ${load[1]} at the
         parts: [...flags.parts],
         seconds,
         loadavg: { start: loadStart, end: Deno.loadavg() },
-        rows: ctx.rows,
+        rows: runs.length === 1 ? runs[0] : undefined,
+        runs: runs.length > 1 ? runs : undefined,
       },
       null,
       2,
     ) + "\n",
   );
   console.log(`JSON: ${out}`);
+}
+
+/** Runs the selected parts once, in a scratch folder of their own; returns the rows. */
+async function runOnce(flags: Flags): Promise<Row[]> {
+  const tmp = await Deno.makeTempDir({ prefix: "herald-bench-" });
+  const ctx = new Context(flags.quick, flags.verbose, tmp, flags.profile, flags.rows);
+  try {
+    const has = (p: string) => flags.parts.has(p);
+    if (has("kv-raw") || has("kv-herald")) {
+      const kv = await import("./kv.ts");
+      if (has("kv-raw")) await kv.kvRaw(ctx);
+      if (has("kv-herald")) await kv.kvHerald(ctx);
+    }
+    if (["redis-raw", "rest-raw", "bullmq", "redis-tcp", "redis-rest"].some(has)) {
+      const redis = await import("./redis.ts");
+      await redis.redisParts(ctx, flags.parts);
+    }
+  } finally {
+    await Deno.remove(tmp, { recursive: true }).catch(() => {});
+  }
+  return ctx.rows;
 }
 
 if (import.meta.main) await main();

@@ -241,7 +241,7 @@ export class RedisBackend implements Backend {
     if (rest.length > 0) {
       const call = settleCall(this.#keys, group, rest);
       timersChanged = call.timersChanged;
-      sent.push(this.#run(SETTLE, call.keys, call.args));
+      sent.push(this.#wrap(this.#ride(SETTLE, call.keys, call.args)));
     }
     await Promise.all(sent);
     if (timersChanged) this.#reader.timersChanged(group);
@@ -326,6 +326,19 @@ export class RedisBackend implements Backend {
     channel?: string,
   ): Promise<unknown> {
     return this.#wrap(this.#scripts.run(script, keys, args, channel));
+  }
+
+  // REST: runs the script in the request of a claim that is running (see riders.ts), or alone.
+  async #ride(script: string, keys: readonly string[], args: readonly RedisArg[]) {
+    const riding = this.#reader.ride(await this.#scripts.call(script, keys, args));
+    if (riding) {
+      try {
+        return await riding;
+      } catch (err) {
+        if (!(err instanceof RedisReplyError && err.code === "NOSCRIPT")) throw err;
+      }
+    }
+    return await this.#scripts.run(script, keys, args);
   }
 
   #command(args: readonly RedisArg[]): Promise<unknown> {

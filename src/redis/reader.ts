@@ -14,6 +14,7 @@ import { PEEK, SENTINEL_MEMBER, SWEEP, TRACK } from "./claim_scripts.ts";
 import { compareIds } from "./lease_args.ts";
 import { decodeRef, entryDelivery, type Keys } from "./keys.ts";
 import { interruptible, type Poller } from "./poll.ts";
+import { Riders } from "./riders.ts";
 import type { Scripts } from "./scripts.ts";
 
 /** How many consumers' read states one backend keeps. */
@@ -120,9 +121,21 @@ export class Reader {
   // Lease records of recent reads, not sent yet (see #record), and the timer that sends them.
   #held: HeldRecord[] = [];
   #flushTimer?: ReturnType<typeof setTimeout>;
+  // REST: commands that go out in the next claim's request (see riders.ts).
+  #riders: Riders;
 
   constructor(deps: ReaderDeps) {
     this.#deps = deps;
+    this.#riders = new Riders((commands) => deps.client.pipeline!(commands));
+  }
+
+  /**
+   * REST: sends `command` in the request of a claim that is running, or returns `undefined`
+   * when none is (see riders.ts). Resolves with its reply; an error reply rejects.
+   */
+  ride(command: readonly RedisArg[]): Promise<unknown> | undefined {
+    if (this.#deps.client.ordered || !this.#deps.client.pipeline) return undefined;
+    return this.#riders.ride(command);
   }
 
   /** Whether a claim on `streams` can take the fast path. */
@@ -135,6 +148,20 @@ export class Reader {
    * group is missing, say): the backend then claims with the CLAIM script alone.
    */
   async claim(
+    group: string,
+    stream: string,
+    options: ClaimOptions,
+  ): Promise<Delivery[] | undefined> {
+    if (this.#deps.client.ordered) return await this.#claim(group, stream, options);
+    const ended = this.#riders.claiming();
+    try {
+      return await this.#claim(group, stream, options);
+    } finally {
+      ended();
+    }
+  }
+
+  async #claim(
     group: string,
     stream: string,
     options: ClaimOptions,
@@ -175,7 +202,7 @@ export class Reader {
       const trackArgs = [group, consumer, leaseMs, state.cursor];
       // Ordered (TCP): PEEK (unless fresh), then the read, whose leases are recorded after the
       // reply. Else (REST): the read, then TRACK, which records them and peeks.
-      const commands = !ordered
+      const commands: (readonly RedisArg[])[] = !ordered
         ? [read, await scripts.call(TRACK, trackKeys, trackArgs)]
         : look
         ? [await scripts.call(PEEK, trackKeys.slice(1), []), read]
@@ -186,8 +213,18 @@ export class Reader {
         state.sweepAt = Date.now() + idle;
         commands.unshift(await scripts.call(SWEEP, [sk, tk], [group, idle, state.sweepFrom]));
       }
+      // REST: settles waiting to ride go first in the request.
+      const carried = ordered ? undefined : this.#riders.take();
+      if (carried) commands.unshift(...carried.commands);
       const sentAt = Date.now(), sentTick = performance.now();
-      const replies = await this.#send(commands, group, channel, block > 0 ? signal : undefined);
+      let replies: unknown[];
+      try {
+        replies = await this.#send(commands, group, channel, block > 0 ? signal : undefined);
+      } catch (err) {
+        carried?.fail(err);
+        throw err;
+      }
+      if (carried) replies = carried.answer(replies);
       if (sweeping) {
         const swept = replies.shift();
         if (swept instanceof RedisReplyError) {
@@ -271,8 +308,9 @@ export class Reader {
     }
   }
 
-  /** Ends every blocking read and wait: the backend closes. */
+  /** Ends every blocking read and wait: the backend closes. Riders waiting go out alone. */
   close(): void {
+    this.#riders.flush();
     this.#closing.abort();
   }
 
@@ -460,7 +498,7 @@ export class Reader {
 
   // Sends the pipeline; a blocking one is ended by `signal` through CLIENT UNBLOCK.
   async #send(
-    commands: RedisArg[][],
+    commands: (readonly RedisArg[])[],
     group: string,
     channel: string,
     signal?: AbortSignal,
@@ -483,7 +521,7 @@ export class Reader {
 }
 
 // An aborted claim does not block.
-function unblocking(command: RedisArg[]): RedisArg[] {
+function unblocking(command: readonly RedisArg[]): readonly RedisArg[] {
   const i = command.indexOf("BLOCK");
   return command[0] === "XREADGROUP" && i > 0 ? command.toSpliced(i, 2) : command;
 }

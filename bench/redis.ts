@@ -18,6 +18,8 @@ interface Endpoint {
   token?: string;
   /** Stops the REST endpoint the bench started. */
   stop?: () => Promise<void>;
+  /** The REST endpoint's process, whose CPU each row reports. */
+  pid?: number;
 }
 
 /** Runs the selected Redis parts; `parts` holds redis-raw, rest-raw, bullmq, redis-tcp, redis-rest. */
@@ -37,7 +39,7 @@ export async function redisParts(ctx: Context, parts: Set<string>): Promise<void
   let rest: Endpoint | Error | undefined;
   if (parts.has("rest-raw") || parts.has("redis-rest")) {
     rest = await helpers.startEmulator(REDIS_URL).then(
-      (e) => ({ transport: "rest" as const, url: e.url, token: e.token, stop: e.stop }),
+      (e) => ({ transport: "rest" as const, url: e.url, token: e.token, stop: e.stop, pid: e.pid }),
       (err: Error) => err,
     );
   }
@@ -86,14 +88,36 @@ async function commandStats(): Promise<Map<string, { calls: number; usec: number
   }
 }
 
+/** A process's CPU time (user + system) in milliseconds, from /proc (Linux); else undefined. */
+function processCpuMs(pid: number | undefined): number | undefined {
+  if (pid === undefined) return undefined;
+  try {
+    // Fields after the command name: utime and stime are the 12th and 13th, in clock ticks.
+    const fields = Deno.readTextFileSync(`/proc/${pid}/stat`).split(") ")[1].split(" ");
+    return (Number(fields[11]) + Number(fields[12])) * 10;
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * A pipeline row that also records what Redis itself spent per command meanwhile (every client
- * of this Redis counts, so other work running at the same time shows up too).
+ * of this Redis counts, so other work running at the same time shows up too), and over REST the
+ * CPU of the REST endpoint (`emulator`): there every command is an HTTP request that costs the
+ * endpoint more than Redis.
  */
-async function redisRow(ctx: Context, spec: RowSpec) {
+async function redisRow(ctx: Context, spec: RowSpec, emulatorPid?: number) {
   const before = await commandStats().catch(() => undefined);
+  const emulatorBefore = processCpuMs(emulatorPid);
   const result = await pipelineRow(ctx, spec);
+  const emulatorAfter = processCpuMs(emulatorPid);
   const after = await commandStats().catch(() => undefined);
+  if (result && emulatorBefore !== undefined && emulatorAfter !== undefined) {
+    const usPerEvent = (emulatorAfter - emulatorBefore) * 1000 / result.producer.published;
+    const row = ctx.rows.at(-1);
+    if (row && row.detail) (row.detail as Record<string, unknown>).emulatorCpuUs = usPerEvent;
+    if (ctx.profile) console.log(`      REST endpoint: CPU ${usPerEvent.toFixed(0)} µs/ev`);
+  }
   if (!before || !after || !result) return result;
   const events = result.producer.published;
   const server: Record<string, { perEvent: number; usecPerCall: number }> = {};
@@ -125,6 +149,7 @@ function sizes(ctx: Context, e: Endpoint) {
 }
 
 async function raw(ctx: Context, e: Endpoint, prefix: string): Promise<void> {
+  const row = (spec: RowSpec) => redisRow(ctx, spec, e.pid);
   const section = e.transport === "tcp"
     ? "Redis over TCP · raw Streams loop (ioredis: XADD → XREADGROUP COUNT 100 → XACK)"
     : "Redis over REST · raw Streams loop (@upstash/redis via the emulator)";
@@ -135,7 +160,7 @@ async function raw(ctx: Context, e: Endpoint, prefix: string): Promise<void> {
     consumer: "raw_redis_consumer",
   };
   const stream = (row: string) => ({ ...e, stream: `${prefix}raw-${e.transport}-${row}` });
-  await redisRow(ctx, {
+  await row({
     ...base,
     name: "XADD, 1 per call",
     key: `${e.transport}.raw.single`,
@@ -143,7 +168,7 @@ async function raw(ctx: Context, e: Endpoint, prefix: string): Promise<void> {
     mode: "single",
     n: n.single,
   });
-  await redisRow(ctx, {
+  await row({
     ...base,
     name: "XADD, pipelined ×100",
     key: `${e.transport}.raw.batch`,
@@ -152,7 +177,7 @@ async function raw(ctx: Context, e: Endpoint, prefix: string): Promise<void> {
     batch: 100,
     n: n.batch,
   });
-  await redisRow(ctx, {
+  await row({
     ...base,
     name: "XADD, paced 1,000/s",
     shared: stream("paced"),
@@ -162,7 +187,7 @@ async function raw(ctx: Context, e: Endpoint, prefix: string): Promise<void> {
   });
   if (e.transport === "tcp" && !ctx.quick) {
     // Herald's shape of waiting: what the wake-up round trip before the read costs.
-    await redisRow(ctx, {
+    await row({
       ...base,
       name: "paced 1,000/s, woken by XREAD, then XREADGROUP",
       shared: { ...stream("paced-xread"), wake: "xread" },
@@ -215,6 +240,7 @@ async function bullmq(ctx: Context, prefix: string): Promise<void> {
 }
 
 async function herald(ctx: Context, e: Endpoint, prefix: string): Promise<void> {
+  const row = (spec: RowSpec) => redisRow(ctx, spec, e.pid);
   const tcp = e.transport === "tcp";
   const section = tcp
     ? "Redis over TCP · Herald redis() backend"
@@ -230,7 +256,7 @@ async function herald(ctx: Context, e: Endpoint, prefix: string): Promise<void> 
   });
   const base = { section, producer: "herald_producer", consumer: "herald_consumer" };
   const single = ctx.baseline(`${e.transport}.raw.single`, tcp ? 9700 : 1460);
-  await redisRow(ctx, {
+  await row({
     ...base,
     name: "publish(), 1 per call",
     shared: backend("single"),
@@ -243,7 +269,7 @@ async function herald(ctx: Context, e: Endpoint, prefix: string): Promise<void> 
   });
   const batch = ctx.baseline(`${e.transport}.raw.batch`, tcp ? 47_000 : 33_000);
   const bull = ctx.baseline("bullmq.best", 7900);
-  await redisRow(ctx, {
+  await row({
     ...base,
     name: "publishMany() of 100",
     key: `${e.transport}.herald.batch`,
@@ -259,7 +285,7 @@ async function herald(ctx: Context, e: Endpoint, prefix: string): Promise<void> 
         }
         : { target: `≥ 80% of raw (${batch.label})`, pass: r.eventsPerSec >= 0.8 * batch.value },
   });
-  await redisRow(ctx, {
+  await row({
     ...base,
     name: "publish(), paced 1,000/s",
     shared: backend("paced"),
@@ -274,7 +300,7 @@ async function herald(ctx: Context, e: Endpoint, prefix: string): Promise<void> 
         }
         : { target: "p50 ≤ 5 ms", pass: r.latency.p50 <= 5 },
   });
-  await redisRow(ctx, {
+  await row({
     ...base,
     name: "4 consumer processes, publishMany() of 100",
     shared: backend("four"),

@@ -85,6 +85,8 @@ export async function appendRaw(prefix: string, stream: string, value: unknown):
 export interface Emulator {
   url: string;
   token: string;
+  /** The emulator's process id (the bench measures its CPU). */
+  pid: number;
   /** Stops it and waits for the process to end. */
   stop(): Promise<void>;
 }
@@ -129,6 +131,7 @@ export async function startEmulator(redisUrl = REDIS_URL): Promise<Emulator> {
   return {
     url,
     token,
+    pid: child.pid,
     async stop() {
       try {
         child.kill();

@@ -73,12 +73,15 @@ const LOCKED_GIVE_UP_MS = 30_000;
 /**
  * Retries whose pause is shorter than a timer can wait. Only the first few: a lock still held
  * after them is another process's commit waiting on its fsync (0.3 ms to several ms here), and
- * spinning on it burns the CPU the other processes need; timer sleeps after that (measured with
- * four consumer processes on one file: twelve short retries 13-17k events/s and 111-136 µs of
- * CPU per event; two then timer sleeps, with claim.ts's pause after a lost race, 22-24k/s and
- * 56-64 µs).
+ * spinning on it burns the CPU the other processes need; timer sleeps after that. Measured with
+ * four consumer processes on one file, when a lost claim race was retried at once: twelve short
+ * retries 13-17k events/s, two 22-24k/s. Since a lost race pauses (claim.ts), six cost the four
+ * consumers nothing (medians of three runs, 2 vs 6: 25-32k vs 32-33k/s), and a paced consumer
+ * no longer meets a timer's 1-3 ms of lateness after its third failed try (`deno task bench
+ * --only kv-herald --rows paced --repeat 4`, p99 medians of four such runs: 5.7-17 ms with two,
+ * 5.1-7.1 ms with six).
  */
-const SHORT_RETRIES = 2;
+const SHORT_RETRIES = 6;
 /**
  * Short retries of an append: a publisher has nothing else to do while it waits, and a consumer's
  * commit it waits for ends within a millisecond, so spinning longer costs only its own CPU and

@@ -38,9 +38,10 @@ const ATTEMPTS = 8;
  * A claim that lost a race waits up to this long (jittered, growing with the attempt) before it
  * tries again: the consumers of a group woke together and the winner moved the cursor, so an
  * immediate retry would race the others again. The winner carries on meanwhile, so the loser
- * stands by rather than spend a read and a failed commit per ring (measured with four consumer
- * processes on one file: immediate retries 13-17k events/s, 111-136 µs of CPU per event; a 10 ms
- * pause 22-24k/s, later 27-39k/s; 40 ms 45-50k/s, one consumer alone 50-66k/s).
+ * stands by rather than spend a read and a failed commit per ring. Measured with four consumer
+ * processes on one file and a publisher of 100-event batches (the rate the four kept up with):
+ * immediate retries 13-17k events/s, 111-136 µs of CPU per event; a 10 ms pause 22-24k/s, on a
+ * later day 27-39k/s; 40 ms 45-50k/s that day, where one consumer alone kept up with 50-66k/s.
  */
 const CONFLICT_PAUSE_MS = 40;
 

@@ -218,11 +218,14 @@ export class Reader {
       if (carried) commands.unshift(...carried.commands);
       const sentAt = Date.now(), sentTick = performance.now();
       let replies: unknown[];
+      const sent = ordered ? undefined : this.#riders.sending();
       try {
         replies = await this.#send(commands, group, channel, block > 0 ? signal : undefined);
       } catch (err) {
         carried?.fail(err);
         throw err;
+      } finally {
+        sent?.();
       }
       if (carried) replies = carried.answer(replies);
       if (sweeping) {

@@ -10,10 +10,11 @@ import type { RedisArg } from "./client.ts";
 import { RedisReplyError } from "./client.ts";
 
 /**
- * The longest a rider waits for a claim to carry it; it then goes alone. A busy consumer polls
- * again within a round trip or two; an idle one waits longer and longer between polls, and a
- * worker at its concurrency limit does not claim at all. (Waking a waiting claim to carry the
- * rider at once was measured: the extra polls cost more requests than the riders saved.)
+ * The longest a rider waits, once no claim's request is in flight, for a claim to carry it; it
+ * then goes alone. A busy consumer polls again at once or within a millisecond or two; an idle
+ * one waits longer and longer between polls, and a worker at its concurrency limit does not
+ * claim at all. (Waking a waiting claim to carry the rider at once was measured: the extra polls
+ * cost more requests than the riders saved.)
  */
 const RIDE_MS = 5;
 
@@ -27,6 +28,8 @@ interface Rider {
 export class Riders {
   #riders: Rider[] = [];
   #claims = 0;
+  // Claim requests in flight: a claim that waits for one sends its next soon after.
+  #sending = 0;
   #timer?: ReturnType<typeof setTimeout>;
   #send: (commands: (readonly RedisArg[])[]) => Promise<unknown[]>;
 
@@ -38,7 +41,19 @@ export class Riders {
   /** A claim that can carry riders starts; call the returned function when it ends. */
   claiming(): () => void {
     this.#claims++;
-    return () => this.#claims--;
+    return () => {
+      this.#claims--;
+      this.#arm();
+    };
+  }
+
+  /** A claim's request goes out; call the returned function when its reply is in. */
+  sending(): () => void {
+    this.#sending++;
+    return () => {
+      this.#sending--;
+      this.#arm();
+    };
   }
 
   /**
@@ -51,8 +66,16 @@ export class Riders {
     const riding = new Promise<unknown>((resolve, reject) => {
       this.#riders.push({ command, resolve, reject });
     });
-    this.#timer ??= setTimeout(() => this.flush(), RIDE_MS);
+    this.#arm();
     return riding;
+  }
+
+  // Riders wait, and no claim's request is in flight: they go alone unless a claim takes them
+  // within RIDE_MS.
+  #arm(): void {
+    if (this.#riders.length > 0 && (this.#sending === 0 || this.#claims === 0)) {
+      this.#timer ??= setTimeout(() => this.flush(), RIDE_MS);
+    }
   }
 
   /** Takes the riders for a claim's request: their commands go first in it. */

@@ -17,6 +17,12 @@ import { interruptible, type Poller } from "./poll.ts";
 import { Riders } from "./riders.ts";
 import type { Scripts } from "./scripts.ts";
 
+/**
+ * REST: how long a claim waits before its first poll when the consumer's last claim took all
+ * there was (see State.drained).
+ */
+const DRAINED_WAIT_MS = 1;
+
 /** How many consumers' read states one backend keeps. */
 const MAX_STATES = 10_000;
 
@@ -104,6 +110,8 @@ interface State {
   dueAt: number;
   /** When that was seen; 0 when it must be looked at again. */
   seenAt: number;
+  /** REST: the last claim took everything the stream held (less than it asked for). */
+  drained: boolean;
 }
 
 type StreamReply = [string, [string, unknown[]][]][] | null;
@@ -189,6 +197,13 @@ export class Reader {
     if (client.unblock && !state.dueFirst && Date.now() - state.seenAt < FRESH_MS) {
       // Nothing was due a moment ago: read, waiting if need be, in one round trip.
       block = Math.max(0, Math.ceil(Math.min(deadline, state.dueAt) - Date.now()));
+    }
+    if (!ordered && state.drained) {
+      // REST: the last claim emptied the stream, so a poll at once would mostly find nothing
+      // (one HTTP request for none): let what arrives meanwhile gather for a poll interval.
+      state.drained = false;
+      const wait = Math.min(DRAINED_WAIT_MS, deadline - Date.now());
+      if (wait > 0) await poller.wait(channel, wait, signal);
     }
     while (!this.#deps.closed()) {
       if (state.dueFirst) {
@@ -283,6 +298,7 @@ export class Reader {
       }
       if (out.length > 0) {
         poller.found(channel);
+        state.drained = out.length < max;
         return out;
       }
       if (ordered && block > 0) {
@@ -341,6 +357,7 @@ export class Reader {
         sweepFrom: "-",
         dueAt: Infinity,
         seenAt: 0,
+        drained: false,
       };
       this.#states.set(key, state);
     }

@@ -9,10 +9,11 @@ const ignore = Boolean(SKIP);
 const emulator: Emulator | undefined = SKIP ? undefined : await startEmulator();
 globalThis.addEventListener("unload", () => void emulator?.stop());
 
-/** A REST backend whose client notes the command names of each request it makes. */
+/** A REST backend whose client notes the command names of each request it makes, and when. */
 function restBackend() {
   const inner = upstashClient({ url: emulator!.url, token: emulator!.token });
   const requests: string[][] = [];
+  const sentAt: number[] = [];
   const client: RedisClient = {
     transport: "rest",
     command(args, channel) {
@@ -21,11 +22,12 @@ function restBackend() {
     },
     pipeline(commands, channel) {
       requests.push(commands.map((c) => String(c[0])));
+      sentAt.push(performance.now());
       return inner.pipeline!(commands, channel);
     },
     close: () => inner.close(),
   };
-  return { ...testBackend({ client }), requests };
+  return { ...testBackend({ client }), requests, sentAt };
 }
 
 async function pending(prefix: string): Promise<number> {
@@ -101,6 +103,35 @@ Deno.test({
       assertEquals(await polling, []);
     } finally {
       ctl.abort();
+      await backend.close();
+      await cleanup();
+    }
+  },
+});
+
+Deno.test({
+  name: "claim() over REST right after a claim that took all there was polls after a pause",
+  ignore,
+  async fn() {
+    const { backend, cleanup, sentAt } = restBackend();
+    try {
+      await backend.subscribe("g", ["s"], "earliest");
+      await backend.append([createEnvelope("s", "t", { n: 1 }, "test")]);
+      // One of at most 10: the stream is drained.
+      assertEquals((await backend.claim("g", ["s"], { ...claimOptions, waitMs: 1000 })).length, 1);
+      // Told not to wait: it polls at once all the same.
+      let before = sentAt.length;
+      assertEquals(await backend.claim("g", ["s"], { ...claimOptions, waitMs: 0 }), []);
+      assertEquals(sentAt.length, before + 1);
+      await backend.append([createEnvelope("s", "t", { n: 2 }, "test")]);
+      assertEquals((await backend.claim("g", ["s"], { ...claimOptions, waitMs: 1000 })).length, 1);
+      before = sentAt.length;
+      const started = performance.now();
+      const polled = await backend.claim("g", ["s"], { ...claimOptions, waitMs: 30 });
+      assertEquals(polled, []);
+      // Its first poll came no sooner than a millisecond after it started.
+      assert(sentAt[before] - started >= 0.9, `polled after ${sentAt[before] - started} ms`);
+    } finally {
       await backend.close();
       await cleanup();
     }

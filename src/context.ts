@@ -5,13 +5,61 @@
  * @module
  */
 import type { Bus } from "./bus.ts";
-import type { EventContract } from "./contract.ts";
+import type { EventContract, EventInput } from "./contract.ts";
 import type { Envelope, PublishOptions } from "./envelope.ts";
 import type { HandlerContext } from "./handler.ts";
 import { OutboxAtomic } from "./outbox.ts";
 
 /** The key prefix under which groups record the events they applied. */
 export const APPLIED_PREFIX: readonly ["herald_applied"] = ["herald_applied"];
+
+/**
+ * The context of one delivery of `event` to `group`. A class, so that a delivery costs one small
+ * object: the publishing options and the "applied" key are made only when a handler uses them.
+ */
+export class DeliveryContext implements HandlerContext {
+  readonly #bus: Bus;
+  readonly #event: Envelope;
+
+  constructor(
+    bus: Bus,
+    readonly group: string,
+    event: Envelope,
+    readonly attempt: number,
+    readonly signal: AbortSignal,
+  ) {
+    this.#bus = bus;
+    this.#event = event;
+  }
+
+  publish<C extends EventContract>(
+    contract: C,
+    data: EventInput<C>,
+    options?: PublishOptions,
+  ): Promise<Envelope> {
+    return this.#bus.publish(contract, data, { ...this.#caused(), ...options });
+  }
+
+  atomic(kv: Deno.Kv): OutboxAtomic {
+    const bus = this.#bus;
+    const make = (c: EventContract, d: unknown, o?: PublishOptions) => bus.envelope(c, d, o);
+    return new OutboxAtomic(bus.backend, kv, make, this.#caused(), this.#appliedKey());
+  }
+
+  async applied(kv: Deno.Kv): Promise<boolean> {
+    return (await kv.get(this.#appliedKey())).versionstamp !== null;
+  }
+
+  /** Correlation carried over, this event as the cause. */
+  #caused(): PublishOptions {
+    const e = this.#event;
+    return { correlationid: e.correlationid, causationid: e.id, traceparent: e.traceparent };
+  }
+
+  #appliedKey(): Deno.KvKey {
+    return [...APPLIED_PREFIX, this.group, this.#event.id];
+  }
+}
 
 /** Builds the context for one delivery of `event` to `group`. */
 export function createContext(
@@ -21,23 +69,5 @@ export function createContext(
   attempt: number,
   signal: AbortSignal,
 ): HandlerContext {
-  const caused: PublishOptions = {
-    correlationid: event.correlationid,
-    causationid: event.id,
-    traceparent: event.traceparent,
-  };
-  const appliedKey = [...APPLIED_PREFIX, group, event.id];
-  return {
-    group,
-    attempt,
-    signal,
-    publish: (contract, data, options) => bus.publish(contract, data, { ...caused, ...options }),
-    atomic(kv) {
-      const make = (c: EventContract, d: unknown, o?: PublishOptions) => bus.envelope(c, d, o);
-      return new OutboxAtomic(bus.backend, kv, make, caused, appliedKey);
-    },
-    async applied(kv) {
-      return (await kv.get(appliedKey)).versionstamp !== null;
-    },
-  };
+  return new DeliveryContext(bus, group, event, attempt, signal);
 }

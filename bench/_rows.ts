@@ -69,6 +69,8 @@ export async function pipelineRow(
           // The first tenth of a paced run's planned time is warm-up.
           warmupMs: paced && spec.rate ? spec.n / spec.rate * 100 : 0,
           trackSeqs: processes > 1,
+          // Where latency is reported; elsewhere its bookkeeping would only cost the consumer.
+          split: paced || ctx.profile,
         },
         processes,
       },

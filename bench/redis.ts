@@ -56,6 +56,8 @@ export async function redisParts(ctx: Context, parts: Set<string>): Promise<void
   } finally {
     if (rest && !(rest instanceof Error)) await rest.stop?.();
     await helpers.dropPrefix(prefix, REDIS_URL).catch(() => {});
+    // BullMQ names its keys `bull:<queue>:…`, outside our prefix (see `bullmq` below).
+    await helpers.dropPrefix(`bull:${prefix.replaceAll(":", "-")}`, REDIS_URL).catch(() => {});
   }
 }
 

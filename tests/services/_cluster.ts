@@ -13,6 +13,7 @@ import {
   SERVICES,
   waitReady,
 } from "../../services/shared/launch.ts";
+import { dropPrefix } from "../redis/_redis.ts";
 
 /** Where the bus lives for a cluster. */
 export type BusKind = "kv" | "redis";
@@ -83,10 +84,12 @@ export class Cluster {
     }
   }
 
-  /** Stops everything and deletes the data folder. */
+  /** Stops everything and deletes the data folder, and the cluster's keys on Redis. */
   async close(): Promise<void> {
     await Promise.all([...this.#procs.keys()].map((i) => this.stop(i)));
     await Deno.remove(this.dir, { recursive: true });
+    const prefix = this.env.HERALD_REDIS_PREFIX;
+    if (prefix) await dropPrefix(prefix, this.env.HERALD_REDIS_URL);
   }
 }
 

@@ -93,10 +93,8 @@ Deno.test({
       });
       await new Promise((r) => setTimeout(r, 600));
       before = requests.length;
-      const started = performance.now();
       await backend.settle("g", [{ delivery: b, outcome: "ack" }]);
-      const ms = performance.now() - started;
-      assert(ms < 150, `the settle took ${ms.toFixed(0)} ms`);
+      // It went in a request of its own (no poll in it), not in the slow poll's next request.
       assert(requests.slice(before).some((r) => r.length === 1 && r[0] === "EVALSHA"));
       assertEquals(await pending(prefix), 0);
       ctl.abort();

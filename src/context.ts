@@ -60,14 +60,3 @@ export class DeliveryContext implements HandlerContext {
     return [...APPLIED_PREFIX, this.group, this.#event.id];
   }
 }
-
-/** Builds the context for one delivery of `event` to `group`. */
-export function createContext(
-  bus: Bus,
-  group: string,
-  event: Envelope,
-  attempt: number,
-  signal: AbortSignal,
-): HandlerContext {
-  return new DeliveryContext(bus, group, event, attempt, signal);
-}

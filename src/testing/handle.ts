@@ -4,7 +4,7 @@
  * @module
  */
 import type { EventContract, EventData, EventInput } from "../contract.ts";
-import { createContext } from "../context.ts";
+import { DeliveryContext } from "../context.ts";
 import type { Envelope, PublishOptions } from "../envelope.ts";
 import { compose, type Handler, type Middleware } from "../handler.ts";
 import { type TestBus, testBus } from "./test_bus.ts";
@@ -82,7 +82,7 @@ export async function handle<C extends EventContract>(
   const bus = options.bus ?? testBus();
   const event = bus.envelope(contract, data, options.event) as Envelope<EventData<C>>;
   const before = bus.published().length;
-  const ctx = createContext(
+  const ctx = new DeliveryContext(
     bus,
     options.group ?? "test",
     event,

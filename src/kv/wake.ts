@@ -26,6 +26,8 @@ export class Waker {
   #followUps = new Map<number, ReturnType<typeof setTimeout>>();
   #closed = false;
   #watchFailed = false;
+  /** Resolves the watch loop's pause when a waiter arrives (see `#startWatching`). */
+  #wanted?: () => void;
 
   /**
    * @param watchDir The doorbell folder to watch, if any.
@@ -80,12 +82,14 @@ export class Waker {
       const timer = setTimeout(done, ms);
       signal?.addEventListener("abort", done, { once: true });
       this.#waiters.add(done);
+      this.#wanted?.();
     });
   }
 
   /** Stops watching and releases every waiter. */
   async close(): Promise<void> {
     this.#closed = true;
+    this.#wanted?.();
     for (const t of this.#followUps.values()) clearTimeout(t);
     this.#followUps.clear();
     this.notify();
@@ -115,6 +119,17 @@ export class Waker {
           if (!rings.some((r) => r !== undefined)) continue;
           this.onRing?.();
           this.#fileEvent();
+          // Nobody waits (the claims are busy): stop reading the watch until someone does.
+          // The watch keeps what arrives meanwhile (at least one event; the rest are dropped),
+          // so the first waiter is woken at once by it, and every later ring reaches a waiter;
+          // a busy consumer no longer wakes for each ring (measured: ~50 µs of CPU per ring
+          // read, none for a ring left unread; a publisher rings up to 1,000 times a second).
+          // A "requeued" ring left unread meanwhile is found by the claims' periodic look for
+          // retries instead.
+          if (this.#waiters.size === 0 && !this.#closed) {
+            await new Promise<void>((resolve) => this.#wanted = resolve);
+            this.#wanted = undefined;
+          }
         }
       } catch {
         // the watch ended (folder removed, closed): the poll backstop remains

@@ -149,8 +149,8 @@ async function runOnce(flags: Flags): Promise<Row[]> {
     const has = (p: string) => flags.parts.has(p);
     if (has("kv-raw") || has("kv-herald")) {
       const kv = await import("./kv.ts");
-      if (has("kv-raw")) await kv.kvRaw(ctx);
-      if (has("kv-herald")) await kv.kvHerald(ctx);
+      const { alternate } = await import("./_steps.ts");
+      await alternate(has("kv-raw") ? kv.kvRaw(ctx) : [], has("kv-herald") ? kv.kvHerald(ctx) : []);
     }
     if (["redis-raw", "rest-raw", "bullmq", "redis-tcp", "redis-rest"].some(has)) {
       const redis = await import("./redis.ts");

@@ -24,7 +24,9 @@ export class Context {
 
   /** Whether the row of this name runs (`--rows`). */
   wants(name: string): boolean {
-    return !this.rowFilter || name.toLowerCase().includes(this.rowFilter.toLowerCase());
+    if (!this.rowFilter) return true;
+    const lower = name.toLowerCase();
+    return this.rowFilter.toLowerCase().split(",").some((part) => lower.includes(part.trim()));
   }
 
   /** `full` in a full run, `quick` with `--quick`. */

@@ -5,7 +5,8 @@
  * Flags:
  * - `--only PART[,PART…]` (repeatable): kv-raw, kv-herald, redis-raw, rest-raw, bullmq,
  *   redis-tcp, redis-rest; groups: kv, redis, tcp, rest, raw, herald.
- * - `--rows TEXT`: only the rows whose name contains TEXT (case-insensitive), e.g. `paced`.
+ * - `--rows TEXT[,TEXT]`: only the rows whose name contains one of the TEXTs (case-insensitive),
+ *   e.g. `paced`.
  * - `--quick`: small counts, a smoke run in under a minute.
  * - `--verbose`: echo the children's stderr.
  * - `--profile`: under each Herald row, the calls per event that each process made (backend
@@ -71,7 +72,7 @@ function parseFlags(args: string[]): Flags {
       }
     } else if (name === "--help" || name === "-h") {
       console.log(
-        `deno task bench [--only PART[,PART]] [--rows TEXT] [--repeat N] [--quick] [--profile] [--verbose] [--out FILE]
+        `deno task bench [--only PART[,PART]] [--rows TEXT[,TEXT]] [--repeat N] [--quick] [--profile] [--verbose] [--out FILE]
 parts: ${PARTS.join(", ")}; groups: ${Object.keys(GROUPS).join(", ")}`,
       );
       Deno.exit(0);

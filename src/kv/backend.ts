@@ -41,16 +41,22 @@ const CLAIM_BATCH = 500;
 const DEFAULT_POLL_MS = 1_000;
 /**
  * How long a consumer waits before its next claim when events arrive faster than it claims
- * them, in milliseconds: a short wait then takes a bigger batch with fewer commits, and fewer
- * commits leave the database's write lock to the publishers (measured: claims per event in a
- * saturated single-publish run 0.41-0.56 -> 0.18-0.26, consumer CPU per event -25%).
+ * them, in milliseconds: the wait then takes a bigger batch with fewer commits, and every
+ * commit a consumer leaves out leaves SQLite's write lock (held through an fsync, 0.3-1 ms here)
+ * to the publishers. Measured in the saturated single-publish row (`deno task bench --only kv
+ * --rows "1 event"`, Herald against the bare poller of the same run, three pairs each): 2 ms
+ * 59-71%, 12 ms 68-75%, 15 ms 70-85%, 25-30 ms 67-80%; claims per event 0.09 -> 0.02 and the
+ * consumer's CPU per event 120-140 -> ~80 µs. The price is latency while the rate lasts.
  */
-const LINGER_MS = 2;
+const LINGER_MS = 15;
 /**
- * The arrival rate, in events per millisecond, from which a consumer waits: under it, as in a
- * paced 500/s, a claim finds a few events each and a wait would only add latency.
+ * The arrival rate, in events per millisecond, from which a consumer waits, and the fewest events
+ * a claim must bring for it: under them, as in a paced 500/s (a claim finds one event, two or
+ * three after a late timer), a wait would only add latency — with two as the floor, a 30 ms wait
+ * made that row's p99 21-29 ms instead of 4-5.
  */
 const LINGER_RATE = 1;
+const LINGER_MIN = 6;
 
 /** What one consumer's last claim on its streams tells the next one. */
 interface Pace {
@@ -213,7 +219,7 @@ export class KvBackend implements Backend, AtomicAppender {
           const now = Date.now();
           const since = now - pace.lastReturn;
           pace.lastReturn = now;
-          const faster = n > 1 && n < max && n >= since * LINGER_RATE;
+          const faster = n >= LINGER_MIN && n < max && n >= since * LINGER_RATE;
           pace.lingerUntil = faster ? now + LINGER_MS : 0;
           if (n < max) pace.drained = { generation, wakeAt: look.wakeAt };
           return look.deliveries;

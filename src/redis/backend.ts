@@ -75,8 +75,6 @@ export class RedisBackend implements Backend {
   async append(events: readonly Envelope[], options: AppendOptions = {}): Promise<void> {
     this.#open();
     if (events.length === 0) return;
-    const keys = events.map((e) => this.#keys.stream(e.stream));
-    if (options.dedupe) keys.push(...events.map((e) => this.#keys.dedupe(e.id)));
     const trim = this.#options.trim;
     let head: RedisArg[] = ["none", "~", 0];
     if (trim !== "none") {
@@ -85,15 +83,31 @@ export class RedisBackend implements Backend {
         ? ["MAXLEN", approx, trim.maxLen]
         : ["MINID", approx, `${Date.now() - trim.maxAgeMs}-0`];
     }
+    const first = this.#keys.stream(events[0].stream);
     if (!options.dedupe && events.length === 1) {
       // One XADD is atomic by itself and needs no script. (A batch goes through the script:
       // MULTI/EXEC would spare Redis the Lua, but costs the client a command object per event,
       // about four times the client CPU of one EVALSHA.)
       const trimArgs = head[0] === "none" ? [] : head;
-      await this.#command(["XADD", keys[0], ...trimArgs, "*", "e", envelopeJson(events[0])]);
+      await this.#command(["XADD", first, ...trimArgs, "*", "e", envelopeJson(events[0])]);
     } else {
-      const args = [...head, options.dedupe ? "1" : "0", this.#options.dedupeTtlMs];
-      for (const e of events) args.push(envelopeJson(e));
+      // Each stream named once in KEYS; with several, each event says which (see APPEND).
+      const streams = [first];
+      const at = new Map([[events[0].stream, 1]]);
+      for (const e of events) {
+        if (!at.has(e.stream)) {
+          streams.push(this.#keys.stream(e.stream));
+          at.set(e.stream, streams.length);
+        }
+      }
+      const keys = options.dedupe
+        ? [...streams, ...events.map((e) => this.#keys.dedupe(e.id))]
+        : streams;
+      const args = [...head, options.dedupe ? "1" : "0", this.#options.dedupeTtlMs, streams.length];
+      for (const e of events) {
+        if (streams.length > 1) args.push(at.get(e.stream)!);
+        args.push(envelopeJson(e));
+      }
       await this.#run(APPEND, keys, args);
     }
     this.#poller.wakeAll();

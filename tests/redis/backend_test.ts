@@ -98,12 +98,35 @@ Deno.test({
       await backend.append(events);
       assertEquals(await raw(["XLEN", `${prefix}s|many`]), 5);
       assertEquals(await raw(["XLEN", `${prefix}s|few`]), 5);
-      // The newest stay.
-      const [[, fields]] = await raw(["XREVRANGE", `${prefix}s|many`, "+", "-", "COUNT", 1]) as [
-        string,
-        string[],
-      ][];
-      assertEquals(JSON.parse(fields[1]).data, { n: 29 });
+      // The newest of each stream stay, each in its own stream, in publish order.
+      const kept = async (stream: string) =>
+        (await raw(["XRANGE", `${prefix}s|${stream}`, "-", "+"]) as [string, string[]][])
+          .map(([, fields]) => JSON.parse(fields[1]).data.n);
+      assertEquals(await kept("many"), [23, 25, 26, 28, 29]);
+      assertEquals(await kept("few"), [15, 18, 21, 24, 27]);
+    } finally {
+      await backend.close();
+      await cleanup();
+    }
+  },
+});
+
+Deno.test({
+  name: "append() with dedupe over two streams writes each id once, in its own stream",
+  ignore,
+  async fn() {
+    const { backend, prefix, cleanup } = testBackend({ url: REDIS_URL });
+    try {
+      const a = createEnvelope("a", "t", { n: 1 }, "test");
+      const b = createEnvelope("b", "t", { n: 2 }, "test");
+      const c = createEnvelope("a", "t", { n: 3 }, "test");
+      await backend.append([a, b, a, c], { dedupe: true });
+      await backend.append([b, c], { dedupe: true });
+      const ids = async (stream: string) =>
+        (await raw(["XRANGE", `${prefix}s|${stream}`, "-", "+"]) as [string, string[]][])
+          .map(([, fields]) => JSON.parse(fields[1]).id);
+      assertEquals(await ids("a"), [a.id, c.id]);
+      assertEquals(await ids("b"), [b.id]);
     } finally {
       await backend.close();
       await cleanup();

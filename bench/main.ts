@@ -20,6 +20,7 @@
 import { Context } from "./_context.ts";
 import { renderSummary } from "./_summary.ts";
 import { renderTable, type Row } from "./_table.ts";
+import { alternate } from "./_steps.ts";
 
 const PARTS = ["kv-raw", "kv-herald", "redis-raw", "rest-raw", "bullmq", "redis-tcp", "redis-rest"];
 const GROUPS: Record<string, string[]> = {
@@ -150,7 +151,6 @@ async function runOnce(flags: Flags): Promise<Row[]> {
     const has = (p: string) => flags.parts.has(p);
     if (has("kv-raw") || has("kv-herald")) {
       const kv = await import("./kv.ts");
-      const { alternate } = await import("./_steps.ts");
       await alternate(has("kv-raw") ? kv.kvRaw(ctx) : [], has("kv-herald") ? kv.kvHerald(ctx) : []);
     }
     if (["redis-raw", "rest-raw", "bullmq", "redis-tcp", "redis-rest"].some(has)) {

@@ -6,6 +6,7 @@
  */
 import { assert, assertEquals } from "@std/assert";
 import { kv } from "../../src/kv/mod.ts";
+import { Waker } from "../../src/kv/wake.ts";
 import { indexOf, tempDb, until } from "./_helpers.ts";
 import { ConsumerProcess } from "./_process.ts";
 
@@ -99,5 +100,33 @@ Deno.test("`kv()` keeps its doorbell in `<path>.wake/`, apart from the database'
   } finally {
     await b.close();
     await db.cleanup();
+  }
+});
+
+Deno.test("a ring that comes while nobody waits wakes the next waiter", async () => {
+  const dir = await Deno.makeTempDir();
+  const waker = new Waker(dir);
+  const ring = () => Deno.writeTextFileSync(`${dir}/appended`, "1");
+  try {
+    // A wait opens the watch; it ends unrung.
+    const stop = new AbortController();
+    const opening = waker.wait(waker.generation, 60_000, stop.signal);
+    stop.abort();
+    await opening;
+    // A ring with nobody waiting: the watch is read once, then no more until someone waits.
+    const before = waker.generation;
+    ring();
+    await until(() => waker.generation > before);
+    await new Promise((r) => setTimeout(r, 50)); // past the look that follows a ring by 10 ms
+    const seen = waker.generation;
+    ring(); // left unread in the watch
+    let woken = false;
+    const waiting = waker.wait(seen, 60_000).then(() => woken = true);
+    await until(() => woken);
+    await waiting;
+    assert(waker.generation > seen, "woken by the ring, not by the time");
+  } finally {
+    await waker.close();
+    await Deno.remove(dir, { recursive: true });
   }
 });

@@ -29,7 +29,7 @@ import { Trimmer } from "./retention.ts";
 import { LeaseWriter } from "./settle.ts";
 import { commit, get, type KvStats, newStats } from "./store.ts";
 import { subscribeStream } from "./subscribe.ts";
-import { Waker } from "./wake.ts";
+import { type Mark, Waker } from "./wake.ts";
 
 /**
  * The claim size workers on this backend use unless told otherwise: a claim costs a commit, and
@@ -65,10 +65,10 @@ interface Pace {
   /** When the last claim that found events returned, to tell the arrival rate. */
   lastReturn: number;
   /**
-   * Set when that claim took everything it saw: the waker's generation before it, and when
+   * Set when that claim took everything it saw: the waker's mark of its look, and when
    * something it knows of falls due.
    */
-  drained?: { generation: number; wakeAt: number };
+  drained?: { mark: Mark; wakeAt: number };
 }
 
 /** The parts of a backend that exist once its database is open. */
@@ -205,14 +205,14 @@ export class KvBackend implements Backend, AtomicAppender {
       pace.drained = undefined;
       if (
         drained && linger <= 0 && waitMs > 0 && p.waker.complete &&
-        drained.generation === p.waker.generation
+        !p.waker.changedSince(drained.mark)
       ) {
         const now = Date.now();
         const until = Math.min(deadline, drained.wakeAt, now + poll);
-        if (until > now) await p.waker.wait(drained.generation, until - now, signal);
+        if (until > now) await p.waker.wait(drained.mark, until - now, signal);
       }
       while (!this.#closed) {
-        const generation = p.waker.generation;
+        const mark = p.waker.mark();
         const look = await p.claimer.claimOnce(group, streams, consumer, max, leaseMs);
         const n = look.deliveries.length;
         if (n > 0) {
@@ -221,14 +221,14 @@ export class KvBackend implements Backend, AtomicAppender {
           pace.lastReturn = now;
           const faster = n >= LINGER_MIN && n < max && n >= since * LINGER_RATE;
           pace.lingerUntil = faster ? now + LINGER_MS : 0;
-          if (n < max) pace.drained = { generation, wakeAt: look.wakeAt };
+          if (n < max) pace.drained = { mark, wakeAt: look.wakeAt };
           return look.deliveries;
         }
         pace.lingerUntil = 0;
         const now = Date.now();
         if (now >= deadline || signal?.aborted || this.#closed) return [];
         const until = Math.min(deadline, look.wakeAt, now + poll);
-        await p.waker.wait(generation, Math.max(1, until - now), signal);
+        await p.waker.wait(mark, Math.max(1, until - now), signal);
       }
       return [];
     });
@@ -370,6 +370,7 @@ export class KvBackend implements Backend, AtomicAppender {
       () => claimer.requeuedAll(),
       () => this.stats.rings++,
       path === ":memory:" && !this.#options.kv,
+      () => bell?.lastRing("appended"),
     );
     const appender = new Appender(kv, this.stats, (streams) => {
       bell?.ring("appended");

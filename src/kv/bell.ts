@@ -1,8 +1,9 @@
 /**
  * The doorbell: how processes sharing one database file tell each other "look now". Next to the
  * database `bus.db` sits a folder `bus.db.wake/` holding two small files; a process that commits
- * something others may wait for writes one byte to one of them, and waiting processes watch that
- * folder (see `wake.ts`).
+ * something others may wait for writes the time into one of them, and waiting processes watch
+ * that folder (see `wake.ts`). The time lets a waiter skip rings for commits older than its last
+ * look, which a busy consumer's watch hands over in numbers once it waits again.
  *
  * Why not watch the database's own folder: `Deno.watchFs` opens and closes the files it reports
  * on (seen with strace: `openat(…/bus.db-shm)`, `close`, on every event). Closing *any*
@@ -20,7 +21,9 @@
 export type Ring = "appended" | "requeued";
 
 const KINDS: readonly Ring[] = ["appended", "requeued"];
-const BYTE = new Uint8Array([1]);
+/** What a ring writes: when it was rung (`Date.now()`, a float64 in this machine's order). */
+const STAMP = new Float64Array(1);
+const STAMP_BYTES = new Uint8Array(STAMP.buffer);
 
 /** The doorbell folder of a database file. */
 export function bellDir(path: string): string {
@@ -67,8 +70,8 @@ export class Bell {
   }
 
   /**
-   * Rings: one byte written in place (no growth), which the others' watch reports as a change
-   * of the file. Synchronous and cheap (a seek and a one-byte write), asked for after each commit
+   * Rings: the time written in place (no growth), which the others' watch reports as a change
+   * of the file. Synchronous and cheap (a seek and an eight-byte write), asked for after each commit
    * that others may be waiting for; within {@linkcode RING_GAP_MS} of the last ring of its kind,
    * rung once when the gap ends.
    */
@@ -93,10 +96,28 @@ export class Bell {
     const file = this.#files.get(kind);
     if (!file) return;
     try {
+      STAMP[0] = Date.now();
       file.seekSync(0, Deno.SeekMode.Start);
-      file.writeSync(BYTE);
+      file.writeSync(STAMP_BYTES);
     } catch {
       // a full or vanished disk: the others' poll remains
+    }
+  }
+
+  /**
+   * When the ring of `kind` was last rung, by any process; `undefined` when the file does not
+   * tell (never rung, or rung by a version that wrote one byte).
+   */
+  lastRing(kind: Ring): number | undefined {
+    const file = this.#files.get(kind);
+    if (!file) return undefined;
+    try {
+      file.seekSync(0, Deno.SeekMode.Start);
+      const n = file.readSync(STAMP_BYTES);
+      const at = STAMP[0];
+      return n === STAMP_BYTES.length && Number.isFinite(at) && at > 0 ? at : undefined;
+    } catch {
+      return undefined;
     }
   }
 

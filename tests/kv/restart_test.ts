@@ -6,6 +6,7 @@
  */
 import { assert, assertEquals } from "@std/assert";
 import { kv } from "../../src/kv/mod.ts";
+import { Bell } from "../../src/kv/bell.ts";
 import { Waker } from "../../src/kv/wake.ts";
 import { indexOf, tempDb, until } from "./_helpers.ts";
 import { ConsumerProcess } from "./_process.ts";
@@ -110,23 +111,59 @@ Deno.test("a ring that comes while nobody waits wakes the next waiter", async ()
   try {
     // A wait opens the watch; it ends unrung.
     const stop = new AbortController();
-    const opening = waker.wait(waker.generation, 60_000, stop.signal);
+    const opening = waker.wait(waker.mark(), 60_000, stop.signal);
     stop.abort();
     await opening;
     // A ring with nobody waiting: the watch is read once, then no more until someone waits.
     const before = waker.generation;
     ring();
     await until(() => waker.generation > before);
-    await new Promise((r) => setTimeout(r, 50)); // past the look that follows a ring by 10 ms
-    const seen = waker.generation;
+    const seen = waker.mark();
     ring(); // left unread in the watch
     let woken = false;
     const waiting = waker.wait(seen, 60_000).then(() => woken = true);
     await until(() => woken);
     await waiting;
-    assert(waker.generation > seen, "woken by the ring, not by the time");
+    assert(waker.generation > seen.generation, "woken by the ring, not by the time");
   } finally {
     await waker.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a ring for a commit older than the waiter's look does not wake it; a newer one does", async () => {
+  const dir = await Deno.makeTempDir();
+  const bell = (await Bell.open(`${dir}/db`))!;
+  let heard = 0;
+  const waker = new Waker(
+    bell.dir,
+    undefined,
+    () => heard++,
+    false,
+    () => bell.lastRing("appended"),
+  );
+  try {
+    const stop = new AbortController();
+    const opening = waker.wait(waker.mark(), 60_000, stop.signal);
+    stop.abort();
+    await opening;
+    // With nobody waiting, the watch is read once and then holds the next ring unread.
+    bell.ring("appended");
+    await until(() => heard === 1);
+    bell.ring("appended"); // held, like the rings a busy consumer's watch keeps
+    await new Promise((r) => setTimeout(r, 5));
+    const look = waker.mark(); // a look that began after both commits saw them
+    let woken = false;
+    const waiting = waker.wait(look, 60_000).then(() => woken = true);
+    await until(() => heard === 2);
+    await new Promise((r) => setTimeout(r, 100)); // time for a wrong wake-up to show
+    assertEquals(woken, false, "woken by a ring its look had seen");
+    bell.ring("appended"); // news
+    await until(() => woken);
+    await waiting;
+  } finally {
+    await waker.close();
+    bell.close();
     await Deno.remove(dir, { recursive: true });
   }
 });

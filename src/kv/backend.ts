@@ -197,7 +197,10 @@ export class KvBackend implements Backend, AtomicAppender {
       let pace = this.#pace.get(who);
       if (!pace) this.#pace.set(who, pace = { lingerUntil: 0, lastReturn: 0 });
       const linger = pace.lingerUntil - Date.now();
-      if (linger > 0 && waitMs > 0) await sleep(Math.min(linger, waitMs), signal);
+      if (linger > 0 && waitMs > 0) {
+        p.waker.rest(); // events come faster than rings tell: none is needed until a wait
+        await sleep(Math.min(linger, waitMs), signal);
+      }
       // The last look took everything it saw, and nothing was appended or requeued since: wait
       // for that before looking (a look that finds nothing costs a read and, across processes,
       // several thread wake-ups; a paced consumer made one after every event).
@@ -370,7 +373,7 @@ export class KvBackend implements Backend, AtomicAppender {
       () => claimer.requeuedAll(),
       () => this.stats.rings++,
       path === ":memory:" && !this.#options.kv,
-      () => bell?.lastRing("appended"),
+      (kind) => bell?.lastRing(kind),
     );
     const appender = new Appender(kv, this.stats, (streams) => {
       bell?.ring("appended");

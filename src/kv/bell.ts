@@ -30,19 +30,9 @@ export function bellDir(path: string): string {
   return `${path}.wake`;
 }
 
-/**
- * The shortest time between two rings of one kind, in milliseconds; a ring asked for sooner is
- * rung once at the end of the gap. Events arriving faster than one a millisecond make waiting
- * consumers claim in batches anyway (see `LINGER_RATE` in backend.ts), and each ring costs the
- * ringer two system calls and every watcher a wake-up.
- */
-const RING_GAP_MS = 1;
-
 /** One process's side of the doorbell: the bell files kept open to ring them cheaply. */
 export class Bell {
   #files = new Map<Ring, Deno.FsFile>();
-  #lastRing = new Map<Ring, number>();
-  #trailing = new Map<Ring, ReturnType<typeof setTimeout>>();
 
   private constructor(readonly dir: string) {}
 
@@ -72,27 +62,16 @@ export class Bell {
   /**
    * Rings: the time written in place (no growth), which the others' watch reports as a change
    * of the file. Synchronous and cheap (a seek and an eight-byte write), asked for after each commit
-   * that others may be waiting for; within {@linkcode RING_GAP_MS} of the last ring of its kind,
-   * rung once when the gap ends.
+   * that others may be waiting for.
+   *
+   * Every such commit rings. A throttle (one ring a millisecond at most) needs a timer for the
+   * ring that ends a burst, and those timers cost a publisher making one commit after another
+   * ~14 µs per publish, against ~6 for the two system calls. The waiters do not pay for the rings
+   * either while events come that fast: a lingering consumer closes its watch (see `Waker.rest`).
+   * Measured with `deno task bench --only kv --rows "1 event"`, three interleaved pairs, against
+   * the bare poller of the same run: throttled 61-73%, ringing every commit 74-83%.
    */
   ring(kind: Ring): void {
-    if (this.#trailing.has(kind)) return; // a ring is already due at the end of the gap
-    const wait = (this.#lastRing.get(kind) ?? -Infinity) + RING_GAP_MS - performance.now();
-    if (wait > 0) {
-      this.#trailing.set(
-        kind,
-        setTimeout(() => {
-          this.#trailing.delete(kind);
-          this.ring(kind);
-        }, wait),
-      );
-      return;
-    }
-    this.#lastRing.set(kind, performance.now());
-    this.#write(kind);
-  }
-
-  #write(kind: Ring): void {
     const file = this.#files.get(kind);
     if (!file) return;
     try {
@@ -121,13 +100,8 @@ export class Bell {
     }
   }
 
-  /** Closes the bell files, ringing first what was due. */
+  /** Closes the bell files. */
   close(): void {
-    for (const [kind, timer] of this.#trailing) {
-      clearTimeout(timer);
-      this.#write(kind);
-    }
-    this.#trailing.clear();
     for (const file of this.#files.values()) {
       try {
         file.close();

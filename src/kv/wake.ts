@@ -9,7 +9,7 @@
  *
  * @module
  */
-import { ringOf } from "./bell.ts";
+import { type Ring, ringOf } from "./bell.ts";
 
 /**
  * A look for work as the waker sees it: the wake-ups counted before it began, and when it began
@@ -35,20 +35,22 @@ export class Waker {
   #watchFailed = false;
   /** Resolves the watch loop's pause when a waiter arrives (see `#startWatching`). */
   #wanted?: () => void;
+  /** When the watch was closed by {@linkcode Waker.rest}, if it is closed. */
+  #restedAt?: number;
 
   /**
    * @param watchDir The doorbell folder to watch, if any.
    * @param onRequeued Called when another process rang "requeued" (retries or releases).
    * @param onRing Called for each ring heard.
    * @param alone Whether no other process can write the database (`:memory:`).
-   * @param ringTime When an "appended" ring was last rung, if the doorbell tells (see `bell.ts`).
+   * @param ringTime When a ring of a kind was last rung, if the doorbell tells (see `bell.ts`).
    */
   constructor(
     private readonly watchDir?: string,
     private readonly onRequeued?: () => void,
     private readonly onRing?: () => void,
     private readonly alone = false,
-    private readonly ringTime: () => number | undefined = () => undefined,
+    private readonly ringTime: (kind: Ring) => number | undefined = () => undefined,
   ) {}
 
   /**
@@ -57,7 +59,8 @@ export class Waker {
    * since its last look may wait without looking again first.
    */
   get complete(): boolean {
-    return this.alone || (this.#watcher !== undefined && !this.#watchFailed);
+    return this.alone ||
+      ((this.#watcher !== undefined || this.#restedAt !== undefined) && !this.#watchFailed);
   }
 
   /** Increases on every wake-up. */
@@ -112,7 +115,9 @@ export class Waker {
     if (this.#closed || this.changedSince(mark) || signal?.aborted || ms <= 0) {
       return Promise.resolve();
     }
+    const rested = this.#restedAt !== undefined;
     this.#startWatching();
+    if (rested && this.#rangWhileResting(mark)) return Promise.resolve();
     return new Promise((resolve) => {
       const done = () => {
         clearTimeout(timer);
@@ -140,6 +145,49 @@ export class Waker {
     await this.#watching;
   }
 
+  /**
+   * Closes the watch while nobody waits, for a consumer that will not wait for a while: one that
+   * lingers because events come faster than one a millisecond. Until it waits again, rings cost
+   * it nothing (an open watch wakes its own thread for every ring, 13-18 µs each, and hands the
+   * rings over when the consumer waits again, ~50 µs each). The next wait reopens the watch and
+   * reads the bell files' times for the rings it missed (see `#rangWhileResting`).
+   */
+  rest(): void {
+    if (this.#waiters.size > 0 || !this.#watcher || this.#closed) return;
+    // Only where the bell tells when it rang: elsewhere a ring missed meanwhile would be lost.
+    if (this.ringTime("appended") === undefined) return;
+    this.#restedAt = Date.now();
+    const watcher = this.#watcher;
+    this.#watcher = undefined;
+    try {
+      watcher.close();
+    } catch {
+      // already closed
+    }
+    this.#wanted?.(); // a paused watch loop ends on the closed watch
+  }
+
+  /**
+   * After a rest, with the watch open again: whether a ring came meanwhile that `mark`'s look may
+   * not have seen. A "requeued" ring since the rest is always news.
+   */
+  #rangWhileResting(mark: Mark): boolean {
+    const restedAt = this.#restedAt!;
+    this.#restedAt = undefined;
+    const requeued = this.ringTime("requeued"); // undefined: never rung
+    if (requeued !== undefined && requeued + 1 >= restedAt) {
+      this.onRequeued?.();
+      this.notify();
+      return true;
+    }
+    const appended = this.ringTime("appended");
+    if (appended === undefined || !isStale(appended, mark)) {
+      this.notify(appended ?? Infinity);
+      return true;
+    }
+    return false;
+  }
+
   #startWatching(): void {
     if (this.#watcher || !this.watchDir || this.#closed) return;
     try {
@@ -161,24 +209,30 @@ export class Waker {
             this.onRequeued?.();
             this.notify();
           } else {
-            this.notify(this.ringTime() ?? Infinity);
+            this.notify(this.ringTime("appended") ?? Infinity);
           }
           // Nobody waits (the claims are busy): stop reading the watch until someone does.
           // The watch keeps what arrives meanwhile, so the first waiter hears those rings; the
           // ones for commits its look already saw wake nobody (see `changedSince`).
           // A busy consumer's event loop then no longer runs for each ring (~50 µs of CPU per
-          // ring read; a publisher rings up to 1,000 times a second); the watch's own thread
+          // ring read; a publisher rings after every commit); the watch's own thread
           // still wakes for each (13-18 µs per event in the single-publish row). A "requeued"
           // ring left unread meanwhile is found by the claims' periodic look for retries.
-          if (this.#waiters.size === 0 && !this.#closed) {
-            await new Promise<void>((resolve) => this.#wanted = resolve);
-            this.#wanted = undefined;
+          if (this.#waiters.size === 0 && !this.#closed && this.#watcher === watcher) {
+            await new Promise<void>((resolve) => {
+              const wanted = () => {
+                if (this.#wanted === wanted) this.#wanted = undefined;
+                resolve();
+              };
+              this.#wanted = wanted;
+            });
           }
         }
       } catch {
         // the watch ended (folder removed, closed): the poll backstop remains
       }
-      this.#watchFailed = true;
+      // Closed by `rest`, it opens again on the next wait; otherwise it failed.
+      if (this.#watcher === watcher) this.#watchFailed = true;
     })();
   }
 }

@@ -7,7 +7,7 @@
 import { assert, assertEquals } from "@std/assert";
 import { kv } from "../../src/kv/mod.ts";
 import { Bell } from "../../src/kv/bell.ts";
-import { Waker } from "../../src/kv/wake.ts";
+import { type Mark, Waker } from "../../src/kv/wake.ts";
 import { indexOf, tempDb, until } from "./_helpers.ts";
 import { ConsumerProcess } from "./_process.ts";
 
@@ -161,6 +161,59 @@ Deno.test("a ring for a commit older than the waiter's look does not wake it; a 
     bell.ring("appended"); // news
     await until(() => woken);
     await waiting;
+  } finally {
+    await waker.close();
+    bell.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a rested watch opens again on the next wait and learns of the rings it missed", async () => {
+  const dir = await Deno.makeTempDir();
+  const bell = (await Bell.open(`${dir}/db`))!;
+  let requeued = 0;
+  const waker = new Waker(bell.dir, () => requeued++, undefined, false, (k) => bell.lastRing(k));
+  const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
+  const waitFor = async (mark: Mark) => {
+    let woken = false;
+    const waiting = waker.wait(mark, 60_000).then(() => woken = true);
+    return { woken: () => woken, waiting };
+  };
+  try {
+    bell.ring("appended");
+    await pause(5);
+    const opening = new AbortController();
+    const first = waker.wait(waker.mark(), 60_000, opening.signal);
+    opening.abort();
+    await first;
+
+    // An appended ring while resting, after the look: the next wait returns at once.
+    waker.rest();
+    const before = waker.mark();
+    await pause(5);
+    bell.ring("appended");
+    const missed = await waitFor(before);
+    await until(missed.woken);
+    await missed.waiting;
+
+    // Resting again, nothing rung since the look: the wait lasts until a ring.
+    waker.rest();
+    await pause(5);
+    const quiet = await waitFor(waker.mark());
+    await pause(100); // time for a wrong wake-up to show
+    assertEquals(quiet.woken(), false, "woken with nothing rung");
+    bell.ring("appended");
+    await until(quiet.woken);
+    await quiet.waiting;
+
+    // A "requeued" ring while resting is news, and says so.
+    await pause(5);
+    waker.rest();
+    bell.ring("requeued");
+    const retry = await waitFor(waker.mark());
+    await until(retry.woken);
+    await retry.waiting;
+    assertEquals(requeued, 1);
   } finally {
     await waker.close();
     bell.close();

@@ -35,8 +35,10 @@ export class Waker {
   #watchFailed = false;
   /** Resolves the watch loop's pause when a waiter arrives (see `#startWatching`). */
   #wanted?: () => void;
-  /** When the watch was closed by {@linkcode Waker.rest}, if it is closed. */
-  #restedAt?: number;
+  /** Whether the watch was closed by {@linkcode Waker.rest}. */
+  #rested = false;
+  /** When the watch loop last read an event (or the watch opened): later rings may be unread. */
+  #heardAt = 0;
 
   /**
    * @param watchDir The doorbell folder to watch, if any.
@@ -60,7 +62,7 @@ export class Waker {
    */
   get complete(): boolean {
     return this.alone ||
-      ((this.#watcher !== undefined || this.#restedAt !== undefined) && !this.#watchFailed);
+      ((this.#watcher !== undefined || this.#rested) && !this.#watchFailed);
   }
 
   /** Increases on every wake-up. */
@@ -115,9 +117,9 @@ export class Waker {
     if (this.#closed || this.changedSince(mark) || signal?.aborted || ms <= 0) {
       return Promise.resolve();
     }
-    const rested = this.#restedAt !== undefined;
+    const rested = this.#rested, heardAt = this.#heardAt;
     this.#startWatching();
-    if (rested && this.#rangWhileResting(mark)) return Promise.resolve();
+    if (rested && this.#rangWhileResting(mark, heardAt)) return Promise.resolve();
     return new Promise((resolve) => {
       const done = () => {
         clearTimeout(timer);
@@ -156,7 +158,7 @@ export class Waker {
     if (this.#waiters.size > 0 || !this.#watcher || this.#closed) return;
     // Only where the bell tells when it rang: elsewhere a ring missed meanwhile would be lost.
     if (this.ringTime("appended") === undefined) return;
-    this.#restedAt = Date.now();
+    this.#rested = true;
     const watcher = this.#watcher;
     this.#watcher = undefined;
     try {
@@ -169,13 +171,14 @@ export class Waker {
 
   /**
    * After a rest, with the watch open again: whether a ring came meanwhile that `mark`'s look may
-   * not have seen. A "requeued" ring since the rest is always news.
+   * not have seen. A "requeued" ring the closed watch may not have handed over (one since it last
+   * read an event, `heardAt`: a paused watch keeps such rings, and closing it dropped them) is
+   * always news.
    */
-  #rangWhileResting(mark: Mark): boolean {
-    const restedAt = this.#restedAt!;
-    this.#restedAt = undefined;
+  #rangWhileResting(mark: Mark, heardAt: number): boolean {
+    this.#rested = false;
     const requeued = this.ringTime("requeued"); // undefined: never rung
-    if (requeued !== undefined && requeued + 1 >= restedAt) {
+    if (requeued !== undefined && requeued + 1 >= heardAt) {
       this.onRequeued?.();
       this.notify();
       return true;
@@ -197,9 +200,11 @@ export class Waker {
       return; // no file events here (or no permission): the poll backstop remains
     }
     const watcher = this.#watcher;
+    this.#heardAt = Date.now();
     this.#watching = (async () => {
       try {
         for await (const event of watcher) {
+          this.#heardAt = Date.now();
           if (event.kind === "access") continue;
           const rings = event.paths.map(ringOf);
           if (!rings.some((r) => r !== undefined)) continue;

@@ -220,3 +220,38 @@ Deno.test("a rested watch opens again on the next wait and learns of the rings i
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("a requeued ring held by a paused watch is not lost when the watch rests", async () => {
+  const dir = await Deno.makeTempDir();
+  const bell = (await Bell.open(`${dir}/db`))!;
+  let requeued = 0, heard = 0;
+  const waker = new Waker(
+    bell.dir,
+    () => requeued++,
+    () => heard++,
+    false,
+    (k) => bell.lastRing(k),
+  );
+  try {
+    const opening = new AbortController();
+    const first = waker.wait(waker.mark(), 60_000, opening.signal);
+    opening.abort();
+    await first;
+    // Nobody waits: the watch reads one ring, then holds the next one unread.
+    bell.ring("appended");
+    await until(() => heard === 1);
+    bell.ring("requeued");
+    await new Promise((r) => setTimeout(r, 20));
+    assertEquals(heard, 1, "the paused watch read the held ring");
+    waker.rest(); // drops what the watch held
+    let woken = false;
+    const waiting = waker.wait(waker.mark(), 60_000).then(() => woken = true);
+    await until(() => woken);
+    await waiting;
+    assertEquals(requeued, 1);
+  } finally {
+    await waker.close();
+    bell.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -174,7 +174,7 @@ Deno.test("a rested watch opens again on the next wait and learns of the rings i
   let requeued = 0;
   const waker = new Waker(bell.dir, () => requeued++, undefined, false, (k) => bell.lastRing(k));
   const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
-  const waitFor = async (mark: Mark) => {
+  const waitFor = (mark: Mark) => {
     let woken = false;
     const waiting = waker.wait(mark, 60_000).then(() => woken = true);
     return { woken: () => woken, waiting };
@@ -192,14 +192,14 @@ Deno.test("a rested watch opens again on the next wait and learns of the rings i
     const before = waker.mark();
     await pause(5);
     bell.ring("appended");
-    const missed = await waitFor(before);
+    const missed = waitFor(before);
     await until(missed.woken);
     await missed.waiting;
 
     // Resting again, nothing rung since the look: the wait lasts until a ring.
     waker.rest();
     await pause(5);
-    const quiet = await waitFor(waker.mark());
+    const quiet = waitFor(waker.mark());
     await pause(100); // time for a wrong wake-up to show
     assertEquals(quiet.woken(), false, "woken with nothing rung");
     bell.ring("appended");
@@ -210,7 +210,7 @@ Deno.test("a rested watch opens again on the next wait and learns of the rings i
     await pause(5);
     waker.rest();
     bell.ring("requeued");
-    const retry = await waitFor(waker.mark());
+    const retry = waitFor(waker.mark());
     await until(retry.woken);
     await retry.waiting;
     assertEquals(requeued, 1);

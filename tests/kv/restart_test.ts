@@ -131,62 +131,68 @@ Deno.test("a ring that comes while nobody waits wakes the next waiter", async ()
   }
 });
 
-Deno.test("a ring for a commit older than the waiter's look does not wake it; a newer one does", async () => {
+/**
+ * A doorbell in a temporary folder and a waker watching it (its watch opened by a wait that ends
+ * at once), counting the rings it hears and the requeued rings it reports.
+ */
+async function watchedBell() {
   const dir = await Deno.makeTempDir();
   const bell = (await Bell.open(`${dir}/db`))!;
-  let heard = 0;
+  const counts = { heard: 0, requeued: 0 };
   const waker = new Waker(
     bell.dir,
-    undefined,
-    () => heard++,
+    () => counts.requeued++,
+    () => counts.heard++,
     false,
-    () => bell.lastRing("appended"),
+    (kind) => bell.lastRing(kind),
   );
-  try {
-    const stop = new AbortController();
-    const opening = waker.wait(waker.mark(), 60_000, stop.signal);
-    stop.abort();
-    await opening;
-    // With nobody waiting, the watch is read once and then holds the next ring unread.
-    bell.ring("appended");
-    await until(() => heard === 1);
-    bell.ring("appended"); // held, like the rings a busy consumer's watch keeps
-    await new Promise((r) => setTimeout(r, 5));
-    const look = waker.mark(); // a look that began after both commits saw them
-    let woken = false;
-    const waiting = waker.wait(look, 60_000).then(() => woken = true);
-    await until(() => heard === 2);
-    await new Promise((r) => setTimeout(r, 100)); // time for a wrong wake-up to show
-    assertEquals(woken, false, "woken by a ring its look had seen");
-    bell.ring("appended"); // news
-    await until(() => woken);
-    await waiting;
-  } finally {
-    await waker.close();
-    bell.close();
-    await Deno.remove(dir, { recursive: true });
-  }
-});
-
-Deno.test("a rested watch opens again on the next wait and learns of the rings it missed", async () => {
-  const dir = await Deno.makeTempDir();
-  const bell = (await Bell.open(`${dir}/db`))!;
-  let requeued = 0;
-  const waker = new Waker(bell.dir, () => requeued++, undefined, false, (k) => bell.lastRing(k));
-  const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
+  const opening = new AbortController();
+  const first = waker.wait(waker.mark(), 60_000, opening.signal);
+  opening.abort();
+  await first;
+  /** Starts a wait for the look marked by `mark`; `woken()` tells whether it ended. */
   const waitFor = (mark: Mark) => {
     let woken = false;
     const waiting = waker.wait(mark, 60_000).then(() => woken = true);
     return { woken: () => woken, waiting };
   };
-  try {
-    bell.ring("appended");
-    await pause(5);
-    const opening = new AbortController();
-    const first = waker.wait(waker.mark(), 60_000, opening.signal);
-    opening.abort();
-    await first;
+  const cleanup = async () => {
+    await waker.close();
+    bell.close();
+    await Deno.remove(dir, { recursive: true });
+  };
+  return { bell, waker, counts, waitFor, cleanup };
+}
 
+const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+Deno.test("a ring for a commit older than the waiter's look does not wake it; a newer one does", async () => {
+  const { bell, waker, counts, waitFor, cleanup } = await watchedBell();
+  try {
+    // With nobody waiting, the watch is read once and then holds the next ring unread.
+    bell.ring("appended");
+    await until(() => counts.heard === 1);
+    bell.ring("appended"); // held, like the rings a busy consumer's watch keeps
+    await pause(5);
+    const look = waitFor(waker.mark()); // a look that began after both commits saw them
+    await until(() => counts.heard === 2);
+    await pause(100); // time for a wrong wake-up to show
+    assertEquals(look.woken(), false, "woken by a ring its look had seen");
+    bell.ring("appended"); // news
+    await until(look.woken);
+    await look.waiting;
+  } finally {
+    await cleanup();
+  }
+});
+
+Deno.test("a rested watch opens again on the next wait and learns of the rings it missed", async () => {
+  const { bell, waker, counts, waitFor, cleanup } = await watchedBell();
+  try {
+    // A watch rests only once the bell tells ring times: ring once first.
+    bell.ring("appended");
+    await until(() => counts.heard === 1);
+    await pause(5);
     // An appended ring while resting, after the look: the next wait returns at once.
     waker.rest();
     const before = waker.mark();
@@ -213,45 +219,27 @@ Deno.test("a rested watch opens again on the next wait and learns of the rings i
     const retry = waitFor(waker.mark());
     await until(retry.woken);
     await retry.waiting;
-    assertEquals(requeued, 1);
+    assertEquals(counts.requeued, 1);
   } finally {
-    await waker.close();
-    bell.close();
-    await Deno.remove(dir, { recursive: true });
+    await cleanup();
   }
 });
 
 Deno.test("a requeued ring held by a paused watch is not lost when the watch rests", async () => {
-  const dir = await Deno.makeTempDir();
-  const bell = (await Bell.open(`${dir}/db`))!;
-  let requeued = 0, heard = 0;
-  const waker = new Waker(
-    bell.dir,
-    () => requeued++,
-    () => heard++,
-    false,
-    (k) => bell.lastRing(k),
-  );
+  const { bell, waker, counts, waitFor, cleanup } = await watchedBell();
   try {
-    const opening = new AbortController();
-    const first = waker.wait(waker.mark(), 60_000, opening.signal);
-    opening.abort();
-    await first;
     // Nobody waits: the watch reads one ring, then holds the next one unread.
     bell.ring("appended");
-    await until(() => heard === 1);
+    await until(() => counts.heard === 1);
     bell.ring("requeued");
-    await new Promise((r) => setTimeout(r, 20));
-    assertEquals(heard, 1, "the paused watch read the held ring");
+    await pause(20);
+    assertEquals(counts.heard, 1, "the paused watch read the held ring");
     waker.rest(); // drops what the watch held
-    let woken = false;
-    const waiting = waker.wait(waker.mark(), 60_000).then(() => woken = true);
-    await until(() => woken);
-    await waiting;
-    assertEquals(requeued, 1);
+    const retry = waitFor(waker.mark());
+    await until(retry.woken);
+    await retry.waiting;
+    assertEquals(counts.requeued, 1);
   } finally {
-    await waker.close();
-    bell.close();
-    await Deno.remove(dir, { recursive: true });
+    await cleanup();
   }
 });

@@ -82,6 +82,12 @@ export class Waker {
    * keeps the rings meanwhile and hands them over once it waits again — before this check, one
    * empty look each (measured: as many empty looks as rings heard, ~600 per consumer in the
    * four-consumer row).
+   *
+   * A ring's time is read from the bell file when the ring is heard, so it is the latest ring's:
+   * news is never taken for old, but for one case. Two processes ring at the same moment and the
+   * one that read the clock first writes last; the file then shows the older time. A waiter whose
+   * look began between the two then sleeps through the newer ring, until the next ring or the
+   * backstop poll (`pollMs`, 1 s by default).
    */
   changedSince(mark: Mark): boolean {
     const behind = this.#generation - mark.generation;

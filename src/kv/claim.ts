@@ -303,8 +303,10 @@ export class Claimer {
         rider?.failed(); // the settlements are written on their own
         throw err;
       }
+      // A lost race is tried again after this pause; riders wait for that attempt.
+      const pause = Math.random() * CONFLICT_PAUSE_MS * Math.min(attempt + 1, 3);
       if (result.ok) rider?.committed(result.versionstamp);
-      else rider?.failed(true);
+      else rider?.failed(attempt + 1 < ATTEMPTS ? pause : undefined);
       if (result.ok) {
         for (const [s, c] of cursors) {
           this.#cursors.set(`${group}\u0000${s}`, {
@@ -350,7 +352,7 @@ export class Claimer {
         if (r.key[1] === "lease") this.#leaseScanAt.delete(`${group}\u0000${s}`);
         else this.#retryScanAt.delete(`${group}\u0000${s}`);
       }
-      await sleep(Math.random() * CONFLICT_PAUSE_MS * Math.min(attempt + 1, 3));
+      await sleep(pause);
     }
     return { deliveries: [], wakeAt: Date.now() };
   }

@@ -30,6 +30,8 @@ const DEAD_BYTES_PER_OP = 600_000;
  * with 45-50k.
  */
 export const HOLD_MS = 50;
+/** How much longer than a lost claim's pause its riders wait for the claim's next attempt. */
+const RIDE_AGAIN_SLACK_MS = 10;
 /** The most mutations settlements may add to a claim's commit (Deno KV allows 1,000 in all). */
 const RIDER_MUTATIONS = 400;
 /** The most bytes of dead letters settlements may add to a claim's commit. */
@@ -46,10 +48,10 @@ export interface Rider {
   /** The commit succeeded with `versionstamp`. */
   committed(versionstamp: string): void;
   /**
-   * The commit failed. After a lost race (`again`), the settlements wait for the next claim once
-   * more, within what is left of their hold; otherwise they are written on their own.
+   * The commit failed. After a lost race, whose claim tries again in `nextAttemptInMs`, the
+   * settlements wait for that attempt once more; otherwise they are written on their own.
    */
-  failed(again?: boolean): void;
+  failed(nextAttemptInMs?: number): void;
 }
 
 type Op =
@@ -163,13 +165,20 @@ export class LeaseWriter {
         this.#done(changes, plan, versionstamp);
         for (const op of ops) op.resolve([]);
       },
-      failed: (again) => {
+      failed: (nextAttemptInMs) => {
         // Held back once only: a check of ours that keeps failing must not fail claims.
-        const left = HOLD_MS - (performance.now() - since);
-        if (!again || left <= 0 || ops.some((op) => op.kind === "settle" && op.rode)) {
+        if (
+          nextAttemptInMs === undefined || ops.some((op) => op.kind === "settle" && op.rode)
+        ) {
           for (const op of ops) this.#enqueue(op);
           return;
         }
+        // Until the claim's next attempt (its pause, plus a timer's lateness), and at least
+        // what is left of the hold.
+        const left = Math.max(
+          HOLD_MS - (performance.now() - since),
+          nextAttemptInMs + RIDE_AGAIN_SLACK_MS,
+        );
         for (const op of ops) if (op.kind === "settle") op.rode = true;
         if (this.#held.length === 0) this.#heldSince = since;
         else this.#heldSince = Math.min(this.#heldSince, since);

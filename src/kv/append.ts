@@ -25,6 +25,8 @@ import {
 /** How long appended ids are remembered for `dedupe`, in milliseconds: a day and an hour. */
 const DEDUPE_MS = 25 * 60 * 60 * 1000;
 
+const NONE: ReadonlySet<string> = new Set();
+
 /** Headroom under Deno KV's byte limits: values are stored in V8's encoding, not JSON. */
 const BYTES_BUDGET = Math.floor(LIMITS.mutationBytes * 0.85);
 
@@ -195,8 +197,9 @@ export class Appender {
     for (let attempt = 0;; attempt++) {
       // Read sequences before the dedupe keys: an append of the same id committed after the
       // sequence we check moves it, so our commit fails and we look again.
-      const states = await this.#seqStates(streams);
-      const skip = await this.#appendedBefore(batch);
+      // Both are known without a read in the common case (sequences cached, no dedupe): no await.
+      const states = this.#cachedStates(streams) ?? await this.#seqStates(streams);
+      const skip = batch.some((p) => p.dedupe) ? await this.#appendedBefore(batch) : NONE;
       const chosen: [Envelope, number][] = [];
       const remember: string[] = [];
       const seen = new Set<string>();
@@ -262,6 +265,17 @@ export class Appender {
     if (ids.length === 0) return new Set();
     const found = await getMany(this.stats, this.kv, ids.map(dedupeKey));
     return new Set(ids.filter((_, i) => found[i].versionstamp !== null));
+  }
+
+  /** The streams' sequences when all are cached, else `undefined`. */
+  #cachedStates(streams: readonly string[]): Map<string, SeqState> | undefined {
+    const out = new Map<string, SeqState>();
+    for (const s of streams) {
+      const state = this.#seqs.get(s);
+      if (!state) return undefined;
+      out.set(s, state);
+    }
+    return out;
   }
 
   async #seqStates(streams: readonly string[]): Promise<Map<string, SeqState>> {

@@ -331,7 +331,8 @@ export class KvBackend implements Backend, AtomicAppender {
 
   /** Runs an operation on the open parts, tracked so `close` waits for it. */
   #run<T>(fn: (p: Open) => Promise<T>): Promise<T> {
-    const run = this.#parts().then(fn);
+    // Once open, without the hop through the opening promise (a publish makes one call here).
+    const run = this.#ready && !this.#closed ? fn(this.#ready) : this.#parts().then(fn);
     const done = () => this.#inflight.delete(run);
     this.#inflight.add(run);
     run.then(done, done);

@@ -25,6 +25,7 @@ import {
 /** How long appended ids are remembered for `dedupe`, in milliseconds: a day and an hour. */
 const DEDUPE_MS = 25 * 60 * 60 * 1000;
 
+/** No ids appended before: what a batch without dedupe skips. */
 const NONE: ReadonlySet<string> = new Set();
 
 /** Headroom under Deno KV's byte limits: values are stored in V8's encoding, not JSON. */

@@ -39,8 +39,8 @@ const ATTEMPTS = 8;
  * tries again: the consumers of a group woke together and the winner moved the cursor, so an
  * immediate retry would race the others again. The winner carries on meanwhile, so the loser
  * stands by rather than spend a read and a failed commit per ring; the claim took nothing, so
- * no event waits for it, and settlements that were to ride in it are written on their own once
- * `HOLD_MS` (settle.ts) runs out. Measured with four consumer processes on one file and a
+ * no event waits for it, and settlements that were to ride in it wait for its next attempt
+ * (see `Rider.failed`). Measured with four consumer processes on one file and a
  * publisher of 100-event batches (the rate the four kept up with): immediate retries 13-17k
  * events/s, 111-136 µs of CPU per event; a 10 ms pause 22-24k/s, on a later day 27-39k/s; 40 ms
  * 45-50k/s that day, where one consumer alone kept up with 50-66k/s. Later, against one consumer

@@ -156,12 +156,18 @@ async function watchedBell() {
     const waiting = waker.wait(mark, 60_000).then(() => woken = true);
     return { woken: () => woken, waiting };
   };
+  /** Waits until a wait for the look marked by `mark` ends (it must, within `until`'s time). */
+  const wokenFor = async (mark: Mark) => {
+    const wait = waitFor(mark);
+    await until(wait.woken);
+    await wait.waiting;
+  };
   const cleanup = async () => {
     await waker.close();
     bell.close();
     await Deno.remove(dir, { recursive: true });
   };
-  return { bell, waker, counts, waitFor, cleanup };
+  return { bell, waker, counts, waitFor, wokenFor, cleanup };
 }
 
 const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -187,7 +193,7 @@ Deno.test("a ring for a commit older than the waiter's look does not wake it; a 
 });
 
 Deno.test("a rested watch opens again on the next wait and learns of the rings it missed", async () => {
-  const { bell, waker, counts, waitFor, cleanup } = await watchedBell();
+  const { bell, waker, counts, waitFor, wokenFor, cleanup } = await watchedBell();
   try {
     // A watch rests only once the bell tells ring times: ring once first.
     bell.ring("appended");
@@ -198,9 +204,7 @@ Deno.test("a rested watch opens again on the next wait and learns of the rings i
     const before = waker.mark();
     await pause(5);
     bell.ring("appended");
-    const missed = waitFor(before);
-    await until(missed.woken);
-    await missed.waiting;
+    await wokenFor(before);
 
     // Resting again, nothing rung since the look: the wait lasts until a ring.
     waker.rest();
@@ -216,9 +220,7 @@ Deno.test("a rested watch opens again on the next wait and learns of the rings i
     await pause(5);
     waker.rest();
     bell.ring("requeued");
-    const retry = waitFor(waker.mark());
-    await until(retry.woken);
-    await retry.waiting;
+    await wokenFor(waker.mark());
     assertEquals(counts.requeued, 1);
   } finally {
     await cleanup();
@@ -226,7 +228,7 @@ Deno.test("a rested watch opens again on the next wait and learns of the rings i
 });
 
 Deno.test("a requeued ring held by a paused watch is not lost when the watch rests", async () => {
-  const { bell, waker, counts, waitFor, cleanup } = await watchedBell();
+  const { bell, waker, counts, wokenFor, cleanup } = await watchedBell();
   try {
     // Nobody waits: the watch reads one ring, then holds the next one unread.
     bell.ring("appended");
@@ -235,9 +237,7 @@ Deno.test("a requeued ring held by a paused watch is not lost when the watch res
     await pause(20);
     assertEquals(counts.heard, 1, "the paused watch read the held ring");
     waker.rest(); // drops what the watch held
-    const retry = waitFor(waker.mark());
-    await until(retry.woken);
-    await retry.waiting;
+    await wokenFor(waker.mark());
     assertEquals(counts.requeued, 1);
   } finally {
     await cleanup();

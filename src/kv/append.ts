@@ -290,7 +290,7 @@ export class Appender {
         });
       });
     }
-    return new Map(streams.map((s) => [s, this.#seqs.get(s)!]));
+    return this.#cachedStates(streams)!;
   }
 }
 

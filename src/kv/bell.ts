@@ -69,7 +69,8 @@ export class Bell {
    * ~14 µs per publish, against ~6 for the two system calls. The waiters do not pay for the rings
    * either while events come that fast: a lingering consumer closes its watch (see `Waker.rest`).
    * Measured with `deno task bench --only kv --rows "1 event"`, three interleaved pairs, against
-   * the bare poller of the same run: throttled 61-73%, ringing every commit 74-83%.
+   * the bare poller of the same run: throttled 61-73%; ringing every commit, with lingering
+   * consumers closing their watch (the two changes went in together), 74-83%.
    */
   ring(kind: Ring): void {
     const file = this.#files.get(kind);

@@ -228,7 +228,8 @@ export class Waker {
           // A busy consumer's event loop then no longer runs for each ring (~50 µs of CPU per
           // ring read; a publisher rings after every commit); the watch's own thread
           // still wakes for each (13-18 µs per event in the single-publish row). A "requeued"
-          // ring left unread meanwhile is found by the claims' periodic look for retries.
+          // ring it keeps is heard by the next waiter; one dropped by a rest is caught on reopening
+          // (see `#rangWhileResting`).
           if (this.#waiters.size === 0 && !this.#closed && this.#watcher === watcher) {
             await new Promise<void>((resolve) => {
               const wanted = () => {

@@ -9,13 +9,14 @@
 import type { AppendOptions } from "../backend.ts";
 import { type Envelope, envelopeJson, envelopeProblem, MAX_ENVELOPE_BYTES } from "../envelope.ts";
 import { EnvelopeTooLargeError } from "../errors.ts";
-import { pack, runs, storedSize } from "./chunks.ts";
+import { CHUNK_BYTES, pack, runs, storedSize } from "./chunks.ts";
 import { dedupeKey, eventKey, seqKey } from "./keys.ts";
 import {
   APPEND_SHORT_RETRIES,
   backoff,
   commit,
   getMany,
+  isLocked,
   keyBytes,
   type KvStats,
   LIMITS,
@@ -73,7 +74,12 @@ export class Appender {
   /** Appends events, all or none, coalesced with other appends made meanwhile. */
   append(events: readonly Envelope[], options: AppendOptions = {}): Promise<void> {
     const dedupe = options.dedupe === true;
-    const cost = costOf(events, dedupe);
+    let cost: Cost;
+    try {
+      cost = costOf(events, dedupe);
+    } catch (err) {
+      return Promise.reject(err);
+    }
     if (events.length === 0) return Promise.resolve();
     return new Promise((resolve, reject) => {
       this.#pending.push({ events, dedupe, cost, resolve, reject });
@@ -192,6 +198,7 @@ export class Appender {
   }
 
   async #commit(batch: Pending[]): Promise<void> {
+    if (await this.#commitDirect(batch)) return;
     const all = new Set<string>();
     for (const p of batch) for (const s of p.cost.streams) all.add(s);
     const streams = [...all];
@@ -240,19 +247,59 @@ export class Appender {
     }
   }
 
+  /**
+   * Commits the common append in one go: events of one stream, no dedupe, the stream's sequence
+   * cached, one chunk's worth. Nothing is built that this case does not need: a sequential
+   * publisher waits on everything done between two commits, and on this VM that costs more than
+   * its CPU time (the database thread's next commit starts later and runs slower). Publisher
+   * alone, 20 interleaved rounds of 1,000 publishes in one process, medians: the general path
+   * below 3,478-3,566/s, this 3,750-3,771/s, a bare loop committing the same writes and ringing
+   * the doorbell 3,965-4,060/s.
+   *
+   * @returns `false` when the batch is not that case, or the commit met another writer (a moved
+   *   sequence, a locked database): the general path then takes it, with its retries.
+   */
+  async #commitDirect(batch: Pending[]): Promise<boolean> {
+    if (batch.length !== 1) return false;
+    const { events, dedupe, cost } = batch[0];
+    if (dedupe || cost.streams.size !== 1) return false;
+    const stream = events[0].stream;
+    const state = this.#seqs.get(stream);
+    if (!state) return false;
+    let bytes = 0;
+    for (const size of cost.sizes) bytes += size;
+    if (bytes > CHUNK_BYTES && events.length > 1) return false;
+    const seq = state.seq + events.length;
+    const key = seqKey(stream);
+    let result: Deno.KvCommitResult | Deno.KvCommitError;
+    try {
+      result = await this.kv.atomic()
+        .check({ key, versionstamp: state.versionstamp })
+        .set(eventKey(stream, state.seq + 1), pack(events as Envelope[]))
+        .set(key, seq)
+        .commit();
+    } catch (err) {
+      if (isLocked(err)) return false;
+      throw tooBig(err);
+    }
+    if (!result.ok) {
+      this.stats.appendConflicts++;
+      this.#seqs.delete(stream);
+      return false;
+    }
+    this.stats.appendCommits++;
+    this.#seqs.set(stream, { seq, versionstamp: result.versionstamp });
+    this.onAppended([stream]);
+    return true;
+  }
+
   async #commitOp(
     run: () => Promise<Deno.KvCommitResult | Deno.KvCommitError>,
   ): Promise<Deno.KvCommitResult | Deno.KvCommitError> {
     try {
       return await run();
     } catch (err) {
-      // Our estimate of Deno KV's limits missed: report it as the caller's batch being too big.
-      if (err instanceof Error && /too large|too many/i.test(err.message)) {
-        throw new RangeError(`Append does not fit in one Deno KV operation: ${err.message}`, {
-          cause: err,
-        });
-      }
-      throw err;
+      throw tooBig(err);
     }
   }
 
@@ -292,6 +339,16 @@ export class Appender {
     }
     return this.#cachedStates(streams)!;
   }
+}
+
+/** Our estimate of Deno KV's limits missed: reports it as the caller's batch being too big. */
+function tooBig(err: unknown): unknown {
+  if (err instanceof Error && /too large|too many/i.test(err.message)) {
+    return new RangeError(`Append does not fit in one Deno KV operation: ${err.message}`, {
+      cause: err,
+    });
+  }
+  return err;
 }
 
 /**

@@ -147,10 +147,8 @@ export class KvBackend implements Backend, AtomicAppender {
   }
 
   /** {@inheritDoc Backend.append} */
-  async append(events: readonly Envelope[], options?: AppendOptions): Promise<void> {
-    return await this.#run(async (p) => {
-      await p.appender.append(events, options);
-    });
+  append(events: readonly Envelope[], options?: AppendOptions): Promise<void> {
+    return this.#run((p) => p.appender.append(events, options));
   }
 
   /** {@inheritDoc AtomicAppender.appendAtomic} */

@@ -40,6 +40,27 @@ Deno.test("`append()` from two connections to one file never loses an event", as
   }
 });
 
+Deno.test("`append()` one at a time from two connections: a stale sequence is read again", async () => {
+  const db = await tempDb();
+  const a = kv({ path: db.path });
+  const b = kv({ path: db.path });
+  try {
+    await a.subscribe("alt-g", ["alt"], "earliest");
+    // Each append commits alone, on a sequence the other connection moved since: the check fails
+    // and the append is made again on the sequence read afresh.
+    for (let i = 0; i < 30; i++) await (i % 2 ? b : a).append(events("alt", 2, i * 2));
+    const got = await claimN(a, "alt-g", ["alt"], 60);
+    assertEquals(got.map(indexOf), Array.from({ length: 60 }, (_, i) => i));
+    const seqs = got.map((d) => Number(d.ref.split(":")[1]));
+    assertEquals(seqs, Array.from({ length: 60 }, (_, i) => i + 1));
+    assert(a.stats.appendConflicts + b.stats.appendConflicts >= 28, "stale sequences were met");
+  } finally {
+    await a.close();
+    await b.close();
+    await db.cleanup();
+  }
+});
+
 bothStores("`append()` with dedupe skips ids appended before", async (make) => {
   const a = make();
   await a.subscribe("dd-g", ["dd"], "earliest");

@@ -103,7 +103,7 @@ export function encodeEnvelope<T>(
     id,
     source,
     type,
-    time: new Date(now).toISOString(),
+    time: isoTime(now),
     datacontenttype: "application/json",
     data,
     stream,
@@ -119,6 +119,18 @@ export function encodeEnvelope<T>(
     if (bytes > MAX_ENVELOPE_BYTES) throw new EnvelopeTooLargeError(id, bytes, MAX_ENVELOPE_BYTES);
   }
   return { envelope, json };
+}
+
+let isoAt = NaN;
+let isoText = "";
+
+/** `new Date(ms).toISOString()`, kept for the last millisecond asked: a batch shares one. */
+function isoTime(ms: number): string {
+  if (ms !== isoAt) {
+    isoText = new Date(ms).toISOString();
+    isoAt = ms;
+  }
+  return isoText;
 }
 
 const encoder = new TextEncoder();

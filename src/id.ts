@@ -8,6 +8,8 @@
 const ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 
 let lastTime = -1;
+/** `lastTime` encoded: ids made in one millisecond (a batch) share it. */
+let lastTimeText = "";
 const lastRandom = new Uint8Array(10);
 
 /**
@@ -38,10 +40,11 @@ export function newId(now: number = Date.now()): string {
     }
   } else {
     lastTime = now;
+    lastTimeText = encodeTime(now);
     crypto.getRandomValues(lastRandom);
     lastRandom[0] &= 0x7f; // leave headroom so increments within a millisecond never wrap
   }
-  return encodeTime(now) + encodeRandom(lastRandom);
+  return lastTimeText + encodeRandom(lastRandom);
 }
 
 /**

@@ -73,7 +73,8 @@ export class Appender {
 
   /** Appends events, all or none, coalesced with other appends made meanwhile. */
   append(events: readonly Envelope[], options: AppendOptions = {}): Promise<void> {
-    const dedupe = options.dedupe === true;
+    // Bad input rejects the promise, as from an async function: callers need not also catch.
+    const dedupe = options?.dedupe === true;
     let cost: Cost;
     try {
       cost = costOf(events, dedupe);

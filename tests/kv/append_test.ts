@@ -114,6 +114,10 @@ bothStores("`append()` throws RangeError for a batch too big for one operation",
   await assertRejects(() => b.append(big), RangeError);
   await assertRejects(() => b.append(events("big", 1001)), RangeError);
   await assertRejects(() => b.append([{ hello: "world" } as never]), TypeError);
+  // Bad input rejects the returned promise; it does not throw at the call.
+  const malformed = b.append("not an array" as never);
+  assert(malformed instanceof Promise);
+  await assertRejects(() => malformed, TypeError);
   // Nothing was half-written; a fitting append still works.
   await b.append(events("big", 2));
   const got = await claimN(b, "big-g", ["big"], 2);

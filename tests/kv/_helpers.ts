@@ -22,6 +22,25 @@ export async function tempDb(): Promise<{ path: string; cleanup: () => Promise<v
   return { path: `${dir}/bus.db`, cleanup: () => Deno.remove(dir, { recursive: true }) };
 }
 
+/**
+ * Runs `fn` with two backends on one fresh database file (two connections, as two processes
+ * would have), then closes both and removes the file.
+ */
+export async function twoConnections(
+  fn: (a: KvBackend, b: KvBackend) => Promise<void>,
+): Promise<void> {
+  const db = await tempDb();
+  const a = kv({ path: db.path });
+  const b = kv({ path: db.path });
+  try {
+    await fn(a, b);
+  } finally {
+    await a.close();
+    await b.close();
+    await db.cleanup();
+  }
+}
+
 /** Claims until `n` deliveries arrived or the deadline passed. */
 export async function claimN(
   backend: Backend,

@@ -2,7 +2,7 @@ import { assert, assertEquals, assertRejects, assertThrows } from "@std/assert";
 import { createEnvelope } from "../../src/envelope.ts";
 import { InvalidOptionsError } from "../../src/errors.ts";
 import { kv } from "../../src/kv/mod.ts";
-import { bothStores, claimN, events, indexOf, tempDb } from "./_helpers.ts";
+import { bothStores, claimN, events, indexOf, twoConnections } from "./_helpers.ts";
 
 bothStores("`append()` keeps append order, also for concurrent appends", async (make) => {
   const b = make();
@@ -16,11 +16,8 @@ bothStores("`append()` keeps append order, also for concurrent appends", async (
   assert(b.stats.appendCommits < 20, "concurrent appends were coalesced");
 });
 
-Deno.test("`append()` from two connections to one file never loses an event", async () => {
-  const db = await tempDb();
-  const a = kv({ path: db.path });
-  const b = kv({ path: db.path });
-  try {
+Deno.test("`append()` from two connections to one file never loses an event", () =>
+  twoConnections(async (a, b) => {
     await a.subscribe("two-g", ["two"], "earliest");
     // Two connections writing one SQLite file: sequence conflicts and lock contention.
     const writes = [];
@@ -33,18 +30,10 @@ Deno.test("`append()` from two connections to one file never loses an event", as
     assertEquals(got.map(indexOf).sort((x, y) => x - y), Array.from({ length: 240 }, (_, i) => i));
     const seqs = got.map((d) => Number(d.ref.split(":")[1]));
     assertEquals(seqs, Array.from({ length: 240 }, (_, i) => i + 1));
-  } finally {
-    await a.close();
-    await b.close();
-    await db.cleanup();
-  }
-});
+  }));
 
-Deno.test("`append()` one at a time from two connections: a stale sequence is read again", async () => {
-  const db = await tempDb();
-  const a = kv({ path: db.path });
-  const b = kv({ path: db.path });
-  try {
+Deno.test("`append()` one at a time from two connections: a stale sequence is read again", () =>
+  twoConnections(async (a, b) => {
     await a.subscribe("alt-g", ["alt"], "earliest");
     // Each append commits alone, on a sequence the other connection moved since: the check fails
     // and the append is made again on the sequence read afresh.
@@ -54,12 +43,7 @@ Deno.test("`append()` one at a time from two connections: a stale sequence is re
     const seqs = got.map((d) => Number(d.ref.split(":")[1]));
     assertEquals(seqs, Array.from({ length: 60 }, (_, i) => i + 1));
     assert(a.stats.appendConflicts + b.stats.appendConflicts >= 28, "stale sequences were met");
-  } finally {
-    await a.close();
-    await b.close();
-    await db.cleanup();
-  }
-});
+  }));
 
 bothStores("`append()` with dedupe skips ids appended before", async (make) => {
   const a = make();
@@ -77,11 +61,8 @@ bothStores("`append()` with dedupe skips ids appended before", async (make) => {
   assertEquals(more.length, 0);
 });
 
-Deno.test("`append()` with dedupe is race-safe across two connections to one file", async () => {
-  const db = await tempDb();
-  const a = kv({ path: db.path });
-  const b = kv({ path: db.path });
-  try {
+Deno.test("`append()` with dedupe is race-safe across two connections to one file", () =>
+  twoConnections(async (a, b) => {
     await a.subscribe("ddr-g", ["ddr"], "earliest");
     // Two relays forwarding the same outbox entries at the same time.
     for (let round = 0; round < 10; round++) {
@@ -97,12 +78,7 @@ Deno.test("`append()` with dedupe is race-safe across two connections to one fil
       waitMs: 50,
     });
     assertEquals(more.length, 0);
-  } finally {
-    await a.close();
-    await b.close();
-    await db.cleanup();
-  }
-});
+  }));
 
 bothStores("`append()` throws RangeError for a batch too big for one operation", async (make) => {
   const b = make();

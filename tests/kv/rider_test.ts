@@ -7,7 +7,7 @@
 import { assert, assertEquals } from "@std/assert";
 import type { Delivery } from "../../src/backend.ts";
 import { kv } from "../../src/kv/mod.ts";
-import { bothStores, claimN, events, indexOf, tempDb } from "./_helpers.ts";
+import { bothStores, claimN, events, indexOf, tempDb, twoConnections } from "./_helpers.ts";
 
 const ack = (delivery: Delivery) => ({ delivery, outcome: "ack" as const });
 const opts = (consumer: string, leaseMs = 30_000) => ({
@@ -52,11 +52,8 @@ bothStores("`settle()` is written on its own when no claim comes", async (make) 
   assertEquals(none.length, 0);
 });
 
-Deno.test("`settle()` held by a claim that lost its race rides in the claim's next attempt", async () => {
-  const db = await tempDb();
-  const a = kv({ path: db.path });
-  const b = kv({ path: db.path });
-  try {
+Deno.test("`settle()` held by a claim that lost its race rides in the claim's next attempt", () =>
+  twoConnections(async (a, b) => {
     await a.subscribe("race-g", ["race"], "earliest");
     await a.append(events("race", 3));
     const [first] = await a.claim("race-g", ["race"], opts("a"));
@@ -69,12 +66,7 @@ Deno.test("`settle()` held by a claim that lost its race rides in the claim's ne
     assertEquals(indexOf(next), 2);
     assertEquals(a.stats.claimConflicts, 1);
     assertEquals(a.stats.carriedSettles, 1, "the ack rode in the claim that won, not alone");
-  } finally {
-    await a.close();
-    await b.close();
-    await db.cleanup();
-  }
-});
+  }));
 
 Deno.test("`close()` writes settlements still held", async () => {
   const db = await tempDb();

@@ -48,6 +48,11 @@ interface Corkable {
   uncork(): void;
 }
 
+/** The socket under an ioredis connection (not in ioredis's types). */
+function socketOf(conn: IORedis): Corkable | undefined {
+  return (conn as unknown as { stream?: Corkable }).stream;
+}
+
 // A consumer's own connection, and its id for CLIENT UNBLOCK.
 interface Channel {
   conn: IORedis;
@@ -244,7 +249,7 @@ class TcpClient implements RedisClient {
    * far more CPU than the bytes in it.
    */
   #cork(conn: IORedis): (() => void)[] | undefined {
-    const socket = (conn as unknown as { stream?: Corkable }).stream;
+    const socket = socketOf(conn);
     if (!socket?.cork) return undefined;
     let deferred = this.#corked.get(socket);
     if (!deferred) {
@@ -262,7 +267,7 @@ class TcpClient implements RedisClient {
   }
 
   #isCorked(conn: IORedis): boolean {
-    const socket = (conn as unknown as { stream?: Corkable }).stream;
+    const socket = socketOf(conn);
     return socket !== undefined && this.#corked.has(socket);
   }
 

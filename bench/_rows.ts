@@ -26,7 +26,7 @@ export interface RowSpec {
   /**
    * The producer stops after this many seconds even if fewer than `n` went out.
    *
-   * @default {5 (quick: 1)}
+   * @default {15 (quick: 1)}
    */
   maxSeconds?: number;
   /** Extra `deno run` flags for the children. */
@@ -58,7 +58,7 @@ export async function pipelineRow(
           n: spec.n,
           rate: spec.rate,
           batch: spec.batch,
-          maxSeconds: spec.maxSeconds ?? ctx.size(5, 1),
+          maxSeconds: spec.maxSeconds ?? ctx.size(15, 1),
         },
       },
       consumer: {

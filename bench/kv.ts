@@ -14,6 +14,17 @@ const RAW = "Deno KV on a file · raw limits";
 const HERALD =
   "Deno KV on a file · Herald kv() backend (handler concurrency 100, claims of up to 500: its default)";
 
+/**
+ * Events per throughput row: enough for several seconds here. Each process compiles its hot
+ * path while it runs, so a short run measures start-up as much as flow, and a row with more
+ * processes pays it more often: with 60,000 batched events (1.5-2 s), each of four consumers
+ * spent ~200 ms more CPU than its share of events explains, four consumers made 73-80% of one
+ * consumer's rate where 240,000 made 76-101%, and single publishes 59-69% of the bare poller
+ * with 6,000 events where 24,000 made 68-84% (three interleaved pairs each, 2026-11-28).
+ */
+const SINGLE = 24_000;
+const BATCHED = 240_000;
+
 /** A fresh database file in its own folder of the run's scratch folder. */
 async function dbPath(ctx: Context, name: string): Promise<string> {
   const dir = `${ctx.tmp}/${name}-${crypto.randomUUID().slice(0, 6)}`;
@@ -60,7 +71,7 @@ export function kvRaw(ctx: Context): Step[] {
         key: "kv.bare.single",
         shared: { path: await dbPath(ctx, "bare") },
         mode: "single",
-        n: ctx.size(6000, 1000),
+        n: ctx.size(SINGLE, 1000),
       });
     },
     async () => {
@@ -70,7 +81,7 @@ export function kvRaw(ctx: Context): Step[] {
         shared: { path: await dbPath(ctx, "bare") },
         mode: "batch",
         batch: 100,
-        n: ctx.size(60_000, 10_000),
+        n: ctx.size(BATCHED, 10_000),
       });
     },
     async () => {
@@ -99,7 +110,7 @@ export function kvHerald(ctx: Context): Step[] {
         name: "publish(), 1 event per call",
         shared: await backend(),
         mode: "single",
-        n: ctx.size(6000, 1000),
+        n: ctx.size(SINGLE, 1000),
         judge: (r) => ({
           target: `≥ 80% of bare poller (${bare.label})`,
           pass: r.eventsPerSec >= 0.8 * bare.value,
@@ -113,7 +124,7 @@ export function kvHerald(ctx: Context): Step[] {
         shared: await backend(),
         mode: "batch",
         batch: 100,
-        n: ctx.size(60_000, 10_000),
+        n: ctx.size(BATCHED, 10_000),
         judge: (r) => ({ target: "≥ 25,000/s", pass: r.eventsPerSec >= 25_000 }),
       });
     },
@@ -138,7 +149,7 @@ export function kvHerald(ctx: Context): Step[] {
         shared: await backend(),
         mode: "batch",
         batch: 100,
-        n: ctx.size(60_000, 10_000),
+        n: ctx.size(BATCHED, 10_000),
         processes: 4,
         judge: (r) => {
           const single = one?.eventsPerSec;

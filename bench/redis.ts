@@ -150,14 +150,24 @@ async function redisRow(ctx: Context, spec: RowSpec, emulatorPid?: number) {
   return result;
 }
 
+/**
+ * Events per row: several seconds of flow for each throughput row, so that what every process
+ * spends compiling its hot path early in a run weighs little (see `SINGLE` in kv.ts). Over TCP,
+ * with 20,000 single publishes (1-2 s) Herald made 72%, 105% and 167% of the raw loop in three
+ * interleaved pairs, with 80,000 107-131%; batches of 100 moved 62-78% either way.
+ */
 function sizes(ctx: Context, e: Endpoint) {
   return e.transport === "tcp"
     ? {
-      single: ctx.size(20_000, 3000),
-      batch: ctx.size(100_000, 20_000),
+      single: ctx.size(80_000, 3000),
+      batch: ctx.size(400_000, 20_000),
       paced: ctx.size(3000, 1000),
     }
-    : { single: ctx.size(3000, 500), batch: ctx.size(50_000, 10_000), paced: ctx.size(3000, 1000) };
+    : {
+      single: ctx.size(3000, 500),
+      batch: ctx.size(100_000, 10_000),
+      paced: ctx.size(3000, 1000),
+    };
 }
 
 /** The raw rows of one transport, as steps that pair with {@linkcode herald}'s. */
@@ -238,7 +248,7 @@ async function bullmq(ctx: Context, prefix: string): Promise<void> {
     name: "queue.add(), 1 per call",
     shared: shared("single"),
     mode: "single",
-    n: ctx.size(10_000, 2000),
+    n: ctx.size(30_000, 2000),
   });
   const bulk = await redisRow(ctx, {
     ...base,
@@ -246,7 +256,7 @@ async function bullmq(ctx: Context, prefix: string): Promise<void> {
     shared: shared("batch"),
     mode: "batch",
     batch: 100,
-    n: ctx.size(50_000, 10_000),
+    n: ctx.size(100_000, 10_000),
   });
   await redisRow(ctx, {
     ...base,

@@ -20,16 +20,26 @@ export const APPLIED_PREFIX: readonly ["herald_applied"] = ["herald_applied"];
 export class DeliveryContext implements HandlerContext {
   readonly #bus: Bus;
   readonly #event: Envelope;
+  readonly #abort: { readonly signal: AbortSignal };
 
+  /**
+   * @param abort Where the handler's signal comes from, read when the handler asks for it: a
+   *   worker makes it only then (see `flight.ts`).
+   */
   constructor(
     bus: Bus,
     readonly group: string,
     event: Envelope,
     readonly attempt: number,
-    readonly signal: AbortSignal,
+    abort: { readonly signal: AbortSignal },
   ) {
     this.#bus = bus;
     this.#event = event;
+    this.#abort = abort;
+  }
+
+  get signal(): AbortSignal {
+    return this.#abort.signal;
   }
 
   publish<C extends EventContract>(

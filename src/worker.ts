@@ -24,6 +24,7 @@ import {
   type Middleware,
 } from "./handler.ts";
 import { DeliveryContext } from "./context.ts";
+import { type Flight, Flights } from "./flight.ts";
 import { backoff, DEFAULT_RETRY, type RetryPolicy, retryProblems } from "./retry.ts";
 import { Settler } from "./settler.ts";
 import { sleep } from "./sleep.ts";
@@ -187,7 +188,7 @@ class HeraldWorker implements Worker {
   readonly #retry: RetryPolicy;
   readonly #routes = new Map<string, Route>();
   readonly #middlewares: Middleware[] = [];
-  readonly #leased = new Map<Delivery, AbortController>();
+  readonly #flights = new Flights();
   readonly #keyTails = new Map<string, Promise<void>>();
   #settler?: Settler;
   #stop?: AbortController;
@@ -289,7 +290,7 @@ class HeraldWorker implements Worker {
       }
     }
     const graceMs = options.graceMs ?? 10_000;
-    if (this.#leased.size > 0) {
+    if (this.#flights.size > 0) {
       let timer: ReturnType<typeof setTimeout> | undefined;
       await Promise.race([
         this.#drained(),
@@ -297,7 +298,7 @@ class HeraldWorker implements Worker {
       ]);
       clearTimeout(timer);
       // Past the grace period: tell the handlers; their leases lapse and another instance retries.
-      for (const ctl of this.#leased.values()) ctl.abort(new Error("Worker stopped"));
+      for (const flight of this.#flights.list()) flight.abort(new Error("Worker stopped"));
     }
     clearInterval(this.#extender);
     await this.#settler?.close();
@@ -305,7 +306,7 @@ class HeraldWorker implements Worker {
 
   #drained(): Promise<void> {
     return new Promise((resolve) => {
-      if (this.#leased.size === 0) return resolve();
+      if (this.#flights.size === 0) return resolve();
       this.#idle = resolve;
     });
   }
@@ -381,16 +382,15 @@ class HeraldWorker implements Worker {
       route.running++;
       this.stats.running++;
       // Leased from here on: its lease is extended even while it waits behind its key.
-      const ctl = new AbortController();
-      this.#leased.set(delivery, ctl);
+      const flight = this.#flights.add(delivery);
       const key = delivery.envelope!.key;
       if (key === undefined) {
-        this.#handle(route, delivery, ctl);
+        this.#handle(route, flight);
         continue;
       }
       // Events with one key run one after another, in the order they were claimed.
       const tail = (this.#keyTails.get(key) ?? Promise.resolve()).then(() =>
-        this.#handle(route, delivery, ctl)
+        this.#handle(route, flight)
       );
       this.#keyTails.set(key, tail);
       tail.then(() => {
@@ -400,11 +400,12 @@ class HeraldWorker implements Worker {
   }
 
   /** Runs one delivery and settles it; never rejects. Frees its slot when done. */
-  async #handle(route: Route, delivery: Delivery, ctl: AbortController): Promise<void> {
+  async #handle(route: Route, flight: Flight): Promise<void> {
+    const delivery = flight.delivery;
     const event = delivery.envelope!;
     try {
       // Lost its lease, or the worker stopped, while it waited behind its key: not ours to run.
-      if (ctl.signal.aborted) return;
+      if (flight.aborted) return;
       const parsed = route.contract.schema.safeParse(event.data);
       if (!parsed.success) {
         const err = new ValidationError(event.stream, event.type, parsed.error.issues);
@@ -414,7 +415,7 @@ class HeraldWorker implements Worker {
       const started = timed ? performance.now() : 0;
       try {
         const typed = { ...event, data: parsed.data };
-        const ctx = new DeliveryContext(this.#bus, this.group, typed, delivery.attempt, ctl.signal);
+        const ctx = new DeliveryContext(this.#bus, this.group, typed, delivery.attempt, flight);
         route.call ??= this.#middlewares.length === 0
           ? route.handler
           : compose(this.#middlewares, route.handler);
@@ -425,13 +426,13 @@ class HeraldWorker implements Worker {
           route.handlerMs = route.handlerMs === undefined ? ms : route.handlerMs * 0.9 + ms * 0.1;
         }
       }
-      if (ctl.signal.aborted) throw new LeaseLostError(this.group, event.id);
+      if (flight.aborted) throw new LeaseLostError(this.group, event.id);
       this.#settle({ delivery, outcome: "ack" });
     } catch (err) {
-      if (ctl.signal.aborted && !(this.#stop?.signal.aborted)) {
+      if (flight.aborted && !(this.#stop?.signal.aborted)) {
         // Lost the lease: the new owner decides what happens to the event.
         console.warn(`herald[${this.group}]: ${new LeaseLostError(this.group, event.id).message}`);
-      } else if (ctl.signal.aborted) {
+      } else if (flight.aborted) {
         // Stopped past the grace period: the lease lapses and another instance retries.
       } else if (err instanceof DoNotRetryError || delivery.attempt >= route.retry.attempts) {
         this.#settle({ delivery, outcome: "dead", error: errorInfo(err) });
@@ -442,8 +443,8 @@ class HeraldWorker implements Worker {
         this.#settle({ delivery, outcome: "retry", delayMs, error: errorInfo(err) });
       }
     } finally {
-      this.#leased.delete(delivery);
-      if (this.#leased.size === 0) this.#idle?.();
+      this.#flights.delete(flight);
+      if (this.#flights.size === 0) this.#idle?.();
       route.running--;
       this.stats.running--;
       this.#pump(route);
@@ -465,11 +466,14 @@ class HeraldWorker implements Worker {
 
   async #extendLeases(): Promise<void> {
     const waiting = [...this.#routes.values()].flatMap((r) => r.waiting);
-    const deliveries = [...this.#leased.keys(), ...waiting];
+    const flights = this.#flights.list();
+    const deliveries = [...flights.map((f) => f.delivery), ...waiting];
     if (deliveries.length === 0) return;
     try {
       const lost = new Set(await this.#bus.backend.extend(this.group, deliveries, this.#leaseMs));
-      for (const d of lost) this.#leased.get(d)?.abort(new LeaseLostError(this.group, d.ref));
+      for (const f of flights) {
+        if (lost.has(f.delivery)) f.abort(new LeaseLostError(this.group, f.delivery.ref));
+      }
       // A prefetched delivery whose lease lapsed belongs to someone else now: never start it.
       for (const r of this.#routes.values()) r.waiting = r.waiting.filter((d) => !lost.has(d));
     } catch (err) {

@@ -87,7 +87,7 @@ export async function handle<C extends EventContract>(
     options.group ?? "test",
     event,
     options.attempt ?? 1,
-    new AbortController().signal,
+    new AbortController(),
   );
   await compose(options.middlewares ?? [], handler as Handler)(event, ctx);
   return { event, published: bus.published().slice(before), bus };

@@ -1,4 +1,4 @@
-import { assertEquals, assertThrows } from "@std/assert";
+import { assertEquals, assertInstanceOf, assertThrows } from "@std/assert";
 import { z } from "zod";
 import {
   createBus,
@@ -7,6 +7,7 @@ import {
   DoNotRetryError,
   type Envelope,
   InvalidOptionsError,
+  LeaseLostError,
   memory,
   RetryLaterError,
 } from "@herald/herald";
@@ -306,4 +307,37 @@ Deno.test("stop() aborts running handlers' signals when the grace period ends", 
   await until(() => started);
   await w.stop({ graceMs: 50 });
   assertEquals(aborted, true, "the handler's signal was aborted at the end of the grace period");
+});
+
+Deno.test("a handler's signal is aborted when another consumer takes its lease", async () => {
+  const bus = fresh();
+  let started = false;
+  let reason: unknown;
+  const w = createWorker({ bus, group: "g", leaseMs: 100, idleWaitMs: 20 }).on(
+    Job,
+    (_e, ctx) =>
+      new Promise<void>((resolve) => {
+        started = true;
+        ctx.signal.addEventListener("abort", () => {
+          reason = ctx.signal.reason;
+          resolve();
+        });
+      }),
+  );
+  await w.start();
+  await bus.publish(Job, { n: 1 });
+  await until(() => started);
+  // Hold this thread past the lease, so the worker cannot extend it, then take it as another
+  // consumer before the worker's timers run again.
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 150);
+  const taken = await bus.backend.claim("g", ["jobs"], {
+    consumer: "other",
+    max: 10,
+    leaseMs: 10_000,
+    waitMs: 0,
+  });
+  assertEquals(taken.length, 1, "the lapsed lease was taken");
+  await until(() => reason !== undefined);
+  assertInstanceOf(reason, LeaseLostError);
+  await w.stop({ graceMs: 50 });
 });

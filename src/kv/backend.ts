@@ -189,6 +189,7 @@ export class KvBackend implements Backend, AtomicAppender {
     if (!(leaseMs > 0)) throw new RangeError("leaseMs must be positive");
     if (streams.length === 0) return [];
     return await this.#run(async (p) => {
+      p.waker.want(streams);
       const deadline = Date.now() + Math.max(0, waitMs);
       const poll = this.#options.pollMs ?? DEFAULT_POLL_MS;
       const who = `${group}\u0000${consumer}\u0000${streams.join("\u0001")}`;
@@ -372,11 +373,12 @@ export class KvBackend implements Backend, AtomicAppender {
       () => claimer.requeuedAll(),
       () => this.stats.rings++,
       path === ":memory:" && !this.#options.kv,
-      (kind) => bell?.lastRing(kind),
+      (kind, stream) => bell?.lastRing(kind, stream),
+      bell && ((streams) => watchedFiles(bell, streams)),
     );
     const appender = new Appender(kv, this.stats, (streams) => {
-      bell?.ring("appended");
-      waker.notify();
+      for (const s of streams) bell?.ring("appended", s);
+      if (streams.some((s) => waker.wants(s))) waker.notify();
       trimmer.appended(streams);
     });
     const writer = new LeaseWriter(kv, this.stats, book, (group, stream) => {
@@ -387,6 +389,12 @@ export class KvBackend implements Backend, AtomicAppender {
     this.#ready = { kv, appender, bell, claimer, trimmer, waker, writer };
     return this.#ready;
   }
+}
+
+/** The bell files a process whose claims consume `streams` watches (see `bell.ts`). */
+function watchedFiles(bell: Bell, streams: readonly string[]): string[] {
+  const paths = [bell.path("requeued"), ...streams.map((s) => bell.path("appended", s))];
+  return paths.filter((p): p is string => p !== undefined);
 }
 
 function checkName(what: string, name: string): void {

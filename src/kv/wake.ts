@@ -1,8 +1,8 @@
 /**
  * Wakes waiting claims when something may have arrived: at once for writes made in this
  * process, within a millisecond or two for another process's writes to the same file (through a
- * file-system watch on the database's doorbell folder, see `bell.ts` — never on the database's
- * own folder), and by a slow poll as the backstop.
+ * file-system watch on the doorbell files of the streams this process consumes, see `bell.ts` —
+ * never on the database's own folder), and by a slow poll as the backstop.
  *
  * Deno KV offers nothing better across processes: `kv.watch` does not see another process's
  * writes, and `listenQueue` delivers across processes on a 60 s tick.
@@ -39,21 +39,61 @@ export class Waker {
   #rested = false;
   /** When the watch loop last read an event (or the watch opened): later rings may be unread. */
   #heardAt = 0;
+  /** The streams this process's claims consume: only their rings are watched (see `want`). */
+  #streams = new Set<string>();
 
   /**
    * @param watchDir The doorbell folder to watch, if any.
    * @param onRequeued Called when another process rang "requeued" (retries or releases).
    * @param onRing Called for each ring heard.
    * @param alone Whether no other process can write the database (`:memory:`).
-   * @param ringTime When a ring of a kind was last rung, if the doorbell tells (see `bell.ts`).
+   * @param ringTime When a ring of a kind (of a stream's appends) was last rung, if the doorbell
+   *   tells (see `bell.ts`).
+   * @param watchPaths The bell files to watch for claims on these streams; without it, the whole
+   *   doorbell folder is watched.
    */
   constructor(
     private readonly watchDir?: string,
     private readonly onRequeued?: () => void,
     private readonly onRing?: () => void,
     private readonly alone = false,
-    private readonly ringTime: (kind: Ring) => number | undefined = () => undefined,
+    private readonly ringTime: (kind: Ring, stream?: string) => number | undefined = () =>
+      undefined,
+    private readonly watchPaths?: (streams: readonly string[]) => string[],
   ) {}
+
+  /**
+   * Notes the streams a claim is about to look at: from now on their rings are heard. Rings for
+   * other streams are not: each would cost this process a wake-up and a look for nothing (see
+   * `bell.ts`).
+   */
+  want(streams: readonly string[]): void {
+    let added = false;
+    for (const s of streams) {
+      if (this.#streams.has(s)) continue;
+      this.#streams.add(s);
+      added = true;
+    }
+    if (!added || !this.watchPaths || this.#closed) return;
+    const watcher = this.#watcher;
+    if (!watcher) return; // the next wait opens the watch with every file
+    // Closed as by a rest: the next wait opens it again, with the new file, and learns from the
+    // bell files' times of what rang meanwhile. Those waiting now wait again, on that watch.
+    this.#rested = true;
+    this.#watcher = undefined;
+    try {
+      watcher.close();
+    } catch {
+      // already closed
+    }
+    this.#wanted?.(); // a paused watch loop ends on the closed watch
+    this.notify();
+  }
+
+  /** Whether a claim of this process consumes `stream` (rings for others are not heard). */
+  wants(stream: string): boolean {
+    return !this.watchPaths || this.#streams.has(stream);
+  }
 
   /**
    * Whether every write that may bring work reaches this waker as a wake-up: the database is
@@ -163,7 +203,7 @@ export class Waker {
   rest(): void {
     if (this.#waiters.size > 0 || !this.#watcher || this.#closed) return;
     // Only where the bell tells when it rang: elsewhere a ring missed meanwhile would be lost.
-    if (this.ringTime("appended") === undefined) return;
+    if (this.#appendedAt() === undefined) return;
     this.#rested = true;
     const watcher = this.#watcher;
     this.#watcher = undefined;
@@ -189,7 +229,7 @@ export class Waker {
       this.notify();
       return true;
     }
-    const appended = this.ringTime("appended");
+    const appended = this.#appendedAt();
     if (appended === undefined || !isStale(appended, mark)) {
       this.notify(appended ?? Infinity);
       return true;
@@ -197,10 +237,22 @@ export class Waker {
     return false;
   }
 
+  /** When appends to the streams this process consumes were last rung (the latest of them). */
+  #appendedAt(): number | undefined {
+    if (!this.watchPaths) return this.ringTime("appended");
+    let latest: number | undefined;
+    for (const s of this.#streams) {
+      const at = this.ringTime("appended", s);
+      if (at !== undefined && !(latest !== undefined && latest >= at)) latest = at;
+    }
+    return latest;
+  }
+
   #startWatching(): void {
     if (this.#watcher || !this.watchDir || this.#closed) return;
     try {
-      this.#watcher = Deno.watchFs(this.watchDir, { recursive: false });
+      const paths = this.watchPaths?.([...this.#streams]) ?? [this.watchDir];
+      this.#watcher = Deno.watchFs(paths, { recursive: false });
     } catch {
       this.#watchFailed = true;
       return; // no file events here (or no permission): the poll backstop remains
@@ -220,7 +272,7 @@ export class Waker {
             this.onRequeued?.();
             this.notify();
           } else {
-            this.notify(this.ringTime("appended") ?? Infinity);
+            this.notify(this.#appendedAt() ?? Infinity);
           }
           // Nobody waits (the claims are busy): stop reading the watch until someone does.
           // The watch keeps what arrives meanwhile, so the first waiter hears those rings; the

@@ -6,9 +6,9 @@
  */
 import { assert, assertEquals } from "@std/assert";
 import { kv } from "../../src/kv/mod.ts";
-import { Bell } from "../../src/kv/bell.ts";
+import { Bell, bellFile } from "../../src/kv/bell.ts";
 import { type Mark, Waker } from "../../src/kv/wake.ts";
-import { indexOf, tempDb, until } from "./_helpers.ts";
+import { claimN, events, indexOf, tempDb, twoConnections, until } from "./_helpers.ts";
 import { ConsumerProcess } from "./_process.ts";
 
 Deno.test("`kv()` survives publishers restarting while consumer processes wait with the watch on", async () => {
@@ -94,14 +94,36 @@ Deno.test("`kv()` keeps its doorbell in `<path>.wake/`, apart from the database'
   const b = kv({ path: db.path });
   try {
     await b.open();
+    await b.append(events("orders", 1));
     const names: string[] = [];
     for await (const e of Deno.readDir(`${db.path}.wake`)) names.push(e.name);
-    // Only bell files: nothing SQLite opens lives in the watched folder.
-    assertEquals(names.sort(), ["appended", "requeued"]);
+    // Only bell files, one per stream appended to: nothing SQLite opens lives in the watched folder.
+    assertEquals(names.sort(), ["appended.orders", "requeued"]);
+    assertEquals(bellFile("appended", "a:b"), "appended.a%3Ab", "no `:` in a file name");
   } finally {
     await b.close();
     await db.cleanup();
   }
+});
+
+Deno.test("a consumer hears the rings of the streams it consumes, not the others'", async () => {
+  await twoConnections(async (publisher, consumer) => {
+    // A first event proves the consumer's watch open and hearing rings for "quiet".
+    const first = claimN(consumer, "g", ["quiet"], 1);
+    await publisher.append(events("quiet", 1));
+    assertEquals((await first).length, 1);
+    const before = consumer.stats.rings;
+    // Appends to "busy" while the consumer waits on "quiet": each rings, none for it.
+    const next = claimN(consumer, "g", ["quiet"], 1);
+    for (let i = 0; i < 10; i++) {
+      await publisher.append(events("busy", 1, i));
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    await publisher.append(events("quiet", 1, 1));
+    assertEquals((await next).map(indexOf), [1]);
+    const heard = consumer.stats.rings - before;
+    assert(heard >= 1 && heard <= 2, `heard ${heard} rings: only the one for "quiet" is news`);
+  });
 });
 
 Deno.test("a ring that comes while nobody waits wakes the next waiter", async () => {
@@ -138,6 +160,7 @@ Deno.test("a ring that comes while nobody waits wakes the next waiter", async ()
 async function watchedBell() {
   const dir = await Deno.makeTempDir();
   const bell = (await Bell.open(`${dir}/db`))!;
+  bell.path("appended"); // made before the watch opens: its making is not a ring
   const counts = { heard: 0, requeued: 0 };
   const waker = new Waker(
     bell.dir,

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { createBus, createWorker } from "@herald/herald";
+import { createBus, createWorker, defineEvent } from "@herald/herald";
 import { type BackendSpec, makeBackend, Tick } from "./_herald.ts";
 import { now } from "./_clock.ts";
 import { Samples } from "./_stats.ts";
@@ -20,6 +20,8 @@ const p = params<
     index?: number;
     /** Split latency at the claim (paced rows, `--profile`): a map entry and a clock read more per event. */
     split?: boolean;
+    /** Consume this stream instead of the benchmark's (the idle row beside a busy stream). */
+    stream?: string;
   }
 >();
 const recorder = new Recorder(p);
@@ -45,8 +47,11 @@ if (p.split) {
   };
 }
 const bus = createBus({ backend, source: "bench" });
+const contract = p.stream === undefined
+  ? Tick
+  : defineEvent({ stream: p.stream, type: Tick.type, schema: Tick.schema });
 const worker = createWorker({ bus, group: "bench", batch: p.batch })
-  .on(Tick, (event) => {
+  .on(contract, (event) => {
     recorder.record(event.data.seq, event.data.t);
     const at = claimedAt.get(event.id);
     if (at !== undefined) {

@@ -9,6 +9,7 @@ import { sleep } from "./_clock.ts";
 import { Child } from "./_proc.ts";
 import { pipelineRow } from "./_rows.ts";
 import type { Step } from "./_steps.ts";
+import type { ProducerResult } from "./_role.ts";
 
 const RAW = "Deno KV on a file · raw limits";
 const HERALD =
@@ -166,8 +167,47 @@ export function kvHerald(ctx: Context): Step[] {
     async () => {
       const idle = (await backend()).backend;
       await ctx.attempt(HERALD, "idle worker CPU", () => idleCpu(ctx, HERALD, idle));
+      const shared = (await backend()).backend;
+      await ctx.attempt(HERALD, "idle worker CPU beside", () => idleBesideBusy(ctx, shared));
     },
   ];
+}
+
+/**
+ * Measures the CPU of a started Herald worker whose stream stays quiet while another stream of
+ * the same database file takes 1,000 events a second: services sharing one bus file each consume
+ * their own streams.
+ */
+async function idleBesideBusy(ctx: Context, backend: unknown): Promise<void> {
+  const idle = Child.spawn("herald_consumer", { backend, total: 0, stream: "quiet" }, {
+    verbose: ctx.verbose,
+  });
+  let producer: Child | undefined;
+  try {
+    await idle.wait("ready", 60_000);
+    await sleep(ctx.size(1000, 300)); // start-up work is not idleness
+    const seconds = ctx.size(5, 2);
+    const before = idle.cpuSeconds();
+    producer = Child.spawn("herald_producer", {
+      backend,
+      mode: "paced",
+      rate: 1000,
+      n: seconds * 1000,
+      maxSeconds: seconds,
+    }, { verbose: ctx.verbose });
+    const r = await producer.wait<ProducerResult>("result", 60_000);
+    const percent = (idle.cpuSeconds() - before) / r.seconds * 100;
+    ctx.add({
+      section: HERALD,
+      name: `idle worker CPU beside another stream's 1,000/s`,
+      value: `${percent.toFixed(2)} %`,
+      target: "< 1% of a core",
+      pass: Number(percent.toFixed(2)) < 1, // judged as shown
+      note: `${r.published} events published to the other stream meanwhile`,
+    });
+  } finally {
+    await Promise.all([idle.kill(), producer?.kill()]);
+  }
 }
 
 /** Measures the CPU a started, idle Herald worker uses. */

@@ -243,7 +243,7 @@ export class Waker {
     let latest: number | undefined;
     for (const s of this.#streams) {
       const at = this.ringTime("appended", s);
-      if (at !== undefined && !(latest !== undefined && latest >= at)) latest = at;
+      if (at !== undefined && (latest === undefined || at > latest)) latest = at;
     }
     return latest;
   }

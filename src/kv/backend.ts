@@ -366,15 +366,14 @@ export class KvBackend implements Backend, AtomicAppender {
     const trimmer = new Trimmer(kv, this.stats, this.#options.retention);
     // The writer is made below; claims ask it for settlements to carry in their commits.
     const claimer = new Claimer(kv, this.stats, book, (n, avoid) => writer.takeRider(n, avoid));
-    // Watch only the doorbell folder, never the database's own (see bell.ts for why).
-    const watchDir = this.#options.watch === false ? undefined : bell?.dir;
+    // Watch only bell files, never the database's own folder (see bell.ts for why).
+    const watched = this.#options.watch === false ? undefined : bell;
     const waker = new Waker(
-      watchDir,
+      watched && ((streams) => watchedFiles(watched, streams)),
       () => claimer.requeuedAll(),
       () => this.stats.rings++,
       path === ":memory:" && !this.#options.kv,
       (kind, stream) => bell?.lastRing(kind, stream),
-      bell && ((streams) => watchedFiles(bell, streams)),
     );
     const appender = new Appender(kv, this.stats, (streams) => {
       for (const s of streams) bell?.ring("appended", s);

@@ -152,5 +152,5 @@ export class Bell {
 export function ringOf(path: string): Ring | undefined {
   const name = path.slice(path.lastIndexOf("/") + 1);
   if (name === "requeued") return "requeued";
-  return name === "appended" || name.startsWith("appended.") ? "appended" : undefined;
+  return name.startsWith("appended.") ? "appended" : undefined;
 }

@@ -43,23 +43,21 @@ export class Waker {
   #streams = new Set<string>();
 
   /**
-   * @param watchDir The doorbell folder to watch, if any.
+   * @param watchPaths The bell files to watch for claims on these streams; without it, nothing is
+   *   watched (the database is this process's alone, or watching is off).
    * @param onRequeued Called when another process rang "requeued" (retries or releases).
    * @param onRing Called for each ring heard.
    * @param alone Whether no other process can write the database (`:memory:`).
    * @param ringTime When a ring of a kind (of a stream's appends) was last rung, if the doorbell
    *   tells (see `bell.ts`).
-   * @param watchPaths The bell files to watch for claims on these streams; without it, the whole
-   *   doorbell folder is watched.
    */
   constructor(
-    private readonly watchDir?: string,
+    private readonly watchPaths?: (streams: readonly string[]) => string[],
     private readonly onRequeued?: () => void,
     private readonly onRing?: () => void,
     private readonly alone = false,
     private readonly ringTime: (kind: Ring, stream?: string) => number | undefined = () =>
       undefined,
-    private readonly watchPaths?: (streams: readonly string[]) => string[],
   ) {}
 
   /**
@@ -239,7 +237,6 @@ export class Waker {
 
   /** When appends to the streams this process consumes were last rung (the latest of them). */
   #appendedAt(): number | undefined {
-    if (!this.watchPaths) return this.ringTime("appended");
     let latest: number | undefined;
     for (const s of this.#streams) {
       const at = this.ringTime("appended", s);
@@ -249,10 +246,9 @@ export class Waker {
   }
 
   #startWatching(): void {
-    if (this.#watcher || !this.watchDir || this.#closed) return;
+    if (this.#watcher || !this.watchPaths || this.#closed) return;
     try {
-      const paths = this.watchPaths?.([...this.#streams]) ?? [this.watchDir];
-      this.#watcher = Deno.watchFs(paths, { recursive: false });
+      this.#watcher = Deno.watchFs(this.watchPaths([...this.#streams]), { recursive: false });
     } catch {
       this.#watchFailed = true;
       return; // no file events here (or no permission): the poll backstop remains

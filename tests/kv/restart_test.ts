@@ -128,8 +128,10 @@ Deno.test("a consumer hears the rings of the streams it consumes, not the others
 
 Deno.test("a ring that comes while nobody waits wakes the next waiter", async () => {
   const dir = await Deno.makeTempDir();
-  const waker = new Waker(dir);
-  const ring = () => Deno.writeTextFileSync(`${dir}/appended`, "1");
+  const bell = (await Bell.open(`${dir}/db`))!;
+  const waker = new Waker((streams) => watchedFiles(bell, streams));
+  waker.want(["s"]);
+  const ring = () => bell.ring("appended", "s");
   try {
     // A wait opens the watch; it ends unrung.
     const stop = new AbortController();
@@ -149,26 +151,33 @@ Deno.test("a ring that comes while nobody waits wakes the next waiter", async ()
     assert(waker.generation > seen.generation, "woken by the ring, not by the time");
   } finally {
     await waker.close();
+    bell.close();
     await Deno.remove(dir, { recursive: true });
   }
 });
 
+/** The bell files a waker for claims on `streams` watches, as the backend's. */
+function watchedFiles(bell: Bell, streams: readonly string[]): string[] {
+  return [bell.path("requeued")!, ...streams.map((s) => bell.path("appended", s)!)];
+}
+
 /**
- * A doorbell in a temporary folder and a waker watching it (its watch opened by a wait that ends
+ * A doorbell in a temporary folder and a waker watching it for claims on stream "s" (its watch
+ * opened by a wait that ends at once) (its watch opened by a wait that ends
  * at once), counting the rings it hears and the requeued rings it reports.
  */
 async function watchedBell() {
   const dir = await Deno.makeTempDir();
   const bell = (await Bell.open(`${dir}/db`))!;
-  bell.path("appended"); // made before the watch opens: its making is not a ring
   const counts = { heard: 0, requeued: 0 };
   const waker = new Waker(
-    bell.dir,
+    (streams) => watchedFiles(bell, streams),
     () => counts.requeued++,
     () => counts.heard++,
     false,
-    (kind) => bell.lastRing(kind),
+    (kind, stream) => bell.lastRing(kind, stream),
   );
+  waker.want(["s"]);
   const opening = new AbortController();
   const first = waker.wait(waker.mark(), 60_000, opening.signal);
   opening.abort();
@@ -190,24 +199,26 @@ async function watchedBell() {
     bell.close();
     await Deno.remove(dir, { recursive: true });
   };
-  return { bell, waker, counts, waitFor, wokenFor, cleanup };
+  /** Rings for an append to "s". */
+  const appended = () => bell.ring("appended", "s");
+  return { bell, waker, counts, appended, waitFor, wokenFor, cleanup };
 }
 
 const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 Deno.test("a ring for a commit older than the waiter's look does not wake it; a newer one does", async () => {
-  const { bell, waker, counts, waitFor, cleanup } = await watchedBell();
+  const { appended, waker, counts, waitFor, cleanup } = await watchedBell();
   try {
     // With nobody waiting, the watch is read once and then holds the next ring unread.
-    bell.ring("appended");
+    appended();
     await until(() => counts.heard === 1);
-    bell.ring("appended"); // held, like the rings a busy consumer's watch keeps
+    appended(); // held, like the rings a busy consumer's watch keeps
     await pause(5);
     const look = waitFor(waker.mark()); // a look that began after both commits saw them
     await until(() => counts.heard === 2);
     await pause(100); // time for a wrong wake-up to show
     assertEquals(look.woken(), false, "woken by a ring its look had seen");
-    bell.ring("appended"); // news
+    appended(); // news
     await until(look.woken);
     await look.waiting;
   } finally {
@@ -216,17 +227,17 @@ Deno.test("a ring for a commit older than the waiter's look does not wake it; a 
 });
 
 Deno.test("a rested watch opens again on the next wait and learns of the rings it missed", async () => {
-  const { bell, waker, counts, waitFor, wokenFor, cleanup } = await watchedBell();
+  const { bell, appended, waker, counts, waitFor, wokenFor, cleanup } = await watchedBell();
   try {
     // A watch rests only once the bell tells ring times: ring once first.
-    bell.ring("appended");
+    appended();
     await until(() => counts.heard === 1);
     await pause(5);
     // An appended ring while resting, after the look: the next wait returns at once.
     waker.rest();
     const before = waker.mark();
     await pause(5);
-    bell.ring("appended");
+    appended();
     await wokenFor(before);
 
     // Resting again, nothing rung since the look: the wait lasts until a ring.
@@ -235,7 +246,7 @@ Deno.test("a rested watch opens again on the next wait and learns of the rings i
     const quiet = waitFor(waker.mark());
     await pause(100); // time for a wrong wake-up to show
     assertEquals(quiet.woken(), false, "woken with nothing rung");
-    bell.ring("appended");
+    appended();
     await until(quiet.woken);
     await quiet.waiting;
 
@@ -251,10 +262,10 @@ Deno.test("a rested watch opens again on the next wait and learns of the rings i
 });
 
 Deno.test("a requeued ring held by a paused watch is not lost when the watch rests", async () => {
-  const { bell, waker, counts, wokenFor, cleanup } = await watchedBell();
+  const { bell, appended, waker, counts, wokenFor, cleanup } = await watchedBell();
   try {
     // Nobody waits: the watch reads one ring, then holds the next one unread.
-    bell.ring("appended");
+    appended();
     await until(() => counts.heard === 1);
     bell.ring("requeued");
     await pause(20);

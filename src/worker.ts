@@ -327,7 +327,15 @@ class HeraldWorker implements Worker {
     // Claim ahead of the free handler slots (up to `prefetch` waiting, and only what starts
     // within the horizon), so a backlog moves in full batches: one backend round trip per
     // batch, not per free slot.
-    return Math.min(this.#batch, free + Math.min(this.#prefetch, ahead) - waiting);
+    const room = Math.min(this.#prefetch, ahead);
+    // With every slot taken, claim again only once the deliveries waiting for one are down to
+    // half the room: otherwise every handler that ends starts a claim of one event (on Deno KV
+    // a commit each). Measured with four worker processes on one Deno KV file draining 8,000
+    // events into 10 ms handlers (concurrency 10): 1,898-1,920 events/s before, 2,217-2,238
+    // after; 20,000 events into 2 ms handlers (concurrency 20): 7,087/s before, 12,477-12,706
+    // after. A handler with free slots claims at once while another's deliveries wait.
+    if (free === 0 && waiting > room / 2) return 0;
+    return Math.min(this.#batch, free + room - waiting);
   }
 
   async #claimLoop(): Promise<void> {

@@ -1,4 +1,4 @@
-import { assertEquals, assertInstanceOf, assertThrows } from "@std/assert";
+import { assert, assertEquals, assertInstanceOf, assertThrows } from "@std/assert";
 import { z } from "zod";
 import {
   createBus,
@@ -263,6 +263,50 @@ Deno.test("a worker whose handler is slow claims ahead only what starts within ~
   await w.stop();
   // 2 slots x 50 ms / ~100 ms = ~1 ahead, not the prefetch of 20.
   assertEquals(asked.every((max) => max <= 2 + 1), true, `claims asked for ${asked}`);
+});
+
+Deno.test("a worker whose claimed events wait for a slot claims again once half have started", async () => {
+  const bus = fresh();
+  const got: number[] = [];
+  const claim = bus.backend.claim.bind(bus.backend);
+  bus.backend.claim = async (group, streams, options) => {
+    const deliveries = await claim(group, streams, options);
+    if (deliveries.length > 0) got.push(deliveries.length);
+    return deliveries;
+  };
+  await bus.backend.subscribe("g", [Job.stream], "earliest");
+  await bus.publishMany(Array.from({ length: 100 }, (_, n) => ({ contract: Job, data: { n } })));
+  const w = createWorker({ bus, group: "g", idleWaitMs: 20, prefetch: 20 }).on(Job, async () => {
+    await new Promise((r) => setTimeout(r, 10));
+  }, { concurrency: 4 });
+  await w.start();
+  await until(() => w.stats.acked === 100, 10_000);
+  await w.stop();
+  // ~20 ahead (4 slots x 50 ms / ~10 ms): a claim of 10 or more whenever half have started,
+  // not one claim per handler that ends (which made ~75 claims of one or two here).
+  assert(got.length <= 25, `${got.length} claims brought events: ${got}`);
+});
+
+Deno.test("a worker with free slots for one handler claims while another's events wait", async () => {
+  const bus = fresh();
+  const done: string[] = [];
+  const w = createWorker({ bus, group: "g", idleWaitMs: 20, prefetch: 4 })
+    .on(Job, async (event) => {
+      // The second job starts once the first is done: the seven others wait for the one slot,
+      // ~300 ms of work, when the other handler's event comes.
+      if (event.data.n === 1) await bus.publish(JobDone, { n: 0 });
+      await new Promise((r) => setTimeout(r, 50));
+      done.push("job");
+    }, { concurrency: 1 })
+    .on(JobDone, () => {
+      done.push("done");
+    }, { concurrency: 10 });
+  await w.start();
+  await bus.publishMany(Array.from({ length: 8 }, (_, n) => ({ contract: Job, data: { n } })));
+  await until(() => done.length === 9, 5_000);
+  await w.stop();
+  // The other handler's ten free slots claim at once, not once the jobs are down to two.
+  assert(done.indexOf("done") <= 2, `handled in order ${done}`);
 });
 
 Deno.test("events waiting behind their key keep their lease", async () => {

@@ -17,11 +17,12 @@ import {
   newToken,
   type RetryEntry,
   retryPrefix,
+  seqKey,
 } from "./keys.ts";
 import { type LeaseBook, toDelivery } from "./leases.ts";
 import type { Rider } from "./settle.ts";
 import { eventsAt, eventsOf, isChunk, lastOf } from "./chunks.ts";
-import { commit, get, type KvStats, LIMITS, list, scan } from "./store.ts";
+import { commit, get, getMany, type KvStats, LIMITS, list, scan } from "./store.ts";
 import { sleep } from "../sleep.ts";
 
 /** The longest between two looks for expired leases of one group and stream, in milliseconds. */
@@ -87,11 +88,23 @@ interface Replaced {
   restStream?: string;
 }
 
+/** Where a group stands on one stream: the last sequence number taken, and the last appended. */
+export interface Standing {
+  taken: number;
+  head: number;
+}
+
 /** The result of one look for work. */
 export interface ClaimLook {
   deliveries: Delivery[];
   /** When something known is due (a retry, a lease to re-check), in ms since the epoch. */
   wakeAt: number;
+  /**
+   * Set when the claim lost its race to another consumer of the group that took everything this
+   * look saw, with less than a claim's worth appended since: that consumer keeps up, and this one
+   * may stand by (see `KvBackend.claim`). Where the group stood on each stream then.
+   */
+  outpaced?: Map<string, Standing>;
 }
 
 /** Claims work; one per backend, caching cursors and lease-scan times. */
@@ -120,13 +133,19 @@ export class Claimer {
       | undefined = () => undefined,
   ) {}
 
-  /** Looks once for work and leases what it finds. */
+  /**
+   * Looks once for work and leases what it finds.
+   *
+   * @param mayYield Whether a lost race may end the claim empty when the winner took everything
+   *   this look saw (see {@linkcode ClaimLook.outpaced}), instead of looking again.
+   */
   async claimOnce(
     group: string,
     streams: readonly string[],
     consumer: string,
     max: number,
     leaseMs: number,
+    mayYield = false,
   ): Promise<ClaimLook> {
     // Start with a different stream each time so a busy stream does not starve the others.
     const order = streams.map((_, i) => streams[(i + this.#turn) % streams.length]);
@@ -303,58 +322,101 @@ export class Claimer {
         rider?.failed(); // the settlements are written on their own
         throw err;
       }
-      // A lost race is tried again after this pause; riders wait for that attempt.
-      const pause = Math.random() * CONFLICT_PAUSE_MS * Math.min(attempt + 1, 3);
-      if (result.ok) rider?.committed(result.versionstamp);
-      else rider?.failed(attempt + 1 < ATTEMPTS ? pause : undefined);
-      if (result.ok) {
-        for (const [s, c] of cursors) {
-          this.#cursors.set(`${group}\u0000${s}`, {
-            seq: c.to[0],
-            from: c.to[1],
-            versionstamp: result.versionstamp,
-          });
-        }
+      if (!result.ok) {
+        // Another consumer got there first: forget what the failed checks relied on (only that:
+        // with several consumers in a group this happens on most claims, and every forgotten
+        // cache is one more read on the next attempt) and look again after a pause.
+        this.stats.claimConflicts++;
+        for (const s of cursors.keys()) this.#cursors.delete(`${group}\u0000${s}`);
         for (const r of replaced) {
-          if (r.key[1] === "lease") {
-            this.book.delete(group, r.restStream!, r.key[4] as number, r.key[5] as string);
-          }
+          const s = r.key[3] as string;
+          if (r.key[1] === "lease") this.#leaseScanAt.delete(`${group}\u0000${s}`);
+          else this.#retryScanAt.delete(`${group}\u0000${s}`);
         }
-        const deliveries: Delivery[] = [];
-        const byKey = new Map<string, { stream: string; first: number; lease: Lease }>();
-        for (const l of leases.values()) {
-          this.book.set(group, l.stream, l.first, {
-            versionstamp: result.versionstamp,
-            lease: l.lease,
-          });
-          byKey.set(`${l.stream}\u0000${l.lease.a}`, l);
+        const outpaced = mayYield && replaced.length === 0
+          ? await this.#outpaced(group, order, cursors, max)
+          : undefined;
+        if (outpaced) {
+          rider?.failed(); // no next attempt soon: the settlements are written on their own
+          return { deliveries: [], wakeAt, outpaced };
         }
-        let held: { stream: string; first: number; lease: Lease } | undefined;
-        for (const c of found) {
-          if (!c.has) continue;
-          if (held?.stream !== c.stream || held.lease.a !== c.attempt) {
-            held = byKey.get(`${c.stream}\u0000${c.attempt}`)!;
-          }
-          deliveries.push(
-            toDelivery(c.stream, held.first, c.seq, held.lease.t, c.attempt, c.value),
-          );
-        }
-        if (deliveries.length > 0) return { deliveries, wakeAt };
+        // The look at where the group stands cached its cursors: stale after the pause.
+        for (const s of order) this.#cursors.delete(`${group}\u0000${s}`);
+        // Riders wait for the next attempt.
+        const pause = Math.random() * CONFLICT_PAUSE_MS * Math.min(attempt + 1, 3);
+        rider?.failed(attempt + 1 < ATTEMPTS ? pause : undefined);
+        await sleep(pause);
         continue;
       }
-      // Another consumer got there first: forget what the failed checks relied on (only that:
-      // with several consumers in a group this happens on most claims, and every forgotten
-      // cache is one more read on the next attempt) and look again.
-      this.stats.claimConflicts++;
-      for (const s of cursors.keys()) this.#cursors.delete(`${group}\u0000${s}`);
-      for (const r of replaced) {
-        const s = r.key[3] as string;
-        if (r.key[1] === "lease") this.#leaseScanAt.delete(`${group}\u0000${s}`);
-        else this.#retryScanAt.delete(`${group}\u0000${s}`);
+      rider?.committed(result.versionstamp);
+      for (const [s, c] of cursors) {
+        this.#cursors.set(`${group}\u0000${s}`, {
+          seq: c.to[0],
+          from: c.to[1],
+          versionstamp: result.versionstamp,
+        });
       }
-      await sleep(pause);
+      for (const r of replaced) {
+        if (r.key[1] === "lease") {
+          this.book.delete(group, r.restStream!, r.key[4] as number, r.key[5] as string);
+        }
+      }
+      const deliveries: Delivery[] = [];
+      const byKey = new Map<string, { stream: string; first: number; lease: Lease }>();
+      for (const l of leases.values()) {
+        this.book.set(group, l.stream, l.first, {
+          versionstamp: result.versionstamp,
+          lease: l.lease,
+        });
+        byKey.set(`${l.stream}\u0000${l.lease.a}`, l);
+      }
+      let held: { stream: string; first: number; lease: Lease } | undefined;
+      for (const c of found) {
+        if (!c.has) continue;
+        if (held?.stream !== c.stream || held.lease.a !== c.attempt) {
+          held = byKey.get(`${c.stream}\u0000${c.attempt}`)!;
+        }
+        deliveries.push(
+          toDelivery(c.stream, held.first, c.seq, held.lease.t, c.attempt, c.value),
+        );
+      }
+      if (deliveries.length > 0) return { deliveries, wakeAt };
     }
     return { deliveries: [], wakeAt: Date.now() };
+  }
+
+  /**
+   * After a lost race on the cursors: where the group stands now, when the winner took at least
+   * everything this look saw and less than `max` events wait after what it took on each stream;
+   * `undefined` when there is work left to race for.
+   */
+  async #outpaced(
+    group: string,
+    streams: readonly string[],
+    cursors: Map<string, { from: CursorState; to: Cursor }>,
+    max: number,
+  ): Promise<Map<string, Standing> | undefined> {
+    const now = await this.standing(group, streams);
+    for (const [s, c] of cursors) if (now.get(s)!.taken < c.to[0]) return undefined;
+    for (const st of now.values()) if (st.head - st.taken >= max) return undefined;
+    return now;
+  }
+
+  /**
+   * Where `group` stands on each of `streams`, read in one snapshot; the cursors read are cached
+   * for the next claim.
+   */
+  async standing(group: string, streams: readonly string[]): Promise<Map<string, Standing>> {
+    const keys = streams.flatMap((s) => [cursorKey(group, s), seqKey(s)]);
+    const entries = await getMany<unknown>(this.stats, this.kv, keys);
+    const out = new Map<string, Standing>();
+    streams.forEach((s, i) => {
+      const cursor = entries[2 * i];
+      const [seq, from] = readCursor(cursor.value);
+      this.#cursors.set(`${group}\u0000${s}`, { seq, from, versionstamp: cursor.versionstamp });
+      out.set(s, { taken: seq, head: Number(entries[2 * i + 1].value ?? 0) });
+    });
+    return out;
   }
 
   /** Commits a claim: cursors moved, entries replaced, leases written, settlements riding. */

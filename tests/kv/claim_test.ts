@@ -1,7 +1,7 @@
 import { assert, assertEquals, assertExists } from "@std/assert";
 import type { Delivery } from "../../src/backend.ts";
 import { seqKey } from "../../src/kv/keys.ts";
-import { bothStores, claimN, events, indexOf, until } from "./_helpers.ts";
+import { bothStores, claimN, events, indexOf, twoConnections, until } from "./_helpers.ts";
 
 const ack = (delivery: Delivery) => ({ delivery, outcome: "ack" as const });
 
@@ -191,3 +191,44 @@ bothStores(
     await b.settle("part-g", again.map(ack));
   },
 );
+
+Deno.test("a consumer outpaced by another of its group stands by, and takes over when it stops", () =>
+  twoConnections(async (a, b) => {
+    const opts = (consumer: string, max: number, waitMs: number) => ({
+      consumer,
+      max,
+      leaseMs: 30_000,
+      waitMs,
+    });
+    await a.subscribe("sb-g", ["sb"], "earliest");
+    await a.append(events("sb", 4));
+    // `b` takes two and caches the group's cursor; `a` takes the other two, so `b`'s next look
+    // sees only what `a` took, and loses the race for it.
+    assertEquals((await b.claim("sb-g", ["sb"], opts("b", 2, 0))).length, 2);
+    assertEquals((await claimN(a, "sb-g", ["sb"], 2, { consumer: "a" })).length, 2);
+    const waited = b.claim("sb-g", ["sb"], opts("b", 100, 1_500));
+    await until(() => b.stats.claimConflicts === 1, 5_000);
+    // `a` keeps up: it takes every batch as soon as it appends it.
+    let running = true, next = 4;
+    const keeper = (async () => {
+      while (running) {
+        await a.append(events("sb", 5, next));
+        const got = await claimN(a, "sb-g", ["sb"], 5, { consumer: "a" });
+        await a.settle("sb-g", got.map(ack));
+        next += 5;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    })();
+    const ringsBefore = b.stats.rings;
+    assertEquals(await waited, [], "b took nothing while a kept up");
+    running = false;
+    await keeper;
+    assert(next >= 24, `a appended and took ${next - 4} events meanwhile`);
+    // It stood by: it raced no more, and did not wake for each of a's appends.
+    assertEquals(b.stats.claimConflicts, 1);
+    assert(b.stats.rings - ringsBefore <= 2, `b heard ${b.stats.rings - ringsBefore} rings`);
+    // `a` stops taking: `b` takes the next events.
+    await a.append(events("sb", 3, next));
+    const after = await claimN(b, "sb-g", ["sb"], 3, { consumer: "b" });
+    assertEquals(after.map(indexOf), [next, next + 1, next + 2]);
+  }));

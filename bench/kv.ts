@@ -8,6 +8,7 @@ import type { Context } from "./_context.ts";
 import { sleep } from "./_clock.ts";
 import { Child } from "./_proc.ts";
 import { pipelineRow } from "./_rows.ts";
+import type { PipelineResult } from "./_run.ts";
 import type { Step } from "./_steps.ts";
 import type { ProducerResult } from "./_role.ts";
 
@@ -159,7 +160,9 @@ export function kvHerald(ctx: Context): Step[] {
             pass: (single === undefined || r.eventsPerSec >= single) && r.locked === 0,
             note: `"database is locked" seen by user: ${r.locked}; split ${
               r.perConsumer.join("/")
-            }`,
+            }; consumers' CPU ${cpuPerEvent(r)} µs/event (one consumer: ${
+              one ? cpuPerEvent(one) : "not run"
+            })`,
           };
         },
       });
@@ -230,4 +233,13 @@ export async function idleCpu(ctx: Context, section: string, backend: unknown): 
   } finally {
     await child.kill();
   }
+}
+
+/**
+ * The consumers' CPU per event handled, all processes together, from when each was ready: with
+ * several consumers, what the group costs the machine beside what it moves.
+ */
+function cpuPerEvent(r: PipelineResult): string {
+  const ms = r.consumerDetails.reduce((s, d) => s + Number(d?.cpuMs ?? 0), 0);
+  return (ms * 1000 / Math.max(1, r.handled)).toFixed(0);
 }

@@ -276,9 +276,9 @@ export class KvBackend implements Backend, AtomicAppender {
    * it reads where the group stands (one read, no claim, no rings heard meanwhile) after
    * {@linkcode STANDBY_FIRST_MS}, then at doubling intervals up to {@linkcode STANDBY_MS}, and
    * goes on standing by while the others took events since the last look, everything that waited
-   * then, and at least as many as wait now. It stops when they fall behind (a burst, or slow handlers), when
-   * they stopped, or when nobody took anything (the streams went quiet: rings tell of the next
-   * events).
+   * then, and at least as many as wait now. It stops when they fall behind (a burst, or slow
+   * handlers), when they stopped, or when nobody took anything (the streams went quiet: rings
+   * tell of the next events).
    *
    * Why: with one consumer able to keep up, every other one that races it for each claim costs
    * the machine a read, a failed commit and the wake-ups, and takes the writer's lock from the

@@ -101,8 +101,9 @@ export interface ClaimLook {
   wakeAt: number;
   /**
    * Set when the claim lost its race to another consumer of the group that took everything this
-   * look saw, with less than a claim's worth appended since: that consumer keeps up, and this one
-   * may stand by (see `KvBackend.claim`). Where the group stood on each stream then.
+   * look saw, with fewer than a claim's `max` events waiting after what it took: that consumer
+   * keeps up, and this one may stand by (see `KvBackend.claim`). Where the group stood on each
+   * stream then.
    */
   outpaced?: Map<string, Standing>;
 }
@@ -333,15 +334,15 @@ export class Claimer {
           if (r.key[1] === "lease") this.#leaseScanAt.delete(`${group}\u0000${s}`);
           else this.#retryScanAt.delete(`${group}\u0000${s}`);
         }
-        const outpaced = mayYield && replaced.length === 0
-          ? await this.#outpaced(group, order, cursors, max)
-          : undefined;
-        if (outpaced) {
-          rider?.failed(); // no next attempt soon: the settlements are written on their own
-          return { deliveries: [], wakeAt, outpaced };
+        if (mayYield && replaced.length === 0) {
+          const outpaced = await this.#outpaced(group, order, cursors, max);
+          if (outpaced) {
+            rider?.failed(); // no next attempt soon: the settlements are written on their own
+            return { deliveries: [], wakeAt, outpaced };
+          }
+          // That look cached the cursors it read: stale after the pause.
+          for (const s of order) this.#cursors.delete(`${group}\u0000${s}`);
         }
-        // The look at where the group stands cached its cursors: stale after the pause.
-        for (const s of order) this.#cursors.delete(`${group}\u0000${s}`);
         // Riders wait for the next attempt.
         const pause = Math.random() * CONFLICT_PAUSE_MS * Math.min(attempt + 1, 3);
         rider?.failed(attempt + 1 < ATTEMPTS ? pause : undefined);
@@ -403,8 +404,8 @@ export class Claimer {
   }
 
   /**
-   * Where `group` stands on each of `streams`, read in one snapshot; the cursors read are cached
-   * for the next claim.
+   * Where `group` stands on each of `streams`, read together (one snapshot for up to five
+   * streams); the cursors read are cached for the next claim.
    */
   async standing(group: string, streams: readonly string[]): Promise<Map<string, Standing>> {
     const keys = streams.flatMap((s) => [cursorKey(group, s), seqKey(s)]);

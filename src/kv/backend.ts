@@ -243,6 +243,7 @@ export class KvBackend implements Backend, AtomicAppender {
           waitMs > 0,
         );
         if (look.outpaced) {
+          this.stats.standbys++;
           pace.lingerUntil = 0;
           pace.standby = {
             until: Date.now() + STANDBY_FIRST_MS,

@@ -46,6 +46,11 @@ export interface KvStats {
   rings: number;
   /** `settle` calls written inside a claim's commit instead of one of their own. */
   carriedSettles: number;
+  /**
+   * Times a consumer stood by because another consumer of its group took everything as it came
+   * (it then looks where the group stands now and then instead of claiming).
+   */
+  standbys: number;
 }
 
 /** Makes a zeroed {@linkcode KvStats}. */
@@ -58,6 +63,7 @@ export function newStats(): KvStats {
     appendCommits: 0,
     rings: 0,
     carriedSettles: 0,
+    standbys: 0,
   };
 }
 

@@ -225,6 +225,7 @@ Deno.test("a consumer outpaced by another of its group stands by, and takes over
     await keeper;
     assert(next >= 24, `a appended and took ${next - 4} events meanwhile`);
     // It stood by: it raced no more, and did not wake for each of a's appends.
+    assertEquals(b.stats.standbys, 1);
     assertEquals(b.stats.claimConflicts, 1);
     assert(b.stats.rings - ringsBefore <= 2, `b heard ${b.stats.rings - ringsBefore} rings`);
     // `a` stops taking: `b` takes the next events.

@@ -64,8 +64,6 @@ const LINGER_MIN = 6;
  * look can wait for it to join in when the others fall behind or stop.
  */
 const STANDBY_MS = 250;
-/** The first look comes sooner, and the time between looks doubles up to STANDBY_MS. */
-const STANDBY_FIRST_MS = 50;
 
 /** What one consumer's last claim on its streams tells the next one. */
 interface Pace {
@@ -73,7 +71,7 @@ interface Pace {
    * Set while another consumer of the group takes everything as it comes: until when this one
    * stands by, and where the group stood on each stream when it last looked.
    */
-  standby?: { until: number; seen: Map<string, Standing>; ms: number };
+  standby?: { until: number; seen: Map<string, Standing> };
   /** Wait until then before looking (events arrive faster than claims take them). */
   lingerUntil: number;
   /** When the last claim that found events returned, to tell the arrival rate. */
@@ -245,11 +243,7 @@ export class KvBackend implements Backend, AtomicAppender {
         if (look.outpaced) {
           this.stats.standbys++;
           pace.lingerUntil = 0;
-          pace.standby = {
-            until: Date.now() + STANDBY_FIRST_MS,
-            seen: look.outpaced,
-            ms: STANDBY_FIRST_MS,
-          };
+          pace.standby = { until: Date.now() + STANDBY_MS, seen: look.outpaced };
           continue;
         }
         const n = look.deliveries.length;
@@ -274,23 +268,26 @@ export class KvBackend implements Backend, AtomicAppender {
 
   /**
    * Stands by while other consumers of the group take the streams' events as fast as they come:
-   * it reads where the group stands (one read, no claim, no rings heard meanwhile) after
-   * {@linkcode STANDBY_FIRST_MS}, then at doubling intervals up to {@linkcode STANDBY_MS}, and
-   * goes on standing by while the others took events since the last look, everything that waited
-   * then, and at least as many as wait now. It stops when they fall behind (a burst, or slow
-   * handlers), when they stopped, or when nobody took anything (the streams went quiet: rings
-   * tell of the next events).
+   * every {@linkcode STANDBY_MS} it reads where the group stands (one read, no claim, no rings
+   * heard meanwhile), and goes on standing by while the others took events since the last look,
+   * everything that waited then, and at least as many as wait now. It stops when they fall behind
+   * (a burst, or slow handlers), when they stopped, or when nobody took anything (the streams went
+   * quiet: rings tell of the next events).
    *
    * Why: with one consumer able to keep up, every other one that races it for each claim costs
    * the machine a read, a failed commit and the wake-ups, and takes the writer's lock from the
    * publisher. Four consumer processes of one group on one file, with a publisher of 100-event
    * batches (`deno task bench --only kv --rows "100 events,publish"`, three interleaved pairs):
    * before, the four together spent 1.20-1.54 times one consumer's CPU of the same run, and made
-   * 67-111% of its rate; standing by, one of the four took every event, the four spent 0.92-1.25
-   * times one consumer's CPU, and made 85-155% of its rate (the single consumer's own rate moved
-   * from 23.5k to 53.6k/s between those runs). Draining a burst into slow handlers, where every
-   * consumer is needed, four of them made as many events/s either way (8,000 events into 10 ms
-   * handlers: 2,092-2,237/s, 2,215-2,228 without standing by).
+   * 67-111% of its rate; standing by, 0.92-1.25 times, and 85-155% of its rate (the single
+   * consumer's own rate moved from 23.5k to 53.6k/s between those runs). How long between looks
+   * (`--rows "publishMany() of 100"`, three interleaved pairs each against a first look after 50 ms
+   * and doubling to 250): 250 ms from the first look, the four spent 0.87-1.09 times one
+   * consumer's CPU and made 105-123% of its rate, against 1.04-1.14 and 95-102%; a first look
+   * after 100 ms, 0.89-1.38 and 72-127% against 1.09-1.28 and 87-102%. The price is in a burst
+   * into slow handlers, where every consumer is needed: 2,000 events into 50 ms handlers took the
+   * four 3.18-3.22 s instead of 2.79-2.98 (two pairs); 8,000 into 10 ms handlers, 3.80-3.98 s
+   * either way.
    *
    * @returns `false` when the claim's wait (or the backend) ended first.
    */
@@ -320,8 +317,7 @@ export class KvBackend implements Backend, AtomicAppender {
         // more than another look's time to catch up.
         if (taken < before.head || head - taken > taken - before.taken) kept = false;
       }
-      const ms = Math.min(STANDBY_MS, 2 * pace.standby.ms);
-      pace.standby = moved && kept ? { until: Date.now() + ms, seen: now, ms } : undefined;
+      pace.standby = moved && kept ? { until: Date.now() + STANDBY_MS, seen: now } : undefined;
     }
     return true;
   }

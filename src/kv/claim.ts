@@ -340,8 +340,6 @@ export class Claimer {
             rider?.failed(); // no next attempt soon: the settlements are written on their own
             return { deliveries: [], wakeAt, outpaced };
           }
-          // That look cached the cursors it read: stale after the pause.
-          for (const s of order) this.#cursors.delete(`${group}\u0000${s}`);
         }
         // Riders wait for the next attempt.
         const pause = Math.random() * CONFLICT_PAUSE_MS * Math.min(attempt + 1, 3);
@@ -405,17 +403,16 @@ export class Claimer {
 
   /**
    * Where `group` stands on each of `streams`, read together (one snapshot for up to five
-   * streams); the cursors read are cached for the next claim.
+   * streams). Nothing is cached: a claim that follows reads its cursors afresh (a cursor cached
+   * here and used after a pause lost every race it was checked in).
    */
   async standing(group: string, streams: readonly string[]): Promise<Map<string, Standing>> {
     const keys = streams.flatMap((s) => [cursorKey(group, s), seqKey(s)]);
     const entries = await getMany<unknown>(this.stats, this.kv, keys);
     const out = new Map<string, Standing>();
     streams.forEach((s, i) => {
-      const cursor = entries[2 * i];
-      const [seq, from] = readCursor(cursor.value);
-      this.#cursors.set(`${group}\u0000${s}`, { seq, from, versionstamp: cursor.versionstamp });
-      out.set(s, { taken: seq, head: Number(entries[2 * i + 1].value ?? 0) });
+      const [taken] = readCursor(entries[2 * i].value);
+      out.set(s, { taken, head: Number(entries[2 * i + 1].value ?? 0) });
     });
     return out;
   }

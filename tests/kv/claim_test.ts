@@ -1,6 +1,7 @@
 import { assert, assertEquals, assertExists } from "@std/assert";
 import type { Delivery } from "../../src/backend.ts";
 import { seqKey } from "../../src/kv/keys.ts";
+import type { KvBackend } from "../../src/kv/mod.ts";
 import { bothStores, claimN, events, indexOf, twoConnections, until } from "./_helpers.ts";
 
 const ack = (delivery: Delivery) => ({ delivery, outcome: "ack" as const });
@@ -192,37 +193,58 @@ bothStores(
   },
 );
 
+const sbOpts = (consumer: string, max: number, waitMs: number) => ({
+  consumer,
+  max,
+  leaseMs: 30_000,
+  waitMs,
+});
+
+/**
+ * Makes `b` lose a claim race to `a` on `stream` (group `${stream}-g`, four events taken), then
+ * starts `b`'s claim waiting `waitMs`; resolves with that claim once `b` has lost the race.
+ */
+async function outpace(
+  a: KvBackend,
+  b: KvBackend,
+  stream: string,
+  waitMs: number,
+): Promise<{ waited: Promise<Delivery[]> }> {
+  await a.subscribe(`${stream}-g`, [stream], "earliest");
+  await a.append(events(stream, 4));
+  // `b` takes two and caches the group's cursor; `a` takes the other two, so `b`'s next look
+  // sees only what `a` took, and loses the race for it.
+  assertEquals((await b.claim(`${stream}-g`, [stream], sbOpts("b", 2, 0))).length, 2);
+  assertEquals((await claimN(a, `${stream}-g`, [stream], 2, { consumer: "a" })).length, 2);
+  const waited = b.claim(`${stream}-g`, [stream], sbOpts("b", 100, waitMs));
+  await until(() => b.stats.claimConflicts === 1, 5_000);
+  return { waited };
+}
+
+/** `a` appends five events to `stream` every 20 ms and takes `take` of them, until stopped. */
+function appendAndTake(a: KvBackend, stream: string, take: number) {
+  let running = true, next = 4;
+  const done = (async () => {
+    while (running) {
+      await a.append(events(stream, 5, next));
+      const got = await claimN(a, `${stream}-g`, [stream], take, { consumer: "a" });
+      await a.settle(`${stream}-g`, got.map(ack));
+      next += 5;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    return next;
+  })();
+  return { stop: () => (running = false, done) };
+}
+
 Deno.test("a consumer outpaced by another of its group stands by, and takes over when it stops", () =>
   twoConnections(async (a, b) => {
-    const opts = (consumer: string, max: number, waitMs: number) => ({
-      consumer,
-      max,
-      leaseMs: 30_000,
-      waitMs,
-    });
-    await a.subscribe("sb-g", ["sb"], "earliest");
-    await a.append(events("sb", 4));
-    // `b` takes two and caches the group's cursor; `a` takes the other two, so `b`'s next look
-    // sees only what `a` took, and loses the race for it.
-    assertEquals((await b.claim("sb-g", ["sb"], opts("b", 2, 0))).length, 2);
-    assertEquals((await claimN(a, "sb-g", ["sb"], 2, { consumer: "a" })).length, 2);
-    const waited = b.claim("sb-g", ["sb"], opts("b", 100, 1_500));
-    await until(() => b.stats.claimConflicts === 1, 5_000);
+    const { waited } = await outpace(a, b, "sb", 1_500);
     // `a` keeps up: it takes every batch as soon as it appends it.
-    let running = true, next = 4;
-    const keeper = (async () => {
-      while (running) {
-        await a.append(events("sb", 5, next));
-        const got = await claimN(a, "sb-g", ["sb"], 5, { consumer: "a" });
-        await a.settle("sb-g", got.map(ack));
-        next += 5;
-        await new Promise((r) => setTimeout(r, 20));
-      }
-    })();
+    const keeper = appendAndTake(a, "sb", 5);
     const ringsBefore = b.stats.rings;
     assertEquals(await waited, [], "b took nothing while a kept up");
-    running = false;
-    await keeper;
+    const next = await keeper.stop();
     assert(next >= 24, `a appended and took ${next - 4} events meanwhile`);
     // It stood by: it raced no more, and did not wake for each of a's appends.
     assertEquals(b.stats.standbys, 1);
@@ -232,4 +254,16 @@ Deno.test("a consumer outpaced by another of its group stands by, and takes over
     await a.append(events("sb", 3, next));
     const after = await claimN(b, "sb-g", ["sb"], 3, { consumer: "b" });
     assertEquals(after.map(indexOf), [next, next + 1, next + 2]);
+  }));
+
+Deno.test("a consumer standing by joins in when the other falls behind", () =>
+  twoConnections(async (a, b) => {
+    const { waited } = await outpace(a, b, "sbl", 5_000);
+    // `a` takes two of every five: what waits grows faster than it takes.
+    const lagger = appendAndTake(a, "sbl", 2);
+    const got = await waited;
+    await lagger.stop();
+    assertEquals(b.stats.standbys, 1);
+    assert(got.length > 0, "b joined in");
+    await b.settle("sbl-g", got.map(ack));
   }));

@@ -321,7 +321,30 @@ function fastCommand(Base: CommandClass): CommandClass {
       }
       return out;
     }
+
+    override transformReply(result: Buffer | Buffer[]): string | string[] | Buffer | Buffer[] {
+      return super.transformReply(decodeReply(result) as Buffer);
+    }
   };
+}
+
+const utf8 = new TextDecoder();
+
+/**
+ * A reply with every Buffer in it decoded as UTF-8, as ioredis's `replyEncoding: "utf8"` does,
+ * but faster for long strings: ioredis calls `Buffer#toString` for each, which in Deno costs
+ * ~1 µs for an event's JSON where `TextDecoder` takes ~0.35 µs (both replace malformed bytes
+ * with U+FFFD). A claim's reply holds three strings per event: that conversion was 18% of a
+ * consumer's CPU draining Herald's events (`--cpu-prof`-style profile through node:inspector).
+ */
+function decodeReply(value: unknown): unknown {
+  if (value instanceof Uint8Array) {
+    return value.length > 32 ? utf8.decode(value) : (value as Buffer).toString();
+  }
+  if (!Array.isArray(value)) return value;
+  const out = new Array(value.length);
+  for (let i = 0; i < value.length; i++) out[i] = decodeReply(value[i]);
+  return out;
 }
 
 // A string's length in UTF-8, as Buffer.byteLength counts it (a lone surrogate takes 3 bytes).
@@ -350,7 +373,8 @@ async function run(conn: IORedis, args: readonly RedisArg[]): Promise<unknown> {
     const name = String(args[0]);
     const rest = args.slice(1);
     if (!FastCommand) return await conn.call(name, ...rest);
-    return await conn.sendCommand(new FastCommand(name, rest, { replyEncoding: "utf8" }));
+    // Replies come as Buffers and FastCommand decodes them (see decodeReply).
+    return await conn.sendCommand(new FastCommand(name, rest, { replyEncoding: null }));
   } catch (err) {
     if (isReplyError(err)) throw new RedisReplyError(err.message, { cause: err });
     throw new BackendUnavailableError("redis", describe(err), { cause: err });

@@ -249,6 +249,28 @@ export const CASES: Readonly<Record<string, CaseFn>> = {
     equal(await waiting, []);
   },
 
+  "an event comes back exactly as appended, whatever its characters": async (k) => {
+    const s = k.name("s"), g = k.name("g");
+    await k.backend.subscribe(g, [s], "earliest");
+    // Short and long strings, one and several bytes a character, a surrogate pair, U+2028.
+    const texts = [
+      "é",
+      "日本",
+      "\u{1F600}",
+      "a\u2028b",
+      "Grüße aus Köln ".repeat(8),
+      "x".repeat(300),
+    ];
+    const sent = k.events(s, texts.length).map((e, i) => ({
+      ...e,
+      key: texts[i].slice(0, 20),
+      data: { n: i, text: texts[i] },
+    }));
+    await k.backend.append(sent);
+    const got = await k.claimUntil(g, [s], sent.length);
+    equal(got.map((d) => d.envelope), sent);
+  },
+
   "a stored entry that is not an envelope is delivered as malformed": async (k) => {
     const s = k.name("s"), g = k.name("g");
     if (!k.target.appendRaw) throw new Error("appendRaw is needed");

@@ -27,6 +27,7 @@ import { DeliveryContext } from "./context.ts";
 import { type Flight, Flights } from "./flight.ts";
 import { backoff, DEFAULT_RETRY, type RetryPolicy, retryProblems } from "./retry.ts";
 import { Settler } from "./settler.ts";
+import { setImmediate } from "node:timers";
 import { sleep } from "./sleep.ts";
 
 /** Options of {@linkcode createWorker}. */
@@ -342,21 +343,22 @@ class HeraldWorker implements Worker {
     const signal = this.#stop!.signal;
     const streams = this.#streams();
     let failures = 0;
-    while (!signal.aborted) {
-      const max = this.#capacity();
-      if (max <= 0) {
-        await new Promise<void>((resolve) => this.#wake = resolve);
-        continue;
+    // A claim sent before the handlers of the batch before it started (see below).
+    let ahead: { max: number; claimed: Promise<Delivery[]> } | undefined;
+    while (!signal.aborted || ahead) {
+      let claim = ahead;
+      ahead = undefined;
+      if (!claim) {
+        const max = this.#capacity();
+        if (max <= 0) {
+          await new Promise<void>((resolve) => this.#wake = resolve);
+          continue;
+        }
+        claim = { max, claimed: this.#claim(streams, max, signal) };
       }
       let deliveries: Delivery[];
       try {
-        deliveries = await this.#bus.backend.claim(this.group, streams, {
-          consumer: this.#consumer,
-          max,
-          leaseMs: this.#leaseMs,
-          waitMs: this.#idleWaitMs,
-          signal,
-        });
+        deliveries = await claim.claimed;
         failures = 0;
       } catch (err) {
         if (signal.aborted) break;
@@ -366,11 +368,41 @@ class HeraldWorker implements Worker {
         await sleep(wait, signal);
         continue;
       }
-      for (const delivery of deliveries) this.#dispatch(delivery);
+      // Stopping: queued but not started, so that stop() gives them back.
+      if (signal.aborted) {
+        for (const delivery of deliveries) this.#dispatch(delivery, false);
+        continue;
+      }
+      if (deliveries.length < claim.max) {
+        for (const delivery of deliveries) this.#dispatch(delivery);
+        continue;
+      }
+      // A full batch: a backlog. The next claim is sent before this batch's handlers start, so
+      // that its round trip overlaps them instead of following them; otherwise a consumer
+      // spends each round trip (queued behind the publishers' commands on a busy server) idle.
+      // Clients write what a task sends when its promise jobs have run, so the handlers start
+      // in the task after (`setImmediate`: ~6 µs here, where `setTimeout(0)` takes ~2 ms).
+      for (const delivery of deliveries) this.#dispatch(delivery, false);
+      const max = this.#capacity();
+      if (max > 0) ahead = { max, claimed: this.#claim(streams, max, signal) };
+      await new Promise((resolve) => setImmediate(resolve));
+      if (signal.aborted) continue; // stop() gives them back
+      for (const route of this.#routes.values()) this.#pump(route);
     }
   }
 
-  #dispatch(delivery: Delivery): void {
+  #claim(streams: string[], max: number, signal: AbortSignal): Promise<Delivery[]> {
+    return this.#bus.backend.claim(this.group, streams, {
+      consumer: this.#consumer,
+      max,
+      leaseMs: this.#leaseMs,
+      waitMs: this.#idleWaitMs,
+      signal,
+    });
+  }
+
+  /** Routes a delivery to its handler's queue and, with `start`, starts what can run. */
+  #dispatch(delivery: Delivery, start = true): void {
     const event = delivery.envelope;
     if (!event) {
       const reason = delivery.malformed?.reason ?? "not an envelope";
@@ -381,7 +413,7 @@ class HeraldWorker implements Worker {
     // A type this group has no handler for: it subscribed to the stream, not to every type.
     if (!route) return this.#settle({ delivery, outcome: "ack" });
     route.waiting.push(delivery);
-    this.#pump(route);
+    if (start) this.#pump(route);
   }
 
   #pump(route: Route): void {

@@ -287,6 +287,36 @@ Deno.test("a worker whose claimed events wait for a slot claims again once half 
   assert(got.length <= 25, `${got.length} claims brought events: ${got}`);
 });
 
+Deno.test("a worker with a backlog sends its next claim before a full batch's handlers start", async () => {
+  const bus = fresh();
+  const log: string[] = [];
+  const claim = bus.backend.claim.bind(bus.backend);
+  bus.backend.claim = async (group, streams, options) => {
+    log.push(`claim ${options.max}`);
+    const deliveries = await claim(group, streams, options);
+    log.push(`got ${deliveries.length}`);
+    return deliveries;
+  };
+  await bus.backend.subscribe("g", [Job.stream], "earliest");
+  await bus.publishMany(Array.from({ length: 25 }, (_, n) => ({ contract: Job, data: { n } })));
+  const w = createWorker({ bus, group: "g", idleWaitMs: 20, batch: 10 }).on(Job, (event) => {
+    log.push(`handle ${event.data.n}`);
+  }, { concurrency: 10 });
+  await w.start();
+  await until(() => w.stats.acked === 25, 5_000);
+  await w.stop();
+  const at = (entry: string) => log.indexOf(entry);
+  const claims = log.flatMap((e, i) => e.startsWith("claim") ? [i] : []);
+  const seen = log.join(", ");
+  // Full batches: the next claim went out before their first handler ran (the old order:
+  // claim 10, got 10, handle 0, …, handle 9, claim 10).
+  assert(at("got 10") === 1 && claims[1] === 2, seen);
+  assert(at("handle 0") > claims[1] && at("handle 10") > claims[2], seen);
+  // The last batch (5 of 10, no backlog): its handlers ran before the claim after it.
+  const next = claims.find((i) => i > at("got 5")) ?? Infinity;
+  assert(at("handle 20") > at("got 5") && at("handle 20") < next, seen);
+});
+
 Deno.test("a worker with free slots for one handler claims while another's events wait", async () => {
   const bus = fresh();
   const done: string[] = [];

@@ -129,22 +129,8 @@ export function kvHerald(ctx: Context): Step[] {
         n: ctx.size(BATCHED, 10_000),
         judge: (r) => ({ target: "≥ 25,000/s", pass: r.eventsPerSec >= 25_000 }),
       });
-    },
-    async () => {
-      await pipelineRow(ctx, {
-        ...base,
-        name: "publish(), paced 500/s",
-        shared: await backend(),
-        mode: "paced",
-        rate: 500,
-        n: ctx.size(2000, 500),
-        judge: (r) => ({
-          target: "p50 ≤ 2 ms, p99 ≤ 10 ms",
-          pass: r.latency.p50 <= 2 && r.latency.p99 <= 10,
-        }),
-      });
-    },
-    async () => {
+      // Right after the row it is judged against, as every Herald row follows its raw limit:
+      // with the paced rows between the two, the machine had minutes to change pace.
       await pipelineRow(ctx, {
         ...base,
         name: "4 consumer processes, publishMany() of 100",
@@ -165,6 +151,20 @@ export function kvHerald(ctx: Context): Step[] {
             })`,
           };
         },
+      });
+    },
+    async () => {
+      await pipelineRow(ctx, {
+        ...base,
+        name: "publish(), paced 500/s",
+        shared: await backend(),
+        mode: "paced",
+        rate: 500,
+        n: ctx.size(2000, 500),
+        judge: (r) => ({
+          target: "p50 ≤ 2 ms, p99 ≤ 10 ms",
+          pass: r.latency.p50 <= 2 && r.latency.p99 <= 10,
+        }),
       });
     },
     async () => {

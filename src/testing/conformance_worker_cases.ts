@@ -115,4 +115,28 @@ export const WORKER_CASES: Readonly<Record<string, CaseFn>> = {
     equal(rest.length, 5 - finished.length, "the rest is delivered again");
     ok(rest.every((d) => d.attempt === 1), "events never started are not counted as attempts");
   },
+
+  "worker: stop() in a backlog leaves every claimed event that did not start for the next instance":
+    async (k) => {
+      const { Thing, bus, group } = setup(k);
+      const handled: number[] = [];
+      let stopping: Promise<void> | undefined;
+      // Full batches of 5: each next claim is in flight while a batch runs (see the worker's
+      // claim loop), and the fifth handler stops the worker with it out.
+      const worker = createWorker({ bus, group, idleWaitMs: 20, batch: 5 }).on(Thing, (e) => {
+        handled.push(e.data.n);
+        if (handled.length === 5) stopping = worker.stop({ graceMs: 5_000 });
+      }, { concurrency: 5 });
+      await bus.publishMany(
+        Array.from({ length: 40 }, (_, n) => ({ contract: Thing, data: { n } })),
+      );
+      await worker.start();
+      await until(() => stopping !== undefined);
+      await stopping;
+      // The rest comes back at once (a lapsed lease would take 30 s, and count an attempt).
+      const rest = await k.claimUntil(group, [Thing.stream], 40 - handled.length);
+      const all = [...handled, ...rest.map((d) => (d.envelope!.data as { n: number }).n)];
+      equal(all.sort((a, b) => a - b), [...Array(40).keys()], "each event handled or left, once");
+      ok(rest.every((d) => d.attempt === 1), "events never started are not counted as attempts");
+    },
 };

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { setImmediate } from "node:timers";
 import type { Delivery, Settlement, StartPosition } from "./backend.ts";
 import { errorInfo } from "./backend.ts";
 import type { Bus } from "./bus.ts";
@@ -27,7 +28,6 @@ import { DeliveryContext } from "./context.ts";
 import { type Flight, Flights } from "./flight.ts";
 import { backoff, DEFAULT_RETRY, type RetryPolicy, retryProblems } from "./retry.ts";
 import { Settler } from "./settler.ts";
-import { setImmediate } from "node:timers";
 import { sleep } from "./sleep.ts";
 
 /** Options of {@linkcode createWorker}. */

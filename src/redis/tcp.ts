@@ -335,7 +335,7 @@ const utf8 = new TextDecoder();
  * but faster for long strings: ioredis calls `Buffer#toString` for each, which in Deno costs
  * ~1 µs for an event's JSON where `TextDecoder` takes ~0.35 µs (both replace malformed bytes
  * with U+FFFD). A claim's reply holds three strings per event: that conversion was 18% of a
- * consumer's CPU draining Herald's events (`--cpu-prof`-style profile through node:inspector).
+ * consumer's CPU draining Herald's events (a CPU profile through `node:inspector`).
  */
 function decodeReply(value: unknown): unknown {
   if (value instanceof Uint8Array) {

@@ -206,3 +206,36 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "acks of a read just made need no script over TCP, in whatever order handlers end",
+  ignore,
+  async fn() {
+    const { backend, prefix, cleanup } = testBackend();
+    const scripts = async () => {
+      const stats = await raw(["INFO", "commandstats"]) as string;
+      return Number(/cmdstat_evalsha:calls=(\d+)/.exec(stats)?.[1] ?? 0) +
+        Number(/cmdstat_eval:calls=(\d+)/.exec(stats)?.[1] ?? 0);
+    };
+    try {
+      await backend.subscribe("g", ["s"], "earliest");
+      const options = { consumer: "c", max: 20, leaseMs: 30_000, waitMs: 0 };
+      // A first claim sweeps and looks at the timers (scripts); the next, within a second, reads.
+      assertEquals(await backend.claim("g", ["s"], options), []);
+      await backend.append(
+        Array.from({ length: 20 }, (_, n) => createEnvelope("s", "t", { n }, "test")),
+      );
+      const before = await scripts();
+      const got = await backend.claim("g", ["s"], options);
+      assertEquals(got.length, 20);
+      // The last first, then the rest scattered: each found in the read's held lease records.
+      const order = [19, ...Array.from({ length: 19 }, (_, i) => (i * 7) % 19)];
+      await backend.settle("g", order.map((i) => ({ delivery: got[i], outcome: "ack" as const })));
+      assertEquals(await scripts() - before, 0, "settled by a plain XACK, no script");
+      assertEquals((await raw(["XPENDING", `${prefix}s|s`, "g"]) as unknown[])[0], 0);
+    } finally {
+      await backend.close();
+      await cleanup();
+    }
+  },
+});

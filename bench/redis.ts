@@ -301,6 +301,7 @@ function herald(ctx: Context, e: Endpoint, prefix: string): Step[] {
           pass: r.eventsPerSec >= 0.8 * single.value,
         }),
       });
+      if (tcp && !ctx.quick) await crossRows(row, e, prefix, n.single);
     },
     async () => {
       const batch = ctx.baseline(`${e.transport}.raw.batch`, tcp ? 47_000 : 33_000);
@@ -366,4 +367,49 @@ function herald(ctx: Context, e: Endpoint, prefix: string): Step[] {
       );
     },
   ];
+}
+
+/**
+ * Which side of the single-publish row sets its pace: the raw producer's XADD of Herald's entries
+ * into a Herald worker, and Herald's `publish()` into the raw consumer, each beside the other
+ * side's counterpart. No target: they tell whether the distance between the raw row and Herald's
+ * is the publisher's or the consumer's (on this project's VM, the consumer's pattern of waking
+ * moved the publisher's round trip more than the publisher's own work did).
+ */
+async function crossRows(
+  row: (spec: RowSpec) => Promise<unknown>,
+  e: Endpoint,
+  prefix: string,
+  n: number,
+): Promise<void> {
+  const section = "Redis over TCP · Herald redis() backend";
+  const shared = (name: string) => {
+    const keys = `${prefix}${e.transport}-${name}:`;
+    return {
+      backend: { kind: "redis", url: e.url, prefix: keys },
+      transport: e.transport,
+      url: e.url,
+      stream: "bench",
+      streamKey: `${keys}s|bench`,
+      envelopes: true,
+    };
+  };
+  await row({
+    section,
+    name: "raw XADD of the same entries, 1 per call → Herald worker",
+    producer: "raw_redis_producer",
+    consumer: "herald_consumer",
+    shared: shared("cross-worker"),
+    mode: "single",
+    n,
+  });
+  await row({
+    section,
+    name: "publish(), 1 per call → raw XREADGROUP consumer",
+    producer: "herald_producer",
+    consumer: "raw_redis_consumer",
+    shared: shared("cross-publish"),
+    mode: "single",
+    n,
+  });
 }

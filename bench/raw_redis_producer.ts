@@ -9,6 +9,7 @@
 import { createEnvelope } from "@herald/herald";
 import { tick, tickJson } from "./_clock.ts";
 import { connect, type RawTarget } from "./_redis_raw.ts";
+import { Tick } from "./_herald.ts";
 import { profileFetch, profileIoredis } from "./_profile.ts";
 import { params, produce, type ProducerParams } from "./_role.ts";
 
@@ -21,7 +22,7 @@ const conn = await connect(p);
 const key = p.streamKey ?? p.stream;
 const field = p.envelopes ? "e" : "d";
 const value = p.envelopes
-  ? (seq: number) => JSON.stringify(createEnvelope("bench", "bench.tick", tick(seq), "bench"))
+  ? (seq: number) => JSON.stringify(createEnvelope(Tick.stream, Tick.type, tick(seq), "bench"))
   : tickJson;
 await produce(
   p,

@@ -10,6 +10,8 @@ import { alternate, type Step } from "./_steps.ts";
 import { pipelineRow, type RowSpec } from "./_rows.ts";
 import { connect } from "./_redis_raw.ts";
 import { idleCpu } from "./kv.ts";
+import { Tick } from "./_herald.ts";
+import { Keys } from "../src/redis/keys.ts";
 
 const REDIS_URL = Deno.env.get("HERALD_BENCH_REDIS_URL") ?? "redis://127.0.0.1:6379";
 
@@ -301,7 +303,7 @@ function herald(ctx: Context, e: Endpoint, prefix: string): Step[] {
           pass: r.eventsPerSec >= 0.8 * single.value,
         }),
       });
-      if (tcp && !ctx.quick) await crossRows(row, e, prefix, n.single);
+      if (tcp && !ctx.quick) await crossRows(row, section, e, prefix, n.single);
     },
     async () => {
       const batch = ctx.baseline(`${e.transport}.raw.batch`, tcp ? 47_000 : 33_000);
@@ -378,25 +380,26 @@ function herald(ctx: Context, e: Endpoint, prefix: string): Step[] {
  */
 async function crossRows(
   row: (spec: RowSpec) => Promise<unknown>,
+  section: string,
   e: Endpoint,
   prefix: string,
   n: number,
 ): Promise<void> {
-  const section = "Redis over TCP · Herald redis() backend";
   const shared = (name: string) => {
     const keys = `${prefix}${e.transport}-${name}:`;
     return {
       backend: { kind: "redis", url: e.url, prefix: keys },
       transport: e.transport,
       url: e.url,
-      stream: "bench",
-      streamKey: `${keys}s|bench`,
+      stream: Tick.stream,
+      // Where Herald's backend keeps that stream, for the raw side.
+      streamKey: new Keys(keys).stream(Tick.stream),
       envelopes: true,
     };
   };
   await row({
     section,
-    name: "raw XADD of the same entries, 1 per call → Herald worker",
+    name: "raw XADD → Herald worker, 1 per call",
     producer: "raw_redis_producer",
     consumer: "herald_consumer",
     shared: shared("cross-worker"),
@@ -405,7 +408,7 @@ async function crossRows(
   });
   await row({
     section,
-    name: "publish(), 1 per call → raw XREADGROUP consumer",
+    name: "publish() → raw consumer, 1 per call",
     producer: "herald_producer",
     consumer: "raw_redis_consumer",
     shared: shared("cross-publish"),

@@ -41,7 +41,7 @@ async function bareLoop(
   const run = async (n: number) => {
     for (let k = 0; k < n; k++, seq++) {
       const value = envelope
-        ? createEnvelope("bench", "bench.tick", Tick.parse(tick(seq)), "bench")
+        ? createEnvelope(Tick.stream, Tick.type, Tick.parse(tick(seq)), "bench")
         : tickJson(seq);
       const op = db.atomic();
       if (sequence) op.check({ key: ["seq", "bench"], versionstamp });
@@ -71,7 +71,7 @@ function appendLoop(): Loop {
   const run = async (n: number) => {
     for (let k = 0; k < n; k++) {
       const data = Tick.parse(tick(seq++));
-      await backend.append([createEnvelope("bench", "bench.tick", data, "bench")]);
+      await backend.append([createEnvelope(Tick.stream, Tick.type, data, "bench")]);
     }
   };
   return { name: "append()", run, close: () => backend.close() };

@@ -303,7 +303,7 @@ function herald(ctx: Context, e: Endpoint, prefix: string): Step[] {
           pass: r.eventsPerSec >= 0.8 * single.value,
         }),
       });
-      if (tcp && !ctx.quick) await crossRows(row, section, e, prefix, n.single);
+      if (tcp && !ctx.quick) await crossRows(row, section, backend, n.single);
     },
     async () => {
       const batch = ctx.baseline(`${e.transport}.raw.batch`, tcp ? 47_000 : 33_000);
@@ -381,19 +381,18 @@ function herald(ctx: Context, e: Endpoint, prefix: string): Step[] {
 async function crossRows(
   row: (spec: RowSpec) => Promise<unknown>,
   section: string,
-  e: Endpoint,
-  prefix: string,
+  backend: (row: string) => { backend: { url: string; prefix: string } },
   n: number,
 ): Promise<void> {
   const shared = (name: string) => {
-    const keys = `${prefix}${e.transport}-${name}:`;
+    const herald = backend(name);
     return {
-      backend: { kind: "redis", url: e.url, prefix: keys },
-      transport: e.transport,
-      url: e.url,
+      ...herald,
+      transport: "tcp",
+      url: herald.backend.url,
       stream: Tick.stream,
       // Where Herald's backend keeps that stream, for the raw side.
-      streamKey: new Keys(keys).stream(Tick.stream),
+      streamKey: new Keys(herald.backend.prefix).stream(Tick.stream),
       envelopes: true,
     };
   };

@@ -2,7 +2,9 @@
  * Type-checks every ```ts block of the user docs (README.md, docs/*.md, and the other guides
  * listed in {@linkcode DEFAULT_FILES}), so that the examples users copy keep compiling as the API
  * changes. Each block becomes its own module in a temporary folder, checked with this project's
- * deno.json (so `@herald/herald` and `zod` resolve as in an app). A block fenced as
+ * deno.json (so `@herald/herald` and `zod` resolve as in an app). A block whose first line names
+ * a file (`// contracts.ts — …`) is written under that name, so the later blocks of the same page
+ * can import it (`import { UserCreated } from "./contracts.ts";`). A block fenced as
  * ```` ```ts ignore ```` is skipped; a block that needs names from elsewhere declares them
  * (`declare const db: Deno.Kv;`).
  *
@@ -27,6 +29,8 @@ export interface Snippet {
   line: number;
   /** Its code. */
   code: string;
+  /** The file name its first line gives (`// contracts.ts`), if any. */
+  name?: string;
 }
 
 /**
@@ -55,7 +59,8 @@ export function snippets(file: string, text: string): Snippet[] {
     for (; j < lines.length && lines[j].trim() !== "```"; j++) {
       body.push(lines[j].startsWith(indent) ? lines[j].slice(indent.length) : lines[j]);
     }
-    if (!ignored) found.push({ file, line: i + 1, code: body.join("\n") });
+    const name = /^\/\/ ([\w.-]+\.tsx?)\b/.exec(body[0] ?? "")?.[1];
+    if (!ignored) found.push({ file, line: i + 1, code: body.join("\n"), name });
     i = j;
   }
   return found;
@@ -69,8 +74,12 @@ async function markdownFiles(args: string[]): Promise<string[]> {
       if ((await Deno.stat(f)).isFile) files.push(f);
     } catch { /* a guide not written yet */ }
   }
-  for await (const e of Deno.readDir("docs").catch(() => [] as Deno.DirEntry[])) {
-    if (e.isFile && e.name.endsWith(".md")) files.push(`docs/${e.name}`);
+  try {
+    for await (const e of Deno.readDir("docs")) {
+      if (e.isFile && e.name.endsWith(".md")) files.push(`docs/${e.name}`);
+    }
+  } catch (err) {
+    if (!(err instanceof Deno.errors.NotFound)) throw err;
   }
   return files.sort();
 }
@@ -81,8 +90,12 @@ async function main(args: string[]): Promise<number> {
   try {
     const where = new Map<string, Snippet>();
     for (const file of await markdownFiles(args)) {
+      // One folder per page: its named blocks import each other, never another page's.
+      const page = `${dir}/${file.replaceAll(/[^A-Za-z0-9]/g, "_")}`;
+      await Deno.mkdir(page);
       for (const s of snippets(file, await Deno.readTextFile(file))) {
-        const name = `${dir}/${file.replaceAll(/[^A-Za-z0-9]/g, "_")}_${s.line}.ts`;
+        const name = `${page}/${s.name ?? `block_${s.line}.ts`}`;
+        if (where.has(name)) throw new Error(`${file}: two blocks are named ${s.name}`);
         await Deno.writeTextFile(name, `${s.code}\nexport {};\n`);
         where.set(name, s);
       }

@@ -2,7 +2,7 @@ import { assert, assertEquals, assertRejects } from "@std/assert";
 import { createEnvelope } from "../../src/envelope.ts";
 import { BackendUnavailableError } from "../../src/errors.ts";
 import { kv } from "../../src/kv/mod.ts";
-import { bothStores, claimN, events, indexOf, tempDb } from "./_helpers.ts";
+import { bothStores, claimN, events, indexOf, tempDb, until } from "./_helpers.ts";
 
 bothStores("`trim()` keeps the newest appends by length", async (make) => {
   const b = make({ retention: { maxLength: 3, streams: { "keep-all": {} } } });
@@ -86,7 +86,7 @@ Deno.test("a claim after one that took everything wakes for another instance's a
     // An empty wait first, so that `a` watches the doorbell (and may skip looks).
     assertEquals(await a.claim("wake-g", ["wake"], { ...opts, waitMs: 50 }), []);
     await b.append(events("wake", 1));
-    await new Promise((r) => setTimeout(r, 50)); // its ring is heard before the next look
+    await until(() => a.stats.rings >= 1); // its ring is heard before the next look
     const first = await a.claim("wake-g", ["wake"], { ...opts, waitMs: 5_000 });
     assertEquals(first.map(indexOf), [0]); // took everything there was
     const second = a.claim("wake-g", ["wake"], { ...opts, waitMs: 20_000 });

@@ -118,6 +118,11 @@ async function main(args: string[]): Promise<number> {
       );
     }
     console.error(report);
+    console.error(
+      "A docs snippet does not type-check. Make the block whole (declare what it uses from " +
+        "elsewhere: `declare const db: Deno.Kv;`), name a block other blocks import with a first " +
+        "line `// name.ts`, or fence a block that is not TypeScript to check as ```ts ignore.",
+    );
     return 1;
   } finally {
     await Deno.remove(dir, { recursive: true });

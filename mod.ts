@@ -53,6 +53,7 @@ export {
   type EventContractOptions,
   type EventData,
   type EventInput,
+  type Schema,
 } from "./src/contract.ts";
 export { decodeEvent } from "./src/decode.ts";
 export {

@@ -3,14 +3,42 @@
  *
  * @module
  */
-import type { z } from "zod";
 import { type SchemaIssue, ValidationError } from "./errors.ts";
+
+/**
+ * A payload schema, as Herald sees it: any zod 4 schema fits. It is written out here (the
+ * Standard Schema properties zod implements, and the `safeParse` Herald calls) so that the
+ * public types name no type private to zod.
+ *
+ * @typeParam Output The payload type after parsing (what handlers receive).
+ * @typeParam Input The payload type before parsing (what publishers pass).
+ */
+export interface Schema<Output = unknown, Input = unknown> {
+  /** The Standard Schema properties; Herald reads only their types. */
+  readonly "~standard": {
+    readonly version: 1;
+    readonly vendor: string;
+    readonly types?: { readonly input: Input; readonly output: Output } | undefined;
+  };
+  /** Checks a value without throwing, as zod's `safeParse`. */
+  safeParse(data: unknown):
+    | { readonly success: true; readonly data: Output }
+    | {
+      readonly success: false;
+      readonly error: {
+        readonly issues: readonly { message: string; path: PropertyKey[]; code?: string }[];
+      };
+    };
+}
+
+/** The payload type after parsing by schema `S`. */
+type OutputOf<S extends Schema> = NonNullable<S["~standard"]["types"]>["output"];
 
 /** Names of streams, types and groups: letters, digits, `.`, `_`, `-`, `:`; 1–200 characters. */
 export const NAME_PATTERN: RegExp = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,199}$/;
 
 /** What {@linkcode defineEvent} takes. */
-export interface EventContractOptions<S extends z.ZodType> {
+export interface EventContractOptions<S extends Schema> {
   /** The stream the event is published on, such as `users`. */
   stream: string;
   /** The event type, such as `user.created`. */
@@ -20,7 +48,7 @@ export interface EventContractOptions<S extends z.ZodType> {
 }
 
 /** A typed event contract, made by {@linkcode defineEvent}. */
-export interface EventContract<S extends z.ZodType = z.ZodType> {
+export interface EventContract<S extends Schema = Schema> {
   /** The stream the event is published on. */
   readonly stream: string;
   /** The event type. */
@@ -32,14 +60,18 @@ export interface EventContract<S extends z.ZodType = z.ZodType> {
    *
    * @throws {ValidationError} with the zod issues when it does not match.
    */
-  parse(data: unknown): z.output<S>;
+  parse(data: unknown): NonNullable<S["~standard"]["types"]>["output"];
 }
 
 /** The payload type a contract's handlers receive. */
-export type EventData<C extends EventContract> = z.output<C["schema"]>;
+export type EventData<C extends EventContract> = NonNullable<
+  C["schema"]["~standard"]["types"]
+>["output"];
 
 /** The payload type a contract's publishers pass. */
-export type EventInput<C extends EventContract> = z.input<C["schema"]>;
+export type EventInput<C extends EventContract> = NonNullable<
+  C["schema"]["~standard"]["types"]
+>["input"];
 
 /**
  * Defines an event contract shared by the services that publish and consume it.
@@ -61,7 +93,7 @@ export type EventInput<C extends EventContract> = z.input<C["schema"]>;
  * console.log(UserCreated.parse({ id: "u1", name: "Ada" }).name); // Ada
  * ```
  */
-export function defineEvent<S extends z.ZodType>(
+export function defineEvent<S extends Schema>(
   options: EventContractOptions<S>,
 ): EventContract<S> {
   const problems: string[] = [];
@@ -80,12 +112,12 @@ export function defineEvent<S extends z.ZodType>(
     stream,
     type,
     schema,
-    parse(data: unknown): z.output<S> {
+    parse(data: unknown): OutputOf<S> {
       const result = schema.safeParse(data);
       if (!result.success) {
         throw new ValidationError(stream, type, toIssues(result.error.issues));
       }
-      return result.data;
+      return result.data as OutputOf<S>;
     },
   });
 }

@@ -37,6 +37,8 @@ export class ValidationError extends Error {
   readonly issues: readonly SchemaIssue[];
 
   /**
+   * Makes the error for a payload its contract rejected.
+   *
    * @param stream The contract's stream.
    * @param type The contract's event type.
    * @param issues The schema's issues.
@@ -76,6 +78,8 @@ export class UnknownEventError extends Error {
   readonly type: string;
 
   /**
+   * Makes the error for an event no contract or handler knows.
+   *
    * @param stream The stream named by the event.
    * @param type The type named by the event.
    */
@@ -107,6 +111,8 @@ export class EnvelopeTooLargeError extends RangeError {
   readonly limit: number;
 
   /**
+   * Makes the error for an envelope over the size limit.
+   *
    * @param id The event id.
    * @param bytes The encoded size.
    * @param limit The largest size accepted.
@@ -135,6 +141,8 @@ export class InvalidOptionsError extends TypeError {
   readonly problems: readonly string[];
 
   /**
+   * Makes the error listing every problem found in an options object.
+   *
    * @param where The function or constructor whose options were checked.
    * @param problems Each problem found.
    */
@@ -162,6 +170,8 @@ export class LeaseLostError extends Error {
   readonly eventId: string;
 
   /**
+   * Makes the error for a lease that lapsed or was taken by another worker.
+   *
    * @param group The consumer group.
    * @param eventId The event id.
    */
@@ -188,6 +198,8 @@ export class BackendUnavailableError extends Error {
   readonly backend: string;
 
   /**
+   * Makes the error for a backend that could not be reached.
+   *
    * @param backend Which backend failed.
    * @param detail What it reported.
    * @param options The underlying error as `cause`.
@@ -216,6 +228,8 @@ export class RetryLaterError extends Error {
   readonly delayMs: number;
 
   /**
+   * Makes the error a handler throws to be retried after `delayMs`.
+   *
    * @param delayMs The wait before the next attempt.
    * @param message Why.
    * @param options The underlying error as `cause`.
@@ -240,6 +254,8 @@ export class RetryLaterError extends Error {
  */
 export class DoNotRetryError extends Error {
   /**
+   * Makes the error a handler throws to be dead-lettered at once.
+   *
    * @param message Why retrying cannot help.
    * @param options The underlying error as `cause`.
    */

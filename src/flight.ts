@@ -4,9 +4,7 @@
  *
  * Both are made for every event, so both are cheap: the signal's `AbortController` is made only
  * when a handler asks for it (most never do), and the set is an array in which each flight knows
- * its place, not a `Map` keyed by delivery. Measured by draining 200,000 events from Redis with one
- * worker, medians of six interleaved pairs: a controller and a map entry made for every event
- * 12.4 µs of CPU per event, this 9.9.
+ * its place, not a `Map` keyed by delivery.
  *
  * @module
  */

@@ -58,10 +58,13 @@ export class OutboxAtomic {
   #events: Envelope[] = [];
 
   /**
+   * Starts an empty atomic operation; `bus.atomic(db)` and `ctx.atomic(db)` make these.
+   *
    * @param backend Where the events go.
    * @param kv The caller's database.
    * @param makeEnvelope Validates a payload and builds its envelope.
    * @param defaults Publish options applied to every event (a handler's correlation).
+   * @param appliedKey Where a handler records "applied", committed with the writes.
    */
   constructor(
     private readonly backend: Backend,

@@ -251,12 +251,8 @@ export class Appender {
   /**
    * Commits the common append in one go: events of one stream, no dedupe, the stream's sequence
    * cached, one chunk's worth. Nothing is built that this case does not need: a sequential
-   * publisher waits on everything done between two commits, and on this VM that costs more than
-   * its CPU time: behind the general path, the database thread spent ~10 µs more per commit and
-   * each commit took 20-30 µs longer from call to result (per-thread CPU from /proc). Publisher
-   * alone, 20 interleaved rounds of 1,000 publishes in one process, medians: the general path
-   * below 3,478-3,566/s, this 3,750-3,771/s, a bare loop committing the same writes and ringing
-   * the doorbell 3,965-4,060/s.
+   * publisher waits on everything done between two commits, which costs it more than the CPU
+   * time of that work.
    *
    * @returns `false` when the batch is not that case, or the commit met another writer (a moved
    *   sequence, a locked database): the general path then takes it, with its retries.

@@ -32,9 +32,8 @@ import { subscribeStream } from "./subscribe.ts";
 import { type Mark, Waker } from "./wake.ts";
 
 /**
- * The claim size workers on this backend use unless told otherwise: a claim costs a commit, and
- * 500 events a claim instead of 100 moved 23-31k events/s instead of 17-23k with a producer
- * publishing batches of 100 into the same file.
+ * The claim size workers on this backend use unless told otherwise: a claim costs a commit, so
+ * bigger claims leave more of the file's write lock to the publishers.
  */
 const CLAIM_BATCH = 500;
 /** The default backstop poll of waiting claims, in milliseconds. */
@@ -42,18 +41,14 @@ const DEFAULT_POLL_MS = 1_000;
 /**
  * How long a consumer waits before its next claim when events arrive faster than it claims
  * them, in milliseconds: the wait then takes a bigger batch with fewer commits, and every
- * commit a consumer leaves out leaves SQLite's write lock (held through an fsync, 0.3-1 ms here)
- * to the publishers. Measured in the saturated single-publish row (`deno task bench --only kv
- * --rows "1 event"`, Herald against the bare poller of the same run, three pairs each): 2 ms
- * 59-71%, 12 ms 68-75%, 15 ms 70-85%, 25-30 ms 67-80%; claims per event 0.09 -> 0.02 and the
- * consumer's CPU per event 120-140 -> ~80 µs. The price is latency while the rate lasts.
+ * commit a consumer leaves out leaves SQLite's write lock (held through an fsync) to the
+ * publishers. The price is latency while the rate lasts.
  */
 const LINGER_MS = 15;
 /**
  * The arrival rate, in events per millisecond, from which a consumer waits, and the fewest events
- * a claim must bring for it: under them, as in a paced 500/s (a claim finds one event, two or
- * three after a late timer), a wait would only add latency — with two as the floor, a 30 ms wait
- * made that row's p99 21-29 ms instead of 4-5.
+ * a claim must bring for it: under them, as in a steady trickle (a claim finds one event, two or
+ * three after a late timer), a wait would only add latency.
  */
 const LINGER_RATE = 1;
 const LINGER_MIN = 6;
@@ -276,18 +271,8 @@ export class KvBackend implements Backend, AtomicAppender {
    *
    * Why: with one consumer able to keep up, every other one that races it for each claim costs
    * the machine a read, a failed commit and the wake-ups, and takes the writer's lock from the
-   * publisher. Four consumer processes of one group on one file, with a publisher of 100-event
-   * batches (`deno task bench --only kv --rows "100 events,publish"`, three interleaved pairs):
-   * before, the four together spent 1.20-1.54 times one consumer's CPU of the same run, and made
-   * 67-111% of its rate; standing by, 0.92-1.25 times, and 85-155% of its rate (the single
-   * consumer's own rate moved from 23.5k to 53.6k/s between those runs). How long between looks
-   * (`--rows "publishMany() of 100"`, three interleaved pairs each against a first look after 50 ms
-   * and doubling to 250): 250 ms from the first look, the four spent 0.87-1.09 times one
-   * consumer's CPU and made 105-123% of its rate, against 1.04-1.14 and 95-102%; a first look
-   * after 100 ms, 0.89-1.38 and 72-127% against 1.09-1.28 and 87-102%. The price is in a burst
-   * into slow handlers, where every consumer is needed: 2,000 events into 50 ms handlers took the
-   * four 3.18-3.22 s instead of 2.79-2.98 (two pairs); 8,000 into 10 ms handlers, 3.80-3.98 s
-   * either way.
+   * publisher. The price is in a burst into slow handlers, where every consumer is needed: the
+   * others join a look later. Measurements: bench/README.md, "Where the constants come from".
    *
    * @returns `false` when the claim's wait (or the backend) ended first.
    */

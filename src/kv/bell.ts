@@ -6,12 +6,9 @@
  * consume (see `wake.ts`). The time lets a waiter skip rings for commits older than its last look,
  * which a busy consumer's watch hands over in numbers once it waits again.
  *
- * One file per stream, because every ring costs each process that hears it. With one `appended`
- * file for all, three workers of another stream on the same file (a service that consumes "users"
- * beside one that publishes "posts") woke for every append: a publisher of single events with one
- * consumer made 1,397 events/s beside them instead of 3,517 alone, and each of the three spent a
- * third of a core. With a file per stream they spent 20 ms of CPU in 3.8 s, and the pair made
- * 3,150 events/s (against 2,976 alone in that run). Processes of Herald versions that rang the one
+ * One file per stream, because every ring costs each process that hears it: with one file for
+ * all, the workers of other streams on the same database woke for every append, and took the
+ * CPU the publisher and its consumer needed. Processes of Herald versions that rang the one
  * `appended` file hear this one's appends, and it theirs, only through the backstop poll.
  *
  * Why not watch the database's own folder: `Deno.watchFs` opens and closes the files it reports
@@ -19,8 +16,8 @@
  * descriptor of a file drops every POSIX advisory lock the process holds on it, so a watch on the
  * database's folder silently drops SQLite's locks on the WAL index (`-shm`); a process opening
  * the database then believes it is alone, re-initialises the shared, memory-mapped WAL index
- * under the others, and they die of SIGBUS or report "file is not a database" (measured: a
- * database left "malformed" after 60 short-lived publishers). The doorbell folder holds no SQLite
+ * under the others, and they die of SIGBUS or report "file is not a database", or the database is
+ * left "malformed" after many short-lived publishers. The doorbell folder holds no SQLite
  * file, so whatever the watch opens there is harmless.
  *
  * @module
@@ -100,11 +97,8 @@ export class Bell {
    *
    * Every such commit rings. A throttle (one ring a millisecond at most) needs a timer for the
    * ring that ends a burst, and those timers cost a publisher making one commit after another
-   * ~14 µs per publish, against ~6 for the two system calls. The waiters do not pay for the rings
-   * either while events come that fast: a lingering consumer closes its watch (see `Waker.rest`).
-   * Measured with `deno task bench --only kv --rows "1 event"`, three interleaved pairs, against
-   * the bare poller of the same run: throttled 61-73%; ringing every commit, with lingering
-   * consumers closing their watch (the two changes went in together), 74-83%.
+   * more than the two system calls of a ring. The waiters do not pay for the rings either while
+   * events come that fast: a lingering consumer closes its watch (see `Waker.rest`).
    */
   ring(kind: Ring, stream?: string): void {
     const file = this.#file(bellFile(kind, stream));

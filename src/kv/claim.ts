@@ -41,14 +41,8 @@ const ATTEMPTS = 8;
  * immediate retry would race the others again. The winner carries on meanwhile, so the loser
  * stands by rather than spend a read and a failed commit per ring; the claim took nothing, so
  * no event waits for it, and settlements that were to ride in it wait for its next attempt
- * (see `Rider.failed`). Measured with four consumer processes on one file and a
- * publisher of 100-event batches (the rate the four kept up with): immediate retries 13-17k
- * events/s, 111-136 µs of CPU per event; a 10 ms pause 22-24k/s, on a later day 27-39k/s; 40 ms
- * 45-50k/s that day, where one consumer alone kept up with 50-66k/s. Later, against one consumer
- * in the same run (`deno task bench --only kv-herald --rows "publishMany() of 100"`, pairs
- * interleaved): 40 ms 61-102% of one consumer (mean 78% over six runs), the four consumers' CPU
- * 24-36 µs per event; 120 ms 79-96% (mean 86% over nine), 21-30 µs; 250 ms 80-106% over three,
- * with one consumer then taking most events.
+ * (see `Rider.failed`). The value was chosen by measurement: see "Where the constants come from"
+ * in bench/README.md.
  */
 const CONFLICT_PAUSE_MS = 120;
 

@@ -24,10 +24,7 @@ const DEAD_BYTES_PER_OP = 600_000;
  * How long settlements wait for a claim to carry them before they are written alone, in ms. A
  * claim that loses its race to another consumer pauses (see `CONFLICT_PAUSE_MS` in claim.ts), so
  * the wait covers that pause: otherwise the settlements of every consumer but the winner are
- * written alone, one more commit each. Measured with four consumer processes on one file and a
- * publisher of 100-event batches: with 5 ms a third of the settle calls rode in a claim; with
- * 50 ms and the re-hold in `takeRider` the four kept up with 50-54k events/s, where they kept up
- * with 45-50k.
+ * written alone, one more commit each.
  */
 export const HOLD_MS = 50;
 /** How much longer than a lost claim's pause its riders wait for the claim's next attempt. */

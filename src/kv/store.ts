@@ -78,14 +78,9 @@ export function isLocked(err: unknown): boolean {
 const LOCKED_GIVE_UP_MS = 30_000;
 /**
  * Retries whose pause is shorter than a timer can wait. Only the first few: a lock still held
- * after them is another process's commit waiting on its fsync (0.3 ms to several ms here), and
- * spinning on it burns the CPU the other processes need; timer sleeps after that. Measured with
- * four consumer processes on one file, when a lost claim race was retried at once: twelve short
- * retries 13-17k events/s, two 22-24k/s. Since a lost race pauses (claim.ts), six cost the four
- * consumers nothing (medians of three runs, 2 vs 6: 25-32k vs 32-33k/s), and a paced consumer
- * no longer meets a timer's 1-3 ms of lateness after its third failed try (`deno task bench
- * --only kv-herald --rows paced --repeat 4`, p99 medians of four such runs: 5.7-17 ms with two,
- * 5.1-7.1 ms with six).
+ * after them is another process's commit waiting on its fsync, and spinning on it burns the CPU
+ * the other processes need; timer sleeps after that. Enough of them that a paced consumer rarely
+ * meets a timer's lateness.
  */
 const SHORT_RETRIES = 6;
 /**
@@ -109,7 +104,7 @@ const TICK_KEY: Deno.KvKey = ["herald", "tick"];
  * and SQLite then fails it at once ("database is locked") when another process holds the write
  * lock or committed since the read: it does not wait. The other commit ends within a fraction of
  * a millisecond, so the first retry is immediate and the next ones pause a fraction of a
- * millisecond (see {@linkcode backoff}) — not a timer, whose shortest wait here is ~2 ms.
+ * millisecond (see {@linkcode backoff}) — not a timer, which cannot wait that little.
  * A database that stays locked (a long checkpoint) gets timer pauses after that.
  *
  * @param stats Counters to update.
@@ -140,9 +135,9 @@ export async function unlocked<T>(
 
 /**
  * Blocks this thread for 0.05–0.65 ms (growing with `attempt`, jittered): about what another
- * process's commit has left to run. Blocking is the point — Deno's timers cannot wait less than
- * ~2 ms here, and a database read as a pause costs ~0.1 ms of CPU. Returns `false` where
- * blocking waits are not allowed.
+ * process's commit has left to run. Blocking is the point: Deno's timers cannot wait that little,
+ * and a database read as a pause costs more CPU than the wait. Returns `false` where blocking
+ * waits are not allowed.
  */
 function shortPause(attempt: number): boolean {
   try {

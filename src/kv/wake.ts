@@ -117,9 +117,8 @@ export class Waker {
    * Whether a wake-up since `mark` may bring something its look did not see. A ring whose
    * commit was made before the look began is not news: the look read after it. Such rings come
    * in numbers: a consumer busy with its last claim (or lingering) does not read the watch, which
-   * keeps the rings meanwhile and hands them over once it waits again — before this check, one
-   * empty look each (measured: as many empty looks as rings heard, ~600 per consumer in the
-   * four-consumer row).
+   * keeps the rings meanwhile and hands them over once it waits again — without this check, one
+   * empty look each.
    *
    * A ring's time is read from the bell file when the ring is heard, so it is the latest ring's:
    * news is never taken for old, but for one case. Two processes ring at the same moment and the
@@ -194,8 +193,8 @@ export class Waker {
   /**
    * Closes the watch while nobody waits, for a consumer that will not wait for a while: one that
    * lingers because events come faster than one a millisecond. Until it waits again, rings cost
-   * it nothing (an open watch wakes its own thread for every ring, 13-18 µs each, and hands the
-   * rings over when the consumer waits again, ~50 µs each). The next wait reopens the watch and
+   * it nothing (an open watch wakes its own thread for every ring, and hands the rings over when
+   * the consumer waits again, each at a cost). The next wait reopens the watch and
    * reads the bell files' times for the rings it missed (see `#rangWhileResting`).
    */
   rest(): void {
@@ -273,9 +272,8 @@ export class Waker {
           // Nobody waits (the claims are busy): stop reading the watch until someone does.
           // The watch keeps what arrives meanwhile, so the first waiter hears those rings; the
           // ones for commits its look already saw wake nobody (see `changedSince`).
-          // A busy consumer's event loop then no longer runs for each ring (~50 µs of CPU per
-          // ring read; a publisher rings after every commit); the watch's own thread
-          // still wakes for each (13-18 µs per event in the single-publish row). A "requeued"
+          // A busy consumer's event loop then no longer runs for each ring (a publisher rings
+          // after every commit); the watch's own thread still wakes for each. A "requeued"
           // ring it keeps is heard by the next waiter; one dropped by a rest is caught on reopening
           // (see `#rangWhileResting`).
           if (this.#waiters.size === 0 && !this.#closed && this.#watcher === watcher) {

@@ -28,10 +28,9 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
  * JSON. Returns how many were written.
  *
  * Each stream is named once, not once per event: a batch of 100 on one stream is then 100 fewer
- * keys for the client to encode and Redis to parse (measured with 100 events per call: Redis
- * 2.9 -> 2.3-2.5 µs per event, client and network included 5.3-6.3 -> 4.2-4.7). Each stream is
- * trimmed once, after its entries are added, rather than by every XADD: inside one script nobody
- * sees the difference, and 100 XADDs that trim cost Redis about 15% more.
+ * keys for the client to encode and Redis to parse. Each stream is trimmed once, after its
+ * entries are added, rather than by every XADD: inside one script nobody sees the difference,
+ * and XADDs that trim cost Redis more.
  */
 export const APPEND = `local trim, approx, limit, ttl = ARGV[1], ARGV[2], ARGV[3], ARGV[5]
 local dedupe, k = ARGV[4] == '1', tonumber(ARGV[6])

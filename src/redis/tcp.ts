@@ -107,9 +107,7 @@ class TcpClient implements RedisClient {
       const conn = this.#ready;
       if (this.#isCorked(conn)) return run(conn, args);
       // The first command of a task leaves at once, the ones after it share a write (see
-      // #cork). A publisher awaiting each command used to wait for the nextTick queue: alone,
-      // six interleaved rounds of 3,000 publishes in one process, 9,429-11,377/s then and
-      // 10,190-11,745/s now, where a bare ioredis XADD loop made 11,016-12,439/s.
+      // #cork): a publisher awaiting each command does not wait for the nextTick queue.
       const sent = run(conn, args);
       this.#cork(conn);
       return sent;
@@ -306,9 +304,9 @@ let FastCommand: CommandClass | undefined;
 
 /**
  * A subclass of ioredis's `Command` whose encoding measures short arguments in JavaScript:
- * ioredis calls `Buffer.byteLength` for every argument, which in Deno costs about 0.3 µs each,
- * and a claim's lease records and a settle carry two arguments per event (a 100-event ZADD took
- * 53 µs to encode, now 20 µs). Commands with Buffer arguments are encoded by ioredis.
+ * ioredis calls `Buffer.byteLength` for every argument, which is slow in Deno, and a claim's
+ * lease records and a settle carry two arguments per event. Commands with Buffer arguments are
+ * encoded by ioredis.
  */
 function fastCommand(Base: CommandClass): CommandClass {
   return class extends Base {
@@ -332,10 +330,9 @@ const utf8 = new TextDecoder();
 
 /**
  * A reply with every Buffer in it decoded as UTF-8, as ioredis's `replyEncoding: "utf8"` does,
- * but faster for long strings: ioredis calls `Buffer#toString` for each, which in Deno costs
- * ~1 µs for an event's JSON where `TextDecoder` takes ~0.35 µs (both replace malformed bytes
- * with U+FFFD). A claim's reply holds three strings per event: that conversion was 18% of a
- * consumer's CPU draining Herald's events (a CPU profile through `node:inspector`).
+ * but faster for long strings: ioredis calls `Buffer#toString` for each, which in Deno is slower
+ * than `TextDecoder` (both replace malformed bytes with U+FFFD), and a claim's reply holds three
+ * strings per event.
  */
 function decodeReply(value: unknown): unknown {
   if (value instanceof Uint8Array) {

@@ -16,7 +16,7 @@ export interface ConformanceTarget {
   backend: Backend;
   /**
    * Writes anything into a stream, as a foreign writer could. Without it, the malformed-entry
-   * case is skipped.
+   * case fails: skip it by name in `skip`, with the reason.
    */
   appendRaw?(stream: string, value: unknown): Promise<void>;
   /** Called after the backend is closed: remove files, keys. */

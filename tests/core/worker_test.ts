@@ -139,19 +139,35 @@ Deno.test("worker acknowledges types of its streams that it has no handler for",
 });
 
 Deno.test("a long handler keeps its lease: no other instance gets the event", async () => {
-  const bus = fresh();
+  const backend = memory();
+  const bus = createBus({ backend, source: "test" });
+  // Counts the claims that returned after a's first lease would have lapsed.
+  let lapsesAt = Infinity, claimsAfter = 0;
+  const claim = backend.claim.bind(backend);
+  backend.claim = async (...args) => {
+    const got = await claim(...args);
+    if (Date.now() > lapsesAt) claimsAfter++;
+    return got;
+  };
+  let release = () => {};
+  const released = new Promise<void>((r) => release = r);
   const handledBy: string[] = [];
   const make = (name: string) =>
     createWorker({ bus, group: "g", leaseMs: 150, idleWaitMs: 20 }).on(Job, async () => {
       handledBy.push(name);
-      await new Promise((r) => setTimeout(r, 600));
+      await released;
     });
   const a = make("a");
   await a.start();
   await bus.publish(Job, { n: 1 });
   await until(() => handledBy.length === 1);
+  lapsesAt = Date.now() + 150;
   const b = make("b");
   await b.start();
+  // b has claimed again and again since then: without its extensions, a's lease had lapsed and
+  // one of those claims had handed the event to b.
+  await until(() => claimsAfter >= 5);
+  release();
   await until(() => a.stats.acked === 1);
   await a.stop();
   await b.stop();

@@ -151,3 +151,46 @@ export function testBackend(
   const backend = redis({ ...options, prefix } as RedisOptions);
   return { backend, prefix, cleanup: () => dropPrefix(prefix) };
 }
+
+/** What {@linkcode redisTest} hands the test. */
+export interface RedisFixture {
+  /** A backend on the test Redis, under a key prefix of its own. */
+  backend: RedisBackend;
+  /** That prefix. */
+  prefix: string;
+}
+
+/**
+ * Registers a test on the test Redis: skipped, saying why, when Redis is not reachable (failed
+ * under `CI=true`); given a backend under a key prefix of its own; and, whatever the test did,
+ * the backend closed and its keys dropped afterwards.
+ *
+ * @param name The test's name.
+ * @param options The backend's options (the test Redis by default), or the test itself.
+ * @param fn The test, when options are given.
+ */
+export function redisTest(
+  name: string,
+  options: Omit<RedisOptions, "prefix"> | ((fixture: RedisFixture) => Promise<void>),
+  fn?: (fixture: RedisFixture) => Promise<void>,
+): void {
+  const test = typeof options === "function" ? options : fn!;
+  const backendOptions = typeof options === "function" ? {} : options;
+  Deno.test({
+    name,
+    ignore: Boolean(SKIP),
+    async fn() {
+      const { backend, prefix, cleanup } = testBackend(
+        backendOptions.url || backendOptions.client
+          ? backendOptions
+          : { url: REDIS_URL, ...backendOptions },
+      );
+      try {
+        await test({ backend, prefix });
+      } finally {
+        await backend.close();
+        await cleanup();
+      }
+    },
+  });
+}

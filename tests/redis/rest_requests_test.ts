@@ -1,6 +1,7 @@
 import { assert, assertEquals } from "@std/assert";
 import { type RedisClient, upstashClient } from "@herald/herald/redis";
 import { createEnvelope } from "../../src/envelope.ts";
+import { until } from "../_until.ts";
 import { type Emulator, raw, SKIP, startEmulator, testBackend } from "./_redis.ts";
 
 const ignore = Boolean(SKIP);
@@ -74,7 +75,7 @@ Deno.test({
   name: "settle() over REST goes alone when no claim runs, or none polls within a few ms",
   ignore,
   async fn() {
-    const { backend, prefix, cleanup, requests } = restBackend();
+    const { backend, prefix, cleanup, requests, sentAt } = restBackend();
     const ctl = new AbortController();
     try {
       await backend.subscribe("g", ["s"], "earliest");
@@ -86,12 +87,14 @@ Deno.test({
       assertEquals(requests.slice(before), [["EVALSHA"]]);
       assertEquals(await pending(prefix), 1);
       // A claim that has been idle long enough to poll only every ~256 ms.
+      const polls = sentAt.length;
       const polling = backend.claim("g", ["s"], {
         ...claimOptions,
         waitMs: 5000,
         signal: ctl.signal,
       });
-      await new Promise((r) => setTimeout(r, 600));
+      // Its polls have spread out (they double while nothing comes).
+      await until(() => sentAt.length >= polls + 2 && sentAt.at(-1)! - sentAt.at(-2)! >= 128);
       before = requests.length;
       await backend.settle("g", [{ delivery: b, outcome: "ack" }]);
       // It went in a request of its own (no poll in it), not in the slow poll's next request.

@@ -2,7 +2,7 @@
  * `service()` under a real `deno serve`: HTTP, health endpoints, the Web Worker, and shutdown.
  */
 import { assert, assertEquals } from "@std/assert";
-import { serve, type Served, tempDb } from "./_serve.ts";
+import { poll, serve, type Served, tempDb } from "./_serve.ts";
 
 async function withService(
   env: Record<string, string>,
@@ -96,5 +96,27 @@ Deno.test("`service()` exits 0 on SIGINT when idle", async () => {
     s.signal("SIGINT");
     assertEquals((await s.status).code, 0, s.output());
     await s.waitFor(/\[fixture\] SIGINT received/);
+  });
+});
+
+Deno.test("`service()` restarts a Web Worker that crashed, reporting it in /readyz meanwhile", async () => {
+  // Under deno serve, so that the crash Deno prints goes to this test's pipe, where it is checked.
+  await withService({
+    FIXTURE_NAME: "crashing-worker",
+    FIXTURE_WORKER: "./crash_worker.ts",
+    HERALD_ROLE: "web,worker",
+  }, async (s) => {
+    const crashed = await poll(async () => {
+      const r = await s.request("/readyz");
+      return r.body.includes("worker crashed") ? r : undefined;
+    }, 20_000);
+    assert(crashed, s.output());
+    assertEquals(crashed.status, 503);
+    const body = JSON.parse(crashed.body);
+    assertEquals(body.roles, { web: "up", worker: "failed" });
+    assert(String(body.reasons).includes("restarting in 1000 ms"), crashed.body);
+    await s.ready();
+    await s.waitFor(/Uncaught \(in worker .*\) Error: crash after start/);
+    await s.waitFor(/\[crashing-worker\] worker: crashed: Uncaught Error: crash after start/);
   });
 });

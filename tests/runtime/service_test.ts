@@ -8,6 +8,7 @@ import { InvalidOptionsError } from "../../src/errors.ts";
 import { memory } from "../../src/memory/mod.ts";
 import { tickOf } from "../../src/runtime/cron.ts";
 import { type Service, service } from "../../src/runtime/mod.ts";
+import { captureConsole } from "../_console.ts";
 import { poll } from "./_serve.ts";
 import { Ping } from "./fixtures/contracts.ts";
 import { bus as memoryBus, handled } from "./fixtures/memory_bus.ts";
@@ -115,6 +116,7 @@ Deno.test('`service()` runs the worker in this isolate with `isolate: "same"`', 
 });
 
 Deno.test("`service()` reports in /readyz a worker module that cannot start", async () => {
+  const logs = captureConsole();
   const s = service({
     name: "broken-worker",
     worker: new URL("./fixtures/not_a_worker.ts", import.meta.url),
@@ -131,31 +133,10 @@ Deno.test("`service()` reports in /readyz a worker module that cannot start", as
     assert(failed);
     assertEquals(failed.status, 503);
     assert(String(failed.body.reasons).includes("not a Worker"), String(failed.body.reasons));
+    assert(logs.has("[broken-worker] worker: start failed: TypeError"), logs.lines.join("\n"));
   } finally {
     await s.shutdown();
-  }
-});
-
-Deno.test("`service()` restarts a Web Worker that crashed, reporting it in /readyz meanwhile", async () => {
-  const s = service({
-    name: "crashing-worker",
-    worker: new URL("./fixtures/crash_worker.ts", import.meta.url),
-    roles: ["worker", "web"], // reported in the order web, worker, cron
-    signals: false,
-  });
-  try {
-    const crashed = await poll(async () => {
-      const r = await readyz(s);
-      return String(r.body.reasons).includes("worker crashed") ? r : undefined;
-    }, 10_000);
-    assert(crashed);
-    assertEquals(crashed.status, 503);
-    assertEquals(crashed.body.roles, { web: "up", worker: "failed" });
-    assert(String(crashed.body.reasons).includes("restarting in 1000 ms"));
-    assert(await poll(async () => (await readyz(s)).status === 200 || undefined, 10_000));
-  } finally {
-    await s.shutdown();
-    Deno.env.delete("HERALD_RUNTIME_TEST_CRASHED");
+    logs.restore();
   }
 });
 
@@ -188,8 +169,14 @@ Deno.test("`service()` calls onStop once on shutdown, before it closes the bus",
       throw new Error("logged, not thrown");
     },
   });
-  await Promise.all([s.shutdown(), s.shutdown()]);
+  const logs = captureConsole();
+  try {
+    await Promise.all([s.shutdown(), s.shutdown()]);
+  } finally {
+    logs.restore();
+  }
   assertEquals(steps, ["onStop", "bus closed"]);
+  assert(logs.has("[on-stop] onStop failed: Error: logged, not thrown"), logs.lines.join("\n"));
 });
 
 Deno.test("`tickOf()` gives replicas firing up to half a period apart the same tick", () => {

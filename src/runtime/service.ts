@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { adminHandler, adminTokens, isAdminPath } from "./admin_mount.ts";
 import { startCronRole } from "./cron.ts";
 import { type Log, serviceLog } from "./log.ts";
 import {
@@ -102,6 +103,7 @@ class HeraldService {
   #idle?: PromiseWithResolvers<void>;
   #closing?: Promise<void>;
   #removeSignals = () => {};
+  #admin?: (request: Request) => Promise<Response>;
 
   constructor(options: ServiceOptions, roles: Role[]) {
     this.#options = options;
@@ -125,6 +127,11 @@ class HeraldService {
       const isolate = options.isolate ?? (typeof Worker === "undefined" ? "same" : "worker");
       this.#handles.set("worker", startWorkerRole(url, this.name, isolate, log));
     }
+    const tokens = roles.includes("web") ? adminTokens(options.admin) : undefined;
+    if (tokens && options.bus) {
+      this.#admin = adminHandler(tokens, options.bus, log);
+      log.info("admin API at /herald");
+    }
     if (options.signals !== false) this.#removeSignals = onShutdownSignals((s) => this.#signal(s));
   }
 
@@ -134,7 +141,7 @@ class HeraldService {
       return Promise.resolve(Response.json({ status: "alive", service: this.name }));
     }
     if (pathname === "/readyz") return Promise.resolve(this.#readiness());
-    const app = this.#options.app;
+    const app = this.#admin && isAdminPath(pathname) ? { fetch: this.#admin } : this.#options.app;
     if (!app || !this.roles.includes("web")) {
       const error = app ? "The web role does not run in this process" : "Not found";
       return Promise.resolve(Response.json({ error, service: this.name }, { status: 404 }));

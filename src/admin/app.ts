@@ -6,6 +6,7 @@
 import { Hono } from "hono";
 import type { Bus } from "../bus.ts";
 import { InvalidOptionsError } from "../errors.ts";
+import { tokenProblems } from "../runtime/admin_mount.ts";
 import { serviceLog } from "../runtime/log.ts";
 import { bearer } from "./auth.ts";
 import { errorAnswer } from "./errors.ts";
@@ -35,9 +36,6 @@ export interface AdminApp {
   /** Answers a request whose path is relative to where the API is mounted. */
   fetch(request: Request): Response | Promise<Response>;
 }
-
-/** The fewest characters a token must have. */
-const MIN_TOKEN = 16;
 
 /**
  * Makes the admin HTTP API: JSON routes to list streams, groups (lag, pending, consumers) and
@@ -102,14 +100,7 @@ function validate(o: AdminOptions): void {
   if (typeof o.bus?.backend?.groups !== "function") {
     problems.push("bus must be a Bus (from createBus()) whose backend can be inspected");
   }
-  if (typeof o.token !== "string" || o.token.length < MIN_TOKEN) {
-    problems.push(`token must be a string of at least ${MIN_TOKEN} characters`);
-  }
-  if (o.readToken !== undefined) {
-    if (typeof o.readToken !== "string" || o.readToken.length < MIN_TOKEN) {
-      problems.push(`readToken must be a string of at least ${MIN_TOKEN} characters`);
-    } else if (o.readToken === o.token) problems.push("readToken must differ from token");
-  }
+  problems.push(...tokenProblems(o.token, o.readToken));
   if (o.log !== undefined && typeof o.log?.info !== "function") {
     problems.push("log must have an info(message) method");
   }

@@ -33,6 +33,23 @@ export function adminTokens(option: AdminTokens | false | undefined): AdminToken
   return token ? { token, ...(readToken ? { readToken } : {}) } : undefined;
 }
 
+/** The fewest characters an admin token must have. */
+export const MIN_TOKEN = 16;
+
+/** What is wrong with admin tokens, one sentence each. */
+export function tokenProblems(token: unknown, readToken: unknown): string[] {
+  const problems: string[] = [];
+  if (typeof token !== "string" || token.length < MIN_TOKEN) {
+    problems.push(`the admin token must be a string of at least ${MIN_TOKEN} characters`);
+  }
+  if (readToken !== undefined) {
+    if (typeof readToken !== "string" || readToken.length < MIN_TOKEN) {
+      problems.push(`the admin readToken must be a string of at least ${MIN_TOKEN} characters`);
+    } else if (readToken === token) problems.push("the admin readToken must differ from token");
+  }
+  return problems;
+}
+
 /** Whether a path belongs to the admin API. */
 export function isAdminPath(pathname: string): boolean {
   return pathname === ADMIN_PATH || pathname.startsWith(`${ADMIN_PATH}/`);

@@ -6,6 +6,7 @@
 import type { Bus } from "../bus.ts";
 import { NAME_PATTERN } from "../contract.ts";
 import { InvalidOptionsError } from "../errors.ts";
+import { tokenProblems } from "./admin_mount.ts";
 
 /**
  * A part of a service one process can run: HTTP routes, event handlers, or cron jobs.
@@ -196,9 +197,9 @@ export function validateServiceOptions(o: ServiceOptions): void {
     problems.push('isolate must be "worker" or "same"');
   }
   if (o.admin !== undefined && o.admin !== false) {
-    if (typeof o.admin?.token !== "string" || o.admin.token === "") {
+    if (typeof o.admin !== "object" || o.admin === null) {
       problems.push("admin must be { token, readToken? } or false");
-    }
+    } else problems.push(...tokenProblems(o.admin.token, o.admin.readToken));
     if (o.bus === undefined) problems.push("admin needs bus");
   }
   if (problems.length > 0) throw new InvalidOptionsError("service", problems);

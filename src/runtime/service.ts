@@ -4,7 +4,8 @@
  *
  * @module
  */
-import { adminHandler, adminTokens, isAdminPath } from "./admin_mount.ts";
+import { InvalidOptionsError } from "../errors.ts";
+import { adminHandler, adminTokens, isAdminPath, tokenProblems } from "./admin_mount.ts";
 import { startCronRole } from "./cron.ts";
 import { type Log, serviceLog } from "./log.ts";
 import {
@@ -128,6 +129,9 @@ class HeraldService {
       this.#handles.set("worker", startWorkerRole(url, this.name, isolate, log));
     }
     const tokens = roles.includes("web") ? adminTokens(options.admin) : undefined;
+    const bad = tokens ? tokenProblems(tokens.token, tokens.readToken) : [];
+    if (bad.length > 0) throw new InvalidOptionsError("HERALD_ADMIN_TOKEN", bad);
+    if (tokens && !options.bus) log.error("admin API off: the service has no bus");
     if (tokens && options.bus) {
       this.#admin = adminHandler(tokens, options.bus, log);
       log.info("admin API at /herald");

@@ -1,9 +1,10 @@
 /**
  * `service()` mounts the admin API at `/herald` when told to, by option or environment.
  */
-import { assertEquals } from "@std/assert";
+import { assertEquals, assertInstanceOf, assertThrows } from "@std/assert";
 import { Hono } from "hono";
-import { createBus, memory, service } from "@herald/herald";
+import { createBus, InvalidOptionsError, memory, service } from "@herald/herald";
+import { createAdmin } from "@herald/herald/admin";
 
 const TOKEN = "service-admin-token-0123456789";
 
@@ -44,4 +45,17 @@ Deno.test("service() serves the admin API when HERALD_ADMIN_TOKEN is set, and no
     await off.shutdown();
     await on.shutdown();
   }
+});
+
+Deno.test("service() and createAdmin() list every problem with the admin options", async () => {
+  const err = assertThrows(() =>
+    service({ name: "svc", admin: { token: "short", readToken: "x" }, signals: false })
+  );
+  assertInstanceOf(err, InvalidOptionsError);
+  assertEquals(err.problems.length, 3, err.problems.join("\n")); // token, readToken, no bus
+  const bus = createBus({ backend: memory(), source: "svc" });
+  const same = assertThrows(() => createAdmin({ bus, token: TOKEN, readToken: TOKEN }));
+  assertInstanceOf(same, InvalidOptionsError);
+  assertEquals(same.problems, ["the admin readToken must differ from token"]);
+  await bus.close();
 });

@@ -6,7 +6,7 @@ import { assert, assertEquals, assertMatch } from "@std/assert";
 import { createEnvelope, type Envelope, kv, type KvBackend } from "@herald/herald";
 import type { GroupInfo } from "../../src/inspect.ts";
 import { tempDb } from "../kv/_helpers.ts";
-import { REDIS_URL, SKIP, testBackend } from "../redis/_redis.ts";
+import { REDIS_URL, SKIP, startEmulator, testBackend } from "../redis/_redis.ts";
 import { herald, spawnHerald } from "./_cli.ts";
 
 async function withBus(fn: (b: KvBackend, path: string) => Promise<void>): Promise<void> {
@@ -243,6 +243,47 @@ Deno.test({
     } finally {
       await backend.close();
       await cleanup();
+    }
+  },
+});
+
+Deno.test({
+  name: "herald groups and redrive over Redis REST (--redis https URL, token from the environment)",
+  ignore: Boolean(SKIP),
+  async fn() {
+    const emulator = await startEmulator();
+    const { backend, prefix, cleanup } = testBackend({ url: REDIS_URL });
+    try {
+      await backend.subscribe("billing", ["orders"], "earliest");
+      await backend.append(events("orders", 1));
+      const [d] = await backend.claim("billing", ["orders"], {
+        consumer: "c",
+        max: 1,
+        leaseMs: 30_000,
+        waitMs: 0,
+      });
+      await backend.settle("billing", [{
+        delivery: d,
+        outcome: "dead",
+        error: { name: "E", message: "x" },
+      }]);
+      const args = ["--redis", emulator.url, "--prefix", prefix, "--json"];
+      const noToken = await herald(["groups", ...args]);
+      assertEquals(noToken.code, 2, "a REST URL needs its token");
+      const env = { UPSTASH_REDIS_REST_TOKEN: emulator.token };
+      const groups = await herald(["groups", ...args], { env });
+      assertEquals(groups.code, 0, groups.stderr);
+      assertEquals(groups.json<GroupInfo[]>().map((g) => [g.group, g.pending, g.deadLetters]), [[
+        "billing",
+        0,
+        1,
+      ]]);
+      const moved = await herald(["redrive", "billing", "--all", ...args], { env });
+      assertEquals(moved.json(), { moved: 1 });
+    } finally {
+      await backend.close();
+      await cleanup();
+      await emulator.stop();
     }
   },
 });

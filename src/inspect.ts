@@ -55,7 +55,10 @@ export interface GroupInfo {
   group: string;
   /** The stream. */
   stream: string;
-  /** The position of the last event the group took (opaque); `null` before the first. */
+  /**
+   * The position of the last event before where the group reads next (opaque); `null` when it
+   * reads from the start of the stream.
+   */
   position: string | null;
   /** Events appended after the position: not yet handed to the group. */
   lag: number;

@@ -43,9 +43,24 @@ export type {
   DeadLetter,
   Delivery,
   ErrorInfo,
+  Locks,
   Settlement,
   StartPosition,
+  Storage,
 } from "./src/backend.ts";
+export type {
+  ConsumerInfo,
+  DeadLetterQuery,
+  GroupInfo,
+  Inspector,
+  PeekOptions,
+  PeekPage,
+  Position,
+  PurgeOptions,
+  Retention,
+  StreamEvent,
+  StreamInfo,
+} from "./src/inspect.ts";
 export { type Bus, type BusOptions, createBus, type PublishItem } from "./src/bus.ts";
 export {
   defineEvent,
@@ -69,6 +84,7 @@ export {
   EnvelopeTooLargeError,
   InvalidOptionsError,
   LeaseLostError,
+  NotFoundError,
   RetryLaterError,
   type SchemaIssue,
   UnknownEventError,

@@ -4,6 +4,10 @@
  * became of each delivery. Everything else (routing, validation, retry policy, middleware)
  * lives in the core and is the same on every backend.
  *
+ * `Backend` is three small interfaces: {@linkcode Storage} (append, subscribe, claim, extend,
+ * settle, close), `Inspector` (streams, groups, dead letters; see `inspect.ts`) and
+ * {@linkcode Locks} (`tryLock`).
+ *
  * Guarantees every backend gives, checked by the conformance suite in `./testing`:
  * - **Fan-out**: every group subscribed to a stream receives every event appended to it after
  *   its start position.
@@ -19,6 +23,7 @@
  */
 import type { Envelope } from "./envelope.ts";
 import type { SchemaIssue } from "./errors.ts";
+import type { Inspector } from "./inspect.ts";
 
 /** Where a new consumer group starts reading a stream. */
 export type StartPosition = "earliest" | "latest" | Date;
@@ -78,6 +83,8 @@ export interface DeadLetter {
   readonly attempts: number;
   /** When it was dead-lettered, as an RFC 3339 timestamp. */
   readonly at: string;
+  /** Where it sits in the group's list (opaque): `DeadLetterQuery.after` reads on from it. */
+  readonly cursor?: string;
 }
 
 /** What a backend can do beyond the guarantees every backend gives. */
@@ -93,7 +100,7 @@ export interface BackendFeatures {
   readonly claimBatch?: number;
 }
 
-/** Options of {@linkcode Backend.claim}. */
+/** Options of {@linkcode Storage.claim}. */
 export interface ClaimOptions {
   /** The claiming consumer's name, unique within the group. */
   consumer: string;
@@ -107,7 +114,7 @@ export interface ClaimOptions {
   signal?: AbortSignal;
 }
 
-/** Options of {@linkcode Backend.append}. */
+/** Options of {@linkcode Storage.append}. */
 export interface AppendOptions {
   /**
    * Skip events whose id this backend has appended before (the outbox relay sets it, because it
@@ -116,8 +123,11 @@ export interface AppendOptions {
   dedupe?: boolean;
 }
 
-/** A storage backend for Herald. See the module doc for the guarantees. */
-export interface Backend {
+/**
+ * Storage: appending events and handing them out to consumer groups under leases. See the module
+ * doc for the guarantees; every method may be called concurrently with the others.
+ */
+export interface Storage {
   /** A short name for logs and errors, such as `kv` or `redis`. */
   readonly name: string;
   /** What this backend can do. */
@@ -142,24 +152,31 @@ export interface Backend {
   extend(group: string, deliveries: readonly Delivery[], leaseMs: number): Promise<Delivery[]>;
   /** Records outcomes; a delivery whose lease was lost is left to its new owner. */
   settle(group: string, settlements: readonly Settlement[]): Promise<void>;
-  /** Lists a group's dead letters, oldest first. */
-  deadLetters(group: string, options?: { limit?: number }): Promise<DeadLetter[]>;
+  /** Releases what the backend holds. Calls after it fail. */
+  close(): Promise<void>;
+}
+
+/**
+ * Named locks with an expiry, used to run each cron tick once across replicas.
+ *
+ * Guarantee: while a lock's `ttlMs` runs, `tryLock` gives it to one caller only, across every
+ * process sharing the backend; after it, to the next caller.
+ */
+export interface Locks {
   /**
-   * Moves dead letters back to be delivered again with a fresh attempt count: the ones named, or
-   * all of the group's.
-   *
-   * @returns how many were moved.
-   */
-  redrive(group: string, ids?: readonly string[]): Promise<number>;
-  /**
-   * Takes a named lock for `ttlMs` if nobody holds it (used to run each cron tick once).
+   * Takes a named lock for `ttlMs` if nobody holds it.
    *
    * @returns whether this caller got it.
    */
   tryLock(name: string, ttlMs: number): Promise<boolean>;
-  /** Releases what the backend holds. Calls after it fail. */
-  close(): Promise<void>;
 }
+
+/**
+ * A backend for Herald: {@linkcode Storage} for the core, {@linkcode Inspector} for operators
+ * (dead letters, groups, streams), {@linkcode Locks} for cron. Every backend implements all three
+ * and runs the conformance suite in `./testing`.
+ */
+export interface Backend extends Storage, Inspector, Locks {}
 
 /**
  * Optional capability of backends built on Deno KV: append events inside the caller's own atomic

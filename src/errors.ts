@@ -264,3 +264,33 @@ export class DoNotRetryError extends Error {
     this.name = "DoNotRetryError";
   }
 }
+
+/**
+ * An operator asked for something that is not there: a group to reset that does not exist on
+ * the stream, an event id not found in a stream.
+ *
+ * @example
+ * ```ts
+ * import { NotFoundError } from "@herald/herald";
+ * const err = new NotFoundError("group", 'No group "audit" on stream "users"');
+ * console.log(err.code, err.what); // not_found group
+ * ```
+ */
+export class NotFoundError extends Error {
+  /** Always `not_found`. */
+  readonly code = "not_found";
+  /** What was not found: `group`, `stream`, `event` or `dead letter`. */
+  readonly what: string;
+
+  /**
+   * Makes the error.
+   *
+   * @param what What was not found.
+   * @param message Which one, in a sentence.
+   */
+  constructor(what: string, message: string) {
+    super(message);
+    this.name = "NotFoundError";
+    this.what = what;
+  }
+}

@@ -16,12 +16,22 @@ import type {
   StartPosition,
 } from "../backend.ts";
 import type { Envelope } from "../envelope.ts";
+import type {
+  DeadLetterQuery,
+  GroupInfo,
+  PeekOptions,
+  PeekPage,
+  Position,
+  PurgeOptions,
+  StreamInfo,
+} from "../inspect.ts";
 import { BackendUnavailableError } from "../errors.ts";
 import { sleep } from "../sleep.ts";
 import { Appender } from "./append.ts";
 import { Bell } from "./bell.ts";
 import { Claimer, type Standing } from "./claim.ts";
-import { listDead, redrive } from "./dead.ts";
+import { redrive } from "./dead.ts";
+import { KvInspector } from "./inspect.ts";
 import { type LockEntry, lockKey } from "./keys.ts";
 import { LeaseBook } from "./leases.ts";
 import type { KvOptions } from "./options.ts";
@@ -84,6 +94,7 @@ interface Open {
   appender: Appender;
   bell?: Bell;
   claimer: Claimer;
+  inspector: KvInspector;
   trimmer: Trimmer;
   waker: Waker;
   writer: LeaseWriter;
@@ -198,6 +209,7 @@ export class KvBackend implements Backend, AtomicAppender {
     if (!(leaseMs > 0)) throw new RangeError("leaseMs must be positive");
     if (streams.length === 0) return [];
     return await this.#run(async (p) => {
+      this.#seen(p, group, consumer);
       p.waker.want(streams);
       const deadline = Date.now() + Math.max(0, waitMs);
       const poll = this.#options.pollMs ?? DEFAULT_POLL_MS;
@@ -328,11 +340,58 @@ export class KvBackend implements Backend, AtomicAppender {
     });
   }
 
-  /** {@inheritDoc Backend.deadLetters} */
-  async deadLetters(group: string, options?: { limit?: number }): Promise<DeadLetter[]> {
+  /** {@inheritDoc Inspector.deadLetters} */
+  async deadLetters(group: string, query?: DeadLetterQuery): Promise<DeadLetter[]> {
+    return await this.#run((p) => p.inspector.deadLetters(group, query));
+  }
+
+  /** {@inheritDoc Inspector.streams} */
+  async streams(): Promise<StreamInfo[]> {
+    return await this.#run((p) => p.inspector.streams());
+  }
+
+  /** {@inheritDoc Inspector.groups} */
+  async groups(stream?: string): Promise<GroupInfo[]> {
+    return await this.#run((p) => p.inspector.groups(stream));
+  }
+
+  /** {@inheritDoc Inspector.purgeDeadLetters} */
+  async purgeDeadLetters(group: string, options?: PurgeOptions): Promise<number> {
+    return await this.#run((p) => p.inspector.purgeDeadLetters(group, options));
+  }
+
+  /** {@inheritDoc Inspector.deleteGroup} */
+  async deleteGroup(group: string, stream?: string): Promise<boolean> {
     return await this.#run(async (p) => {
-      return await listDead(p.kv, this.stats, group, options?.limit);
+      const deleted = await p.inspector.deleteGroup(group, stream);
+      if (stream !== undefined) p.claimer.forget(group, stream);
+      return deleted;
     });
+  }
+
+  /** {@inheritDoc Inspector.resetGroup} */
+  async resetGroup(group: string, stream: string, to: Position): Promise<void> {
+    return await this.#run(async (p) => {
+      await p.inspector.resetGroup(group, stream, to);
+      p.claimer.forget(group, stream);
+      p.bell?.ring("appended", stream);
+      p.waker.notify();
+    });
+  }
+
+  /** {@inheritDoc Inspector.peek} */
+  async peek(stream: string, options?: PeekOptions): Promise<PeekPage> {
+    return await this.#run((p) => p.inspector.peek(stream, options));
+  }
+
+  /** Records that a consumer claimed, in the background (see `KvInspector.seen`). */
+  #seen(p: Open, group: string, consumer: string): void {
+    const write = p.inspector.seen(group, consumer)?.catch(() => {
+      // best effort: a later claim writes it again
+    });
+    if (!write) return;
+    this.#inflight.add(write);
+    write.finally(() => this.#inflight.delete(write));
   }
 
   /** {@inheritDoc Backend.redrive} */
@@ -457,7 +516,8 @@ export class KvBackend implements Backend, AtomicAppender {
       bell?.ring("requeued");
       waker.notify();
     });
-    this.#ready = { kv, appender, bell, claimer, trimmer, waker, writer };
+    const inspector = new KvInspector(kv, this.stats, (s) => trimmer.limitsOf(s));
+    this.#ready = { kv, appender, bell, claimer, inspector, trimmer, waker, writer };
     return this.#ready;
   }
 }

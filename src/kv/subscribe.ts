@@ -26,7 +26,7 @@ export async function subscribeStream(
   await commit(stats, kv, (op) => op.check({ key, versionstamp: null }).set(key, cursor));
 }
 
-async function startCursor(
+export async function startCursor(
   kv: Deno.Kv,
   stats: KvStats,
   stream: string,

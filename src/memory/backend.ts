@@ -14,6 +14,16 @@ import type {
   StartPosition,
 } from "../backend.ts";
 import { type Envelope, envelopeProblem } from "../envelope.ts";
+import type {
+  DeadLetterQuery,
+  GroupInfo,
+  PeekOptions,
+  PeekPage,
+  Position,
+  PurgeOptions,
+  StreamInfo,
+} from "../inspect.ts";
+import { MemoryInspector } from "./inspect.ts";
 
 interface Entry {
   seq: number;
@@ -42,7 +52,7 @@ interface GroupState {
   cursors: Map<string, number>;
   leases: Map<string, Lease>;
   pending: Pending[];
-  dead: Map<string, DeadLetter & { seq: number }>;
+  dead: Map<string, DeadLetter & { seq: number; n: number }>;
 }
 
 /**
@@ -72,6 +82,8 @@ export class MemoryBackend implements Backend {
   readonly #seen = new Set<string>();
   readonly #locks = new Map<string, number>();
   readonly #wakers = new Set<() => void>();
+  readonly #inspector = new MemoryInspector(this.#streams, this.#groups);
+  #deadCount = 0;
   #closed = false;
 
   /** Appends events, all at once. */
@@ -125,6 +137,7 @@ export class MemoryBackend implements Backend {
     const deadline = Date.now() + options.waitMs;
     while (true) {
       this.#open();
+      this.#inspector.seen(group, options.consumer);
       const out = this.#take(this.#group(group), streams, options);
       const left = deadline - Date.now();
       if (out.length > 0 || left <= 0 || options.signal?.aborted) return out;
@@ -201,6 +214,7 @@ export class MemoryBackend implements Backend {
           group,
           stream,
           seq,
+          n: ++this.#deadCount,
           ...(envelope ? { envelope } : { raw: value }),
           error: s.error,
           attempts: l.attempt,
@@ -216,11 +230,42 @@ export class MemoryBackend implements Backend {
     return Promise.resolve();
   }
 
-  /** Lists dead letters, oldest first. */
-  deadLetters(group: string, options: { limit?: number } = {}): Promise<DeadLetter[]> {
-    this.#open();
-    const all = [...this.#group(group).dead.values()].map(({ seq: _, ...d }) => d);
-    return Promise.resolve(all.slice(0, options.limit ?? all.length));
+  /** Lists dead letters, oldest first, filtered and paged by `query`. */
+  deadLetters(group: string, query?: DeadLetterQuery): Promise<DeadLetter[]> {
+    return this.#sync(() => this.#inspector.deadLetters(group, query));
+  }
+
+  /** Lists the streams. */
+  streams(): Promise<StreamInfo[]> {
+    return this.#sync(() => this.#inspector.streams());
+  }
+
+  /** Lists the groups of a stream, or of every stream. */
+  groups(stream?: string): Promise<GroupInfo[]> {
+    return this.#sync(() => this.#inspector.groups(stream));
+  }
+
+  /** Deletes dead letters. */
+  purgeDeadLetters(group: string, options?: PurgeOptions): Promise<number> {
+    return this.#sync(() => this.#inspector.purgeDeadLetters(group, options));
+  }
+
+  /** Deletes a group on a stream, or everywhere. */
+  deleteGroup(group: string, stream?: string): Promise<boolean> {
+    return this.#sync(() => this.#inspector.deleteGroup(group, stream));
+  }
+
+  /** Moves where a group reads a stream next. */
+  resetGroup(group: string, stream: string, to: Position): Promise<void> {
+    return this.#sync(() => {
+      this.#inspector.resetGroup(group, stream, to);
+      for (const wake of this.#wakers) wake();
+    });
+  }
+
+  /** Reads a stream's events without claiming them. */
+  peek(stream: string, options?: PeekOptions): Promise<PeekPage> {
+    return this.#sync(() => this.#inspector.peek(stream, options));
   }
 
   /** Moves dead letters back for delivery with a fresh attempt count. */
@@ -253,6 +298,16 @@ export class MemoryBackend implements Backend {
     this.#closed = true;
     for (const wake of this.#wakers) wake();
     return Promise.resolve();
+  }
+
+  /** Runs `fn` on the open backend, as a promise that rejects with what it throws. */
+  #sync<T>(fn: () => T): Promise<T> {
+    try {
+      this.#open();
+      return Promise.resolve(fn());
+    } catch (err) {
+      return Promise.reject(err);
+    }
   }
 
   #open(): void {

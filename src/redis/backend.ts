@@ -16,10 +16,19 @@ import type {
   StartPosition,
 } from "../backend.ts";
 import { type Envelope, envelopeJson } from "../envelope.ts";
+import type {
+  DeadLetterQuery,
+  GroupInfo,
+  PeekOptions,
+  PeekPage,
+  Position,
+  PurgeOptions,
+  StreamInfo,
+} from "../inspect.ts";
 import { BackendUnavailableError } from "../errors.ts";
 import { sleep } from "../sleep.ts";
 import { type RedisArg, type RedisClient, RedisReplyError } from "./client.ts";
-import { parseDeadLetter, type StoredDeadLetter } from "./dead.ts";
+import { RedisInspector } from "./inspect.ts";
 import { encodeRef, entryDelivery, Keys } from "./keys.ts";
 import type { ResolvedOptions } from "./options.ts";
 import { Poller } from "./poll.ts";
@@ -46,6 +55,7 @@ export class RedisBackend implements Backend {
   #options: ResolvedOptions;
   #poller: Poller;
   #reader: Reader;
+  #inspector: RedisInspector;
   #closed = false;
   #rotate = 0;
   #outage = false;
@@ -65,6 +75,14 @@ export class RedisBackend implements Backend {
     this.#keys = new Keys(options.prefix);
     this.#scripts = new Scripts(client);
     this.#poller = new Poller(options.pollMaxMs);
+    const trim = options.trim;
+    this.#inspector = new RedisInspector(
+      (args) => this.#command(args),
+      this.#keys,
+      trim === "none" ? undefined : "maxLen" in trim ? { maxLength: trim.maxLen } : {
+        maxAgeMs: trim.maxAgeMs,
+      },
+    );
     this.#reader = new Reader({
       client,
       scripts: this.#scripts,
@@ -265,15 +283,48 @@ export class RedisBackend implements Backend {
     if (timersChanged) this.#reader.timersChanged(group);
   }
 
-  async deadLetters(group: string, options: { limit?: number } = {}): Promise<DeadLetter[]> {
+  async deadLetters(group: string, query?: DeadLetterQuery): Promise<DeadLetter[]> {
     this.#open();
-    return (await this.#readDead(group, options.limit)).map((d) => d.letter);
+    return await this.#inspector.deadLetters(group, query);
+  }
+
+  async streams(): Promise<StreamInfo[]> {
+    this.#open();
+    return await this.#inspector.streams();
+  }
+
+  async groups(stream?: string): Promise<GroupInfo[]> {
+    this.#open();
+    return await this.#inspector.groups(stream);
+  }
+
+  async purgeDeadLetters(group: string, options?: PurgeOptions): Promise<number> {
+    this.#open();
+    return await this.#inspector.purgeDeadLetters(group, options);
+  }
+
+  async deleteGroup(group: string, stream?: string): Promise<boolean> {
+    this.#open();
+    return await this.#inspector.deleteGroup(group, stream);
+  }
+
+  async resetGroup(group: string, stream: string, to: Position): Promise<void> {
+    this.#open();
+    await this.#inspector.resetGroup(group, stream, to);
+    this.#poller.wakeAll();
+  }
+
+  async peek(stream: string, options?: PeekOptions): Promise<PeekPage> {
+    this.#open();
+    return await this.#inspector.peek(stream, options);
   }
 
   async redrive(group: string, ids?: readonly string[]): Promise<number> {
     this.#open();
     const wanted = ids ? new Set(ids) : undefined;
-    const chosen = (await this.#readDead(group)).filter((d) => !wanted || wanted.has(d.letter.id));
+    const chosen = (await this.#inspector.readDead(group)).filter((d) =>
+      !wanted || wanted.has(d.letter.id)
+    );
     let moved = 0;
     for (let i = 0; i < chosen.length; i += 500) {
       const part = chosen.slice(i, i + 500);
@@ -311,26 +362,6 @@ export class RedisBackend implements Backend {
     const kind = (source - 1) % 2 === 0 ? "s" : "r";
     const ref = encodeRef({ source: kind, stream, entryId, count, consumer });
     return entryDelivery(stream, ref, count, fields);
-  }
-
-  async #readDead(group: string, limit = Infinity): Promise<StoredDeadLetter[]> {
-    const out: StoredDeadLetter[] = [];
-    let from = "-";
-    while (out.length < limit) {
-      const count = Math.min(1000, limit - out.length);
-      const page = await this.#command([
-        "XRANGE",
-        this.#keys.dead(group),
-        from,
-        "+",
-        "COUNT",
-        count,
-      ]) as [string, unknown[]][];
-      for (const entry of page) out.push(parseDeadLetter(group, entry));
-      if (page.length < count) break;
-      from = `(${page[page.length - 1][0]}`;
-    }
-    return out;
   }
 
   #open(): void {

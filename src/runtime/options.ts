@@ -6,6 +6,7 @@
 import type { Bus } from "../bus.ts";
 import { NAME_PATTERN } from "../contract.ts";
 import { InvalidOptionsError } from "../errors.ts";
+import { tokenProblems } from "./admin_mount.ts";
 
 /**
  * A part of a service one process can run: HTTP routes, event handlers, or cron jobs.
@@ -138,6 +139,12 @@ export interface ServiceOptions {
    */
   isolate?: "worker" | "same";
   /**
+   * Serve the admin HTTP API (`@herald/herald/admin`) at `/herald` with these bearer tokens
+   * (it needs `bus`); `false` never serves it.
+   * @default {from `HERALD_ADMIN_TOKEN` and `HERALD_ADMIN_READ_TOKEN` when set, else off}
+   */
+  admin?: { token: string; readToken?: string } | false;
+  /**
    * Shut down and exit on SIGTERM and SIGINT. Turn off to handle signals yourself (then call
    * `shutdown()`).
    * @default {true}
@@ -188,6 +195,12 @@ export function validateServiceOptions(o: ServiceOptions): void {
   if (o.roles !== undefined) problems.push(...roleProblems(o.roles));
   if (o.isolate !== undefined && o.isolate !== "worker" && o.isolate !== "same") {
     problems.push('isolate must be "worker" or "same"');
+  }
+  if (o.admin !== undefined && o.admin !== false) {
+    if (typeof o.admin !== "object" || o.admin === null) {
+      problems.push("admin must be { token, readToken? } or false");
+    } else problems.push(...tokenProblems(o.admin.token, o.admin.readToken));
+    if (o.bus === undefined) problems.push("admin needs bus");
   }
   if (problems.length > 0) throw new InvalidOptionsError("service", problems);
 }

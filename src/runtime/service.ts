@@ -4,6 +4,8 @@
  *
  * @module
  */
+import { InvalidOptionsError } from "../errors.ts";
+import { adminHandler, adminTokens, isAdminPath, tokenProblems } from "./admin_mount.ts";
 import { startCronRole } from "./cron.ts";
 import { type Log, serviceLog } from "./log.ts";
 import {
@@ -102,6 +104,7 @@ class HeraldService {
   #idle?: PromiseWithResolvers<void>;
   #closing?: Promise<void>;
   #removeSignals = () => {};
+  #admin?: (request: Request) => Promise<Response>;
 
   constructor(options: ServiceOptions, roles: Role[]) {
     this.#options = options;
@@ -125,6 +128,14 @@ class HeraldService {
       const isolate = options.isolate ?? (typeof Worker === "undefined" ? "same" : "worker");
       this.#handles.set("worker", startWorkerRole(url, this.name, isolate, log));
     }
+    const tokens = roles.includes("web") ? adminTokens(options.admin) : undefined;
+    const bad = tokens ? tokenProblems(tokens.token, tokens.readToken) : [];
+    if (bad.length > 0) throw new InvalidOptionsError("HERALD_ADMIN_TOKEN", bad);
+    if (tokens && !options.bus) log.error("admin API off: the service has no bus");
+    if (tokens && options.bus) {
+      this.#admin = adminHandler(tokens, options.bus, log);
+      log.info("admin API at /herald");
+    }
     if (options.signals !== false) this.#removeSignals = onShutdownSignals((s) => this.#signal(s));
   }
 
@@ -134,7 +145,7 @@ class HeraldService {
       return Promise.resolve(Response.json({ status: "alive", service: this.name }));
     }
     if (pathname === "/readyz") return Promise.resolve(this.#readiness());
-    const app = this.#options.app;
+    const app = this.#admin && isAdminPath(pathname) ? { fetch: this.#admin } : this.#options.app;
     if (!app || !this.roles.includes("web")) {
       const error = app ? "The web role does not run in this process" : "Not found";
       return Promise.resolve(Response.json({ error, service: this.name }, { status: 404 }));

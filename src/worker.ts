@@ -142,6 +142,12 @@ const TIME_EVERY = 8;
 const PREFETCH_HORIZON_MS = 50;
 
 /**
+ * How long `stop()` waits past the grace period for the last outcomes to be written, in
+ * milliseconds; a backend that fails them all that time leaves them to lease expiry.
+ */
+const SETTLE_CLOSE_MS = 1_000;
+
+/**
  * Makes a worker for a consumer group.
  *
  * @param options The bus, the group and tuning.
@@ -270,10 +276,18 @@ class HeraldWorker implements Worker {
   async start(): Promise<void> {
     if (this.#stop) throw new TypeError("Worker already started");
     if (this.#routes.size === 0) throw new TypeError("Worker has no handlers: call on() first");
-    this.#stop = new AbortController();
+    const stop = this.#stop = new AbortController();
     const backend = this.#bus.backend;
     this.#settler = new Settler(backend, this.group);
-    await backend.subscribe(this.group, this.#streams(), this.#start);
+    try {
+      await backend.subscribe(this.group, this.#streams(), this.#start);
+    } catch (err) {
+      // Not started: a later start() may try again.
+      if (this.#stop === stop) this.#stop = undefined;
+      throw err;
+    }
+    // stop() came while subscribing: nothing to run, and no timer to leave behind.
+    if (stop.signal.aborted) return;
     this.#extender = setInterval(() => this.#extendLeases(), Math.max(50, this.#leaseMs / 3));
     this.#loop = this.#claimLoop();
   }
@@ -281,6 +295,8 @@ class HeraldWorker implements Worker {
   async stop(options: StopOptions = {}): Promise<void> {
     const stop = this.#stop;
     if (!stop || stop.signal.aborted) return;
+    const graceMs = options.graceMs ?? 10_000;
+    const deadline = Date.now() + graceMs;
     stop.abort();
     this.#wake?.();
     await this.#loop;
@@ -290,19 +306,19 @@ class HeraldWorker implements Worker {
         this.#settle({ delivery, outcome: "release" });
       }
     }
-    const graceMs = options.graceMs ?? 10_000;
     if (this.#flights.size > 0) {
       let timer: ReturnType<typeof setTimeout> | undefined;
       await Promise.race([
         this.#drained(),
-        new Promise((r) => timer = setTimeout(r, graceMs)),
+        new Promise((r) => timer = setTimeout(r, Math.max(0, deadline - Date.now()))),
       ]);
       clearTimeout(timer);
       // Past the grace period: tell the handlers; their leases lapse and another instance retries.
       for (const flight of this.#flights.list()) flight.abort(new Error("Worker stopped"));
     }
     clearInterval(this.#extender);
-    await this.#settler?.close();
+    // A backend that keeps failing gets a bounded wait; what is left lapses at lease expiry.
+    await this.#settler?.close(Math.max(SETTLE_CLOSE_MS, deadline - Date.now()));
   }
 
   #drained(): Promise<void> {
@@ -506,13 +522,13 @@ class HeraldWorker implements Worker {
 
   async #extendLeases(): Promise<void> {
     const waiting = [...this.#routes.values()].flatMap((r) => r.waiting);
-    const flights = this.#flights.list();
-    const deliveries = [...flights.map((f) => f.delivery), ...waiting];
+    const deliveries = [...this.#flights.list().map((f) => f.delivery), ...waiting];
     if (deliveries.length === 0) return;
     try {
       const lost = new Set(await this.#bus.backend.extend(this.group, deliveries, this.#leaseMs));
-      for (const f of flights) {
-        if (lost.has(f.delivery)) f.abort(new LeaseLostError(this.group, f.delivery.ref));
+      // The flights as they are now: a delivery that waited at the snapshot may have started.
+      for (const f of lost.size > 0 ? this.#flights.list() : []) {
+        if (lost.has(f.delivery)) f.abort(new LeaseLostError(this.group, eventIdOf(f.delivery)));
       }
       // A prefetched delivery whose lease lapsed belongs to someone else now: never start it.
       for (const r of this.#routes.values()) r.waiting = r.waiting.filter((d) => !lost.has(d));
@@ -520,4 +536,9 @@ class HeraldWorker implements Worker {
       console.warn(`herald[${this.group}]: lease extension failed:`, err);
     }
   }
+}
+
+/** The event id of a delivery, or its ref when the entry was not an envelope. */
+function eventIdOf(delivery: Delivery): string {
+  return delivery.envelope?.id ?? delivery.ref;
 }

@@ -284,7 +284,13 @@ export class RedisBackend implements Backend {
         this.#keys.dead(group),
         ...part.map((d) => this.#keys.redrive(d.letter.stream, group)),
       ];
-      moved += await this.#run(REDRIVE, keys, [group, ...part.map((d) => d.entryId)]) as number;
+      const args = [group, ...part.map((d) => d.entryId)];
+      // A foreign entry is the caller's to remove, not an outage: its reply goes out as it is.
+      moved += await this.#scripts.run(REDRIVE, keys, args).catch((err) => {
+        throw err instanceof RedisReplyError && err.code !== "FOREIGN"
+          ? new BackendUnavailableError("redis", err.message, { cause: err })
+          : err;
+      }) as number;
     }
     if (moved > 0) {
       this.#poller.wakeAll();

@@ -104,7 +104,7 @@ export class RedisReplyError extends Error {
     this.name = "RedisReplyError";
     // Upstash-compatible proxies prefix the reply with their own words: find the code anywhere.
     const known = message.match(
-      /\b(NOSCRIPT|BUSYGROUP|NOGROUP|WRONGTYPE|OOM|LOADING|READONLY|MASTERDOWN|TRYAGAIN)\b/,
+      /\b(NOSCRIPT|BUSYGROUP|NOGROUP|WRONGTYPE|OOM|LOADING|READONLY|MASTERDOWN|TRYAGAIN|FOREIGN)\b/,
     );
     this.code = known ? known[1] : message.split(" ")[0];
   }

@@ -56,24 +56,39 @@ return written`;
 /**
  * redrive — KEYS: the dead-letter stream, then per dead letter the redrive stream of its stream
  * and group. ARGV: group, then per dead letter its entry id in the dead-letter stream. Each is
- * moved only if it is still there, so concurrent redrives move it once. Returns how many moved.
+ * moved only if it is still there, so concurrent redrives move it once. Every entry is read and
+ * checked before the first is moved: one that is not Herald's (its `f` is not a JSON list of
+ * fields) fails the whole call with a `FOREIGN` error reply, and nothing moves. Returns how many
+ * moved.
  */
-export const REDRIVE = `local moved = 0
+export const REDRIVE = `local moves = {}
 for i = 2, #KEYS do
   local id = ARGV[i]
   local d = redis.call('XRANGE', KEYS[1], id, id)
   if d[1] then
     local f = {}
     for j = 1, #d[1][2], 2 do f[d[1][2][j]] = d[1][2][j + 1] end
-    local fields = cjson.decode(f['f'])
+    local ok, fields = pcall(cjson.decode, f['f'] or '[]')
+    local valid = ok and type(fields) == 'table' and #fields % 2 == 0
+    if valid then
+      for j = 1, #fields do
+        if type(fields[j]) ~= 'string' and type(fields[j]) ~= 'number' then valid = false end
+      end
+    end
+    if not valid then
+      return redis.error_reply('FOREIGN dead letter ' .. id .. ' of ' .. KEYS[1] ..
+        ' is not a Herald entry (its f field is not a JSON list of fields); nothing was moved')
+    end
     if #fields == 0 then fields = {'e', ''} end
-    redis.call('XADD', KEYS[i], '*', unpack(fields))
-    pcall(redis.call, 'XGROUP', 'CREATE', KEYS[i], ARGV[1], '0', 'MKSTREAM')
-    redis.call('XDEL', KEYS[1], id)
-    moved = moved + 1
+    moves[#moves + 1] = {KEYS[i], id, fields}
   end
 end
-return moved`;
+for _, m in ipairs(moves) do
+  redis.call('XADD', m[1], '*', unpack(m[3]))
+  pcall(redis.call, 'XGROUP', 'CREATE', m[1], ARGV[1], '0', 'MKSTREAM')
+  redis.call('XDEL', KEYS[1], m[2])
+end
+return #moves`;
 
 /** Runs scripts by SHA, loading each into Redis the first time Redis does not know it. */
 export class Scripts {

@@ -157,6 +157,12 @@ export interface Backend {
    * @returns whether this caller got it.
    */
   tryLock(name: string, ttlMs: number): Promise<boolean>;
+  /**
+   * Optional: `consumer` stopped for good (a graceful stop, after its last settle). A backend
+   * that keeps per-consumer state (Redis consumers) drops it where the consumer holds nothing;
+   * what it still holds stays until another consumer takes it over.
+   */
+  leave?(group: string, streams: readonly string[], consumer: string): Promise<void>;
   /** Releases what the backend holds. Calls after it fail. */
   close(): Promise<void>;
 }

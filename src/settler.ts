@@ -34,8 +34,10 @@ export class Settler {
   /**
    * Writes everything queued, waiting at most `timeoutMs` while the backend keeps failing; what
    * is still unwritten then is given up (its leases lapse into redeliveries).
+   *
+   * @returns whether every outcome was written.
    */
-  async close(timeoutMs = Infinity): Promise<void> {
+  async close(timeoutMs = Infinity): Promise<boolean> {
     const deadline = Date.now() + timeoutMs;
     while (this.#flushing && Date.now() < deadline) {
       if (!await within(this.#flushing, deadline - Date.now())) break;
@@ -48,7 +50,9 @@ export class Settler {
           "their leases lapse and the events are delivered again",
       );
       this.#pending = [];
+      return false;
     }
+    return true;
   }
 
   async #flush(): Promise<void> {

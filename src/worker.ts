@@ -318,7 +318,17 @@ class HeraldWorker implements Worker {
     }
     clearInterval(this.#extender);
     // A backend that keeps failing gets a bounded wait; what is left lapses at lease expiry.
-    await this.#settler?.close(Math.max(SETTLE_CLOSE_MS, deadline - Date.now()));
+    const settled = await this.#settler?.close(Math.max(SETTLE_CLOSE_MS, deadline - Date.now()));
+    if (settled) await this.#leave();
+  }
+
+  /** Tells the backend this consumer is gone, so it forgets it (Redis consumers). */
+  async #leave(): Promise<void> {
+    try {
+      await this.#bus.backend.leave?.(this.group, this.#streams(), this.#consumer);
+    } catch (err) {
+      console.warn(`herald[${this.group}]: could not remove consumer ${this.#consumer}:`, err);
+    }
   }
 
   #drained(): Promise<void> {

@@ -27,7 +27,7 @@ import { extendCall, settleCall } from "./lease_args.ts";
 import { EXTEND, SETTLE } from "./lease_scripts.ts";
 import { CLAIM } from "./claim_scripts.ts";
 import { Reader } from "./reader.ts";
-import { APPEND, REDRIVE, Scripts } from "./scripts.ts";
+import { APPEND, LEAVE, REDRIVE, Scripts } from "./scripts.ts";
 
 /** The Redis Streams backend. Made by `redis()`. */
 export class RedisBackend implements Backend {
@@ -260,7 +260,7 @@ export class RedisBackend implements Backend {
     }
     let timersChanged = false;
     if (rest.length > 0) {
-      const call = settleCall(this.#keys, group, rest);
+      const call = settleCall(this.#keys, group, rest, this.#options.deadLetterMaxLen);
       timersChanged = call.timersChanged;
       sent.push(this.#wrap(this.#ride(SETTLE, call.keys, call.args)));
     }
@@ -297,6 +297,12 @@ export class RedisBackend implements Backend {
       this.#reader.timersChanged(group);
     }
     return moved;
+  }
+
+  async leave(group: string, streams: readonly string[], consumer: string): Promise<void> {
+    this.#open();
+    const keys = streams.flatMap((s) => [this.#keys.stream(s), this.#keys.redrive(s, group)]);
+    await this.#run(LEAVE, keys, [group, consumer]);
   }
 
   async tryLock(name: string, ttlMs: number): Promise<boolean> {

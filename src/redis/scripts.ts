@@ -140,3 +140,18 @@ async function sha1(text: string): Promise<string> {
   const digest = await crypto.subtle.digest("SHA-1", new TextEncoder().encode(text));
   return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
 }
+
+/**
+ * leave — KEYS: the streams (and redrive streams) a consumer read. ARGV: group, consumer. On
+ * each that exists, deletes the consumer from the group when it has no pending entries (a
+ * consumer with pending entries keeps them: deleting it would drop them). Returns how many
+ * consumers were deleted.
+ */
+export const LEAVE = `local deleted = 0
+for i = 1, #KEYS do
+  local ok, pending = pcall(redis.call, 'XPENDING', KEYS[i], ARGV[1], '-', '+', 1, ARGV[2])
+  if ok and #pending == 0 then
+    deleted = deleted + redis.call('XGROUP', 'DELCONSUMER', KEYS[i], ARGV[1], ARGV[2])
+  end
+end
+return deleted`;

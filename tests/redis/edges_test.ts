@@ -5,10 +5,19 @@
  *
  * @module
  */
-import { assertEquals, assertRejects } from "@std/assert";
-import { createEnvelope } from "../../src/envelope.ts";
+import { assert, assertEquals, assertRejects } from "@std/assert";
+import { z } from "zod";
+import { createBus, createWorker, defineEvent } from "@herald/herald";
 import type { RedisBackend } from "@herald/herald/redis";
-import { raw, SKIP, testBackend } from "./_redis.ts";
+import { createEnvelope } from "../../src/envelope.ts";
+import { until } from "../_until.ts";
+import { raw, REDIS_URL, SKIP, testBackend } from "./_redis.ts";
+
+const Placed = defineEvent({
+  stream: "orders",
+  type: "order.placed",
+  schema: z.object({ i: z.number() }),
+});
 
 const ignore = Boolean(SKIP);
 
@@ -45,6 +54,68 @@ Deno.test({
       assertEquals(await raw(["XLEN", `${prefix}r|orders|g`]), 0, "nothing was redriven");
     } finally {
       await backend.close();
+      await cleanup();
+    }
+  },
+});
+
+Deno.test({
+  name: "a dead-letter stream is bounded by deadLetterMaxLen",
+  ignore,
+  async fn() {
+    const { backend, prefix, cleanup } = testBackend({ url: REDIS_URL, deadLetterMaxLen: 10 });
+    try {
+      await deadLetter(backend, "g", 500);
+      const kept = await raw(["XLEN", `${prefix}d|g`]) as number;
+      // Trimming is approximate (whole stream nodes of up to 100 entries go at once).
+      assert(kept >= 10 && kept < 500, `kept ${kept} of 500 dead letters`);
+    } finally {
+      await backend.close();
+      await cleanup();
+    }
+  },
+});
+
+/** The consumers of `group` on `key`, by name, with their pending counts. */
+async function consumers(key: string, group: string): Promise<Map<string, number>> {
+  const rows = await raw(["XINFO", "CONSUMERS", key, group]) as unknown[][];
+  const out = new Map<string, number>();
+  for (const row of rows) {
+    const f = Object.fromEntries(
+      Array.from({ length: row.length / 2 }, (_, i) => [row[2 * i], row[2 * i + 1]]),
+    );
+    out.set(String(f.name), Number(f.pending));
+  }
+  return out;
+}
+
+Deno.test({
+  name: "a worker's graceful stop removes its Redis consumer, unless it still holds entries",
+  ignore,
+  async fn() {
+    const { backend, prefix, cleanup } = testBackend();
+    const bus = createBus({ backend, source: "t" });
+    try {
+      let handled = 0;
+      const done = createWorker({ bus, group: "g", consumer: "done", idleWaitMs: 20 })
+        .on(Placed, () => void handled++);
+      await done.start();
+      await bus.publish(Placed, { i: 1 });
+      await until(() => handled === 1);
+      assertEquals([...(await consumers(`${prefix}s|orders`, "g")).keys()], ["done"]);
+      await done.stop();
+      assertEquals((await consumers(`${prefix}s|orders`, "g")).size, 0, "the consumer is gone");
+
+      // A consumer stopped past its grace period still holds its entry: it stays.
+      const stuck = createWorker({ bus, group: "g", consumer: "stuck", idleWaitMs: 20 })
+        .on(Placed, () => new Promise<void>(() => {}));
+      await stuck.start();
+      await bus.publish(Placed, { i: 2 });
+      await until(async () => (await consumers(`${prefix}s|orders`, "g")).get("stuck") === 1);
+      await stuck.stop({ graceMs: 10 });
+      assertEquals((await consumers(`${prefix}s|orders`, "g")).get("stuck"), 1);
+    } finally {
+      await bus.close();
       await cleanup();
     }
   },

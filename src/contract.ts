@@ -4,7 +4,7 @@
  * @module
  */
 import type { z } from "zod";
-import { type SchemaIssue, ValidationError } from "./errors.ts";
+import { InvalidOptionsError, ValidationError } from "./errors.ts";
 
 /** Names of streams, types and groups: letters, digits, `.`, `_`, `-`, `:`; 1–200 characters. */
 export const NAME_PATTERN: RegExp = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,199}$/;
@@ -46,7 +46,7 @@ export type EventInput<C extends EventContract> = z.input<C["schema"]>;
  *
  * @param options The stream, type and schema.
  * @returns The contract.
- * @throws {TypeError} when the stream or type is not a valid name.
+ * @throws {InvalidOptionsError} (a `TypeError`) listing every problem with the options.
  *
  * @example Defining and checking a contract
  * ```ts
@@ -74,7 +74,7 @@ export function defineEvent<S extends z.ZodType>(
   if (typeof options?.schema?.safeParse !== "function") {
     problems.push("schema must be a zod schema");
   }
-  if (problems.length > 0) throw new TypeError(`defineEvent: ${problems.join("; ")}`);
+  if (problems.length > 0) throw new InvalidOptionsError("defineEvent", problems);
   const { stream, type, schema } = options;
   return Object.freeze({
     stream,
@@ -83,17 +83,11 @@ export function defineEvent<S extends z.ZodType>(
     parse(data: unknown): z.output<S> {
       const result = schema.safeParse(data);
       if (!result.success) {
-        throw new ValidationError(stream, type, toIssues(result.error.issues));
+        throw new ValidationError(stream, type, result.error.issues);
       }
       return result.data;
     },
   });
-}
-
-function toIssues(
-  issues: readonly { message: string; path: PropertyKey[]; code?: string }[],
-): SchemaIssue[] {
-  return issues.map((i) => ({ message: i.message, path: [...i.path], code: i.code }));
 }
 
 /** The routing key of a contract: `stream` and `type` joined by a space. */

@@ -110,7 +110,7 @@ export class Scripts {
     try {
       return await this.#client.command(call, channel);
     } catch (err) {
-      if (!(err instanceof RedisReplyError && err.code === "NOSCRIPT")) throw err;
+      if (!(err instanceof RedisReplyError && err.reply === "NOSCRIPT")) throw err;
       await this.#client.command(["SCRIPT", "LOAD", source], channel);
       return await this.#client.command(call, channel);
     }

@@ -43,6 +43,10 @@ export class RedisBackend implements Backend {
    */
   readonly features: BackendFeatures = { crossProcess: true, persistent: true, claimBatch: 200 };
   #keys: Keys;
+  /** Where Redis is, for error messages (absent when the caller gave a client). */
+  get #url(): string | undefined {
+    return this.#options.url;
+  }
   #client: RedisClient;
   #ownsClient: boolean;
   #scripts: Scripts;
@@ -134,7 +138,7 @@ export class RedisBackend implements Backend {
       } catch (err) {
         if (
           !(err instanceof BackendUnavailableError && err.cause instanceof RedisReplyError &&
-            err.cause.code === "BUSYGROUP")
+            err.cause.reply === "BUSYGROUP")
         ) throw err;
       }
     }));
@@ -287,8 +291,8 @@ export class RedisBackend implements Backend {
       const args = [group, ...part.map((d) => d.entryId)];
       // A foreign entry is the caller's to remove, not an outage: its reply goes out as it is.
       moved += await this.#scripts.run(REDRIVE, keys, args).catch((err) => {
-        throw err instanceof RedisReplyError && err.code !== "FOREIGN"
-          ? new BackendUnavailableError("redis", err.message, { cause: err })
+        throw err instanceof RedisReplyError && err.reply !== "FOREIGN"
+          ? new BackendUnavailableError("redis", err.message, { cause: err, url: this.#url })
           : err;
       }) as number;
     }
@@ -349,7 +353,9 @@ export class RedisBackend implements Backend {
   }
 
   #open(): void {
-    if (this.#closed) throw new BackendUnavailableError("redis", "the backend is closed");
+    if (this.#closed) {
+      throw new BackendUnavailableError("redis", "the backend is closed", { url: this.#url });
+    }
   }
 
   #run(
@@ -368,7 +374,7 @@ export class RedisBackend implements Backend {
       try {
         return await riding;
       } catch (err) {
-        if (!(err instanceof RedisReplyError && err.code === "NOSCRIPT")) throw err;
+        if (!(err instanceof RedisReplyError && err.reply === "NOSCRIPT")) throw err;
       }
     }
     return await this.#scripts.run(script, keys, args);
@@ -384,7 +390,7 @@ export class RedisBackend implements Backend {
       return await pending;
     } catch (err) {
       if (err instanceof RedisReplyError) {
-        throw new BackendUnavailableError("redis", err.message, { cause: err });
+        throw new BackendUnavailableError("redis", err.message, { cause: err, url: this.#url });
       }
       throw err;
     }
@@ -414,5 +420,5 @@ export class RedisBackend implements Backend {
 function isOutage(err: unknown): err is BackendUnavailableError {
   if (!(err instanceof BackendUnavailableError)) return false;
   if (!(err.cause instanceof RedisReplyError)) return true;
-  return ["LOADING", "READONLY", "MASTERDOWN", "TRYAGAIN", "OOM"].includes(err.cause.code);
+  return ["LOADING", "READONLY", "MASTERDOWN", "TRYAGAIN", "OOM"].includes(err.cause.reply);
 }

@@ -5,10 +5,11 @@
  *
  * @module
  */
-import { assert, assertEquals, assertRejects } from "@std/assert";
+import { assert, assertEquals, assertRejects, assertStringIncludes } from "@std/assert";
 import { z } from "zod";
-import { createBus, createWorker, defineEvent } from "@herald/herald";
-import type { RedisBackend } from "@herald/herald/redis";
+import { BackendUnavailableError, createBus, createWorker, defineEvent } from "@herald/herald";
+import { redis, type RedisBackend } from "@herald/herald/redis";
+import { freePort, PrivateRedis } from "./_private_redis.ts";
 import { createEnvelope } from "../../src/envelope.ts";
 import { until } from "../_until.ts";
 import { raw, REDIS_URL, SKIP, testBackend } from "./_redis.ts";
@@ -117,6 +118,44 @@ Deno.test({
     } finally {
       await bus.close();
       await cleanup();
+    }
+  },
+});
+
+Deno.test({
+  name: "BackendUnavailableError names the backend, its URL without the password, and the cause",
+  ignore,
+  async fn() {
+    const e = createEnvelope("s", "t", {}, "test");
+    const port = freePort();
+    const refused = redis({ url: `redis://herald:s3cret@127.0.0.1:${port}` });
+    try {
+      const err = await assertRejects(() => refused.append([e]), BackendUnavailableError);
+      assertEquals(err.code, "BACKEND_UNAVAILABLE");
+      assertStringIncludes(err.message, `redis backend at redis://herald:***@127.0.0.1:${port}`);
+      assertStringIncludes(err.message, "ECONNREFUSED");
+      assert(!err.message.includes("s3cret"), err.message);
+    } finally {
+      await refused.close();
+    }
+
+    // A connection that was up and dropped: ioredis speaks of its own options; Herald must not.
+    const dir = await Deno.makeTempDir({ prefix: "herald-redis-" });
+    const server = new PrivateRedis(freePort(), dir);
+    await server.start();
+    const backend = redis({ url: `redis://127.0.0.1:${server.port}`, prefix: "edges:" });
+    try {
+      await backend.append([e]);
+      await server.kill();
+      const err = await assertRejects(() => backend.append([e]), BackendUnavailableError);
+      assertStringIncludes(err.message, `redis backend at redis://127.0.0.1:${server.port}`);
+      for (const foreign of ["enableOfflineQueue", "maxRetriesPerRequest"]) {
+        assert(!err.message.includes(foreign), err.message);
+      }
+    } finally {
+      await backend.close();
+      await server.kill();
+      await Deno.remove(dir, { recursive: true });
     }
   },
 });

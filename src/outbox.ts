@@ -12,6 +12,7 @@
 import { type Backend, isAtomicAppender } from "./backend.ts";
 import type { EventContract, EventInput } from "./contract.ts";
 import type { Envelope, PublishOptions } from "./envelope.ts";
+import { retryLocked } from "./locked.ts";
 
 /** The key prefix of outbox entries in the caller's database. */
 export const OUTBOX_PREFIX: readonly ["herald_outbox"] = ["herald_outbox"];
@@ -126,7 +127,8 @@ export class OutboxAtomic {
     const result = await this.#commit();
     if (!result.ok && this.appliedKey) {
       // Tell "this event was applied before" apart from the caller's own checks failing.
-      result.duplicate = (await this.kv.get(this.appliedKey)).versionstamp !== null;
+      const key = this.appliedKey;
+      result.duplicate = (await retryLocked(() => this.kv.get(key))).versionstamp !== null;
     }
     return result;
   }
@@ -144,16 +146,21 @@ export class OutboxAtomic {
       const result = await this.backend.appendAtomic(this.kv, build, events);
       if (result !== "foreign") return { ...result, events };
     }
-    const op = this.kv.atomic();
-    build(op);
-    for (const e of events) op.set([...OUTBOX_PREFIX, e.id], e);
-    const result = await op.commit();
+    // Another process may hold the file (replicas share it): retried inside, never thrown.
+    const result = await retryLocked(() => {
+      const op = this.kv.atomic();
+      build(op);
+      for (const e of events) op.set([...OUTBOX_PREFIX, e.id], e);
+      return op.commit();
+    });
     if (!result.ok || events.length === 0) return { ...result, events };
     try {
       await this.backend.append(events, { dedupe: true });
-      const cleanup = this.kv.atomic();
-      for (const e of events) cleanup.delete([...OUTBOX_PREFIX, e.id]);
-      await cleanup.commit();
+      await retryLocked(() => {
+        const cleanup = this.kv.atomic();
+        for (const e of events) cleanup.delete([...OUTBOX_PREFIX, e.id]);
+        return cleanup.commit();
+      });
     } catch (err) {
       // The events are safe in the outbox; flushOutbox forwards them once the backend is back.
       console.warn(`herald: outbox forward deferred (${(err as Error).message})`);
@@ -173,9 +180,11 @@ export class OutboxAtomic {
       }
       if (batch.length === 0) return forwarded;
       await backend.append(batch.map((e) => e.value), { dedupe: true });
-      const op = kv.atomic();
-      for (const e of batch) op.delete(e.key);
-      await op.commit();
+      await retryLocked(() => {
+        const op = kv.atomic();
+        for (const e of batch) op.delete(e.key);
+        return op.commit();
+      });
       forwarded += batch.length;
       if (batch.length < FLUSH_BATCH) return forwarded;
     }

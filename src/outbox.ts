@@ -63,13 +63,15 @@ export class OutboxAtomic {
    * @param kv The caller's database.
    * @param makeEnvelope Validates a payload and builds its envelope.
    * @param defaults Publish options applied to every event (a handler's correlation).
+   * @param applied In a handler: the key recording "this event was applied", and how long it
+   *   is kept (Deno KV deletes it after `expireIn` ms).
    */
   constructor(
     private readonly backend: Backend,
     private readonly kv: Deno.Kv,
     private readonly makeEnvelope: MakeEnvelope,
     private readonly defaults: PublishOptions = {},
-    private readonly appliedKey?: Deno.KvKey,
+    private readonly applied?: { key: Deno.KvKey; expireIn: number },
   ) {}
 
   /** Adds checks, as `Deno.AtomicOperation.check`. */
@@ -125,9 +127,9 @@ export class OutboxAtomic {
    */
   async commit(): Promise<OutboxCommitResult> {
     const result = await this.#commit();
-    if (!result.ok && this.appliedKey) {
+    if (!result.ok && this.applied) {
       // Tell "this event was applied before" apart from the caller's own checks failing.
-      const key = this.appliedKey;
+      const key = this.applied.key;
       result.duplicate = (await retryLocked(() => this.kv.get(key))).versionstamp !== null;
     }
     return result;
@@ -135,10 +137,11 @@ export class OutboxAtomic {
 
   async #commit(): Promise<OutboxCommitResult> {
     const events = this.#events;
-    const appliedKey = this.appliedKey;
+    const applied = this.applied;
     const build: Step = (op) => {
-      if (appliedKey) {
-        op.check({ key: appliedKey, versionstamp: null }).set(appliedKey, Date.now());
+      if (applied) {
+        op.check({ key: applied.key, versionstamp: null })
+          .set(applied.key, Date.now(), { expireIn: applied.expireIn });
       }
       for (const step of this.#steps) step(op);
     };

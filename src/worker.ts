@@ -24,9 +24,15 @@ import {
   type HandlerOptions,
   type Middleware,
 } from "./handler.ts";
-import { DeliveryContext } from "./context.ts";
+import { DEFAULT_DEDUPE_WINDOW_MS, DeliveryContext } from "./context.ts";
 import { type Flight, Flights } from "./flight.ts";
-import { backoff, DEFAULT_RETRY, type RetryPolicy, retryProblems } from "./retry.ts";
+import {
+  backoff,
+  DEFAULT_RETRY,
+  redeliveryHorizonMs,
+  type RetryPolicy,
+  retryProblems,
+} from "./retry.ts";
 import { Settler } from "./settler.ts";
 import { sleep } from "./sleep.ts";
 
@@ -69,6 +75,14 @@ export interface WorkerOptions {
   idleWaitMs?: number;
   /** The retry policy of every handler, unless the handler overrides it. */
   retry?: Partial<RetryPolicy>;
+  /**
+   * How long `ctx.atomic` remembers that this group applied an event, in milliseconds: a
+   * redelivery within it reports `duplicate`; after it, Deno KV deletes the marker, so the
+   * service's database stays bounded. Must cover the longest redelivery of every handler's
+   * retry policy (each backoff at its longest, each attempt's lease expiring).
+   * @default {604800000 (7 days)}
+   */
+  dedupeWindowMs?: number;
 }
 
 /** Options of {@linkcode Worker.stop}. */
@@ -193,6 +207,7 @@ class HeraldWorker implements Worker {
   readonly #prefetch: number;
   readonly #idleWaitMs: number;
   readonly #retry: RetryPolicy;
+  readonly #dedupeWindowMs: number;
   readonly #routes = new Map<string, Route>();
   readonly #middlewares: Middleware[] = [];
   readonly #flights = new Flights();
@@ -226,6 +241,7 @@ class HeraldWorker implements Worker {
       !(start instanceof Date && !isNaN(start.getTime()))
     ) problems.push('start must be "earliest", "latest" or a valid Date');
     problems.push(...retryProblems("retry", options?.retry));
+    int("dedupeWindowMs", 1_000);
     if (problems.length > 0) throw new InvalidOptionsError("createWorker", problems);
     this.#bus = options.bus;
     this.group = options.group;
@@ -236,6 +252,11 @@ class HeraldWorker implements Worker {
     this.#prefetch = options.prefetch ?? this.#batch;
     this.#idleWaitMs = options.idleWaitMs ?? 1_000;
     this.#retry = { ...DEFAULT_RETRY, ...options.retry };
+    this.#dedupeWindowMs = options.dedupeWindowMs ?? DEFAULT_DEDUPE_WINDOW_MS;
+    const horizon = redeliveryHorizonMs(this.#retry, this.#leaseMs);
+    if (horizon > this.#dedupeWindowMs) {
+      throw new InvalidOptionsError("createWorker", [windowProblem(horizon)]);
+    }
   }
 
   on<C extends EventContract>(
@@ -253,11 +274,14 @@ class HeraldWorker implements Worker {
     if (!Number.isInteger(concurrency) || concurrency < 1) {
       problems.push("concurrency must be an integer ≥ 1");
     }
+    const retry = { ...this.#retry, ...options.retry };
+    const horizon = problems.length > 0 ? 0 : redeliveryHorizonMs(retry, this.#leaseMs);
+    if (horizon > this.#dedupeWindowMs) problems.push(windowProblem(horizon));
     if (problems.length > 0) throw new InvalidOptionsError(`on(${contract.type})`, problems);
     this.#routes.set(route, {
       contract,
       handler: handler as Handler,
-      retry: { ...this.#retry, ...options.retry },
+      retry,
       concurrency,
       running: 0,
       waiting: [],
@@ -481,7 +505,14 @@ class HeraldWorker implements Worker {
       const started = timed ? performance.now() : 0;
       try {
         const typed = { ...event, data: parsed.data };
-        const ctx = new DeliveryContext(this.#bus, this.group, typed, delivery.attempt, flight);
+        const ctx = new DeliveryContext(
+          this.#bus,
+          this.group,
+          typed,
+          delivery.attempt,
+          flight,
+          this.#dedupeWindowMs,
+        );
         route.call ??= this.#middlewares.length === 0
           ? route.handler
           : compose(this.#middlewares, route.handler);
@@ -551,4 +582,8 @@ class HeraldWorker implements Worker {
 /** The event id of a delivery, or its ref when the entry was not an envelope. */
 function eventIdOf(delivery: Delivery): string {
   return delivery.envelope?.id ?? delivery.ref;
+}
+
+function windowProblem(horizonMs: number): string {
+  return `dedupeWindowMs must cover the longest redelivery of the retry policy (${horizonMs} ms)`;
 }

@@ -12,6 +12,7 @@
 import { type Backend, isAtomicAppender } from "./backend.ts";
 import type { EventContract, EventInput } from "./contract.ts";
 import type { Envelope, PublishOptions } from "./envelope.ts";
+import { forwardSoon } from "./forwarder.ts";
 import { retryLocked } from "./locked.ts";
 
 /** The key prefix of outbox entries in the caller's database. */
@@ -165,8 +166,9 @@ export class OutboxAtomic {
         return cleanup.commit();
       });
     } catch (err) {
-      // The events are safe in the outbox; flushOutbox forwards them once the backend is back.
+      // The events are safe in the outbox: forwarded as soon as the backend answers again.
       console.warn(`herald: outbox forward deferred (${(err as Error).message})`);
+      forwardSoon(this.backend, this.kv, OutboxAtomic.flush);
     }
     return { ...result, events };
   }

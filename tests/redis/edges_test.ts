@@ -159,3 +159,53 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "an event deferred to the outbox while Redis was down is forwarded once it is back",
+  ignore,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "herald-redis-" });
+    const server = new PrivateRedis(freePort(), dir);
+    await server.start();
+    const bus = createBus({
+      backend: redis({ url: `redis://127.0.0.1:${server.port}`, prefix: "outbox:" }),
+      source: "t",
+    });
+    const db = await Deno.openKv(":memory:");
+    const warn = console.warn;
+    console.warn = () => {};
+    try {
+      await bus.backend.subscribe("mail", ["orders"], "earliest");
+      await server.kill();
+      const result = await bus.atomic(db).set(["orders", 1], 1).publish(Placed, { i: 1 }).commit();
+      assertEquals(result.ok, true);
+      await server.start(); // the same directory: the group is still there
+      // No sweep, no relay: the bus forwards what it deferred once Redis answers.
+      const got: string[] = [];
+      await until(
+        async () => {
+          const claimed = await bus.backend.claim("mail", ["orders"], {
+            consumer: "c",
+            max: 10,
+            leaseMs: 5_000,
+            waitMs: 50,
+          }).catch(() => []);
+          got.push(...claimed.map((d) => d.envelope!.id));
+          return got.length > 0;
+        },
+        15_000,
+        50,
+      );
+      assertEquals(got, [result.events[0].id]);
+      let left = 0;
+      for await (const _ of db.list({ prefix: ["herald_outbox"] })) left++;
+      assertEquals(left, 0, "the outbox is empty");
+    } finally {
+      console.warn = warn;
+      db.close();
+      await bus.close();
+      await server.kill();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});

@@ -152,6 +152,12 @@ export interface Storage {
   extend(group: string, deliveries: readonly Delivery[], leaseMs: number): Promise<Delivery[]>;
   /** Records outcomes; a delivery whose lease was lost is left to its new owner. */
   settle(group: string, settlements: readonly Settlement[]): Promise<void>;
+  /**
+   * Optional: `consumer` stopped for good (a graceful stop, after its last settle). A backend
+   * that keeps per-consumer state (Redis consumers) drops it where the consumer holds nothing;
+   * what it still holds stays until another consumer takes it over.
+   */
+  leave?(group: string, streams: readonly string[], consumer: string): Promise<void>;
   /** Releases what the backend holds. Calls after it fail. */
   close(): Promise<void>;
 }

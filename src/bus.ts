@@ -13,6 +13,7 @@ import {
   withJson,
 } from "./envelope.ts";
 import { InvalidOptionsError } from "./errors.ts";
+import { stopForwarding } from "./forwarder.ts";
 import { OutboxAtomic } from "./outbox.ts";
 
 /** Options of {@linkcode createBus}. */
@@ -144,6 +145,7 @@ class HeraldBus implements Bus {
   }
 
   close(): Promise<void> {
+    stopForwarding(this.backend);
     return this.backend.close();
   }
 

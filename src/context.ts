@@ -14,6 +14,12 @@ import { OutboxAtomic } from "./outbox.ts";
 export const APPLIED_PREFIX: readonly ["herald_applied"] = ["herald_applied"];
 
 /**
+ * How long an "applied" marker is kept by default, in milliseconds (7 days): far past the
+ * longest redelivery of the default retry policy, and Deno KV then deletes it (`expireIn`).
+ */
+export const DEFAULT_DEDUPE_WINDOW_MS = 7 * 24 * 3_600_000;
+
+/**
  * The context of one delivery of `event` to `group`. A class, so that a delivery costs one small
  * object: the publishing options and the "applied" key are made only when a handler uses them.
  */
@@ -25,6 +31,7 @@ export class DeliveryContext implements HandlerContext {
   /**
    * @param abort Where the handler's signal comes from, read when the handler asks for it: a
    *   worker makes it only then (see `flight.ts`).
+   * @param dedupeWindowMs How long the "applied" marker of `atomic` is kept.
    */
   constructor(
     bus: Bus,
@@ -32,6 +39,7 @@ export class DeliveryContext implements HandlerContext {
     event: Envelope,
     readonly attempt: number,
     abort: { readonly signal: AbortSignal },
+    readonly dedupeWindowMs: number = DEFAULT_DEDUPE_WINDOW_MS,
   ) {
     this.#bus = bus;
     this.#event = event;
@@ -53,7 +61,8 @@ export class DeliveryContext implements HandlerContext {
   atomic(kv: Deno.Kv): OutboxAtomic {
     const bus = this.#bus;
     const make = (c: EventContract, d: unknown, o?: PublishOptions) => bus.envelope(c, d, o);
-    return new OutboxAtomic(bus.backend, kv, make, this.#caused(), this.#appliedKey());
+    const applied = { key: this.#appliedKey(), expireIn: this.dedupeWindowMs };
+    return new OutboxAtomic(bus.backend, kv, make, this.#caused(), applied);
   }
 
   async applied(kv: Deno.Kv): Promise<boolean> {

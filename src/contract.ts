@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { type SchemaIssue, ValidationError } from "./errors.ts";
+import { InvalidOptionsError, ValidationError } from "./errors.ts";
 
 /**
  * A payload schema, as Herald sees it: any zod 4 schema fits. It is written out here (the
@@ -78,7 +78,7 @@ export type EventInput<C extends EventContract> = NonNullable<
  *
  * @param options The stream, type and schema.
  * @returns The contract.
- * @throws {TypeError} when the stream or type is not a valid name.
+ * @throws {InvalidOptionsError} (a `TypeError`) listing every problem with the options.
  *
  * @example Defining and checking a contract
  * ```ts
@@ -106,7 +106,7 @@ export function defineEvent<S extends Schema>(
   if (typeof options?.schema?.safeParse !== "function") {
     problems.push("schema must be a zod schema");
   }
-  if (problems.length > 0) throw new TypeError(`defineEvent: ${problems.join("; ")}`);
+  if (problems.length > 0) throw new InvalidOptionsError("defineEvent", problems);
   const { stream, type, schema } = options;
   return Object.freeze({
     stream,
@@ -115,17 +115,11 @@ export function defineEvent<S extends Schema>(
     parse(data: unknown): OutputOf<S> {
       const result = schema.safeParse(data);
       if (!result.success) {
-        throw new ValidationError(stream, type, toIssues(result.error.issues));
+        throw new ValidationError(stream, type, result.error.issues);
       }
       return result.data as OutputOf<S>;
     },
   });
-}
-
-function toIssues(
-  issues: readonly { message: string; path: PropertyKey[]; code?: string }[],
-): SchemaIssue[] {
-  return issues.map((i) => ({ message: i.message, path: [...i.path], code: i.code }));
 }
 
 /** The routing key of a contract: `stream` and `type` joined by a space. */

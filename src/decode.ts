@@ -6,7 +6,7 @@
  */
 import { type EventContract, routeOf } from "./contract.ts";
 import { type Envelope, envelopeProblem } from "./envelope.ts";
-import { UnknownEventError, ValidationError } from "./errors.ts";
+import { MalformedEventError, UnknownEventError, ValidationError } from "./errors.ts";
 
 /**
  * Checks that `value` is an envelope of one of `contracts` and that its payload matches that
@@ -15,7 +15,7 @@ import { UnknownEventError, ValidationError } from "./errors.ts";
  * @param contracts The contracts the caller knows.
  * @param value What arrived (already parsed from JSON).
  * @returns The envelope, its payload parsed by the schema.
- * @throws {TypeError} when `value` is not an envelope at all.
+ * @throws {MalformedEventError} (a `TypeError`) when `value` is not an envelope at all.
  * @throws {UnknownEventError} when no contract has its stream and type.
  * @throws {ValidationError} with the zod issues when its payload does not match.
  *
@@ -36,7 +36,7 @@ import { UnknownEventError, ValidationError } from "./errors.ts";
  */
 export function decodeEvent(contracts: readonly EventContract[], value: unknown): Envelope {
   const problem = envelopeProblem(value);
-  if (problem) throw new TypeError(`Not an event envelope: ${problem}`);
+  if (problem) throw new MalformedEventError(problem);
   const envelope = value as Envelope;
   const contract = contracts.find((c) =>
     routeOf(c.stream, c.type) === routeOf(envelope.stream, envelope.type)

@@ -12,6 +12,8 @@
 import { type Backend, isAtomicAppender } from "./backend.ts";
 import type { EventContract, EventInput } from "./contract.ts";
 import type { Envelope, PublishOptions } from "./envelope.ts";
+import { forwardSoon } from "./forwarder.ts";
+import { retryLocked } from "./locked.ts";
 
 /** The key prefix of outbox entries in the caller's database. */
 export const OUTBOX_PREFIX: readonly ["herald_outbox"] = ["herald_outbox"];
@@ -64,14 +66,15 @@ export class OutboxAtomic {
    * @param kv The caller's database.
    * @param makeEnvelope Validates a payload and builds its envelope.
    * @param defaults Publish options applied to every event (a handler's correlation).
-   * @param appliedKey Where a handler records "applied", committed with the writes.
+   * @param applied In a handler: the key recording "this event was applied", and how long it
+   *   is kept (Deno KV deletes it after `expireIn` ms).
    */
   constructor(
     private readonly backend: Backend,
     private readonly kv: Deno.Kv,
     private readonly makeEnvelope: MakeEnvelope,
     private readonly defaults: PublishOptions = {},
-    private readonly appliedKey?: Deno.KvKey,
+    private readonly applied?: { key: Deno.KvKey; expireIn: number },
   ) {}
 
   /** Adds checks, as `Deno.AtomicOperation.check`. */
@@ -127,19 +130,21 @@ export class OutboxAtomic {
    */
   async commit(): Promise<OutboxCommitResult> {
     const result = await this.#commit();
-    if (!result.ok && this.appliedKey) {
+    if (!result.ok && this.applied) {
       // Tell "this event was applied before" apart from the caller's own checks failing.
-      result.duplicate = (await this.kv.get(this.appliedKey)).versionstamp !== null;
+      const key = this.applied.key;
+      result.duplicate = (await retryLocked(() => this.kv.get(key))).versionstamp !== null;
     }
     return result;
   }
 
   async #commit(): Promise<OutboxCommitResult> {
     const events = this.#events;
-    const appliedKey = this.appliedKey;
+    const applied = this.applied;
     const build: Step = (op) => {
-      if (appliedKey) {
-        op.check({ key: appliedKey, versionstamp: null }).set(appliedKey, Date.now());
+      if (applied) {
+        op.check({ key: applied.key, versionstamp: null })
+          .set(applied.key, Date.now(), { expireIn: applied.expireIn });
       }
       for (const step of this.#steps) step(op);
     };
@@ -147,19 +152,25 @@ export class OutboxAtomic {
       const result = await this.backend.appendAtomic(this.kv, build, events);
       if (result !== "foreign") return { ...result, events };
     }
-    const op = this.kv.atomic();
-    build(op);
-    for (const e of events) op.set([...OUTBOX_PREFIX, e.id], e);
-    const result = await op.commit();
+    // Another process may hold the file (replicas share it): retried inside, never thrown.
+    const result = await retryLocked(() => {
+      const op = this.kv.atomic();
+      build(op);
+      for (const e of events) op.set([...OUTBOX_PREFIX, e.id], e);
+      return op.commit();
+    });
     if (!result.ok || events.length === 0) return { ...result, events };
     try {
       await this.backend.append(events, { dedupe: true });
-      const cleanup = this.kv.atomic();
-      for (const e of events) cleanup.delete([...OUTBOX_PREFIX, e.id]);
-      await cleanup.commit();
+      await retryLocked(() => {
+        const cleanup = this.kv.atomic();
+        for (const e of events) cleanup.delete([...OUTBOX_PREFIX, e.id]);
+        return cleanup.commit();
+      });
     } catch (err) {
-      // The events are safe in the outbox; flushOutbox forwards them once the backend is back.
+      // The events are safe in the outbox: forwarded as soon as the backend answers again.
       console.warn(`herald: outbox forward deferred (${(err as Error).message})`);
+      forwardSoon(this.backend, this.kv, OutboxAtomic.flush);
     }
     return { ...result, events };
   }
@@ -176,9 +187,11 @@ export class OutboxAtomic {
       }
       if (batch.length === 0) return forwarded;
       await backend.append(batch.map((e) => e.value), { dedupe: true });
-      const op = kv.atomic();
-      for (const e of batch) op.delete(e.key);
-      await op.commit();
+      await retryLocked(() => {
+        const op = kv.atomic();
+        for (const e of batch) op.delete(e.key);
+        return op.commit();
+      });
       forwarded += batch.length;
       if (batch.length < FLUSH_BATCH) return forwarded;
     }

@@ -88,3 +88,15 @@ export function retryProblems(where: string, policy: Partial<RetryPolicy> | unde
   }
   return problems;
 }
+
+/**
+ * The longest time from an event's first delivery to its last under `policy`: every backoff at
+ * its longest, and every attempt holding its lease until it expires.
+ */
+export function redeliveryHorizonMs(policy: RetryPolicy, leaseMs: number): number {
+  let total = policy.attempts * leaseMs;
+  for (let attempt = 1; attempt < policy.attempts; attempt++) {
+    total += Math.min(policy.maxMs, policy.baseMs * policy.factor ** (attempt - 1));
+  }
+  return total;
+}

@@ -5,6 +5,7 @@
  * @module
  */
 import type { Backend, Settlement } from "./backend.ts";
+import { sleep } from "./sleep.ts";
 
 /** The most settlements in one backend call. */
 const MAX_BATCH = 256;
@@ -14,6 +15,7 @@ export class Settler {
   #pending: Settlement[] = [];
   #flushing?: Promise<void>;
   #closed = false;
+  #giveUp = new AbortController();
 
   /**
    * @param backend Where outcomes are recorded.
@@ -29,17 +31,35 @@ export class Settler {
     this.#flushing ??= this.#flush();
   }
 
-  /** Writes everything queued. */
-  async close(): Promise<void> {
-    while (this.#flushing) await this.#flushing;
+  /**
+   * Writes everything queued, waiting at most `timeoutMs` while the backend keeps failing; what
+   * is still unwritten then is given up (its leases lapse into redeliveries).
+   *
+   * @returns whether every outcome was written.
+   */
+  async close(timeoutMs = Infinity): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.#flushing && Date.now() < deadline) {
+      if (!await within(this.#flushing, deadline - Date.now())) break;
+    }
     this.#closed = true;
+    this.#giveUp.abort();
+    if (this.#pending.length > 0) {
+      console.warn(
+        `herald[${this.group}]: ${this.#pending.length} outcomes not written by stop; ` +
+          "their leases lapse and the events are delivered again",
+      );
+      this.#pending = [];
+      return false;
+    }
+    return true;
   }
 
   async #flush(): Promise<void> {
     // Let outcomes that finish in the same tick join this batch.
     await Promise.resolve();
     let failures = 0;
-    while (this.#pending.length > 0) {
+    while (this.#pending.length > 0 && !this.#closed) {
       const batch = this.#pending.splice(0, MAX_BATCH);
       try {
         await this.backend.settle(this.group, batch);
@@ -50,9 +70,21 @@ export class Settler {
         failures++;
         const wait = Math.min(5_000, 50 * 2 ** Math.min(failures, 7));
         console.warn(`herald[${this.group}]: settle failed, retrying in ${wait} ms:`, err);
-        await new Promise((r) => setTimeout(r, wait));
+        await sleep(wait, this.#giveUp.signal);
       }
     }
     this.#flushing = undefined;
+  }
+}
+
+/** Waits for `promise` up to `ms`; tells whether it settled in time. Leaves no timer behind. */
+async function within(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  if (ms === Infinity) return await promise.then(() => true, () => true);
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<false>((resolve) => timer = setTimeout(() => resolve(false), ms));
+  try {
+    return await Promise.race([promise.then(() => true, () => true), timeout]);
+  } finally {
+    clearTimeout(timer);
   }
 }

@@ -24,9 +24,15 @@ import {
   type HandlerOptions,
   type Middleware,
 } from "./handler.ts";
-import { DeliveryContext } from "./context.ts";
+import { DEFAULT_DEDUPE_WINDOW_MS, DeliveryContext } from "./context.ts";
 import { type Flight, Flights } from "./flight.ts";
-import { backoff, DEFAULT_RETRY, type RetryPolicy, retryProblems } from "./retry.ts";
+import {
+  backoff,
+  DEFAULT_RETRY,
+  redeliveryHorizonMs,
+  type RetryPolicy,
+  retryProblems,
+} from "./retry.ts";
 import { Settler } from "./settler.ts";
 import { sleep } from "./sleep.ts";
 
@@ -69,6 +75,14 @@ export interface WorkerOptions {
   idleWaitMs?: number;
   /** The retry policy of every handler, unless the handler overrides it. */
   retry?: Partial<RetryPolicy>;
+  /**
+   * How long `ctx.atomic` remembers that this group applied an event, in milliseconds: a
+   * redelivery within it reports `duplicate`; after it, Deno KV deletes the marker, so the
+   * service's database stays bounded. Must cover the longest redelivery of every handler's
+   * retry policy (each backoff at its longest, each attempt's lease expiring).
+   * @default {604800000 (7 days)}
+   */
+  dedupeWindowMs?: number;
 }
 
 /** Options of {@linkcode Worker.stop}. */
@@ -142,6 +156,12 @@ const TIME_EVERY = 8;
 const PREFETCH_HORIZON_MS = 50;
 
 /**
+ * How long `stop()` waits past the grace period for the last outcomes to be written, in
+ * milliseconds; a backend that fails them all that time leaves them to lease expiry.
+ */
+const SETTLE_CLOSE_MS = 1_000;
+
+/**
  * Makes a worker for a consumer group.
  *
  * @param options The bus, the group and tuning.
@@ -187,6 +207,7 @@ class HeraldWorker implements Worker {
   readonly #prefetch: number;
   readonly #idleWaitMs: number;
   readonly #retry: RetryPolicy;
+  readonly #dedupeWindowMs: number;
   readonly #routes = new Map<string, Route>();
   readonly #middlewares: Middleware[] = [];
   readonly #flights = new Flights();
@@ -220,6 +241,7 @@ class HeraldWorker implements Worker {
       !(start instanceof Date && !isNaN(start.getTime()))
     ) problems.push('start must be "earliest", "latest" or a valid Date');
     problems.push(...retryProblems("retry", options?.retry));
+    int("dedupeWindowMs", 1_000);
     if (problems.length > 0) throw new InvalidOptionsError("createWorker", problems);
     this.#bus = options.bus;
     this.group = options.group;
@@ -230,6 +252,11 @@ class HeraldWorker implements Worker {
     this.#prefetch = options.prefetch ?? this.#batch;
     this.#idleWaitMs = options.idleWaitMs ?? 1_000;
     this.#retry = { ...DEFAULT_RETRY, ...options.retry };
+    this.#dedupeWindowMs = options.dedupeWindowMs ?? DEFAULT_DEDUPE_WINDOW_MS;
+    const horizon = redeliveryHorizonMs(this.#retry, this.#leaseMs);
+    if (horizon > this.#dedupeWindowMs) {
+      throw new InvalidOptionsError("createWorker", [windowProblem(horizon)]);
+    }
   }
 
   on<C extends EventContract>(
@@ -247,11 +274,14 @@ class HeraldWorker implements Worker {
     if (!Number.isInteger(concurrency) || concurrency < 1) {
       problems.push("concurrency must be an integer ≥ 1");
     }
+    const retry = { ...this.#retry, ...options.retry };
+    const horizon = problems.length > 0 ? 0 : redeliveryHorizonMs(retry, this.#leaseMs);
+    if (horizon > this.#dedupeWindowMs) problems.push(windowProblem(horizon));
     if (problems.length > 0) throw new InvalidOptionsError(`on(${contract.type})`, problems);
     this.#routes.set(route, {
       contract,
       handler: handler as Handler,
-      retry: { ...this.#retry, ...options.retry },
+      retry,
       concurrency,
       running: 0,
       waiting: [],
@@ -270,10 +300,18 @@ class HeraldWorker implements Worker {
   async start(): Promise<void> {
     if (this.#stop) throw new TypeError("Worker already started");
     if (this.#routes.size === 0) throw new TypeError("Worker has no handlers: call on() first");
-    this.#stop = new AbortController();
+    const stop = this.#stop = new AbortController();
     const backend = this.#bus.backend;
     this.#settler = new Settler(backend, this.group);
-    await backend.subscribe(this.group, this.#streams(), this.#start);
+    try {
+      await backend.subscribe(this.group, this.#streams(), this.#start);
+    } catch (err) {
+      // Not started: a later start() may try again.
+      if (this.#stop === stop) this.#stop = undefined;
+      throw err;
+    }
+    // stop() came while subscribing: nothing to run, and no timer to leave behind.
+    if (stop.signal.aborted) return;
     this.#extender = setInterval(() => this.#extendLeases(), Math.max(50, this.#leaseMs / 3));
     this.#loop = this.#claimLoop();
   }
@@ -281,6 +319,8 @@ class HeraldWorker implements Worker {
   async stop(options: StopOptions = {}): Promise<void> {
     const stop = this.#stop;
     if (!stop || stop.signal.aborted) return;
+    const graceMs = options.graceMs ?? 10_000;
+    const deadline = Date.now() + graceMs;
     stop.abort();
     this.#wake?.();
     await this.#loop;
@@ -290,19 +330,29 @@ class HeraldWorker implements Worker {
         this.#settle({ delivery, outcome: "release" });
       }
     }
-    const graceMs = options.graceMs ?? 10_000;
     if (this.#flights.size > 0) {
       let timer: ReturnType<typeof setTimeout> | undefined;
       await Promise.race([
         this.#drained(),
-        new Promise((r) => timer = setTimeout(r, graceMs)),
+        new Promise((r) => timer = setTimeout(r, Math.max(0, deadline - Date.now()))),
       ]);
       clearTimeout(timer);
       // Past the grace period: tell the handlers; their leases lapse and another instance retries.
       for (const flight of this.#flights.list()) flight.abort(new Error("Worker stopped"));
     }
     clearInterval(this.#extender);
-    await this.#settler?.close();
+    // A backend that keeps failing gets a bounded wait; what is left lapses at lease expiry.
+    const settled = await this.#settler?.close(Math.max(SETTLE_CLOSE_MS, deadline - Date.now()));
+    if (settled) await this.#leave();
+  }
+
+  /** Tells the backend this consumer is gone, so it forgets it (Redis consumers). */
+  async #leave(): Promise<void> {
+    try {
+      await this.#bus.backend.leave?.(this.group, this.#streams(), this.#consumer);
+    } catch (err) {
+      console.warn(`herald[${this.group}]: could not remove consumer ${this.#consumer}:`, err);
+    }
   }
 
   #drained(): Promise<void> {
@@ -455,7 +505,14 @@ class HeraldWorker implements Worker {
       const started = timed ? performance.now() : 0;
       try {
         const typed = { ...event, data: parsed.data };
-        const ctx = new DeliveryContext(this.#bus, this.group, typed, delivery.attempt, flight);
+        const ctx = new DeliveryContext(
+          this.#bus,
+          this.group,
+          typed,
+          delivery.attempt,
+          flight,
+          this.#dedupeWindowMs,
+        );
         route.call ??= this.#middlewares.length === 0
           ? route.handler
           : compose(this.#middlewares, route.handler);
@@ -506,13 +563,13 @@ class HeraldWorker implements Worker {
 
   async #extendLeases(): Promise<void> {
     const waiting = [...this.#routes.values()].flatMap((r) => r.waiting);
-    const flights = this.#flights.list();
-    const deliveries = [...flights.map((f) => f.delivery), ...waiting];
+    const deliveries = [...this.#flights.list().map((f) => f.delivery), ...waiting];
     if (deliveries.length === 0) return;
     try {
       const lost = new Set(await this.#bus.backend.extend(this.group, deliveries, this.#leaseMs));
-      for (const f of flights) {
-        if (lost.has(f.delivery)) f.abort(new LeaseLostError(this.group, f.delivery.ref));
+      // The flights as they are now: a delivery that waited at the snapshot may have started.
+      for (const f of lost.size > 0 ? this.#flights.list() : []) {
+        if (lost.has(f.delivery)) f.abort(new LeaseLostError(this.group, eventIdOf(f.delivery)));
       }
       // A prefetched delivery whose lease lapsed belongs to someone else now: never start it.
       for (const r of this.#routes.values()) r.waiting = r.waiting.filter((d) => !lost.has(d));
@@ -520,4 +577,13 @@ class HeraldWorker implements Worker {
       console.warn(`herald[${this.group}]: lease extension failed:`, err);
     }
   }
+}
+
+/** The event id of a delivery, or its ref when the entry was not an envelope. */
+function eventIdOf(delivery: Delivery): string {
+  return delivery.envelope?.id ?? delivery.ref;
+}
+
+function windowProblem(horizonMs: number): string {
+  return `dedupeWindowMs must cover the longest redelivery of the retry policy (${horizonMs} ms)`;
 }

@@ -8,7 +8,6 @@ import type { Bus, OutboxAtomic } from "@herald/herald";
 import { UserRegistered } from "../contracts/mod.ts";
 import { ConflictError, UnauthorizedError } from "../shared/errors.ts";
 import { signToken } from "../shared/http.ts";
-import { retryLocked } from "../shared/locked.ts";
 import { hashPassword, verifyPassword } from "./password.ts";
 
 interface Credentials {
@@ -56,14 +55,12 @@ export function createAuth(options: { db: Deno.Kv; bus: Bus; iterations: number 
       email = email.toLowerCase();
       const id = crypto.randomUUID();
       const hash = await hashPassword(password, iterations);
-      const result = await retryLocked(() =>
-        bus.atomic(db)
-          .check({ key: emailKey(email), versionstamp: null })
-          .set(emailKey(email), id)
-          .set(credentialsKey(id), { id, email, hash } satisfies Credentials)
-          .publish(UserRegistered, { id, email, name }, { key: id })
-          .commit()
-      );
+      const result = await bus.atomic(db)
+        .check({ key: emailKey(email), versionstamp: null })
+        .set(emailKey(email), id)
+        .set(credentialsKey(id), { id, email, hash } satisfies Credentials)
+        .publish(UserRegistered, { id, email, name }, { key: id })
+        .commit();
       if (!result.ok) throw new ConflictError("Email already registered");
       return { id };
     },

@@ -8,7 +8,6 @@
 import { type Bus, newId } from "@herald/herald";
 import { ChatMessage, type Message } from "../contracts/mod.ts";
 import { ConflictError, ForbiddenError, NotFoundError } from "../shared/errors.ts";
-import { retryLocked } from "../shared/locked.ts";
 import { getGroup } from "../shared/replica.ts";
 
 const messageKey = (groupId: string, id: string) => ["messages", groupId, id];
@@ -59,13 +58,11 @@ export function createChat(db: Deno.Kv, bus: Bus) {
         text,
         sentAt: new Date().toISOString(),
       };
-      const result = await retryLocked(() =>
-        bus.atomic(db)
-          .check(member)
-          .set(messageKey(groupId, message.id), message, { expireIn: HISTORY_MS })
-          .publish(ChatMessage, message, { key: groupId })
-          .commit()
-      );
+      const result = await bus.atomic(db)
+        .check(member)
+        .set(messageKey(groupId, message.id), message, { expireIn: HISTORY_MS })
+        .publish(ChatMessage, message, { key: groupId })
+        .commit();
       if (!result.ok) throw new ConflictError("Membership changed meanwhile");
       return message;
     },

@@ -7,7 +7,6 @@
 import { type Bus, newId, type OutboxAtomic } from "@herald/herald";
 import { type Post, PostCreated, PostDeleted } from "../contracts/mod.ts";
 import { ConflictError, ForbiddenError, NotFoundError } from "../shared/errors.ts";
-import { retryLocked } from "../shared/locked.ts";
 import { getGroup } from "../shared/replica.ts";
 
 const postKey = (id: string) => ["posts", id];
@@ -55,16 +54,14 @@ export function createPosts(db: Deno.Kv, bus: Bus) {
         body,
         createdAt: new Date().toISOString(),
       };
-      const result = await retryLocked(() =>
-        bus.atomic(db)
-          // Still a member when the post lands: a removal racing this request wins.
-          .check(member)
-          .set(postKey(post.id), post)
-          .set(groupPostKey(groupId, post.id), post.id)
-          .set(userPostKey(authorId, post.id), post.id)
-          .publish(PostCreated, post, { key: groupId })
-          .commit()
-      );
+      const result = await bus.atomic(db)
+        // Still a member when the post lands: a removal racing this request wins.
+        .check(member)
+        .set(postKey(post.id), post)
+        .set(groupPostKey(groupId, post.id), post.id)
+        .set(userPostKey(authorId, post.id), post.id)
+        .publish(PostCreated, post, { key: groupId })
+        .commit();
       if (!result.ok) throw new ConflictError("Membership changed meanwhile");
       return post;
     },
@@ -88,7 +85,7 @@ export function createPosts(db: Deno.Kv, bus: Bus) {
       if (!entry.value) throw new NotFoundError("Post not found");
       if (entry.value.authorId !== actorId) throw new ForbiddenError("Not your post");
       const post = entry.value;
-      const result = await retryLocked(() => drop(bus.atomic(db).check(entry), post).commit());
+      const result = await drop(bus.atomic(db).check(entry), post).commit();
       if (!result.ok) throw new NotFoundError("Post not found");
     },
 

@@ -19,7 +19,6 @@ import {
   UserUpdated,
 } from "../contracts/mod.ts";
 import { ConflictError, ForbiddenError, NotFoundError } from "../shared/errors.ts";
-import { retryLocked } from "../shared/locked.ts";
 
 const userKey = (id: string) => ["users", id];
 const deletedKey = (id: string) => ["deleted_users", id];
@@ -45,7 +44,7 @@ export type GroupView = Group & { members: string[] };
  */
 export function createUsers(db: Deno.Kv, bus: Bus) {
   const commit = async (build: () => OutboxAtomic, conflict: string) => {
-    const result = await retryLocked(() => build().commit());
+    const result = await build().commit();
     if (!result.ok) throw new ConflictError(conflict);
   };
   const mustGetGroup = async (id: string) => {
@@ -116,7 +115,7 @@ export function createUsers(db: Deno.Kv, bus: Bus) {
         }
         return op.publish(UserDeleted, { id }, { key: id, correlationid });
       };
-      const result = await retryLocked(async () => (await build()).commit());
+      const result = await (await build()).commit();
       if (!result.ok) throw new ConflictError("User changed meanwhile; try again");
     },
 

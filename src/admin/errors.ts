@@ -25,7 +25,7 @@ export function errorAnswer(err: unknown, c: Context): Response {
     if (err.status === 401) c.header("WWW-Authenticate", 'Bearer realm="herald"');
     return c.json({ error: err.message, code: err.code }, err.status);
   }
-  if (err instanceof NotFoundError) return c.json({ error: err.message, code: err.code }, 404);
+  if (err instanceof NotFoundError) return c.json({ error: err.message, code: "not_found" }, 404);
   if (err instanceof TypeError || err instanceof RangeError || err instanceof InvalidOptionsError) {
     return c.json({ error: err.message, code: "bad_request" }, 400);
   }

@@ -151,6 +151,7 @@ export class Claimer {
       let wakeAt = Infinity;
       const found: Candidate[] = [];
       const replaced: Replaced[] = [];
+      const trimmed: Trimmed[] = [];
       const taken = new Set<string>();
       const add = (c: Candidate) => {
         const k = `${c.stream}\u0000${c.seq}`;
@@ -250,6 +251,9 @@ export class Claimer {
         order.forEach((s, i) => {
           const from = states[i];
           let toSeq = -1, toFrom = 0;
+          // Events after the cursor that retention deleted before this group read them.
+          const skipped = news[i].length > 0 ? news[i][0].first - from.seq - 1 : 0;
+          if (skipped > 0) trimmed.push({ stream: s, unread: skipped, due: 0 });
           entries: for (const e of news[i]) {
             const values = eventsOf(e.value);
             const last = e.first + values.length - 1;
@@ -272,10 +276,13 @@ export class Claimer {
       for (const s of new Set(missing.map((c) => c.stream))) {
         const mine = missing.filter((c) => c.stream === s);
         const values = await eventsAt(this.kv, this.stats, s, mine.map((c) => c.seq));
+        let gone = 0;
         for (const c of mine) {
-          c.has = values.has(c.seq); // trimmed by retention: dropped
+          c.has = values.has(c.seq); // trimmed by retention: counted and reported below
           c.value = values.get(c.seq);
+          if (!c.has) gone++;
         }
+        if (gone > 0) trimmed.push({ stream: s, unread: 0, due: gone });
       }
 
       // One lease per stream and attempt number, keyed by its first sequence number.
@@ -342,6 +349,7 @@ export class Claimer {
         continue;
       }
       rider?.committed(result.versionstamp);
+      if (trimmed.length > 0) reportTrimmed(this.stats, group, trimmed);
       for (const [s, c] of cursors) {
         this.#cursors.set(`${group}\u0000${s}`, {
           seq: c.to[0],
@@ -519,5 +527,31 @@ export class Claimer {
       this.#cursors.set(key, state);
     }
     return state;
+  }
+}
+
+/** Events of a stream that retention deleted before a group handled them. */
+interface Trimmed {
+  stream: string;
+  /** New events after the group's cursor. */
+  unread: number;
+  /** Retries that were due and leases that expired. */
+  due: number;
+}
+
+/** Counts what retention took from a group before it was handled, and says so. */
+function reportTrimmed(stats: KvStats, group: string, trimmed: readonly Trimmed[]): void {
+  for (const t of trimmed) {
+    const n = t.unread + t.due;
+    stats.trimmedUnhandled += n;
+    stats.trimmedByGroup[group] = (stats.trimmedByGroup[group] ?? 0) + n;
+    const what = [
+      t.unread > 0 ? `${t.unread} unread events` : "",
+      t.due > 0 ? `${t.due} due retries or expired leases` : "",
+    ].filter(Boolean).join(" and ");
+    console.warn(
+      `herald[${group}]: retention deleted ${what} of stream "${t.stream}" before this group ` +
+        `handled them (${stats.trimmedByGroup[group]} in all); keep events longer or add consumers`,
+    );
   }
 }

@@ -27,6 +27,19 @@ const DEAD_BYTES_PER_OP = 600_000;
  * written alone, one more commit each.
  */
 export const HOLD_MS = 50;
+/**
+ * The longest a settle call is held, in ms: {@linkcode HOLD_MS}, or a little longer when a claim
+ * that carried it lost its race and tries again soon.
+ */
+export const MAX_HOLD_MS = 100;
+/**
+ * The ack window: an outcome is committed within this long after the worker hands it over
+ * (plus the commit itself), whether or not a claim follows to carry it. A settle call is held
+ * at most {@linkcode MAX_HOLD_MS}, and a worker sends its next call once the one before is
+ * written, so an outcome waits for at most two holds. A process killed with SIGKILL replays what was in
+ * flight plus what it acked within this window.
+ */
+export const ACK_WINDOW_MS = 2 * MAX_HOLD_MS;
 /** How much longer than a lost claim's pause its riders wait for the claim's next attempt. */
 const RIDE_AGAIN_SLACK_MS = 10;
 /** The most mutations settlements may add to a claim's commit (Deno KV allows 1,000 in all). */
@@ -171,11 +184,16 @@ export class LeaseWriter {
           return;
         }
         // Until the claim's next attempt (its pause, plus a timer's lateness), and at least
-        // what is left of the hold.
-        const left = Math.max(
-          HOLD_MS - (performance.now() - since),
-          nextAttemptInMs + RIDE_AGAIN_SLACK_MS,
+        // what is left of the hold; never past MAX_HOLD_MS (the ack window rests on it).
+        const elapsed = performance.now() - since;
+        const left = Math.min(
+          Math.max(HOLD_MS - elapsed, nextAttemptInMs + RIDE_AGAIN_SLACK_MS),
+          MAX_HOLD_MS - elapsed,
         );
+        if (left <= 0) {
+          for (const op of ops) this.#enqueue(op);
+          return;
+        }
         for (const op of ops) if (op.kind === "settle") op.rode = true;
         if (this.#held.length === 0) this.#heldSince = since;
         else this.#heldSince = Math.min(this.#heldSince, since);

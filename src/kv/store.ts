@@ -51,6 +51,13 @@ export interface KvStats {
    * (it then looks where the group stands now and then instead of claiming).
    */
   standbys: number;
+  /**
+   * Events that retention deleted before a group handled them (unread by a lagging group, or a
+   * retry that was due, or a lease that expired): each is also logged as a warning.
+   */
+  trimmedUnhandled: number;
+  /** {@linkcode KvStats.trimmedUnhandled}, by consumer group. */
+  trimmedByGroup: Record<string, number>;
 }
 
 /** Makes a zeroed {@linkcode KvStats}. */
@@ -64,6 +71,8 @@ export function newStats(): KvStats {
     rings: 0,
     carriedSettles: 0,
     standbys: 0,
+    trimmedUnhandled: 0,
+    trimmedByGroup: {},
   };
 }
 

@@ -34,7 +34,11 @@ export async function startCursor(
 ): Promise<Cursor> {
   const last = Number((await get<number>(stats, kv, seqKey(stream))).value ?? 0);
   if (start === "latest") return [last, last + 1];
-  if (start === "earliest") return [0, 0];
+  if (start === "earliest") {
+    // The first event kept: what retention deleted before the group existed is not a loss.
+    const [first] = await list(stats, kv, { prefix: eventPrefix(stream) }, { limit: 1 });
+    return first ? [(first.key[3] as number) - 1, first.key[3] as number] : [last, last + 1];
+  }
   // A time: the first event whose time is at or after it. Binary search over the stored
   // entries by their last event's time (times follow append order closely; an entry without a
   // time counts as older), then a look inside the entry found.

@@ -36,7 +36,7 @@ import { extendCall, settleCall } from "./lease_args.ts";
 import { EXTEND, SETTLE } from "./lease_scripts.ts";
 import { CLAIM } from "./claim_scripts.ts";
 import { Reader } from "./reader.ts";
-import { APPEND, REDRIVE, Scripts } from "./scripts.ts";
+import { APPEND, LEAVE, REDRIVE, Scripts } from "./scripts.ts";
 
 /** The Redis Streams backend. Made by `redis()`. */
 export class RedisBackend implements Backend {
@@ -49,6 +49,10 @@ export class RedisBackend implements Backend {
    */
   readonly features: BackendFeatures = { crossProcess: true, persistent: true, claimBatch: 200 };
   #keys: Keys;
+  /** Where Redis is, for error messages (absent when the caller gave a client). */
+  get #url(): string | undefined {
+    return this.#options.url;
+  }
   #client: RedisClient;
   #ownsClient: boolean;
   #scripts: Scripts;
@@ -149,7 +153,7 @@ export class RedisBackend implements Backend {
       } catch (err) {
         if (
           !(err instanceof BackendUnavailableError && err.cause instanceof RedisReplyError &&
-            err.cause.code === "BUSYGROUP")
+            err.cause.reply === "BUSYGROUP")
         ) throw err;
       }
     }));
@@ -275,7 +279,7 @@ export class RedisBackend implements Backend {
     }
     let timersChanged = false;
     if (rest.length > 0) {
-      const call = settleCall(this.#keys, group, rest);
+      const call = settleCall(this.#keys, group, rest, this.#options.deadLetterMaxLen);
       timersChanged = call.timersChanged;
       sent.push(this.#wrap(this.#ride(SETTLE, call.keys, call.args)));
     }
@@ -332,13 +336,25 @@ export class RedisBackend implements Backend {
         this.#keys.dead(group),
         ...part.map((d) => this.#keys.redrive(d.letter.stream, group)),
       ];
-      moved += await this.#run(REDRIVE, keys, [group, ...part.map((d) => d.entryId)]) as number;
+      const args = [group, ...part.map((d) => d.entryId)];
+      // A foreign entry is the caller's to remove, not an outage: its reply goes out as it is.
+      moved += await this.#scripts.run(REDRIVE, keys, args).catch((err) => {
+        throw err instanceof RedisReplyError && err.reply !== "FOREIGN"
+          ? new BackendUnavailableError("redis", err.message, { cause: err, url: this.#url })
+          : err;
+      }) as number;
     }
     if (moved > 0) {
       this.#poller.wakeAll();
       this.#reader.timersChanged(group);
     }
     return moved;
+  }
+
+  async leave(group: string, streams: readonly string[], consumer: string): Promise<void> {
+    this.#open();
+    const keys = streams.flatMap((s) => [this.#keys.stream(s), this.#keys.redrive(s, group)]);
+    await this.#run(LEAVE, keys, [group, consumer]);
   }
 
   async tryLock(name: string, ttlMs: number): Promise<boolean> {
@@ -365,7 +381,9 @@ export class RedisBackend implements Backend {
   }
 
   #open(): void {
-    if (this.#closed) throw new BackendUnavailableError("redis", "the backend is closed");
+    if (this.#closed) {
+      throw new BackendUnavailableError("redis", "the backend is closed", { url: this.#url });
+    }
   }
 
   #run(
@@ -384,7 +402,7 @@ export class RedisBackend implements Backend {
       try {
         return await riding;
       } catch (err) {
-        if (!(err instanceof RedisReplyError && err.code === "NOSCRIPT")) throw err;
+        if (!(err instanceof RedisReplyError && err.reply === "NOSCRIPT")) throw err;
       }
     }
     return await this.#scripts.run(script, keys, args);
@@ -400,7 +418,7 @@ export class RedisBackend implements Backend {
       return await pending;
     } catch (err) {
       if (err instanceof RedisReplyError) {
-        throw new BackendUnavailableError("redis", err.message, { cause: err });
+        throw new BackendUnavailableError("redis", err.message, { cause: err, url: this.#url });
       }
       throw err;
     }
@@ -430,5 +448,5 @@ export class RedisBackend implements Backend {
 function isOutage(err: unknown): err is BackendUnavailableError {
   if (!(err instanceof BackendUnavailableError)) return false;
   if (!(err.cause instanceof RedisReplyError)) return true;
-  return ["LOADING", "READONLY", "MASTERDOWN", "TRYAGAIN", "OOM"].includes(err.cause.code);
+  return ["LOADING", "READONLY", "MASTERDOWN", "TRYAGAIN", "OOM"].includes(err.cause.reply);
 }

@@ -5,6 +5,8 @@
  * @module
  */
 
+import { HeraldError } from "../errors.ts";
+
 /** One argument of a Redis command. */
 export type RedisArg = string | number;
 
@@ -80,18 +82,19 @@ export interface RedisClient {
 }
 
 /**
- * Redis answered a command with an error reply, such as `NOSCRIPT` or `WRONGTYPE`.
+ * Redis answered a command with an error reply, such as `NOSCRIPT` or `WRONGTYPE`. A
+ * `HeraldError` with code `REDIS_REPLY`; Redis's own code is in `reply`.
  *
  * @example
  * ```ts
  * import { RedisReplyError } from "@herald/herald/redis";
  * const err = new RedisReplyError("NOSCRIPT No matching script.");
- * console.log(err.code); // NOSCRIPT
+ * console.log(err.code, err.reply); // REDIS_REPLY NOSCRIPT
  * ```
  */
-export class RedisReplyError extends Error {
-  /** The error's first word, such as `NOSCRIPT` or `BUSYGROUP`. */
-  readonly code: string;
+export class RedisReplyError extends HeraldError {
+  /** The reply's code, such as `NOSCRIPT` or `BUSYGROUP`. */
+  readonly reply: string;
 
   /**
    * Wraps an error reply.
@@ -100,12 +103,12 @@ export class RedisReplyError extends Error {
    * @param options The underlying error as `cause`.
    */
   constructor(message: string, options?: ErrorOptions) {
-    super(message, options);
+    super("REDIS_REPLY", message, options);
     this.name = "RedisReplyError";
     // Upstash-compatible proxies prefix the reply with their own words: find the code anywhere.
     const known = message.match(
-      /\b(NOSCRIPT|BUSYGROUP|NOGROUP|WRONGTYPE|OOM|LOADING|READONLY|MASTERDOWN|TRYAGAIN)\b/,
+      /\b(NOSCRIPT|BUSYGROUP|NOGROUP|WRONGTYPE|OOM|LOADING|READONLY|MASTERDOWN|TRYAGAIN|FOREIGN)\b/,
     );
-    this.code = known ? known[1] : message.split(" ")[0];
+    this.reply = known ? known[1] : message.split(" ")[0];
   }
 }

@@ -25,11 +25,13 @@ interface SettleEntry {
   extra?: RedisArg[];
 }
 
-/** The SETTLE call for `settlements`, and whether any of them changes timers (retry, release). */
+/**
+ * The SETTLE call for `settlements` (dead letters trimmed to about `deadMaxLen`), and whether any of them changes timers (retry, release). */
 export function settleCall(
   keys: Keys,
   group: string,
   settlements: readonly Settlement[],
+  deadMaxLen: number,
 ): ScriptCall & { timersChanged: boolean } {
   let timersChanged = false;
   const runs = leaseRuns(
@@ -52,7 +54,7 @@ export function settleCall(
       return entry;
     },
   );
-  const call: ScriptCall = { keys: [keys.dead(group)], args: [group] };
+  const call: ScriptCall = { keys: [keys.dead(group)], args: [group, deadMaxLen] };
   for (const run of runs) {
     call.keys.push(...run.keys);
     const n = run.entries.length;

@@ -42,7 +42,7 @@ end
 
 /**
  * settle — KEYS: the group's dead-letter stream, then per run its stream key and timers key.
- * ARGV: group, then per run: consumer, "1" when the source is a redrive stream (acked entries
+ * ARGV: group, the dead-letter stream's bound (`XADD MAXLEN ~`), then per run: consumer, "1" when the source is a redrive stream (acked entries
  * are deleted there: nobody else reads it), entry count n, and the run's kind:
  * - `a` (acks only, n ≤ 1000): n lease tokens, then the n entry ids. When every token is in the
  *   timers (the common case) that is one ZMSCORE, one XACK and one ZREM, with no Lua per entry.
@@ -52,9 +52,9 @@ end
  * Entries of a run come sorted by id. Returns how many were applied; the others had lost their
  * lease and are left to the new owner.
  */
-export const SETTLE = NOW + HELD + `local group = ARGV[1]
+export const SETTLE = NOW + HELD + `local group, deadMax = ARGV[1], ARGV[2]
 local applied = 0
-local a = 2
+local a = 3
 for run = 1, (#KEYS - 1) / 2 do
   local sk, tk = KEYS[2 * run], KEYS[2 * run + 1]
   local consumer, redrive, n, kind = ARGV[a], ARGV[a + 1] == '1', tonumber(ARGV[a + 2]), ARGV[a + 3]
@@ -101,7 +101,7 @@ for run = 1, (#KEYS - 1) / 2 do
         local b, id, outcome = at[i], ids[i], outs[i]
         if outcome == 'a' or outcome == 'd' then
           if outcome == 'd' then
-            redis.call('XADD', KEYS[1], '*', 'd', ARGV[b + 3], 'f', ARGV[b + 4])
+            redis.call('XADD', KEYS[1], 'MAXLEN', '~', deadMax, '*', 'd', ARGV[b + 3], 'f', ARGV[b + 4])
           end
           done[#done + 1] = id
           gone[#gone + 1] = token

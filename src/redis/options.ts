@@ -50,6 +50,13 @@ export interface RedisOptions {
    */
   dedupeTtlMs?: number;
   /**
+   * The most dead letters kept per group, about (`XADD … MAXLEN ~`): past it the oldest go.
+   * Inspect and redrive or purge them before that.
+   *
+   * @default {100_000}
+   */
+  deadLetterMaxLen?: number;
+  /**
    * REST only: the longest wait between two polls of an idle consumer, in milliseconds. The
    * wait starts short and doubles while polls come back empty; each REST poll is one request.
    *
@@ -66,6 +73,7 @@ export interface ResolvedOptions {
   prefix: string;
   trim: TrimPolicy;
   dedupeTtlMs: number;
+  deadLetterMaxLen: number;
   pollMaxMs: number;
 }
 
@@ -98,10 +106,14 @@ export function resolveOptions(options: RedisOptions): ResolvedOptions {
   if (!Number.isSafeInteger(dedupeTtlMs) || dedupeTtlMs < DAY) {
     problems.push("dedupeTtlMs must be an integer of at least 86400000 (a day)");
   }
+  const deadLetterMaxLen = options.deadLetterMaxLen ?? 100_000;
+  if (!Number.isSafeInteger(deadLetterMaxLen) || deadLetterMaxLen < 1) {
+    problems.push("deadLetterMaxLen must be a positive integer");
+  }
   const pollMaxMs = options.pollMaxMs ?? 1000;
   if (!Number.isFinite(pollMaxMs) || pollMaxMs < 1) problems.push("pollMaxMs must be at least 1");
   if (problems.length > 0) throw new InvalidOptionsError("redis()", problems);
-  return { url, token, client, prefix, trim, dedupeTtlMs, pollMaxMs };
+  return { url, token, client, prefix, trim, dedupeTtlMs, deadLetterMaxLen, pollMaxMs };
 }
 
 /**

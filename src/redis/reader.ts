@@ -277,7 +277,7 @@ export class Reader {
       if (sweeping) {
         const swept = replies.shift();
         if (swept instanceof RedisReplyError) {
-          if (swept.code !== "NOSCRIPT") throw swept;
+          if (swept.reply !== "NOSCRIPT") throw swept;
           await scripts.load(SWEEP, channel);
           state.sweepAt = 0;
         } else state.sweepFrom = (swept as [number, string])[1];
@@ -419,7 +419,7 @@ export class Reader {
     args: RedisArg[],
     channel: string,
   ): Promise<[number, number]> {
-    if (err.code !== "NOSCRIPT") throw err;
+    if (err.reply !== "NOSCRIPT") throw err;
     const { scripts } = this.#deps;
     // Without PEEK's clock the read's leases were not recorded: TRACK finds and records them.
     if (ordered) await scripts.load(PEEK, channel);

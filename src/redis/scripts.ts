@@ -55,24 +55,39 @@ return written`;
 /**
  * redrive — KEYS: the dead-letter stream, then per dead letter the redrive stream of its stream
  * and group. ARGV: group, then per dead letter its entry id in the dead-letter stream. Each is
- * moved only if it is still there, so concurrent redrives move it once. Returns how many moved.
+ * moved only if it is still there, so concurrent redrives move it once. Every entry is read and
+ * checked before the first is moved: one that is not Herald's (its `f` is not a JSON list of
+ * fields) fails the whole call with a `FOREIGN` error reply, and nothing moves. Returns how many
+ * moved.
  */
-export const REDRIVE = `local moved = 0
+export const REDRIVE = `local moves = {}
 for i = 2, #KEYS do
   local id = ARGV[i]
   local d = redis.call('XRANGE', KEYS[1], id, id)
   if d[1] then
     local f = {}
     for j = 1, #d[1][2], 2 do f[d[1][2][j]] = d[1][2][j + 1] end
-    local fields = cjson.decode(f['f'])
+    local ok, fields = pcall(cjson.decode, f['f'] or '[]')
+    local valid = ok and type(fields) == 'table' and #fields % 2 == 0
+    if valid then
+      for j = 1, #fields do
+        if type(fields[j]) ~= 'string' and type(fields[j]) ~= 'number' then valid = false end
+      end
+    end
+    if not valid then
+      return redis.error_reply('FOREIGN dead letter ' .. id .. ' of ' .. KEYS[1] ..
+        ' is not a Herald entry (its f field is not a JSON list of fields); nothing was moved')
+    end
     if #fields == 0 then fields = {'e', ''} end
-    redis.call('XADD', KEYS[i], '*', unpack(fields))
-    pcall(redis.call, 'XGROUP', 'CREATE', KEYS[i], ARGV[1], '0', 'MKSTREAM')
-    redis.call('XDEL', KEYS[1], id)
-    moved = moved + 1
+    moves[#moves + 1] = {KEYS[i], id, fields}
   end
 end
-return moved`;
+for _, m in ipairs(moves) do
+  redis.call('XADD', m[1], '*', unpack(m[3]))
+  pcall(redis.call, 'XGROUP', 'CREATE', m[1], ARGV[1], '0', 'MKSTREAM')
+  redis.call('XDEL', KEYS[1], m[2])
+end
+return #moves`;
 
 /** Runs scripts by SHA, loading each into Redis the first time Redis does not know it. */
 export class Scripts {
@@ -94,7 +109,7 @@ export class Scripts {
     try {
       return await this.#client.command(call, channel);
     } catch (err) {
-      if (!(err instanceof RedisReplyError && err.code === "NOSCRIPT")) throw err;
+      if (!(err instanceof RedisReplyError && err.reply === "NOSCRIPT")) throw err;
       await this.#client.command(["SCRIPT", "LOAD", source], channel);
       return await this.#client.command(call, channel);
     }
@@ -124,3 +139,18 @@ async function sha1(text: string): Promise<string> {
   const digest = await crypto.subtle.digest("SHA-1", new TextEncoder().encode(text));
   return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
 }
+
+/**
+ * leave — KEYS: the streams (and redrive streams) a consumer read. ARGV: group, consumer. On
+ * each that exists, deletes the consumer from the group when it has no pending entries (a
+ * consumer with pending entries keeps them: deleting it would drop them). Returns how many
+ * consumers were deleted.
+ */
+export const LEAVE = `local deleted = 0
+for i = 1, #KEYS do
+  local ok, pending = pcall(redis.call, 'XPENDING', KEYS[i], ARGV[1], '-', '+', 1, ARGV[2])
+  if ok and #pending == 0 then
+    deleted = deleted + redis.call('XGROUP', 'DELCONSUMER', KEYS[i], ARGV[1], ARGV[2])
+  end
+end
+return deleted`;

@@ -92,7 +92,9 @@ class TcpClient implements RedisClient {
 
   command(args: readonly RedisArg[], channel?: string): Promise<unknown> {
     if (this.#closed) {
-      return Promise.reject(new BackendUnavailableError("redis", "the client is closed"));
+      return Promise.reject(
+        new BackendUnavailableError("redis", "the client is closed", { url: this.#url }),
+      );
     }
     if (channel !== undefined) {
       return this.#channel(channel).then((ch) => {
@@ -200,7 +202,9 @@ class TcpClient implements RedisClient {
 
   // A consumer's own connection: its claims and its blocking reads, one after the other.
   #channel(channel: string): Promise<Channel> {
-    if (this.#closed) throw new BackendUnavailableError("redis", "the client is closed");
+    if (this.#closed) {
+      throw new BackendUnavailableError("redis", "the client is closed", { url: this.#url });
+    }
     let pending = this.#channels.get(channel);
     if (!pending) {
       pending = this.#connect().then(async (conn) => {
@@ -270,7 +274,9 @@ class TcpClient implements RedisClient {
   }
 
   #connection(): Promise<IORedis> {
-    if (this.#closed) throw new BackendUnavailableError("redis", "the client is closed");
+    if (this.#closed) {
+      throw new BackendUnavailableError("redis", "the client is closed", { url: this.#url });
+    }
     if (!this.#main) {
       this.#main = this.#connect();
       // A first connection that failed is retried on the next command.
@@ -283,15 +289,20 @@ class TcpClient implements RedisClient {
     const { Redis, Command } = await import("ioredis");
     FastCommand ??= fastCommand(Command);
     const conn = new Redis(this.#url, this.#options);
-    // The backend reports outages itself; without a listener ioredis prints every retry.
-    conn.on("error", () => {});
+    // The backend reports outages itself; without a listener ioredis prints every retry. The
+    // last one is the cause a failing command reports.
+    const state: ConnState = { url: this.#url };
+    CONNS.set(conn, state);
+    conn.on("error", (err: Error) => state.last = err);
     try {
       await conn.connect();
     } catch (err) {
       conn.disconnect();
       // Let ioredis's zero-delay socket clean-up timer run before we report.
       await new Promise((r) => setTimeout(r, 1));
-      throw new BackendUnavailableError("redis", describe(err), { cause: err });
+      // ioredis rejects with "Connection is closed."; the reason came as an error event.
+      const cause = state.last ?? err;
+      throw new BackendUnavailableError("redis", describe(cause), { cause, url: this.#url });
     }
     return conn;
   }
@@ -374,10 +385,38 @@ async function run(conn: IORedis, args: readonly RedisArg[]): Promise<unknown> {
     return await conn.sendCommand(new FastCommand(name, rest, { replyEncoding: null }));
   } catch (err) {
     if (isReplyError(err)) throw new RedisReplyError(err.message, { cause: err });
-    throw new BackendUnavailableError("redis", describe(err), { cause: err });
+    throw unavailable(conn, err);
   }
 }
 
+// Where each connection goes, and the last error it reported.
+interface ConnState {
+  url: string;
+  last?: Error;
+}
+const CONNS = new WeakMap<IORedis, ConnState>();
+
+/** A command's failure in words a Herald user can act on, with the connection's last error. */
+function unavailable(conn: IORedis, err: unknown): BackendUnavailableError {
+  const state = CONNS.get(conn);
+  const text = describe(err);
+  const last = state?.last ? ` (${describe(state.last)})` : "";
+  // ioredis names its own options, which Herald sets and its users cannot.
+  const detail = /enableOfflineQueue|isn't writeable/.test(text)
+    ? `not connected${last}; reconnecting with backoff`
+    : /maxRetriesPerRequest/.test(text)
+    ? `the connection dropped before Redis answered${last}; reconnecting with backoff`
+    : /Connection is closed/.test(text)
+    ? `the connection is closed${last}`
+    : text;
+  return new BackendUnavailableError("redis", detail, { cause: err, url: state?.url });
+}
+
 function describe(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
+  if (err instanceof AggregateError && err.errors.length > 0) {
+    return err.errors.map(describe).join("; ");
+  }
+  const code = (err as { code?: unknown })?.code;
+  const message = err instanceof Error ? err.message : String(err);
+  return message || (typeof code === "string" ? code : "unknown error");
 }

@@ -60,7 +60,7 @@ class UpstashClient implements RedisClient {
     config: UpstashConfig,
     commands: readonly (readonly RedisArg[])[],
   ): Promise<unknown[]> {
-    if (this.#closed) throw new BackendUnavailableError("redis", "the client is closed");
+    if (this.#closed) throw this.#unavailable("the client is closed");
     let body: unknown;
     try {
       const res = await fetch(`${config.url.replace(/\/+$/, "")}/pipeline`, {
@@ -74,7 +74,7 @@ class UpstashClient implements RedisClient {
         throw new Error(`pipeline refused: ${error}`);
       }
     } catch (err) {
-      throw new BackendUnavailableError("redis", describe(err), { cause: err });
+      throw this.#unavailable(describe(err), err);
     }
     return (body as { result?: unknown; error?: string }[]).map((reply) =>
       reply.error === undefined ? reply.result : new RedisReplyError(reply.error)
@@ -82,7 +82,7 @@ class UpstashClient implements RedisClient {
   }
 
   async command(args: readonly RedisArg[], _channel?: string): Promise<unknown> {
-    if (this.#closed) throw new BackendUnavailableError("redis", "the client is closed");
+    if (this.#closed) throw this.#unavailable("the client is closed");
     const redis = await (this.#redis ??= this.#make());
     try {
       return await redis.exec<unknown>(args as [string, ...RedisArg[]]);
@@ -91,8 +91,13 @@ class UpstashClient implements RedisClient {
       if (err instanceof Error && err.name === "UpstashError") {
         throw new RedisReplyError(err.message, { cause: err });
       }
-      throw new BackendUnavailableError("redis", describe(err), { cause: err });
+      throw this.#unavailable(describe(err), err);
     }
+  }
+
+  #unavailable(detail: string, cause?: unknown): BackendUnavailableError {
+    const url = "url" in this.#config ? (this.#config as UpstashConfig).url : undefined;
+    return new BackendUnavailableError("redis", detail, { cause, url });
   }
 
   close(): Promise<void> {

@@ -27,3 +27,11 @@ export async function within(promise: Promise<unknown>, ms: number): Promise<boo
     clearTimeout(timer);
   }
 }
+
+const RESTART_MIN_MS = 1_000;
+const RESTART_MAX_MS = 30_000;
+
+/** The wait before restarting a worker that failed `failures` times in a row: 1 s, doubling, ≤ 30 s. */
+export function restartDelay(failures: number): number {
+  return Math.min(RESTART_MAX_MS, RESTART_MIN_MS * 2 ** failures);
+}

@@ -7,12 +7,10 @@
  */
 import type { Log } from "./log.ts";
 import type { FromHost, ToHost } from "./protocol.ts";
-import { type RoleHandle, type RoleState, within } from "./role.ts";
+import { restartDelay, type RoleHandle, type RoleState, within } from "./role.ts";
 
 // Past the grace period the worker still releases what it holds; give that a moment too.
 const RELEASE_MS = 2_000;
-const RESTART_MIN_MS = 1_000;
-const RESTART_MAX_MS = 30_000;
 // A worker that stayed up this long starts its next backoff from the minimum again.
 const STABLE_MS = 60_000;
 
@@ -85,7 +83,7 @@ export class WebWorkerRole implements RoleHandle {
     if (this.#stopping) return;
     if (this.#upSince > 0 && performance.now() - this.#upSince >= STABLE_MS) this.#failures = 0;
     this.#upSince = 0;
-    const delay = Math.min(RESTART_MAX_MS, RESTART_MIN_MS * 2 ** this.#failures++);
+    const delay = restartDelay(this.#failures++);
     this.state = "failed";
     this.reason = `${reason} (restarting in ${delay} ms)`;
     this.log.info(`worker: restarting in ${delay} ms`);

@@ -115,6 +115,25 @@ Deno.test('`service()` runs the worker in this isolate with `isolate: "same"`', 
   assertEquals(after.body.roles, { worker: "stopped" });
 });
 
+Deno.test('`service()` with `isolate: "same"` starts a worker again after its start failed', async () => {
+  const flaky = await import("./fixtures/flaky_same_worker.ts");
+  const s = service({
+    name: "same-flaky",
+    worker: new URL("./fixtures/flaky_same_worker.ts", import.meta.url),
+    isolate: "same",
+    roles: ["worker"],
+    signals: false,
+  });
+  try {
+    assert(await poll(async () => (await readyz(s)).status === 200 || undefined, 10_000));
+    await flaky.bus.publish(Ping, { id: "flaky-1" });
+    assert(await poll(() => flaky.handled.includes("flaky-1") || undefined, 10_000));
+  } finally {
+    await s.shutdown();
+    await flaky.bus.close();
+  }
+});
+
 Deno.test("`service()` reports in /readyz a worker module that cannot start", async () => {
   const logs = captureConsole();
   const s = service({

@@ -54,6 +54,7 @@ export {
   type EventData,
   type EventInput,
 } from "./src/contract.ts";
+export { type CronDeclaration, defineCron } from "./src/cron.ts";
 export { decodeEvent } from "./src/decode.ts";
 export {
   createEnvelope,

@@ -4,9 +4,10 @@
  *
  * @module
  */
-import { startCronRole } from "./cron.ts";
+import { type CronRoleHandle, startCronRole } from "./cron.ts";
 import { type Log, serviceLog } from "./log.ts";
 import {
+  type CronDeclaration,
   type Role,
   ROLES,
   rolesFromEnv,
@@ -49,9 +50,10 @@ export interface Service {
 /**
  * Makes the default export of a service's `deno serve` entry.
  *
- * The worker module runs in its own Web Worker (in this isolate where Web Workers do not exist);
- * the cron jobs run in this isolate, because their `run` functions live here (and Deno Deploy
- * finds crons by evaluating the entry module). `HERALD_ROLE=web|worker|cron` (comma-separated)
+ * The worker module runs in its own Web Worker (in this isolate where Web Workers do not exist).
+ * Every cron tick is registered in this isolate (Deno Deploy finds crons by evaluating the entry
+ * module): jobs given in `cron` run here, jobs the worker module declares (`workerCron`) are
+ * handed to its isolate, so their work never holds up requests. `HERALD_ROLE=web|worker|cron` (comma-separated)
  * runs only some roles; `/healthz` and `/readyz` are always served.
  *
  * @param options The service's name, app, worker module, cron jobs and bus.
@@ -109,23 +111,51 @@ class HeraldService {
     this.roles = roles;
     this.#grace = options.shutdownGraceMs ?? 10_000;
     const log = this.#log = serviceLog(options.name);
+    const hasCron = options.cron !== undefined || (options.workerCron?.length ?? 0) > 0;
     const skipped = (["worker", "cron"] as const).filter((r) =>
-      roles.includes(r) && !(r === "worker" ? options.worker : options.cron)
+      roles.includes(r) && !(r === "worker" ? options.worker : hasCron)
     );
     log.info(
       `starting roles ${roles.join(", ")}` +
         (skipped.length ? ` (nothing configured for ${skipped.join(", ")})` : ""),
     );
     // Crons first: a schedule Deno.cron rejects throws here, before a Web Worker exists.
-    if (roles.includes("cron") && options.cron) {
-      this.#handles.set("cron", startCronRole(options.cron, this.name, options.bus, log));
-    }
-    if (roles.includes("worker") && options.worker) {
-      const url = String(options.worker);
-      const isolate = options.isolate ?? (typeof Worker === "undefined" ? "same" : "worker");
-      this.#handles.set("worker", startWorkerRole(url, this.name, isolate, log));
-    }
+    const cron = roles.includes("cron") && hasCron ? this.#startCron() : undefined;
+    this.#startWorker(cron);
     if (options.signals !== false) this.#removeSignals = onShutdownSignals((s) => this.#signal(s));
+  }
+
+  #startCron(): CronRoleHandle {
+    const { cron = {}, workerCron = [], bus } = this.#options;
+    const handle = startCronRole({ local: cron, worker: workerCron }, this.name, bus, this.#log);
+    this.#handles.set("cron", handle);
+    return handle;
+  }
+
+  // The worker role runs the module's handlers and the cron jobs it declares; a process running
+  // the cron role without the worker role loads the module only for those jobs.
+  #startWorker(cron: CronRoleHandle | undefined): void {
+    const { worker, workerCron = [] } = this.#options;
+    if (!worker) return;
+    const url = String(worker);
+    const isolate = this.#options.isolate ?? (typeof Worker === "undefined" ? "same" : "worker");
+    const onReady = cron && workerCron.length > 0
+      ? (declared: CronDeclaration[]) => cron.checkDeclared(declared)
+      : undefined;
+    if (this.roles.includes("worker")) {
+      const handle = startWorkerRole(url, this.name, isolate, this.#log, {
+        handlers: true,
+        onReady,
+      });
+      this.#handles.set("worker", handle);
+      cron?.useWorker(handle, false);
+    } else if (cron && workerCron.length > 0) {
+      const handle = startWorkerRole(url, this.name, isolate, this.#log, {
+        handlers: false,
+        onReady,
+      });
+      cron.useWorker(handle, true);
+    }
   }
 
   fetch(request: Request, info?: Deno.ServeHandlerInfo): Promise<Response> {

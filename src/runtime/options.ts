@@ -53,7 +53,8 @@ export interface FetchApp {
  *   app, // a Hono app
  *   bus, // createBus({ backend: kv({ path: "./data/bus.db" }), source: "posts" })
  *   worker: new URL("./worker.ts", import.meta.url),
- *   cron: { "purge-drafts": { schedule: "0 3 * * *", run: purgeDrafts } },
+ *   cron: { "ping": { schedule: "* * * * *", run: () => console.log("alive") } },
+ *   workerCron: [PurgeDrafts], // defineCron(); worker.cron(PurgeDrafts, run) in worker.ts
  *   onStop: () => db.close(),
  *   shutdownGraceMs: 10_000,
  * };

@@ -48,6 +48,8 @@ export type {
 } from "./src/backend.ts";
 export { type Bus, type BusOptions, createBus, type PublishItem } from "./src/bus.ts";
 export {
+  type DecodedPayload,
+  decodePayload,
   defineEvent,
   type EventContract,
   type EventContractOptions,

@@ -8,7 +8,7 @@ import { setImmediate } from "node:timers";
 import type { Delivery, Settlement, StartPosition } from "./backend.ts";
 import { errorInfo } from "./backend.ts";
 import type { Bus } from "./bus.ts";
-import { type EventContract, NAME_PATTERN, routeOf } from "./contract.ts";
+import { decodePayload, type EventContract, NAME_PATTERN, routeOf } from "./contract.ts";
 import { type CronContext, type CronDeclaration, type CronJob, cronProblems } from "./cron.ts";
 import type { Envelope } from "./envelope.ts";
 import {
@@ -481,9 +481,9 @@ class HeraldWorker implements Worker {
     try {
       // Lost its lease, or the worker stopped, while it waited behind its key: not ours to run.
       if (flight.aborted) return;
-      const parsed = route.contract.schema.safeParse(event.data);
+      const parsed = decodePayload(route.contract, event);
       if (!parsed.success) {
-        const err = new ValidationError(event.stream, event.type, parsed.error.issues);
+        const err = new ValidationError(event.stream, event.type, parsed.issues);
         return this.#settle({ delivery, outcome: "dead", error: errorInfo(err) });
       }
       const timed = route.runs++ % TIME_EVERY === 0;

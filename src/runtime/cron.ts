@@ -26,6 +26,9 @@ import { type RoleHandle, type RoleState, within } from "./role.ts";
 
 export { cronPeriodMs, tickOf } from "./cron_window.ts";
 
+// A hand-off ends with the worker's own stop: its grace, then the moment it takes to release.
+const HAND_OFF_RELEASE_MS = 2_000;
+
 /** The jobs of the cron role: run here (`cron`), or in the worker module (`workerCron`). */
 export interface CronRoleJobs {
   /** Jobs whose functions are in this isolate. */
@@ -59,14 +62,26 @@ interface Registered {
 }
 
 class CronRole implements CronRoleHandle {
-  state: RoleState = "starting";
-  reason?: string;
+  #state: RoleState = "starting";
+  #reason?: string;
   #abort = new AbortController();
   #runs = new CronRuns();
   #handOffs = new Set<Promise<void>>();
   #stopping?: Promise<void>;
   #period = cronPeriodMs();
   #worker?: { target: CronTarget; owned: boolean };
+
+  /** Its own state; "failed" too while the worker module it alone runs (HERALD_ROLE=cron) is. */
+  get state(): RoleState {
+    const owned = this.#worker?.owned ? this.#worker.target : undefined;
+    return this.#state === "up" && owned?.state === "failed" ? "failed" : this.#state;
+  }
+
+  /** Why it is not up. */
+  get reason(): string | undefined {
+    const owned = this.#worker?.owned ? this.#worker.target : undefined;
+    return this.#state === "up" && owned?.state === "failed" ? owned.reason : this.#reason;
+  }
 
   constructor(
     readonly jobs: CronRoleJobs,
@@ -75,9 +90,9 @@ class CronRole implements CronRoleHandle {
     readonly log: Log,
   ) {
     if (typeof Deno.cron !== "function") {
-      this.state = "failed";
-      this.reason = 'Deno.cron is not available: add "cron" to "unstable" in deno.json';
-      log.error(`cron: ${this.reason}`);
+      this.#state = "failed";
+      this.#reason = 'Deno.cron is not available: add "cron" to "unstable" in deno.json';
+      log.error(`cron: ${this.#reason}`);
       return;
     }
     const all: Registered[] = [
@@ -86,7 +101,7 @@ class CronRole implements CronRoleHandle {
     ];
     this.#register(all);
     if (!bus && all.length > 0) log.info("cron: no bus given, so every replica runs every tick");
-    this.state = "up";
+    this.#state = "up";
     const where = (names: string[], place: string) => names.length ? [`${names} (${place})`] : [];
     const listed = [
       ...where(Object.keys(jobs.local), "in this isolate"),
@@ -209,9 +224,9 @@ class CronRole implements CronRoleHandle {
   }
 
   async #stop(graceMs: number): Promise<void> {
-    if (this.state === "failed") return;
-    this.state = "stopping";
-    this.reason = "cron is stopping";
+    if (this.#state === "failed") return;
+    this.#state = "stopping";
+    this.#reason = "cron is stopping";
     this.#abort.abort();
     if (this.#handOffs.size > 0) {
       this.log.info(`cron: waiting for ${this.#handOffs.size} running job(s)`);
@@ -221,8 +236,8 @@ class CronRole implements CronRoleHandle {
     }
     // Hand-offs end with the worker's own stop (it gives its jobs the same grace).
     if (this.#worker?.owned) await this.#worker.target.stop(graceMs);
-    await within(Promise.all(this.#handOffs), 1_000);
-    this.state = "stopped";
+    await within(Promise.all(this.#handOffs), graceMs + HAND_OFF_RELEASE_MS);
+    this.#state = "stopped";
     this.log.info("cron: stopped");
   }
 }

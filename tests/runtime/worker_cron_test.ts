@@ -197,3 +197,27 @@ Deno.test('with isolate: "same" a worker-declared job runs in the main isolate',
     await db.remove();
   }
 });
+
+Deno.test("HERALD_ROLE=cron reports in /readyz a worker module that cannot start", async () => {
+  const db = await tempDb();
+  const env = {
+    HERALD_TEST_KV: db.path,
+    HERALD_ROLE: "cron",
+    FIXTURE_JOBS: "note",
+    FIXTURE_CRASH_STARTS: "100",
+    ...FAST_CRON,
+  };
+  const s = await serve(env, FIXTURE);
+  try {
+    const body = await poll(async () => {
+      const res = await s.request("/readyz");
+      return res.status === 503 ? JSON.parse(res.body) : undefined;
+    }, 20_000);
+    assert(body, s.output());
+    assertEquals(body.roles, { cron: "failed" });
+    assert(String(body.reasons).includes("fails on purpose"), JSON.stringify(body));
+  } finally {
+    await s.close();
+    await db.remove();
+  }
+});

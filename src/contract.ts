@@ -172,7 +172,7 @@ export type DecodedPayload<T> = { success: true; data: T } | {
 export function decodePayload<C extends EventContract>(
   contract: C,
   envelope: Envelope,
-): DecodedPayload<z.output<C["schema"]>> {
+): DecodedPayload<EventData<C>> {
   let data = envelope.data;
   for (let v = envelope.dataversion ?? 1; v < contract.version; v++) {
     const step = contract.upcast[v];
@@ -185,7 +185,7 @@ export function decodePayload<C extends EventContract>(
     }
   }
   const parsed = contract.schema.safeParse(data);
-  if (parsed.success) return { success: true, data: parsed.data as z.output<C["schema"]> };
+  if (parsed.success) return { success: true, data: parsed.data as EventData<C> };
   return { success: false, issues: toIssues(parsed.error.issues) };
 }
 

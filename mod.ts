@@ -63,6 +63,8 @@ export type {
 } from "./src/inspect.ts";
 export { type Bus, type BusOptions, createBus, type PublishItem } from "./src/bus.ts";
 export {
+  type DecodedPayload,
+  decodePayload,
   defineEvent,
   type EventContract,
   type EventContractOptions,
@@ -70,6 +72,7 @@ export {
   type EventInput,
   type Schema,
 } from "./src/contract.ts";
+export { type CronDeclaration, defineCron } from "./src/cron.ts";
 export { decodeEvent } from "./src/decode.ts";
 export {
   createEnvelope,

@@ -5,13 +5,7 @@
  */
 import type { Backend } from "./backend.ts";
 import { type EventContract, type EventInput, NAME_PATTERN } from "./contract.ts";
-import {
-  createEnvelope,
-  encodeEnvelope,
-  type Envelope,
-  type PublishOptions,
-  withJson,
-} from "./envelope.ts";
+import { encodeEnvelope, type Envelope, type PublishOptions, withJson } from "./envelope.ts";
 import { InvalidOptionsError } from "./errors.ts";
 import { stopForwarding } from "./forwarder.ts";
 import { OutboxAtomic } from "./outbox.ts";
@@ -150,13 +144,13 @@ class HeraldBus implements Bus {
   }
 
   envelope(contract: EventContract, data: unknown, options?: PublishOptions): Envelope {
-    return createEnvelope(
+    return encodeEnvelope(
       contract.stream,
       contract.type,
       contract.parse(data),
       this.source,
-      options,
-    );
+      { ...options, dataversion: contract.version },
+    ).envelope;
   }
 
   // Validates and builds an envelope, with the JSON its size check made (see withJson).
@@ -166,7 +160,7 @@ class HeraldBus implements Bus {
       contract.type,
       contract.parse(data),
       this.source,
-      options,
+      { ...options, dataversion: contract.version },
     );
   }
 }

@@ -8,7 +8,8 @@ import { setImmediate } from "node:timers";
 import type { Delivery, Settlement, StartPosition } from "./backend.ts";
 import { errorInfo } from "./backend.ts";
 import type { Bus } from "./bus.ts";
-import { type EventContract, NAME_PATTERN, routeOf } from "./contract.ts";
+import { decodePayload, type EventContract, NAME_PATTERN, routeOf } from "./contract.ts";
+import { type CronContext, type CronDeclaration, type CronJob, cronProblems } from "./cron.ts";
 import type { Envelope } from "./envelope.ts";
 import {
   DoNotRetryError,
@@ -120,6 +121,17 @@ export interface Worker {
   on<C extends EventContract>(contract: C, handler: Handler<C>, options?: HandlerOptions): this;
   /** Adds a middleware around every handler; the first added is the outermost. */
   use(middleware: Middleware): this;
+  /**
+   * Declares a cron job that runs in this worker's isolate, beside its handlers (list its
+   * declaration in `service({ workerCron })` so the service's entry registers its tick).
+   *
+   * @throws {InvalidOptionsError} for a bad name or schedule; {TypeError} for a name taken.
+   */
+  cron(job: CronDeclaration, run: (ctx: CronContext) => unknown): this;
+  /** Declares a cron job by name and schedule; see the overload taking a declaration. */
+  cron(name: string, schedule: string, run: (ctx: CronContext) => unknown): this;
+  /** The cron jobs declared with `cron()`, by name. */
+  readonly crons: ReadonlyMap<string, CronJob>;
   /** Subscribes the group to its streams and starts claiming. */
   start(): Promise<void>;
   /** Stops claiming, lets running handlers finish within the grace period, releases the rest. */
@@ -209,6 +221,7 @@ class HeraldWorker implements Worker {
   readonly #retry: RetryPolicy;
   readonly #dedupeWindowMs: number;
   readonly #routes = new Map<string, Route>();
+  readonly crons = new Map<string, CronJob>();
   readonly #middlewares: Middleware[] = [];
   readonly #flights = new Flights();
   readonly #keyTails = new Map<string, Promise<void>>();
@@ -297,10 +310,32 @@ class HeraldWorker implements Worker {
     return this;
   }
 
+  cron(
+    job: CronDeclaration | string,
+    a: string | ((ctx: CronContext) => unknown),
+    b?: (ctx: CronContext) => unknown,
+  ): this {
+    const [name, schedule, run] = typeof job === "string"
+      ? [job, a, b]
+      : [job?.name, job?.schedule, a];
+    const problems = cronProblems(name, schedule);
+    if (typeof run !== "function") {
+      problems.push(`cron job ${JSON.stringify(name)} needs a run function`);
+    }
+    if (problems.length > 0) throw new InvalidOptionsError("cron()", problems);
+    if (this.crons.has(name)) throw new TypeError(`Cron job "${name}" is already declared`);
+    this.crons.set(name, { schedule: (schedule as string).trim(), run: run as CronJob["run"] });
+    return this;
+  }
+
   async start(): Promise<void> {
     if (this.#stop) throw new TypeError("Worker already started");
-    if (this.#routes.size === 0) throw new TypeError("Worker has no handlers: call on() first");
+    if (this.#routes.size === 0 && this.crons.size === 0) {
+      throw new TypeError("Worker has no handlers: call on() first");
+    }
     const stop = this.#stop = new AbortController();
+    // Only cron jobs: nothing to claim.
+    if (this.#routes.size === 0) return;
     const backend = this.#bus.backend;
     this.#settler = new Settler(backend, this.group);
     try {
@@ -496,9 +531,9 @@ class HeraldWorker implements Worker {
     try {
       // Lost its lease, or the worker stopped, while it waited behind its key: not ours to run.
       if (flight.aborted) return;
-      const parsed = route.contract.schema.safeParse(event.data);
+      const parsed = decodePayload(route.contract, event);
       if (!parsed.success) {
-        const err = new ValidationError(event.stream, event.type, parsed.error.issues);
+        const err = new ValidationError(event.stream, event.type, parsed.issues);
         return this.#settle({ delivery, outcome: "dead", error: errorInfo(err) });
       }
       const timed = route.runs++ % TIME_EVERY === 0;

@@ -6,9 +6,10 @@
  */
 import { InvalidOptionsError } from "../errors.ts";
 import { adminHandler, adminTokens, isAdminPath, tokenProblems } from "./admin_mount.ts";
-import { startCronRole } from "./cron.ts";
+import { type CronRoleHandle, startCronRole } from "./cron.ts";
 import { type Log, serviceLog } from "./log.ts";
 import {
+  type CronDeclaration,
   type Role,
   ROLES,
   rolesFromEnv,
@@ -51,9 +52,10 @@ export interface Service {
 /**
  * Makes the default export of a service's `deno serve` entry.
  *
- * The worker module runs in its own Web Worker (in this isolate where Web Workers do not exist);
- * the cron jobs run in this isolate, because their `run` functions live here (and Deno Deploy
- * finds crons by evaluating the entry module). `HERALD_ROLE=web|worker|cron` (comma-separated)
+ * The worker module runs in its own Web Worker (in this isolate where Web Workers do not exist).
+ * Every cron tick is registered in this isolate (Deno Deploy finds crons by evaluating the entry
+ * module): jobs given in `cron` run here, jobs the worker module declares (`workerCron`) are
+ * handed to its isolate, so their work never holds up requests. `HERALD_ROLE=web|worker|cron` (comma-separated)
  * runs only some roles; `/healthz` and `/readyz` are always served.
  *
  * @param options The service's name, app, worker module, cron jobs and bus.
@@ -112,31 +114,64 @@ class HeraldService {
     this.roles = roles;
     this.#grace = options.shutdownGraceMs ?? 10_000;
     const log = this.#log = serviceLog(options.name);
+    const hasCron = options.cron !== undefined || (options.workerCron?.length ?? 0) > 0;
     const skipped = (["worker", "cron"] as const).filter((r) =>
-      roles.includes(r) && !(r === "worker" ? options.worker : options.cron)
+      roles.includes(r) && !(r === "worker" ? options.worker : hasCron)
     );
     log.info(
       `starting roles ${roles.join(", ")}` +
         (skipped.length ? ` (nothing configured for ${skipped.join(", ")})` : ""),
     );
     // Crons first: a schedule Deno.cron rejects throws here, before a Web Worker exists.
-    if (roles.includes("cron") && options.cron) {
-      this.#handles.set("cron", startCronRole(options.cron, this.name, options.bus, log));
-    }
-    if (roles.includes("worker") && options.worker) {
-      const url = String(options.worker);
-      const isolate = options.isolate ?? (typeof Worker === "undefined" ? "same" : "worker");
-      this.#handles.set("worker", startWorkerRole(url, this.name, isolate, log));
-    }
-    const tokens = roles.includes("web") ? adminTokens(options.admin) : undefined;
-    const bad = tokens ? tokenProblems(tokens.token, tokens.readToken) : [];
-    if (bad.length > 0) throw new InvalidOptionsError("HERALD_ADMIN_TOKEN", bad);
-    if (tokens && !options.bus) log.error("admin API off: the service has no bus");
-    if (tokens && options.bus) {
-      this.#admin = adminHandler(tokens, options.bus, log);
-      log.info("admin API at /herald");
-    }
+    const cron = roles.includes("cron") && hasCron ? this.#startCron() : undefined;
+    this.#startWorker(cron);
+    this.#mountAdmin();
     if (options.signals !== false) this.#removeSignals = onShutdownSignals((s) => this.#signal(s));
+  }
+
+  // The admin API answers at /herald in processes running the web role, when configured.
+  #mountAdmin(): void {
+    const { admin, bus } = this.#options;
+    const tokens = this.roles.includes("web") ? adminTokens(admin) : undefined;
+    if (!tokens) return;
+    const bad = tokenProblems(tokens.token, tokens.readToken);
+    if (bad.length > 0) throw new InvalidOptionsError("HERALD_ADMIN_TOKEN", bad);
+    if (!bus) return this.#log.error("admin API off: the service has no bus");
+    this.#admin = adminHandler(tokens, bus, this.#log);
+    this.#log.info("admin API at /herald");
+  }
+
+  #startCron(): CronRoleHandle {
+    const { cron = {}, workerCron = [], bus } = this.#options;
+    const handle = startCronRole({ local: cron, worker: workerCron }, this.name, bus, this.#log);
+    this.#handles.set("cron", handle);
+    return handle;
+  }
+
+  // The worker role runs the module's handlers and the cron jobs it declares; a process running
+  // the cron role without the worker role loads the module only for those jobs.
+  #startWorker(cron: CronRoleHandle | undefined): void {
+    const { worker, workerCron = [] } = this.#options;
+    if (!worker) return;
+    const url = String(worker);
+    const isolate = this.#options.isolate ?? (typeof Worker === "undefined" ? "same" : "worker");
+    const onReady = cron && workerCron.length > 0
+      ? (declared: CronDeclaration[]) => cron.checkDeclared(declared)
+      : undefined;
+    if (this.roles.includes("worker")) {
+      const handle = startWorkerRole(url, this.name, isolate, this.#log, {
+        handlers: true,
+        onReady,
+      });
+      this.#handles.set("worker", handle);
+      cron?.useWorker(handle, false);
+    } else if (cron && workerCron.length > 0) {
+      const handle = startWorkerRole(url, this.name, isolate, this.#log, {
+        handlers: false,
+        onReady,
+      });
+      cron.useWorker(handle, true);
+    }
   }
 
   fetch(request: Request, info?: Deno.ServeHandlerInfo): Promise<Response> {

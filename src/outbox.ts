@@ -9,6 +9,8 @@
  *
  * @module
  */
+import { reachability } from "./telemetry/health.ts";
+import { countSent } from "./telemetry/publish.ts";
 import { type Backend, isAtomicAppender } from "./backend.ts";
 import type { EventContract, EventInput } from "./contract.ts";
 import type { Envelope, PublishOptions } from "./envelope.ts";
@@ -142,7 +144,10 @@ export class OutboxAtomic {
     };
     if (events.length > 0 && isAtomicAppender(this.backend)) {
       const result = await this.backend.appendAtomic(this.kv, build, events);
-      if (result !== "foreign") return { ...result, events };
+      if (result !== "foreign") {
+        if (result.ok) countSent(events);
+        return { ...result, events };
+      }
     }
     const op = this.kv.atomic();
     build(op);
@@ -154,9 +159,10 @@ export class OutboxAtomic {
       const cleanup = this.kv.atomic();
       for (const e of events) cleanup.delete([...OUTBOX_PREFIX, e.id]);
       await cleanup.commit();
+      countSent(events);
     } catch (err) {
       // The events are safe in the outbox; flushOutbox forwards them once the backend is back.
-      console.warn(`herald: outbox forward deferred (${(err as Error).message})`);
+      reachability(this.backend).logger.warn("outbox forward deferred", { error: err });
     }
     return { ...result, events };
   }
@@ -176,6 +182,7 @@ export class OutboxAtomic {
       const op = kv.atomic();
       for (const e of batch) op.delete(e.key);
       await op.commit();
+      countSent(batch.map((e) => e.value));
       forwarded += batch.length;
       if (batch.length < FLUSH_BATCH) return forwarded;
     }

@@ -4,6 +4,8 @@
  *
  * @module
  */
+import { reachability } from "./telemetry/health.ts";
+import type { Logger } from "./telemetry/log.ts";
 import type { Backend, Settlement } from "./backend.ts";
 
 /** The most settlements in one backend call. */
@@ -19,7 +21,11 @@ export class Settler {
    * @param backend Where outcomes are recorded.
    * @param group The consumer group.
    */
-  constructor(private readonly backend: Backend, private readonly group: string) {}
+  constructor(
+    private readonly backend: Backend,
+    private readonly group: string,
+    private readonly logger: Logger = reachability(backend).logger,
+  ) {}
 
   /** Queues an outcome; it is written soon, together with others. */
   add(settlement: Settlement): void {
@@ -49,7 +55,11 @@ export class Settler {
         this.#pending.unshift(...batch);
         failures++;
         const wait = Math.min(5_000, 50 * 2 ** Math.min(failures, 7));
-        console.warn(`herald[${this.group}]: settle failed, retrying in ${wait} ms:`, err);
+        this.logger.warn("settle failed, retrying", {
+          group: this.group,
+          retry_in_ms: wait,
+          error: err,
+        });
         await new Promise((r) => setTimeout(r, wait));
       }
     }

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { LAG, type Lag } from "../telemetry/lag.ts";
 import type {
   AppendOptions,
   AtomicAppender,
@@ -22,7 +23,16 @@ import { Appender } from "./append.ts";
 import { Bell } from "./bell.ts";
 import { Claimer, type Standing } from "./claim.ts";
 import { listDead, redrive } from "./dead.ts";
-import { type LockEntry, lockKey } from "./keys.ts";
+import {
+  cursorKey,
+  eventKey,
+  eventPrefix,
+  type LockEntry,
+  lockKey,
+  MAX_SEQ,
+  seqKey,
+} from "./keys.ts";
+import { idTime } from "../id.ts";
 import { LeaseBook } from "./leases.ts";
 import type { KvOptions } from "./options.ts";
 import { Trimmer } from "./retention.ts";
@@ -395,6 +405,28 @@ export class KvBackend implements Backend, AtomicAppender {
   }
 
   /** {@inheritDoc Backend.close} */
+  /** Where a group stands on a stream, for the metrics (see `telemetry/lag.ts`). */
+  [LAG](group: string, stream: string): Promise<Lag> {
+    return this.#run(async (p) => {
+      const [seq, cur] = await p.kv.getMany<[number, number]>([
+        seqKey(stream),
+        cursorKey(group, stream),
+      ]);
+      const after = cur.value ?? 0;
+      const lag = Math.max(0, (seq.value ?? 0) - after);
+      if (lag === 0) return { lag };
+      const next = p.kv.list<Envelope>({
+        start: eventKey(stream, after + 1),
+        end: [...eventPrefix(stream), MAX_SEQ],
+      }, { limit: 1 });
+      for await (const e of next) {
+        const id = e.value?.id;
+        return { lag, oldestMs: typeof id === "string" ? idTime(id) : undefined };
+      }
+      return { lag };
+    });
+  }
+
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;

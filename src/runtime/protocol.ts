@@ -3,6 +3,8 @@
  *
  * @module
  */
+import type { Outage } from "../telemetry/health.ts";
+import type { PromJson } from "../telemetry/prometheus.ts";
 
 /** An error as it crosses between isolates (structured clone drops class and prototype). */
 export interface PostedError {
@@ -17,7 +19,9 @@ export interface PostedError {
 /** From the service to the host. */
 export type ToHost =
   /** Import the module at `url` and start its default export. */
-  | { type: "start"; url: string; service: string }
+  | { type: "start"; url: string; service: string; prometheus?: boolean }
+  /** Post this isolate's Prometheus metrics as JSON, answering with the same `id`. */
+  | { type: "metrics"; id: number }
   /** Stop the worker, letting handlers finish within `graceMs`. */
   | { type: "stop"; graceMs: number };
 
@@ -28,7 +32,11 @@ export type FromHost =
   /** The worker stopped; the host can be terminated. */
   | { type: "stopped" }
   /** Something failed: importing or starting the module, stopping it, or later while running. */
-  | { type: "error"; phase: "start" | "stop" | "run"; error: PostedError };
+  | { type: "error"; phase: "start" | "stop" | "run"; error: PostedError }
+  /** This isolate's metrics, answering the "metrics" message with the same `id`. */
+  | { type: "metrics"; id: number; json: PromJson }
+  /** The bus became unreachable (`outage`) or reachable again (none). */
+  | { type: "reachability"; outage?: Outage };
 
 /** Turns anything thrown into a {@linkcode PostedError}. */
 export function postedError(err: unknown): PostedError {

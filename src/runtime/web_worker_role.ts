@@ -5,6 +5,8 @@
  *
  * @module
  */
+import type { Outage } from "../telemetry/health.ts";
+import type { PromJson } from "../telemetry/prometheus.ts";
 import type { Log } from "./log.ts";
 import type { FromHost, ToHost } from "./protocol.ts";
 import { type RoleHandle, type RoleState, within } from "./role.ts";
@@ -15,6 +17,8 @@ const RESTART_MIN_MS = 1_000;
 const RESTART_MAX_MS = 30_000;
 // A worker that stayed up this long starts its next backoff from the minimum again.
 const STABLE_MS = 60_000;
+// How long a scrape of `/metrics` waits for the Web Worker's metrics.
+const METRICS_WAIT_MS = 2_000;
 
 /** Runs a worker module in a Web Worker and keeps it running until stopped. */
 export class WebWorkerRole implements RoleHandle {
@@ -26,13 +30,21 @@ export class WebWorkerRole implements RoleHandle {
   #restart?: ReturnType<typeof setTimeout>;
   #failures = 0;
   #upSince = 0;
+  #outage?: Outage;
+  #asked = 0;
+  #answers = new Map<number, (json: PromJson) => void>();
 
   /**
    * @param url The worker module.
    * @param service The service's name, for the Web Worker's name.
    * @param log The service's log.
    */
-  constructor(readonly url: string, readonly service: string, readonly log: Log) {
+  constructor(
+    readonly url: string,
+    readonly service: string,
+    readonly log: Log,
+    readonly prometheus = false,
+  ) {
     this.#spawn();
   }
 
@@ -58,7 +70,13 @@ export class WebWorkerRole implements RoleHandle {
       this.#failed(`worker crashed: ${e.message}`);
     };
     host.onmessageerror = () => this.log.error("worker: a message could not be read");
-    host.postMessage({ type: "start", url: this.url, service: this.service } satisfies ToHost);
+    const start: ToHost = {
+      type: "start",
+      url: this.url,
+      service: this.service,
+      prometheus: this.prometheus,
+    };
+    host.postMessage(start);
   }
 
   #receive(message: FromHost, t0: number): void {
@@ -68,6 +86,10 @@ export class WebWorkerRole implements RoleHandle {
       this.reason = undefined;
       this.#upSince = performance.now();
       this.log.info(`worker: ready in ${Math.round(this.#upSince - t0)} ms`);
+    } else if (message.type === "metrics") {
+      this.#answers.get(message.id)?.(message.json);
+    } else if (message.type === "reachability") {
+      this.#outage = message.outage;
     } else if (message.type === "stopped") {
       this.#stopped.resolve();
     } else if (message.type === "error") {
@@ -78,7 +100,28 @@ export class WebWorkerRole implements RoleHandle {
     }
   }
 
+  /** {@inheritDoc RoleHandle.outage} */
+  outage(): Outage | undefined {
+    return this.#outage;
+  }
+
+  /** {@inheritDoc RoleHandle.metrics} */
+  async metrics(): Promise<PromJson> {
+    const host = this.#host;
+    if (!host || this.state !== "up") return [];
+    const id = ++this.#asked;
+    const answer = new Promise<PromJson>((resolve) => this.#answers.set(id, resolve));
+    host.postMessage({ type: "metrics", id } satisfies ToHost);
+    try {
+      // A Web Worker busy past this leaves its metrics out of one scrape rather than stall it.
+      return await within(answer, METRICS_WAIT_MS) ? await answer : [];
+    } finally {
+      this.#answers.delete(id);
+    }
+  }
+
   #failed(reason: string): void {
+    this.#outage = undefined;
     this.#host?.terminate();
     this.#host = undefined;
     this.#stopped.resolve();

@@ -6,6 +6,9 @@
  * @module
  */
 /// <reference lib="deno.worker" />
+import { enablePromMetrics } from "../telemetry/metrics.ts";
+import { longestOutage, onReachability } from "../telemetry/health.ts";
+import { promJson } from "../telemetry/prometheus.ts";
 import { type FromHost, importWorker, postedError, type StartableWorker } from "./protocol.ts";
 import type { ToHost } from "./protocol.ts";
 
@@ -16,8 +19,10 @@ function post(message: FromHost): void {
   self.postMessage(message);
 }
 
-async function start(url: string): Promise<void> {
+async function start(url: string, prometheus: boolean): Promise<void> {
   try {
+    // Before the module loads, so that its worker records into this isolate's registry.
+    if (prometheus) await enablePromMetrics();
     worker = await importWorker(url);
     await worker.start();
     post({ type: "ready" });
@@ -39,9 +44,14 @@ async function stop(graceMs: number): Promise<void> {
 
 self.onmessage = (e: MessageEvent<ToHost>) => {
   const message = e.data;
-  if (message.type === "start" && !starting) starting = start(message.url);
-  else if (message.type === "stop") void stop(message.graceMs);
+  if (message.type === "start" && !starting) {
+    starting = start(message.url, message.prometheus === true);
+  } else if (message.type === "metrics") {
+    promJson().then((json) => post({ type: "metrics", id: message.id, json }));
+  } else if (message.type === "stop") void stop(message.graceMs);
 };
+
+onReachability(() => post({ type: "reachability", outage: longestOutage() }));
 
 // A rejection nobody awaited in user code would end this isolate; report it and keep handling.
 self.addEventListener("unhandledrejection", (e) => {

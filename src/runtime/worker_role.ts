@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { longestOutage, type Outage } from "../telemetry/health.ts";
 import type { Log } from "./log.ts";
 import { describe } from "./log.ts";
 import { importWorker, type StartableWorker } from "./protocol.ts";
@@ -19,9 +20,10 @@ export function startWorkerRole(
   service: string,
   isolate: "worker" | "same",
   log: Log,
+  prometheus = false,
 ): RoleHandle {
   return isolate === "worker"
-    ? new WebWorkerRole(url, service, log)
+    ? new WebWorkerRole(url, service, log, prometheus)
     : new SameIsolateRole(url, log);
 }
 
@@ -52,6 +54,11 @@ class SameIsolateRole implements RoleHandle {
         this.reason = `worker failed to start: ${err instanceof Error ? err.message : err}`;
       }
     })();
+  }
+
+  /** The worker shares this isolate: any outage of a bus here counts. */
+  outage(): Outage | undefined {
+    return longestOutage();
   }
 
   stop(graceMs: number): Promise<void> {

@@ -21,7 +21,7 @@ import { BackendUnavailableError } from "../errors.ts";
 import { sleep } from "../sleep.ts";
 import { Appender } from "./append.ts";
 import { Bell } from "./bell.ts";
-import { Claimer, type Standing } from "./claim.ts";
+import { Claimer, readCursor, type Standing } from "./claim.ts";
 import { listDead, redrive } from "./dead.ts";
 import {
   cursorKey,
@@ -408,12 +408,12 @@ export class KvBackend implements Backend, AtomicAppender {
   /** Where a group stands on a stream, for the metrics (see `telemetry/lag.ts`). */
   [LAG](group: string, stream: string): Promise<Lag> {
     return this.#run(async (p) => {
-      const [seq, cur] = await p.kv.getMany<[number, number]>([
+      const [seq, cur] = await p.kv.getMany<[unknown, unknown]>([
         seqKey(stream),
         cursorKey(group, stream),
       ]);
-      const after = cur.value ?? 0;
-      const lag = Math.max(0, (seq.value ?? 0) - after);
+      const [after] = readCursor(cur.value);
+      const lag = Math.max(0, Number(seq.value ?? 0) - after);
       if (lag === 0) return { lag };
       const next = p.kv.list<Envelope>({
         start: eventKey(stream, after + 1),

@@ -104,9 +104,7 @@ export class OtlpReceiver {
         for (const m of sm.metrics ?? []) {
           const points = m.sum?.dataPoints ?? m.gauge?.dataPoints ?? m.histogram?.dataPoints ?? [];
           for (const p of points) {
-            const value = m.histogram
-              ? Number(p.count)
-              : Number(p.asInt ?? p.asDouble ?? 0);
+            const value = m.histogram ? Number(p.count) : Number(p.asInt ?? p.asDouble ?? 0);
             this.points.push({ service, metric: m.name, attributes: attrs(p.attributes), value });
           }
         }

@@ -23,17 +23,21 @@ for (const bus of ["kv", "redis"] as BusKind[]) {
 
       const span = (s: Partial<ReceivedSpan>) => (x: ReceivedSpan) =>
         Object.entries(s).every(([k, v]) => x[k as keyof ReceivedSpan] === v);
-      const producer = await until("Auth's producer span", () =>
-        otlp.spans.find((s) =>
-          span({ service: "auth", kind: PRODUCER, name: "create auth" })(s)
-        ));
+      const producer = await until(
+        "Auth's producer span",
+        () =>
+          otlp.spans.find((s) => span({ service: "auth", kind: PRODUCER, name: "create auth" })(s)),
+      );
       const server = otlp.spans.find(span({ service: "auth", spanId: producer.parentSpanId }));
       assert(server, `the producer's parent is not one of Auth's spans:\n${c.logs.join("\n")}`);
       assertEquals(server.kind, SERVER);
       assertEquals(server.traceId, producer.traceId);
 
-      const consumer = await until("Users' consumer span", () =>
-        otlp.spans.find(span({ service: "users", kind: CONSUMER, traceId: producer.traceId })));
+      const consumer = await until(
+        "Users' consumer span",
+        () =>
+          otlp.spans.find(span({ service: "users", kind: CONSUMER, traceId: producer.traceId })),
+      );
       assertEquals(consumer.name, "process auth");
       assertEquals(consumer.parentSpanId, producer.spanId);
       assertEquals(consumer.attributes["messaging.system"], "herald");
@@ -46,8 +50,13 @@ for (const bus of ["kv", "redis"] as BusKind[]) {
       assert(typeof consumer.attributes["messaging.message.id"] === "string");
 
       // The handler's own publish (user.created, through its outbox) continues the trace.
-      const next = await until("Users' publish inside its handler", () =>
-        otlp.spans.find(span({ service: "users", kind: PRODUCER, parentSpanId: consumer.spanId })));
+      const next = await until(
+        "Users' publish inside its handler",
+        () =>
+          otlp.spans.find(
+            span({ service: "users", kind: PRODUCER, parentSpanId: consumer.spanId }),
+          ),
+      );
       assertEquals(next.name, "create users");
       assertEquals(next.traceId, producer.traceId);
 

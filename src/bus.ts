@@ -191,8 +191,9 @@ class HeraldBus implements Bus {
     return OutboxAtomic.flush(this.backend, kv);
   }
 
-  close(): Promise<void> {
-    return this.backend.close();
+  async close(): Promise<void> {
+    await this.backend.close();
+    this.#health.forget();
   }
 
   envelope(contract: EventContract, data: unknown, options?: PublishOptions): Envelope {

@@ -371,8 +371,8 @@ class HeraldWorker implements Worker {
       let deliveries: Delivery[];
       try {
         deliveries = await claim.claimed;
+        if (failures > 0) health.up(); // only the outage this loop saw: backends report their own
         failures = 0;
-        health.up();
       } catch (err) {
         if (signal.aborted) break;
         failures++;

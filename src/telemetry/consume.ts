@@ -111,8 +111,9 @@ export class WorkerTelemetry {
       count("handled", s);
       if (run) record("processDuration", s, (performance.now() - run.started) / 1000);
     }
-    if (outcome === "retry") this.#retried(settlement);
-    else if (outcome === "dead") this.#dead(settlement);
+    // In the delivery's span, so that JSON log lines carry its trace and span ids.
+    if (outcome === "retry") this.within(run, () => this.#retried(settlement));
+    else if (outcome === "dead") this.within(run, () => this.#dead(settlement));
   }
 
   /** Ends the span of a delivery that ended without an outcome (its lease was lost). */

@@ -34,6 +34,12 @@ export class Reachability {
     notify();
   }
 
+  /** The backend was closed: whatever its state, it no longer counts. */
+  forget(): void {
+    this.outage = undefined;
+    if (outages.delete(this)) notify();
+  }
+
   /** A call went through. */
   up(): void {
     if (!this.outage) return;

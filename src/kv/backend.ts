@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { LAG, type Lag } from "../telemetry/lag.ts";
+import { LAG } from "../telemetry/lag.ts";
 import type {
   AppendOptions,
   AtomicAppender,
@@ -406,7 +406,7 @@ export class KvBackend implements Backend, AtomicAppender {
 
   /** {@inheritDoc Backend.close} */
   /** Where a group stands on a stream, for the metrics (see `telemetry/lag.ts`). */
-  [LAG](group: string, stream: string): Promise<Lag> {
+  [LAG](group: string, stream: string): Promise<{ lag: number; oldestMs?: number }> {
     return this.#run(async (p) => {
       const [seq, cur] = await p.kv.getMany<[unknown, unknown]>([
         seqKey(stream),

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { LAG, type Lag } from "../telemetry/lag.ts";
+import { LAG } from "../telemetry/lag.ts";
 import { reachability } from "../telemetry/health.ts";
 import type {
   AppendOptions,
@@ -123,7 +123,7 @@ export class RedisBackend implements Backend {
   }
 
   /** Where a group stands on a stream, for the metrics (see `telemetry/lag.ts`). */
-  async [LAG](group: string, stream: string): Promise<Lag> {
+  async [LAG](group: string, stream: string): Promise<{ lag: number; oldestMs?: number }> {
     const key = this.#keys.stream(stream);
     const groups = await this.#command(["XINFO", "GROUPS", key]) as unknown[][];
     const info = groups.map(fieldsOf).find((g) => g.name === group);

@@ -22,6 +22,7 @@ import { sleep } from "../sleep.ts";
 import { Appender } from "./append.ts";
 import { Bell } from "./bell.ts";
 import { Claimer, readCursor, type Standing } from "./claim.ts";
+import { unpack } from "./chunks.ts";
 import { listDead, redrive } from "./dead.ts";
 import {
   cursorKey,
@@ -412,16 +413,19 @@ export class KvBackend implements Backend, AtomicAppender {
         seqKey(stream),
         cursorKey(group, stream),
       ]);
-      const [after] = readCursor(cur.value);
-      const lag = Math.max(0, Number(seq.value ?? 0) - after);
+      const [taken, from] = readCursor(cur.value);
+      const lag = Math.max(0, Number(seq.value ?? 0) - taken);
       if (lag === 0) return { lag };
-      const next = p.kv.list<Envelope>({
-        start: eventKey(stream, after + 1),
+      // The entry at `from` may be a chunk whose first events were taken already.
+      const next = p.kv.list({
+        start: eventKey(stream, from),
         end: [...eventPrefix(stream), MAX_SEQ],
-      }, { limit: 1 });
-      for await (const e of next) {
-        const id = e.value?.id;
-        return { lag, oldestMs: typeof id === "string" ? idTime(id) : undefined };
+      }, { limit: 2 });
+      for await (const entry of next) {
+        for (const [n, event] of unpack(entry.key.at(-1) as number, entry.value)) {
+          const id = (event as Partial<Envelope> | undefined)?.id;
+          if (n > taken) return { lag, oldestMs: typeof id === "string" ? idTime(id) : undefined };
+        }
       }
       return { lag };
     });

@@ -37,6 +37,11 @@ export function promSink(): PromSink | undefined {
  * @param refresh Called before each collection, to bring the gauges up to date.
  */
 export function enablePrometheus(refresh: () => Promise<void>): Promise<PromSink> {
+  let running: Promise<void> | undefined;
+  const shared = () =>
+    running ??= refresh().finally(() => {
+      running = undefined;
+    });
   enabling ??= (async () => {
     const client = (await import("prom-client")).default;
     const registry = new client.Registry();
@@ -60,8 +65,8 @@ export function enablePrometheus(refresh: () => Promise<void>): Promise<PromSink
         registers,
         // Across the isolates of one process: a group's age is the oldest, the rest add up.
         aggregator: k === "oldestAge" ? "max" : "sum",
-        // The first gauge's collection refreshes them all.
-        collect: k === "lag" ? refresh : undefined,
+        // prom-client collects metrics concurrently: every gauge waits for one shared refresh.
+        collect: () => shared(),
       });
     }
     sink = {

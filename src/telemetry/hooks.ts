@@ -8,7 +8,18 @@ import type { ErrorInfo } from "../backend.ts";
 import type { Envelope } from "../envelope.ts";
 import type { Logger } from "./log.ts";
 
-/** What `onRetry` receives: a delivery failed and will be tried again. */
+/**
+ * What `onRetry` receives: a delivery failed and will be tried again.
+ *
+ * @example Counting retries by event type
+ * ```ts
+ * import type { RetryInfo } from "@herald/herald";
+ * const retries = new Map<string, number>();
+ * const onRetry = (info: RetryInfo) =>
+ *   retries.set(info.event.type, (retries.get(info.event.type) ?? 0) + 1);
+ * console.log(typeof onRetry);
+ * ```
+ */
 export interface RetryInfo {
   /** The event. */
   readonly event: Envelope;
@@ -22,7 +33,17 @@ export interface RetryInfo {
   readonly error: ErrorInfo;
 }
 
-/** What `onDead` receives: a delivery was dead-lettered. */
+/**
+ * What `onDead` receives: a delivery was dead-lettered.
+ *
+ * @example Paging on a dead letter
+ * ```ts
+ * import type { DeadInfo } from "@herald/herald";
+ * const onDead = (info: DeadInfo) =>
+ *   console.error(`dead letter on ${info.stream} for ${info.group}: ${info.error.message}`);
+ * console.log(typeof onDead);
+ * ```
+ */
 export interface DeadInfo {
   /** The event; `undefined` when the stored entry was not an envelope. */
   readonly event?: Envelope;
@@ -36,7 +57,18 @@ export interface DeadInfo {
   readonly error: ErrorInfo;
 }
 
-/** What `onError` receives: the worker itself hit an error (not a handler's failure). */
+/**
+ * What `onError` receives: the worker itself hit an error (not a handler's failure).
+ *
+ * @example Telling claim failures apart
+ * ```ts
+ * import type { WorkerErrorInfo } from "@herald/herald";
+ * const onError = (info: WorkerErrorInfo) => {
+ *   if (info.during === "claim") console.error("the bus does not answer", info.error);
+ * };
+ * console.log(typeof onError);
+ * ```
+ */
 export interface WorkerErrorInfo {
   /** The consumer group. */
   readonly group: string;
@@ -46,7 +78,25 @@ export interface WorkerErrorInfo {
   readonly error: unknown;
 }
 
-/** The observation options of a worker (part of `WorkerOptions`). */
+/**
+ * The observation options of a worker (part of `WorkerOptions`).
+ *
+ * @example A worker with its own logger and hooks
+ * ```ts
+ * import { createBus, createLogger, createWorker, memory } from "@herald/herald";
+ * const bus = createBus({ backend: memory(), source: "users" });
+ * const worker = createWorker({
+ *   bus,
+ *   group: "users",
+ *   logger: createLogger({ name: "users", format: "json" }),
+ *   onRetry: ({ event, attempt }) => console.log("retrying", event.id, attempt),
+ *   onDead: ({ stream, error }) => console.error("dead letter", stream, error.message),
+ *   onError: ({ during, error }) => console.error(during, error),
+ * });
+ * console.log(worker.group);
+ * await bus.close();
+ * ```
+ */
 export interface WorkerObserveOptions {
   /**
    * Where the worker logs: every retry and dead letter at warn, its own failures at warn.

@@ -8,10 +8,28 @@
 import { trace } from "@opentelemetry/api";
 import { tracingOn } from "./otel.ts";
 
-/** How much a log line matters. */
+/**
+ * How much a log line matters.
+ *
+ * @example Only warnings and errors
+ * ```ts
+ * import { createLogger, type LogLevel } from "@herald/herald";
+ * const level: LogLevel = "warn";
+ * createLogger({ level }).info("not written");
+ * ```
+ */
 export type LogLevel = "debug" | "info" | "warn" | "error";
 
-/** Structured fields of a log line: event id, type, group, attempt, error, … */
+/**
+ * Structured fields of a log line: event id, type, group, attempt, error, …
+ *
+ * @example
+ * ```ts
+ * import type { LogFields } from "@herald/herald";
+ * const fields: LogFields = { event: "01J…", attempt: 2 };
+ * console.log(fields);
+ * ```
+ */
 export type LogFields = Record<string, unknown>;
 
 /**
@@ -41,7 +59,18 @@ export interface Logger {
   error(message: string, fields?: LogFields): void;
 }
 
-/** Options of {@linkcode createLogger}. */
+/**
+ * Options of {@linkcode createLogger}.
+ *
+ * @example JSON lines into your own sink
+ * ```ts
+ * import { createLogger, type LoggerOptions } from "@herald/herald";
+ * const lines: string[] = [];
+ * const options: LoggerOptions = { format: "json", write: (line) => lines.push(line) };
+ * createLogger(options).warn("hello");
+ * console.log(lines.length); // 1
+ * ```
+ */
 export interface LoggerOptions {
   /** A name in every line, such as the service's. */
   name?: string;

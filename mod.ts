@@ -119,6 +119,19 @@ export {
   type ServiceOptions,
 } from "./src/runtime/mod.ts";
 export {
+  createLogger,
+  type LogFields,
+  type Logger,
+  type LoggerOptions,
+  type LogLevel,
+} from "./src/telemetry/log.ts";
+export type {
+  DeadInfo,
+  RetryInfo,
+  WorkerErrorInfo,
+  WorkerObserveOptions,
+} from "./src/telemetry/hooks.ts";
+export {
   createWorker,
   type StopOptions,
   type Worker,

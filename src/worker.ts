@@ -36,9 +36,12 @@ import {
 } from "./retry.ts";
 import { Settler } from "./settler.ts";
 import { sleep } from "./sleep.ts";
+import { type Run, WorkerTelemetry } from "./telemetry/consume.ts";
+import { reachability } from "./telemetry/health.ts";
+import { observeProblems, type WorkerObserveOptions } from "./telemetry/hooks.ts";
 
 /** Options of {@linkcode createWorker}. */
-export interface WorkerOptions {
+export interface WorkerOptions extends WorkerObserveOptions {
   /** The bus whose backend the worker reads, and through which handlers publish. */
   bus: Bus;
   /** The consumer group: normally the service's name. Instances of a group share its events. */
@@ -231,6 +234,8 @@ class HeraldWorker implements Worker {
   #extender?: ReturnType<typeof setInterval>;
   #wake?: () => void;
   #idle?: () => void;
+  readonly #telemetry: WorkerTelemetry;
+  #unwatch?: () => void;
 
   constructor(options: WorkerOptions) {
     const problems: string[] = [];
@@ -253,9 +258,10 @@ class HeraldWorker implements Worker {
       start !== undefined && start !== "earliest" && start !== "latest" &&
       !(start instanceof Date && !isNaN(start.getTime()))
     ) problems.push('start must be "earliest", "latest" or a valid Date');
-    problems.push(...retryProblems("retry", options?.retry));
+    problems.push(...retryProblems("retry", options?.retry), ...observeProblems(options));
     int("dedupeWindowMs", 1_000);
     if (problems.length > 0) throw new InvalidOptionsError("createWorker", problems);
+    this.#telemetry = new WorkerTelemetry(options.group, options, options.bus.logger);
     this.#bus = options.bus;
     this.group = options.group;
     this.#consumer = options.consumer ?? `${this.group}-${crypto.randomUUID().slice(0, 8)}`;
@@ -337,7 +343,7 @@ class HeraldWorker implements Worker {
     // Only cron jobs: nothing to claim.
     if (this.#routes.size === 0) return;
     const backend = this.#bus.backend;
-    this.#settler = new Settler(backend, this.group);
+    this.#settler = new Settler(backend, this.group, this.#telemetry.logger);
     try {
       await backend.subscribe(this.group, this.#streams(), this.#start);
     } catch (err) {
@@ -349,6 +355,10 @@ class HeraldWorker implements Worker {
     if (stop.signal.aborted) return;
     this.#extender = setInterval(() => this.#extendLeases(), Math.max(50, this.#leaseMs / 3));
     this.#loop = this.#claimLoop();
+    this.#unwatch = this.#telemetry.watch(backend, this.#streams(), () => [
+      ...this.#flights.list().map((f) => f.delivery),
+      ...[...this.#routes.values()].flatMap((r) => r.waiting),
+    ]);
   }
 
   async stop(options: StopOptions = {}): Promise<void> {
@@ -357,6 +367,7 @@ class HeraldWorker implements Worker {
     const graceMs = options.graceMs ?? 10_000;
     const deadline = Date.now() + graceMs;
     stop.abort();
+    this.#unwatch?.();
     this.#wake?.();
     await this.#loop;
     // Not started yet: give them back at once, without counting an attempt.
@@ -386,7 +397,11 @@ class HeraldWorker implements Worker {
     try {
       await this.#bus.backend.leave?.(this.group, this.#streams(), this.#consumer);
     } catch (err) {
-      console.warn(`herald[${this.group}]: could not remove consumer ${this.#consumer}:`, err);
+      this.#telemetry.logger.warn("could not remove the consumer", {
+        group: this.group,
+        consumer: this.#consumer,
+        error: err,
+      });
     }
   }
 
@@ -427,6 +442,7 @@ class HeraldWorker implements Worker {
   async #claimLoop(): Promise<void> {
     const signal = this.#stop!.signal;
     const streams = this.#streams();
+    const health = reachability(this.#bus.backend);
     let failures = 0;
     // A claim sent before the handlers of the batch before it started (see below).
     let ahead: { max: number; claimed: Promise<Delivery[]> } | undefined;
@@ -444,12 +460,14 @@ class HeraldWorker implements Worker {
       let deliveries: Delivery[];
       try {
         deliveries = await claim.claimed;
+        if (failures > 0) health.up(); // only the outage this loop saw: backends report their own
         failures = 0;
       } catch (err) {
         if (signal.aborted) break;
         failures++;
         const wait = Math.min(30_000, 100 * 2 ** Math.min(failures, 9));
-        console.warn(`herald[${this.group}]: claim failed, retrying in ${wait} ms:`, err);
+        health.down(err);
+        this.#telemetry.failed("claim", "claim failed, retrying", err, { retry_in_ms: wait });
         await sleep(wait, signal);
         continue;
       }
@@ -528,6 +546,7 @@ class HeraldWorker implements Worker {
   async #handle(route: Route, flight: Flight): Promise<void> {
     const delivery = flight.delivery;
     const event = delivery.envelope!;
+    let run: Run | undefined;
     try {
       // Lost its lease, or the worker stopped, while it waited behind its key: not ours to run.
       if (flight.aborted) return;
@@ -538,6 +557,7 @@ class HeraldWorker implements Worker {
       }
       const timed = route.runs++ % TIME_EVERY === 0;
       const started = timed ? performance.now() : 0;
+      run = this.#telemetry.begin(event, delivery.attempt);
       try {
         const typed = { ...event, data: parsed.data };
         const ctx = new DeliveryContext(
@@ -548,10 +568,10 @@ class HeraldWorker implements Worker {
           flight,
           this.#dedupeWindowMs,
         );
-        route.call ??= this.#middlewares.length === 0
+        const call = route.call ??= this.#middlewares.length === 0
           ? route.handler
           : compose(this.#middlewares, route.handler);
-        await route.call(typed, ctx);
+        await (run ? this.#telemetry.within(run, () => call(typed, ctx)) : call(typed, ctx));
       } finally {
         if (timed) {
           const ms = performance.now() - started;
@@ -559,20 +579,23 @@ class HeraldWorker implements Worker {
         }
       }
       if (flight.aborted) throw new LeaseLostError(this.group, event.id);
-      this.#settle({ delivery, outcome: "ack" });
+      this.#settle({ delivery, outcome: "ack" }, run);
     } catch (err) {
       if (flight.aborted && !(this.#stop?.signal.aborted)) {
         // Lost the lease: the new owner decides what happens to the event.
-        console.warn(`herald[${this.group}]: ${new LeaseLostError(this.group, event.id).message}`);
+        const lost = new LeaseLostError(this.group, event.id);
+        this.#telemetry.abandoned(run, lost);
+        this.#telemetry.failed("lease", lost.message, lost, { event: event.id });
       } else if (flight.aborted) {
         // Stopped past the grace period: the lease lapses and another instance retries.
+        this.#telemetry.abandoned(run, err);
       } else if (err instanceof DoNotRetryError || delivery.attempt >= route.retry.attempts) {
-        this.#settle({ delivery, outcome: "dead", error: errorInfo(err) });
+        this.#settle({ delivery, outcome: "dead", error: errorInfo(err) }, run);
       } else {
         const delayMs = err instanceof RetryLaterError
           ? err.delayMs
           : backoff(route.retry, delivery.attempt);
-        this.#settle({ delivery, outcome: "retry", delayMs, error: errorInfo(err) });
+        this.#settle({ delivery, outcome: "retry", delayMs, error: errorInfo(err) }, run);
       }
     } finally {
       this.#flights.delete(flight);
@@ -584,7 +607,7 @@ class HeraldWorker implements Worker {
     }
   }
 
-  #settle(settlement: Settlement): void {
+  #settle(settlement: Settlement, run?: Run): void {
     const counter = settlement.outcome === "ack"
       ? "acked"
       : settlement.outcome === "retry"
@@ -593,6 +616,7 @@ class HeraldWorker implements Worker {
       ? "dead"
       : undefined;
     if (counter) this.stats[counter]++;
+    this.#telemetry.settled(settlement, run);
     this.#settler?.add(settlement);
   }
 
@@ -609,7 +633,7 @@ class HeraldWorker implements Worker {
       // A prefetched delivery whose lease lapsed belongs to someone else now: never start it.
       for (const r of this.#routes.values()) r.waiting = r.waiting.filter((d) => !lost.has(d));
     } catch (err) {
-      console.warn(`herald[${this.group}]: lease extension failed:`, err);
+      this.#telemetry.failed("extend", "lease extension failed", err);
     }
   }
 }

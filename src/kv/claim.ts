@@ -23,7 +23,10 @@ import { type LeaseBook, toDelivery } from "./leases.ts";
 import type { Rider } from "./settle.ts";
 import { eventsAt, eventsOf, isChunk, lastOf } from "./chunks.ts";
 import { commit, get, getMany, type KvStats, LIMITS, list, scan } from "./store.ts";
+import { defaultLogger } from "../telemetry/log.ts";
 import { sleep } from "../sleep.ts";
+
+const log = defaultLogger("herald");
 
 /** The longest between two looks for expired leases of one group and stream, in milliseconds. */
 const LEASE_SCAN_MAX_MS = 1_000;
@@ -549,9 +552,10 @@ function reportTrimmed(stats: KvStats, group: string, trimmed: readonly Trimmed[
       t.unread > 0 ? `${t.unread} unread events` : "",
       t.due > 0 ? `${t.due} due retries or expired leases` : "",
     ].filter(Boolean).join(" and ");
-    console.warn(
-      `herald[${group}]: retention deleted ${what} of stream "${t.stream}" before this group ` +
-        `handled them (${stats.trimmedByGroup[group]} in all); keep events longer or add consumers`,
+    log.warn(
+      `retention deleted ${what} of stream "${t.stream}" before this group handled them; ` +
+        "keep events longer or add consumers",
+      { group, stream: t.stream, trimmed_in_all: stats.trimmedByGroup[group] },
     );
   }
 }

@@ -4,11 +4,14 @@
  *
  * @module
  */
+import { defaultLogger } from "../telemetry/log.ts";
 import { lastOf, unpack } from "./chunks.ts";
 import { eventPrefix, seqKey } from "./keys.ts";
 import type { KvOptions, RetentionOptions } from "./options.ts";
 import { commit, get, type KvStats, list } from "./store.ts";
 import { timeOf } from "./subscribe.ts";
+
+const log = defaultLogger("herald");
 
 /** Events deleted per atomic operation. */
 const PAGE = 500;
@@ -42,7 +45,7 @@ export class Trimmer {
       if (!this.limitsOf(s) || now - (this.#lastAuto.get(s) ?? 0) < AUTO_TRIM_MS) continue;
       this.#lastAuto.set(s, now);
       const p = this.trim(s).catch((err) => {
-        console.warn(`herald: trimming stream "${s}" failed (${(err as Error).message})`);
+        log.warn("trimming a stream failed", { stream: s, error: err });
       });
       this.#running.add(p);
       p.finally(() => this.#running.delete(p));

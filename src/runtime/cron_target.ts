@@ -34,6 +34,8 @@ export interface WorkerRoleOptions {
   handlers: boolean;
   /** Told the jobs the module declares, each time it is up. */
   onReady?: (declared: CronDeclaration[]) => void;
+  /** Record metrics in the worker's isolate for the service's Prometheus `/metrics`. */
+  prometheus?: boolean;
 }
 
 /** The callers of `whenUp` waiting for a worker to come up. */

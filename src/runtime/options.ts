@@ -3,6 +3,7 @@
  *
  * @module
  */
+import type { Logger } from "../telemetry/log.ts";
 import type { Bus } from "../bus.ts";
 import { NAME_PATTERN } from "../contract.ts";
 import { type CronDeclaration, type CronJob, cronProblems } from "../cron.ts";
@@ -122,6 +123,23 @@ export interface ServiceOptions {
    * @default {true}
    */
   signals?: boolean;
+  /**
+   * Where the service logs its lifecycle.
+   * @default {readable lines on the console; JSON lines with `HERALD_LOG_FORMAT=json`}
+   */
+  logger?: Logger;
+  /**
+   * Serve Herald's metrics at `/metrics` in the Prometheus text format, the worker's included:
+   * `true`, or `{ token }` to require `Authorization: Bearer <token>`.
+   * @default {on when `HERALD_METRICS=prometheus`, with the token in `HERALD_METRICS_TOKEN`}
+   */
+  metrics?: boolean | { token?: string };
+  /**
+   * How long the bus may stay unreachable (for the worker, or the bus given here) before
+   * `/readyz` answers 503 with the reason, in milliseconds.
+   * @default {10000}
+   */
+  unreachableMs?: number;
 }
 
 /** Checks options and lists every problem at once. */
@@ -167,6 +185,7 @@ export function validateServiceOptions(o: ServiceOptions): void {
     } else problems.push(...tokenProblems(o.admin.token, o.admin.readToken));
     if (o.bus === undefined) problems.push("admin needs bus");
   }
+  problems.push(...observeProblems(o));
   if (problems.length > 0) throw new InvalidOptionsError("service", problems);
 }
 
@@ -182,6 +201,45 @@ function workerCronProblems(o: ServiceOptions): string[] {
     seen.add(job?.name);
   }
   return problems;
+}
+
+function observeProblems(o: ServiceOptions): string[] {
+  const problems: string[] = [];
+  const l = o.logger as unknown as Record<string, unknown> | undefined;
+  if (
+    l !== undefined &&
+    !["debug", "info", "warn", "error"].every((m) => typeof l?.[m] === "function")
+  ) {
+    problems.push("logger must have debug, info, warn and error methods");
+  }
+  const m = o.metrics;
+  if (
+    m !== undefined && typeof m !== "boolean" &&
+    (typeof m !== "object" || m === null || (m.token !== undefined && typeof m.token !== "string"))
+  ) problems.push("metrics must be a boolean or { token?: string }");
+  const u = o.unreachableMs;
+  if (u !== undefined && !(Number.isFinite(u) && u >= 0)) {
+    problems.push("unreachableMs must be a finite number >= 0");
+  }
+  return problems;
+}
+
+/**
+ * Whether `/metrics` is served, and behind which token: from the option, else from
+ * `HERALD_METRICS=prometheus` and `HERALD_METRICS_TOKEN`.
+ */
+export function metricsFrom(o: ServiceOptions): { token?: string } | undefined {
+  const env = (name: string) => {
+    try {
+      return Deno.env.get(name);
+    } catch {
+      return undefined;
+    }
+  };
+  const m = o.metrics ?? (env("HERALD_METRICS")?.toLowerCase() === "prometheus");
+  if (m === false) return undefined;
+  const token = (typeof m === "object" ? m.token : undefined) ?? env("HERALD_METRICS_TOKEN");
+  return token ? { token } : {};
 }
 
 function roleProblems(roles: readonly unknown[]): string[] {

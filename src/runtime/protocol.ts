@@ -4,6 +4,8 @@
  * @module
  */
 import type { CronDeclaration, CronJob } from "../cron.ts";
+import type { Outage } from "../telemetry/health.ts";
+import type { PromJson } from "../telemetry/prometheus.ts";
 
 /** An error as it crosses between isolates (structured clone drops class and prototype). */
 export interface PostedError {
@@ -19,11 +21,14 @@ export interface PostedError {
 export type ToHost =
   /**
    * Import the module at `url`; with `handlers`, start its default export (without, it is there
-   * only to run cron jobs: a process running the cron role alone).
+   * only to run cron jobs: a process running the cron role alone). With `prometheus`, the
+   * isolate records metrics for the service's `/metrics`.
    */
-  | { type: "start"; url: string; service: string; handlers: boolean }
+  | { type: "start"; url: string; service: string; handlers: boolean; prometheus?: boolean }
   /** Run the module's cron job `name` for `tick` (an ISO time); `run` numbers the hand-off. */
   | { type: "cron"; run: number; name: string; tick: string }
+  /** Post this isolate's Prometheus metrics as JSON, answering with the same `id`. */
+  | { type: "metrics"; id: number }
   /** Stop the worker, letting handlers finish within `graceMs`. */
   | { type: "stop"; graceMs: number };
 
@@ -38,7 +43,11 @@ export type FromHost =
   /** The worker stopped; the host can be terminated. */
   | { type: "stopped" }
   /** Something failed: importing or starting the module, stopping it, or later while running. */
-  | { type: "error"; phase: "start" | "stop" | "run"; error: PostedError };
+  | { type: "error"; phase: "start" | "stop" | "run"; error: PostedError }
+  /** This isolate's metrics, answering the "metrics" message with the same `id`. */
+  | { type: "metrics"; id: number; json: PromJson }
+  /** The bus became unreachable (`outage`) or reachable again (none). */
+  | { type: "reachability"; outage?: Outage };
 
 /** Turns anything thrown into a {@linkcode PostedError}. */
 export function postedError(err: unknown): PostedError {

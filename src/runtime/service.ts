@@ -5,11 +5,15 @@
  * @module
  */
 import { InvalidOptionsError } from "../errors.ts";
+import { type Outage, reachability } from "../telemetry/health.ts";
+import { enablePromMetrics } from "../telemetry/metrics.ts";
+import { promContentType, promText } from "../telemetry/prometheus.ts";
 import { adminHandler, adminTokens, isAdminPath, tokenProblems } from "./admin_mount.ts";
 import { type CronRoleHandle, startCronRole } from "./cron.ts";
 import { type Log, serviceLog } from "./log.ts";
 import {
   type CronDeclaration,
+  metricsFrom,
   type Role,
   ROLES,
   rolesFromEnv,
@@ -107,13 +111,18 @@ class HeraldService {
   #closing?: Promise<void>;
   #removeSignals = () => {};
   #admin?: (request: Request) => Promise<Response>;
+  #metrics?: { token?: string };
+  #unreachableMs: number;
 
   constructor(options: ServiceOptions, roles: Role[]) {
     this.#options = options;
     this.name = options.name;
     this.roles = roles;
     this.#grace = options.shutdownGraceMs ?? 10_000;
-    const log = this.#log = serviceLog(options.name);
+    const log = this.#log = serviceLog(options.name, options.logger);
+    this.#unreachableMs = options.unreachableMs ?? 10_000;
+    this.#metrics = metricsFrom(options);
+    if (this.#metrics) void enablePromMetrics();
     const hasCron = options.cron !== undefined || (options.workerCron?.length ?? 0) > 0;
     const skipped = (["worker", "cron"] as const).filter((r) =>
       roles.includes(r) && !(r === "worker" ? options.worker : hasCron)
@@ -155,6 +164,7 @@ class HeraldService {
     if (!worker) return;
     const url = String(worker);
     const isolate = this.#options.isolate ?? (typeof Worker === "undefined" ? "same" : "worker");
+    const prometheus = this.#metrics !== undefined;
     const onReady = cron && workerCron.length > 0
       ? (declared: CronDeclaration[]) => cron.checkDeclared(declared)
       : undefined;
@@ -162,6 +172,7 @@ class HeraldService {
       const handle = startWorkerRole(url, this.name, isolate, this.#log, {
         handlers: true,
         onReady,
+        prometheus,
       });
       this.#handles.set("worker", handle);
       cron?.useWorker(handle, false);
@@ -169,6 +180,7 @@ class HeraldService {
       const handle = startWorkerRole(url, this.name, isolate, this.#log, {
         handlers: false,
         onReady,
+        prometheus,
       });
       cron.useWorker(handle, true);
     }
@@ -180,6 +192,7 @@ class HeraldService {
       return Promise.resolve(Response.json({ status: "alive", service: this.name }));
     }
     if (pathname === "/readyz") return Promise.resolve(this.#readiness());
+    if (pathname === "/metrics" && this.#metrics) return this.#scrape(request);
     const app = this.#admin && isAdminPath(pathname) ? { fetch: this.#admin } : this.#options.app;
     if (!app || !this.roles.includes("web")) {
       const error = app ? "The web role does not run in this process" : "Not found";
@@ -216,10 +229,40 @@ class HeraldService {
       roles[role] = handle.state;
       if (handle.state !== "up") reasons.push(handle.reason ?? `${role} is ${handle.state}`);
     }
+    const outage = this.#outage();
+    if (outage) {
+      const s = Math.round((Date.now() - outage.since) / 1000);
+      reasons.push(`the bus has been unreachable for ${s} s: ${outage.reason}`);
+    }
     if (this.#closing) reasons.unshift("the service is shutting down");
     const ready = reasons.length === 0;
     const body = { status: ready ? "ready" : "not ready", service: this.name, roles, reasons };
     return Response.json(body, { status: ready ? 200 : 503 });
+  }
+
+  /** The longest outage of a bus this service uses, once it passed the threshold. */
+  #outage(): Outage | undefined {
+    const outages = [...this.#handles.values()].map((h) => h.outage?.());
+    if (this.#options.bus) outages.push(reachability(this.#options.bus.backend).outage);
+    const now = Date.now();
+    return outages.filter((o): o is Outage =>
+      o !== undefined && now - o.since >= this.#unreachableMs
+    )
+      .sort((a, b) => a.since - b.since)[0];
+  }
+
+  async #scrape(request: Request): Promise<Response> {
+    const token = this.#metrics?.token;
+    if (token && request.headers.get("authorization") !== `Bearer ${token}`) {
+      return Response.json({ error: "Unauthorized", service: this.name }, {
+        status: 401,
+        headers: { "www-authenticate": 'Bearer realm="metrics"' },
+      });
+    }
+    await enablePromMetrics();
+    const others = await Promise.all([...this.#handles.values()].map((h) => h.metrics?.() ?? []));
+    const text = await promText(others);
+    return new Response(text, { headers: { "content-type": promContentType() } });
   }
 
   shutdown(): Promise<void> {

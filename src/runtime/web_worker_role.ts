@@ -8,6 +8,8 @@
  */
 import type { CronTarget, HandOff, WorkerRoleOptions } from "./cron_target.ts";
 import { UpWaiters } from "./cron_target.ts";
+import type { Outage } from "../telemetry/health.ts";
+import type { PromJson } from "../telemetry/prometheus.ts";
 import type { Log } from "./log.ts";
 import type { FromHost, ToHost } from "./protocol.ts";
 import { restartDelay, type RoleState, within } from "./role.ts";
@@ -21,6 +23,8 @@ interface PendingRun {
 const RELEASE_MS = 2_000;
 // A worker that stayed up this long starts its next backoff from the minimum again.
 const STABLE_MS = 60_000;
+// How long a scrape of `/metrics` waits for the Web Worker's metrics.
+const METRICS_WAIT_MS = 2_000;
 
 /** Runs a worker module in a Web Worker and keeps it running until stopped. */
 export class WebWorkerRole implements CronTarget {
@@ -35,6 +39,9 @@ export class WebWorkerRole implements CronTarget {
   #runs = new Map<number, PendingRun>();
   #nextRun = 0;
   #up = new UpWaiters();
+  #outage?: Outage;
+  #asked = 0;
+  #answers = new Map<number, (json: PromJson) => void>();
 
   /**
    * @param url The worker module.
@@ -98,9 +105,15 @@ export class WebWorkerRole implements CronTarget {
       this.#failed(`worker crashed: ${e.message}`);
     };
     host.onmessageerror = () => this.log.error("worker: a message could not be read");
-    const { handlers } = this.options;
+    const { handlers, prometheus } = this.options;
     host.postMessage(
-      { type: "start", url: this.url, service: this.service, handlers } satisfies ToHost,
+      {
+        type: "start",
+        url: this.url,
+        service: this.service,
+        handlers,
+        prometheus: prometheus === true,
+      } satisfies ToHost,
     );
   }
 
@@ -123,6 +136,10 @@ export class WebWorkerRole implements CronTarget {
         error: message.error,
       });
       this.#runs.delete(message.run);
+    } else if (message.type === "metrics") {
+      this.#answers.get(message.id)?.(message.json);
+    } else if (message.type === "reachability") {
+      this.#outage = message.outage;
     } else if (message.type === "stopped") {
       this.#stopped.resolve();
     } else if (message.type === "error") {
@@ -133,7 +150,28 @@ export class WebWorkerRole implements CronTarget {
     }
   }
 
+  /** {@inheritDoc RoleHandle.outage} */
+  outage(): Outage | undefined {
+    return this.#outage;
+  }
+
+  /** {@inheritDoc RoleHandle.metrics} */
+  async metrics(): Promise<PromJson> {
+    const host = this.#host;
+    if (!host || this.state !== "up") return [];
+    const id = ++this.#asked;
+    const answer = new Promise<PromJson>((resolve) => this.#answers.set(id, resolve));
+    host.postMessage({ type: "metrics", id } satisfies ToHost);
+    try {
+      // A Web Worker busy past this leaves its metrics out of one scrape rather than stall it.
+      return await within(answer, METRICS_WAIT_MS) ? await answer : [];
+    } finally {
+      this.#answers.delete(id);
+    }
+  }
+
   #failed(reason: string): void {
+    this.#outage = undefined;
     this.#host?.terminate();
     this.#host = undefined;
     this.#dropRuns();

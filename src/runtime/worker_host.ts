@@ -15,6 +15,9 @@ import {
   postedError,
   type StartableWorker,
 } from "./protocol.ts";
+import { enablePromMetrics } from "../telemetry/metrics.ts";
+import { longestOutage, onReachability } from "../telemetry/health.ts";
+import { promJson } from "../telemetry/prometheus.ts";
 import type { ToHost } from "./protocol.ts";
 
 let worker: StartableWorker | undefined;
@@ -27,8 +30,10 @@ function post(message: FromHost): void {
   self.postMessage(message);
 }
 
-async function start(url: string, handlers: boolean): Promise<void> {
+async function start(url: string, handlers: boolean, prometheus: boolean): Promise<void> {
   try {
+    // Before the module loads, so that its worker records into this isolate's registry.
+    if (prometheus) await enablePromMetrics();
     worker = await importWorker(url);
     if (handlers) {
       await worker.start();
@@ -68,10 +73,14 @@ self.onmessage = (e: MessageEvent<ToHost>) => {
   const message = e.data;
   if (message.type === "start" && !starting) {
     service = message.service;
-    starting = start(message.url, message.handlers);
+    starting = start(message.url, message.handlers, message.prometheus === true);
   } else if (message.type === "cron") void runCron(message.run, message.name, message.tick);
-  else if (message.type === "stop") void stop(message.graceMs);
+  else if (message.type === "metrics") {
+    promJson().then((json) => post({ type: "metrics", id: message.id, json }));
+  } else if (message.type === "stop") void stop(message.graceMs);
 };
+
+onReachability(() => post({ type: "reachability", outage: longestOutage() }));
 
 // A rejection nobody awaited in user code would end this isolate; report it and keep handling.
 self.addEventListener("unhandledrejection", (e) => {

@@ -9,6 +9,7 @@
 import type { CronTarget, HandOff, WorkerRoleOptions } from "./cron_target.ts";
 import { UpWaiters } from "./cron_target.ts";
 import { CronRuns } from "./cron_runs.ts";
+import { longestOutage, type Outage } from "../telemetry/health.ts";
 import type { Log } from "./log.ts";
 import { describe } from "./log.ts";
 import { declaredCrons, importWorker, type StartableWorker } from "./protocol.ts";
@@ -103,6 +104,11 @@ class SameIsolateRole implements CronTarget {
       outcome: "done",
       ...await this.#crons.run(job, { name, service: this.service, tick }),
     };
+  }
+
+  /** The worker shares this isolate: any outage of a bus here counts. */
+  outage(): Outage | undefined {
+    return longestOutage();
   }
 
   stop(graceMs: number): Promise<void> {

@@ -55,7 +55,10 @@ export interface GroupInfo {
   group: string;
   /** The stream. */
   stream: string;
-  /** The position of the last event the group took (opaque); `null` before the first. */
+  /**
+   * The position of the last event before where the group reads next (opaque); `null` when it
+   * reads from the start of the stream.
+   */
   position: string | null;
   /** Events appended after the position: not yet handed to the group. */
   lag: number;
@@ -134,6 +137,19 @@ export interface PeekPage {
  *   pending. Stop a group's workers before deleting it: a worker still running recreates it.
  * - Unknown streams and groups read as empty; an event id that cannot be found throws
  *   {@linkcode NotFoundError}.
+ *
+ * @example Finding groups that fall behind, and replaying one from an hour ago
+ * ```ts
+ * import { createBus, memory } from "@herald/herald";
+ *
+ * const bus = createBus({ backend: memory(), source: "ops" });
+ * await bus.backend.subscribe("search", ["posts"], "earliest");
+ * for (const g of await bus.backend.groups()) {
+ *   if (g.lag > 1_000) console.log(`${g.group} is ${g.lag} events behind on ${g.stream}`);
+ * }
+ * await bus.backend.resetGroup("search", "posts", new Date(Date.now() - 3_600_000));
+ * await bus.close();
+ * ```
  */
 export interface Inspector {
   /** Lists the streams with their length, first and last event time and retention. */

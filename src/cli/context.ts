@@ -6,7 +6,20 @@
  */
 import type { Backend } from "../backend.ts";
 
-/** Exit codes of the CLI. */
+/**
+ * Exit codes of the CLI.
+ *
+ * @example Telling "not found" apart in a program
+ * ```ts
+ * import { EXIT, main } from "@herald/herald/cli";
+ * const code = await main(["frobnicate"], {
+ *   out: () => {},
+ *   err: () => {},
+ *   stdin: () => Promise.resolve(""),
+ * });
+ * console.log(code === EXIT.usage); // true
+ * ```
+ */
 export const EXIT = {
   /** Done. */
   ok: 0,

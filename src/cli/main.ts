@@ -75,7 +75,14 @@ const DEFAULT_IO: CliIo = {
  *
  * @param args The command line, without the program.
  * @param io Where to write and read; the console by default.
- * @returns The exit code.
+ * @returns The exit code (see {@linkcode EXIT}).
+ *
+ * @example Listing the streams of a Deno KV file as JSON
+ * ```ts ignore
+ * import { main } from "@herald/herald/cli";
+ * const code = await main(["streams", "--kv", ".herald/bus.sqlite", "--json"]);
+ * Deno.exit(code);
+ * ```
  */
 export async function main(args: string[], io: CliIo = DEFAULT_IO): Promise<number> {
   const [name, ...rest] = args;

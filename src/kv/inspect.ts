@@ -298,6 +298,8 @@ function isoOf(value: unknown): string | undefined {
 
 function positionOf(text: string): number {
   const n = Number(text);
-  if (!Number.isSafeInteger(n) || n < 0) throw new TypeError(`Not a stream position: "${text}"`);
+  if (typeof text !== "string" || !Number.isSafeInteger(n) || n < 0) {
+    throw new TypeError(`Not a position: ${JSON.stringify(text)}`);
+  }
   return n;
 }

@@ -94,7 +94,7 @@ export class MemoryInspector {
   }
 
   deadLetters(group: string, query: DeadLetterQuery = {}): DeadLetter[] {
-    const after = query.after === undefined ? 0 : Number(query.after);
+    const after = query.after === undefined ? 0 : positionOf(query.after);
     const all = [...this.groupsOf.get(group)?.dead.values() ?? []]
       .filter((d) => d.n > after && matchesQuery(d, query))
       .sort((a, b) => a.n - b.n)
@@ -138,7 +138,7 @@ export class MemoryInspector {
   peek(stream: string, options: PeekOptions = {}): PeekPage {
     const entries = this.streamsOf.get(stream) ?? [];
     const after = options.after !== undefined
-      ? Number(options.after)
+      ? positionOf(options.after)
       : this.#before(stream, checkPosition(options.from ?? "earliest"));
     const limit = options.limit ?? 50;
     const events: StreamEvent[] = entries.filter((e) => e.seq > after).slice(0, limit).map((e) => {
@@ -165,6 +165,15 @@ export class MemoryInspector {
     if (!found) throw new NotFoundError("event", `No event "${to.eventId}" on stream "${stream}"`);
     return found.seq - 1;
   }
+}
+
+/** Checks a position given back by a caller. */
+function positionOf(text: string): number {
+  const n = Number(text);
+  if (typeof text !== "string" || !Number.isSafeInteger(n) || n < 0) {
+    throw new TypeError(`Not a position: ${JSON.stringify(text)}`);
+  }
+  return n;
 }
 
 function timeOf(e: MemoryEntry): string {

@@ -173,7 +173,7 @@ export class RedisInspector {
   async readDead(group: string, query: DeadLetterQuery = {}): Promise<StoredDeadLetter[]> {
     const limit = query.limit ?? Infinity;
     const out: StoredDeadLetter[] = [];
-    let from = query.after === undefined ? "-" : `(${query.after}`;
+    let from = query.after === undefined ? "-" : `(${entryId(query.after)}`;
     while (out.length < limit) {
       const page = await this.command(
         ["XRANGE", this.keys.dead(group), from, "+", "COUNT", PAGE],
@@ -240,7 +240,7 @@ export class RedisInspector {
 
   async peek(stream: string, options: PeekOptions = {}): Promise<PeekPage> {
     const key = this.keys.stream(stream);
-    let after = options.after;
+    let after = options.after === undefined ? undefined : entryId(options.after);
     if (after === undefined) {
       const from = checkPosition(options.from ?? "earliest");
       if (from === "latest") {
@@ -273,6 +273,14 @@ export function previousId(id: string): string {
   const [ms, seq] = id.split("-").map(BigInt);
   if (seq > 0n) return `${ms}-${seq - 1n}`;
   return ms > 0n ? `${ms - 1n}-${MAX_SEQ}` : "0-0";
+}
+
+/** Checks a position given back by a caller: a stream entry id. */
+function entryId(text: string): string {
+  if (typeof text !== "string" || !/^\d+-\d+$/.test(text)) {
+    throw new TypeError(`Not a position: ${JSON.stringify(text)}`);
+  }
+  return text;
 }
 
 /** A flat `[name, value, …]` reply as an object. */

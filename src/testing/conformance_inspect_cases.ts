@@ -164,6 +164,28 @@ export const INSPECT_CASES: Readonly<Record<string, CaseFn>> = {
     equal(await k.claim(g, [s]), []);
   },
 
+  "resetGroup() leaves pending deliveries pending and settleable": async (k) => {
+    const s = k.name("s"), g = k.name("g");
+    await k.backend.subscribe(g, [s], "earliest");
+    await k.backend.append(k.events(s, 4));
+    const held = await k.claimUntil(g, [s], 2);
+    equal(held.length, 2);
+    await k.backend.resetGroup(g, s, "latest");
+    equal((await groupOn(k, g, s))?.pending, 2);
+    equal(await k.claim(g, [s], { consumer: "other" }), [], "the rest was skipped");
+    await k.backend.settle(g, held.map((delivery) => ({ delivery, outcome: "ack" as const })));
+    await until(async () => (await groupOn(k, g, s))?.pending === 0);
+  },
+
+  "redrive() called twice at once moves each dead letter once": async (k) => {
+    const s = k.name("s"), g = k.name("g");
+    await k.backend.subscribe(g, [s], "earliest");
+    const ids = await killed(k, g, s, 4, "t", { name: "Error", message: "boom" });
+    const [a, b] = await Promise.all([k.backend.redrive(g), k.backend.redrive(g, ids)]);
+    equal(a + b, 4);
+    equal(ns(await k.claimUntil(g, [s], 5, { timeoutMs: 1_000 })).sort(), [0, 1, 2, 3]);
+  },
+
   "resetGroup() of a missing group or event throws NotFoundError": async (k) => {
     const s = k.name("s"), g = k.name("g");
     await k.backend.append(k.events(s, 1));
@@ -206,6 +228,7 @@ export const INSPECT_CASES: Readonly<Record<string, CaseFn>> = {
       more[0].id,
     ]);
     equal((await k.backend.peek(k.name("nothing"))).events, []);
+    await rejects(k.backend.peek(s, { after: "not a position" }), TypeError);
     equal((await k.claimUntil(g, [s], 6)).length, 6, "peeking claimed nothing");
   },
 };

@@ -63,6 +63,9 @@ Deno.test("createAdmin() lists streams, groups and dead letters with payload and
     assertEquals((next.body.deadLetters as { id: string }[])[0].id, dead[1].id);
     const events = await t.call("/streams/orders/events?limit=2");
     assertEquals((events.body.events as unknown[]).length, 2);
+    const garbage = await t.call("/streams/orders/events?after=garbage");
+    assertEquals([garbage.status, garbage.body.code], [400, "bad_request"]);
+    assertEquals((await t.call("/streams/orders/events?limit=0")).status, 400);
   } finally {
     await t.close();
   }

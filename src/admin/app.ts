@@ -11,6 +11,7 @@ import { serviceLog } from "../runtime/log.ts";
 import { bearer } from "./auth.ts";
 import { dashboardRoutes } from "./dashboard/routes.ts";
 import { errorAnswer } from "./errors.ts";
+import { journeyRoutes } from "./journey_routes.ts";
 import { readRoutes } from "./read_routes.ts";
 import { type AdminEnv, type AdminLog, writeRoutes } from "./write_routes.ts";
 
@@ -76,6 +77,7 @@ export function createAdmin(options: AdminOptions): AdminApp {
   app.use("*", bearer(options.token, options.readToken));
   app.get("/", (c) => c.json({ access: c.get("access"), routes: ROUTES }));
   readRoutes(app, backend);
+  journeyRoutes(app, backend);
   writeRoutes(app, backend, options.log ?? serviceLog("herald"));
   return { fetch: (request) => app.fetch(request) };
 }
@@ -89,6 +91,7 @@ const ROUTES = [
   "GET /groups/live?stream= (text/event-stream)",
   "GET /groups/:group/dead?type=&error=&since=&until=&after=&limit=",
   "GET /groups/:group/dead/:id",
+  "GET /journeys/:id?limit= (an event id or a correlation id)",
   "POST /groups/:group/redrive",
   "POST /groups/:group/purge",
   "POST /groups/:group/reset",

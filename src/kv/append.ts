@@ -10,7 +10,7 @@ import type { AppendOptions } from "../backend.ts";
 import { type Envelope, envelopeJson, envelopeProblem, MAX_ENVELOPE_BYTES } from "../envelope.ts";
 import { EnvelopeTooLargeError } from "../errors.ts";
 import { CHUNK_BYTES, pack, runs, storedSize } from "./chunks.ts";
-import { dedupeKey, eventKey, seqKey } from "./keys.ts";
+import { dedupeKey, eventKey, indexKeys, indexWrites, seqKey } from "./keys.ts";
 import {
   APPEND_SHORT_RETRIES,
   backoff,
@@ -275,11 +275,14 @@ export class Appender {
     const key = seqKey(stream);
     let result: Deno.KvCommitResult | Deno.KvCommitError;
     try {
-      result = await this.kv.atomic()
+      const op = this.kv.atomic()
         .check({ key, versionstamp: state.versionstamp })
         .set(eventKey(stream, state.seq + 1), pack(events as Envelope[]))
-        .set(key, seq)
-        .commit();
+        .set(key, seq);
+      events.forEach((e, i) => {
+        for (const [k, v] of indexWrites(e, state.seq + 1 + i)) op.set(k, v);
+      });
+      result = await op.commit();
     } catch (err) {
       if (isLocked(err)) return false;
       throw tooBig(err);
@@ -372,10 +375,12 @@ function costOf(events: readonly Envelope[], dedupe: boolean): Cost {
     }
     const size = storedSize(json, bytes);
     cost.sizes.push(size);
-    const k = keyBytes(eventKey(e.stream, 0)) + (dedupe ? keyBytes(dedupeKey(e.id)) : 0);
+    const index = indexKeys(e);
+    let k = keyBytes(eventKey(e.stream, 0)) + (dedupe ? keyBytes(dedupeKey(e.id)) : 0);
+    for (const key of index) k += keyBytes(key);
     cost.streams.add(e.stream);
-    cost.mutations += dedupe ? 2 : 1;
-    cost.bytes += size + k + (dedupe ? 8 : 0);
+    cost.mutations += (dedupe ? 2 : 1) + index.length;
+    cost.bytes += size + k + (dedupe ? 8 : 0) + 40 * index.length;
     cost.keyBytes += k;
   }
   for (const s of cost.streams) {
@@ -419,6 +424,7 @@ function numbered(
     for (const run of runs(list, sizes)) {
       const first = next.get(stream)! + 1;
       writes.push([eventKey(stream, first), pack(run)]);
+      run.forEach((e, i) => writes.push(...indexWrites(e, first + i)));
       next.set(stream, first + run.length - 1);
     }
   }

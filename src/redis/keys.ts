@@ -52,6 +52,16 @@ export class Keys {
     return `${this.prefix}id|${eventId}`;
   }
 
+  /** The correlation index: `<entry id>|<stream key>` of each event of a correlation id. */
+  correlation(correlationId: string): string {
+    return `${this.prefix}c|${correlationId}`;
+  }
+
+  /** The correlation id of an event that does not start its chain. */
+  caused(eventId: string): string {
+    return `${this.prefix}ce|${eventId}`;
+  }
+
   /** A named lock. */
   lock(name: string): string {
     return `${this.prefix}lock|${name}`;

@@ -376,12 +376,20 @@ function costOf(events: readonly Envelope[], dedupe: boolean): Cost {
     const size = storedSize(json, bytes);
     cost.sizes.push(size);
     const index = indexKeys(e);
-    let k = keyBytes(eventKey(e.stream, 0)) + (dedupe ? keyBytes(dedupeKey(e.id)) : 0);
+    let k = dedupe ? keyBytes(dedupeKey(e.id)) : 0;
     for (const key of index) k += keyBytes(key);
     cost.streams.add(e.stream);
-    cost.mutations += (dedupe ? 2 : 1) + index.length;
+    cost.mutations += (dedupe ? 1 : 0) + index.length;
     cost.bytes += size + k + (dedupe ? 8 : 0) + 40 * index.length;
     cost.keyBytes += k;
+  }
+  // The events' own writes: one per chunk, as numbered() will pack them.
+  for (const s of cost.streams) {
+    const mine = events.flatMap((e, i) => (e.stream === s ? [i] : []));
+    const chunks = runs(mine.map((i) => events[i]), mine.map((i) => cost.sizes[i])).length;
+    cost.mutations += chunks;
+    cost.keyBytes += chunks * keyBytes(eventKey(s, 0));
+    cost.bytes += chunks * keyBytes(eventKey(s, 0));
   }
   for (const s of cost.streams) {
     cost.mutations++;

@@ -7,6 +7,7 @@ import { assert, assertEquals } from "@std/assert";
 import { until } from "../_until.ts";
 import { browserOrSkip, launch, withShot } from "./_browser.ts";
 import { Ordered, startApp, TOKEN } from "./_app.ts";
+import { Registered, startServices } from "../journey/_services.ts";
 
 const chromium = browserOrSkip();
 /** Records every lag the page shows for "billing", in `window.lags` (runs in the page). */
@@ -108,6 +109,43 @@ Deno.test({
       });
     } finally {
       await browser.close();
+      await app.close();
+    }
+  },
+});
+
+Deno.test({
+  name: "dashboard follows a registration from its dead letter to its journey across services",
+  ignore: chromium === undefined,
+  async fn() {
+    const app = await startApp();
+    const services = await startServices(app.bus);
+    const browser = await launch(chromium!);
+    const { page } = browser;
+    try {
+      await withShot(page, "journey", async () => {
+        const root = await app.bus.publish(Registered, { email: "ada@example.com" });
+        await until(async () => (await app.bus.backend.deadLetters("chat")).length === 1);
+        await page.goto(`${app.url}#/dead/chat`);
+        await page.fill("#token", TOKEN);
+        await page.click("#login button[type=submit]");
+        await page.locator("article.letter a", { hasText: "Journey" }).click();
+        const created = page.locator('li.hop[data-type="user.created"]');
+        await created.locator('.state[data-group="chat"][data-state="dead"]').waitFor();
+        await created.locator('.state[data-group="posts"][data-state="handled"]').waitFor();
+        assertEquals(await created.getAttribute("class"), "hop focus", "the dead letter's event");
+        const registered = page.locator('li.hop[data-type="user.registered"]');
+        assertEquals(await registered.getAttribute("data-id"), root.id);
+        await registered.locator('.state[data-group="users"][data-state="handled"]').waitFor();
+
+        await page.goto(`${app.url}#/`);
+        await page.fill("#find input", root.id);
+        await page.click("#find button");
+        await page.locator('li.hop.focus[data-type="user.registered"]').waitFor();
+      });
+    } finally {
+      await browser.close();
+      await services.stop();
       await app.close();
     }
   },

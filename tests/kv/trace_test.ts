@@ -41,3 +41,20 @@ Deno.test("kv() trims the correlation index with the events retention trims", as
     await db.cleanup();
   }
 });
+
+Deno.test("kv() still appends 900 unrelated events in one call with their index entries", async () => {
+  const db = await tempDb();
+  const backend = kv({ path: db.path });
+  try {
+    const events = Array.from(
+      { length: 900 },
+      (_, n) => createEnvelope("bulk", "bulk.loaded", { n }, "tests"),
+    );
+    await backend.append(events);
+    const trace = await backend.trace(events[899].id);
+    assertEquals(trace.events.map((e) => e.position), ["900"]);
+  } finally {
+    await backend.close();
+    await db.cleanup();
+  }
+});

@@ -212,7 +212,7 @@ function route() {
   var parts = location.hash.replace(/^#\/?/, "").split("/").map(decodeURIComponent);
   if (parts[0] === "dead" && parts[1]) return deadView(parts[1]);
   if (parts[0] === "stream" && parts[1]) return streamView(parts[1]);
-  if (parts[0] === "journey" && parts[1] && typeof journeyView === "function") return journeyView(parts[1]);
+  if (parts[0] === "journey" && parts[1]) return journeyView(parts[1]);
   overview();
 }
 function start() {

@@ -71,7 +71,9 @@ dialog label { display: block; margin: 6px 0; }
 dialog input { width: 100%; }
 .tree { list-style: none; padding-left: 18px; border-left: 2px solid var(--line); margin: 6px 0; }
 .tree.root { padding-left: 0; border-left: 0; }
-.hop { margin: 8px 0; }
+.hop { margin: 8px 0; padding: 4px 8px; border-radius: 6px; }
+.hop.focus > .letter-head { outline: 2px solid var(--accent); outline-offset: 3px; border-radius: 4px; }
+.chip-link { text-decoration: none; }
 .reach { display: flex; flex-wrap: wrap; gap: 6px; margin-top: 4px; }
 .state { font-size: 12px; border-radius: 10px; padding: 1px 8px; border: 1px solid var(--line); }
 .state.handled { color: var(--ok); } .state.dead { color: var(--bad); }

@@ -137,8 +137,9 @@ export class RedisBackend implements Backend {
     ];
     for (const e of events) {
       if (streams.length > 1) args.push(at.get(e.stream)!);
-      args.push(place(this.#keys.correlation(e.correlationid)));
-      args.push(e.correlationid === e.id ? 0 : place(this.#keys.caused(e.id)));
+      const root = e.correlationid === e.id;
+      args.push(place(this.#keys[root ? "correlation" : "correlated"](e.correlationid)));
+      args.push(root ? 0 : place(this.#keys.caused(e.id)));
       args.push(e.correlationid, envelopeJson(e));
     }
     await this.#run(APPEND, keys, args);

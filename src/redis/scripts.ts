@@ -25,12 +25,13 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
  * append — KEYS: the k distinct stream keys, then one dedupe key per event when deduping, then
  * the correlation index keys. ARGV: trim ("none" | "MAXLEN" | "MINID"), trim approx ("~" | "="),
  * trim arg, dedupe ("0"|"1"), dedupe ttl ms, k, index ttl ms (0: none), then per event: its
- * stream's place in KEYS (only when k > 1), the place in KEYS of its correlation list, of its
- * "caused" key (0 when the event starts its chain), its correlation id, and its envelope JSON.
- * Returns how many were written.
+ * stream's place in KEYS (only when k > 1), the places in KEYS of its two index keys (the second
+ * 0 for an event that starts its chain), its correlation id, and its envelope JSON. Returns how
+ * many were written.
  *
- * The correlation list gets `<entry id>|<stream key>` per event, the caused key the correlation
- * id: both written with the event, so an event is never found unindexed.
+ * The index names each event as `<entry id>|<stream key>`, written with the event: an event that
+ * starts its chain (its id is its correlation id) is one string key (`SET`, one command); any
+ * other is pushed on its correlation's list, and its own key gives its correlation id.
  *
  * Each stream is named once, not once per event: a batch of 100 on one stream is then 100 fewer
  * keys for the client to encode and Redis to parse (measured with 100 events per call: Redis
@@ -42,6 +43,9 @@ export const APPEND = `local trim, approx, limit, ttl = ARGV[1], ARGV[2], ARGV[3
 local dedupe, k, ittl = ARGV[4] == '1', tonumber(ARGV[6]), tonumber(ARGV[7])
 local stride = k > 1 and 5 or 4
 local written, event = 0, 0
+local function put(key, value)
+  if ittl > 0 then redis.call('SET', key, value, 'PX', ittl) else redis.call('SET', key, value) end
+end
 for at = 8, #ARGV, stride do
   event = event + 1
   local key = KEYS[1]
@@ -49,15 +53,15 @@ for at = 8, #ARGV, stride do
   local b = at + stride - 4
   local seen = dedupe and KEYS[k + event]
   if not (seen and redis.call('EXISTS', seen) == 1) then
-    local id = redis.call('XADD', key, '*', 'e', ARGV[b + 3])
+    local member = redis.call('XADD', key, '*', 'e', ARGV[b + 3]) .. '|' .. key
     if seen then redis.call('SET', seen, '1', 'PX', ttl) end
-    local list = KEYS[tonumber(ARGV[b])]
-    redis.call('RPUSH', list, id .. '|' .. key)
-    if ittl > 0 then redis.call('PEXPIRE', list, ittl) end
-    local caused = tonumber(ARGV[b + 1])
-    if caused > 0 then
-      if ittl > 0 then redis.call('SET', KEYS[caused], ARGV[b + 2], 'PX', ittl)
-      else redis.call('SET', KEYS[caused], ARGV[b + 2]) end
+    local first, caused = KEYS[tonumber(ARGV[b])], tonumber(ARGV[b + 1])
+    if caused == 0 then put(first, member)
+    else
+      if redis.call('RPUSH', first, member) == 1 and ittl > 0 then
+        redis.call('PEXPIRE', first, ittl)
+      end
+      put(KEYS[caused], ARGV[b + 2])
     end
     written = written + 1
   end

@@ -1,5 +1,5 @@
 /**
- * Tracing a request on Redis: the correlation list (see the append script) names each event's
+ * Tracing a request on Redis: the correlation index (see the append script) names each event's
  * stream entry; `XINFO GROUPS`, `XPENDING`, the group's redrive stream and dead-letter stream
  * tell where the event stands in each group.
  *
@@ -45,7 +45,11 @@ export async function redisTrace(
   const limit = traceLimit(options);
   const caused = await command(["GET", keys.caused(id)]);
   const correlationId = typeof caused === "string" ? caused : id;
-  const refs = await command(["LRANGE", keys.correlation(correlationId), 0, limit]) as string[];
+  const first = await command(["GET", keys.correlation(correlationId)]);
+  const refs = [
+    ...(typeof first === "string" ? [first] : []),
+    ...await command(["LRANGE", keys.correlated(correlationId), 0, limit]) as string[],
+  ];
   const groups = new Map<string, Promise<[string, string][]>>();
   const events: TracedEvent[] = [];
   for (const ref of refs.slice(0, limit)) {

@@ -63,6 +63,18 @@ export type {
 } from "./src/inspect.ts";
 export { type Bus, type BusOptions, createBus, type PublishItem } from "./src/bus.ts";
 export {
+  type Journey,
+  journey,
+  type JourneyNode,
+  type Reach,
+  type ReachState,
+  type Trace,
+  TRACE_LIMIT,
+  type TracedEvent,
+  type TraceOptions,
+  type Tracer,
+} from "./src/trace.ts";
+export {
   type DecodedPayload,
   decodePayload,
   defineEvent,

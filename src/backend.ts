@@ -24,6 +24,7 @@
 import type { Envelope } from "./envelope.ts";
 import type { SchemaIssue } from "./errors.ts";
 import type { Inspector } from "./inspect.ts";
+import type { Tracer } from "./trace.ts";
 
 /** Where a new consumer group starts reading a stream. */
 export type StartPosition = "earliest" | "latest" | Date;
@@ -179,10 +180,10 @@ export interface Locks {
 
 /**
  * A backend for Herald: {@linkcode Storage} for the core, {@linkcode Inspector} for operators
- * (dead letters, groups, streams), {@linkcode Locks} for cron. Every backend implements all three
+ * (dead letters, groups, streams), {@linkcode Locks} for cron, `Tracer` for journeys. Every backend implements all three
  * and runs the conformance suite in `./testing`.
  */
-export interface Backend extends Storage, Inspector, Locks {}
+export interface Backend extends Storage, Inspector, Locks, Tracer {}
 
 /**
  * Optional capability of backends built on Deno KV: append events inside the caller's own atomic

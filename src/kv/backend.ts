@@ -47,6 +47,8 @@ import { idTime } from "../id.ts";
 import { LeaseBook } from "./leases.ts";
 import type { KvOptions } from "./options.ts";
 import { Trimmer } from "./retention.ts";
+import { kvTrace } from "./trace.ts";
+import type { Trace, TraceOptions } from "../trace.ts";
 import { LeaseWriter } from "./settle.ts";
 import { commit, get, type KvStats, newStats } from "./store.ts";
 import { subscribeStream } from "./subscribe.ts";
@@ -388,6 +390,13 @@ export class KvBackend implements Backend, AtomicAppender {
       p.bell?.ring("appended", stream);
       p.waker.notify();
     });
+  }
+
+  /** {@inheritDoc Tracer.trace} */
+  async trace(id: string, options?: TraceOptions): Promise<Trace> {
+    return await this.#run((p) =>
+      kvTrace(p.kv, this.stats, (s, o) => p.inspector.peek(s, o), id, options)
+    );
   }
 
   /** {@inheritDoc Inspector.peek} */

@@ -11,6 +11,9 @@
  * - `["herald", "dead", group, id]` → {@linkcode DeadEntry}.
  * - `["herald", "dedupe", eventId]` → 1, expiring after a day.
  * - `["herald", "lock", name]` → {@linkcode LockEntry}, expiring with the lock.
+ * - `["herald", "corr", correlationId, eventId]` → `[stream, seq]`: the correlation index, written
+ *   with the append and deleted when retention trims the event.
+ * - `["herald", "cev", eventId]` → correlation id, for events that do not start their chain.
  *
  * @module
  */
@@ -102,6 +105,28 @@ export const deadPrefix = (group: string): Deno.KvKey => [P, "dead", group];
 export const deadKey = (group: string, id: string): Deno.KvKey => [P, "dead", group, id];
 export const dedupeKey = (id: string): Deno.KvKey => [P, "dedupe", id];
 export const lockKey = (name: string): Deno.KvKey => [P, "lock", name];
+export const corrPrefix = (correlationId: string): Deno.KvKey => [P, "corr", correlationId];
+export const corrKey = (correlationId: string, eventId: string): Deno.KvKey => [
+  P,
+  "corr",
+  correlationId,
+  eventId,
+];
+export const causedKey = (eventId: string): Deno.KvKey => [P, "cev", eventId];
+
+/** The correlation index's entries for an event numbered `seq`. */
+export function indexWrites(e: Envelope, seq: number): [Deno.KvKey, unknown][] {
+  const writes: [Deno.KvKey, unknown][] = [[corrKey(e.correlationid, e.id), [e.stream, seq]]];
+  if (e.correlationid !== e.id) writes.push([causedKey(e.id), e.correlationid]);
+  return writes;
+}
+
+/** The keys {@linkcode indexWrites} wrote for an event. */
+export function indexKeys(e: Envelope): Deno.KvKey[] {
+  const keys = [corrKey(e.correlationid, e.id)];
+  if (e.correlationid !== e.id) keys.push(causedKey(e.id));
+  return keys;
+}
 
 /** What a delivery's ref names: its lease, its event, and the claim's token. */
 export interface Ref {

@@ -5,16 +5,20 @@
  * @module
  */
 import { defaultLogger } from "../telemetry/log.ts";
+import { envelopeProblem } from "../envelope.ts";
+import type { Envelope } from "../envelope.ts";
 import { lastOf, unpack } from "./chunks.ts";
-import { eventPrefix, seqKey } from "./keys.ts";
+import { eventPrefix, indexKeys, seqKey } from "./keys.ts";
 import type { KvOptions, RetentionOptions } from "./options.ts";
 import { commit, get, type KvStats, list } from "./store.ts";
 import { timeOf } from "./subscribe.ts";
 
 const log = defaultLogger("herald");
 
-/** Events deleted per atomic operation. */
+/** Entries read per page of a trim. */
 const PAGE = 500;
+/** Keys deleted per atomic operation (Deno KV allows 1,000 mutations). */
+const DELETES = 900;
 /** The least time between two automatic trims of one stream, in milliseconds. */
 const AUTO_TRIM_MS = 1_000;
 
@@ -74,7 +78,9 @@ export class Trimmer {
         limit: PAGE,
       });
       const doomed: Deno.KvKey[] = [];
-      // Whole entries go (an append's chunk together), once their newest event may go.
+      const keys: Deno.KvKey[] = [];
+      // Whole entries go (an append's chunk together), once their newest event may go; their
+      // correlation index entries go first, so no index entry outlives its event for long.
       for (const e of page) {
         const first = e.key[3];
         if (typeof first !== "number") break;
@@ -82,11 +88,16 @@ export class Trimmer {
         const newest = timeOf(events[events.length - 1][1]);
         if (lastOf(first, e.value) >= keepFrom && newest >= cutoff) break;
         doomed.push(e.key);
+        for (const [, v] of events) if (!envelopeProblem(v)) keys.push(...indexKeys(v as Envelope));
+        keys.push(e.key);
       }
       if (doomed.length === 0) return deleted;
-      await commit(this.stats, this.kv, (op) => {
-        for (const k of doomed) op.delete(k);
-      });
+      for (let i = 0; i < keys.length; i += DELETES) {
+        const part = keys.slice(i, i + DELETES);
+        await commit(this.stats, this.kv, (op) => {
+          for (const k of part) op.delete(k);
+        });
+      }
       deleted += doomed.length;
       if (doomed.length < page.length) return deleted;
     }

@@ -23,6 +23,7 @@ import type {
   PurgeOptions,
   StreamInfo,
 } from "../inspect.ts";
+import type { Trace, TraceOptions } from "../trace.ts";
 import { MemoryInspector } from "./inspect.ts";
 
 interface Entry {
@@ -93,6 +94,7 @@ export class MemoryBackend implements Backend {
       if (options.dedupe && this.#seen.has(e.id)) continue;
       this.#seen.add(e.id);
       this.appendRaw(e.stream, structuredClone(e));
+      this.#inspector.indexed(e, this.#streams.get(e.stream)!.at(-1)!.seq);
     }
     return Promise.resolve();
   }
@@ -261,6 +263,11 @@ export class MemoryBackend implements Backend {
       this.#inspector.resetGroup(group, stream, to);
       for (const wake of this.#wakers) wake();
     });
+  }
+
+  /** {@inheritDoc Tracer.trace} */
+  trace(id: string, options?: TraceOptions): Promise<Trace> {
+    return this.#sync(() => this.#inspector.trace(id, options));
   }
 
   /** Reads a stream's events without claiming them. */

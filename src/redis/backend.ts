@@ -39,6 +39,8 @@ import { EXTEND, SETTLE } from "./lease_scripts.ts";
 import { CLAIM } from "./claim_scripts.ts";
 import { Reader } from "./reader.ts";
 import { APPEND, LEAVE, REDRIVE, Scripts } from "./scripts.ts";
+import { indexTtlMs, redisTrace } from "./trace.ts";
+import type { Trace, TraceOptions } from "../trace.ts";
 
 /** The Redis Streams backend. Made by `redis()`. */
 export class RedisBackend implements Backend {
@@ -111,33 +113,39 @@ export class RedisBackend implements Backend {
         ? ["MAXLEN", approx, trim.maxLen]
         : ["MINID", approx, `${Date.now() - trim.maxAgeMs}-0`];
     }
-    const first = this.#keys.stream(events[0].stream);
-    if (!options.dedupe && events.length === 1) {
-      // One XADD is atomic by itself and needs no script. (A batch goes through the script:
-      // MULTI/EXEC would spare Redis the Lua, but costs the client a command object per event,
-      // about four times the client CPU of one EVALSHA.)
-      const trimArgs = head[0] === "none" ? [] : head;
-      await this.#command(["XADD", first, ...trimArgs, "*", "e", envelopeJson(events[0])]);
-    } else {
-      // Each stream named once in KEYS; with several, each event says which (see APPEND).
-      const streams = [first];
-      const at = new Map([[events[0].stream, 1]]);
-      for (const e of events) {
-        if (!at.has(e.stream)) {
-          streams.push(this.#keys.stream(e.stream));
-          at.set(e.stream, streams.length);
-        }
+    // Each stream named once in KEYS; with several, each event says which (see APPEND).
+    const streams = [this.#keys.stream(events[0].stream)];
+    const at = new Map([[events[0].stream, 1]]);
+    for (const e of events) {
+      if (!at.has(e.stream)) {
+        streams.push(this.#keys.stream(e.stream));
+        at.set(e.stream, streams.length);
       }
-      const keys = options.dedupe
-        ? [...streams, ...events.map((e) => this.#keys.dedupe(e.id))]
-        : streams;
-      const args = [...head, options.dedupe ? "1" : "0", this.#options.dedupeTtlMs, streams.length];
-      for (const e of events) {
-        if (streams.length > 1) args.push(at.get(e.stream)!);
-        args.push(envelopeJson(e));
-      }
-      await this.#run(APPEND, keys, args);
     }
+    const keys = options.dedupe
+      ? [...streams, ...events.map((e) => this.#keys.dedupe(e.id))]
+      : [...streams];
+    const index = new Map<string, number>();
+    const place = (key: string) => {
+      let n = index.get(key);
+      if (n === undefined) index.set(key, n = keys.push(key));
+      return n;
+    };
+    const args = [
+      ...head,
+      options.dedupe ? "1" : "0",
+      this.#options.dedupeTtlMs,
+      streams.length,
+      indexTtlMs(trim),
+    ];
+    for (const e of events) {
+      if (streams.length > 1) args.push(at.get(e.stream)!);
+      const root = e.correlationid === e.id;
+      args.push(place(this.#keys[root ? "correlation" : "correlated"](e.correlationid)));
+      args.push(root ? 0 : place(this.#keys.caused(e.id)));
+      args.push(e.correlationid, envelopeJson(e));
+    }
+    await this.#run(APPEND, keys, args);
     this.#poller.wakeAll();
   }
 
@@ -343,6 +351,12 @@ export class RedisBackend implements Backend {
     this.#open();
     await this.#inspector.resetGroup(group, stream, to);
     this.#poller.wakeAll();
+  }
+
+  /** {@inheritDoc Tracer.trace} */
+  async trace(id: string, options?: TraceOptions): Promise<Trace> {
+    this.#open();
+    return await redisTrace((args) => this.#command(args), this.#keys, id, options);
   }
 
   async peek(stream: string, options?: PeekOptions): Promise<PeekPage> {

@@ -52,6 +52,21 @@ export class Keys {
     return `${this.prefix}id|${eventId}`;
   }
 
+  /** The correlation index of the event that starts a chain: `<entry id>|<stream key>`. */
+  correlation(correlationId: string): string {
+    return `${this.prefix}c|${correlationId}`;
+  }
+
+  /** The correlation index of the other events of a chain: a list of `<entry id>|<stream key>`. */
+  correlated(correlationId: string): string {
+    return `${this.prefix}cc|${correlationId}`;
+  }
+
+  /** The correlation id of an event that does not start its chain. */
+  caused(eventId: string): string {
+    return `${this.prefix}ce|${eventId}`;
+  }
+
   /** A named lock. */
   lock(name: string): string {
     return `${this.prefix}lock|${name}`;

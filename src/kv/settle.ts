@@ -177,7 +177,7 @@ export class LeaseWriter {
       // Keys freed ride only when this process knows their holds and nothing is parked.
       for (const [seq, key] of c.frees) {
         const known = this.holdBook.get(c.group, c.stream, key);
-        if (!known || (known.hold?.w ?? 0) > 0) return undefined;
+        if (known?.hold?.s !== seq || known.hold.w > 0) return undefined;
         if (avoid.has(JSON.stringify(holdKey(c.group, c.stream, key)))) return undefined;
         c.holds.set(seq, known);
       }
@@ -479,8 +479,10 @@ export class LeaseWriter {
     for (const c of changes) {
       c.holds.clear();
       for (const [seq, key] of c.frees) {
+        // Known to name another holder: this process's record is older than the event (handed
+        // the key by another process), so read it.
         const known = read ? undefined : this.holdBook.get(c.group, c.stream, key);
-        if (known) c.holds.set(seq, known);
+        if (known?.hold?.s === seq) c.holds.set(seq, known);
         else toRead.push({ c, seq, key });
       }
     }

@@ -252,9 +252,10 @@ export class KvBackend implements Backend, AtomicAppender {
           const now = Date.now();
           const since = now - pace.lastReturn;
           pace.lastReturn = now;
-          const faster = n >= LINGER_MIN && n < max && n >= since * LINGER_RATE;
+          // Keyed events come as their keys are freed, not as they arrive (see `ClaimLook.keyed`).
+          const faster = n >= LINGER_MIN && n < max && n >= since * LINGER_RATE && !look.keyed;
           pace.lingerUntil = faster ? now + LINGER_MS : 0;
-          if (n < max) pace.drained = { mark, wakeAt: look.wakeAt };
+          if (n < max && !look.keyed) pace.drained = { mark, wakeAt: look.wakeAt };
           return look.deliveries;
         }
         pace.lingerUntil = 0;

@@ -23,7 +23,7 @@ import {
   seqKey,
 } from "./keys.ts";
 import { type LeaseBook, toDelivery } from "./leases.ts";
-import { type HoldBook, keyOf, type KnownHold, readHolds } from "./keyhold.ts";
+import { type HoldBook, keyOf, type KnownHold, park, readHolds } from "./keyhold.ts";
 import type { Rider } from "./settle.ts";
 import { eventsAt, eventsOf, isChunk, lastOf } from "./chunks.ts";
 import { commit, get, getMany, type KvStats, LIMITS, list, scan, utf8Bytes } from "./store.ts";
@@ -87,6 +87,8 @@ interface Candidate {
   entry?: Replaced;
   /** A redriven event: it takes its key again when claimed. */
   redriven?: true;
+  /** An event parked behind this key, now its holder: its copy is read and deleted. */
+  parked?: string;
 }
 
 /** A hold one claim checks and writes (see keyhold.ts). */
@@ -118,6 +120,8 @@ interface Look {
   cursors: Map<string, { from: CursorState; to: Cursor }>;
   holds: Map<string, HoldPlan>;
   parked: Parked[];
+  /** Parked copies of events handed out now, deleted with the claim. */
+  unparked: Deno.KvKey[];
 }
 
 /** A lease one claim writes, keyed by its first sequence number. */
@@ -172,6 +176,11 @@ export interface ClaimLook {
    * stream then.
    */
   outpaced?: Map<string, Standing>;
+  /**
+   * Set when the look handed out keyed events or left some for lack of room (see `#holdKeys`):
+   * then it says nothing of how fast events arrive, and more may be ready at once.
+   */
+  keyed?: true;
 }
 
 /** Claims work; one per backend, caching cursors and lease-scan times. */
@@ -225,7 +234,7 @@ export class Claimer {
     for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
       const look = await this.#look(group, order, max, leaseMs);
       if (look.found.length === 0) return { deliveries: [], wakeAt: look.wakeAt };
-      await this.#readMissing(look);
+      await this.#readMissing(look, group);
       const assumed = await this.#holdKeys(look, group, readHolds);
       const leases = this.#leasesOf(look, consumer, leaseMs);
       // Settlements made meanwhile ride along: one commit instead of two.
@@ -266,7 +275,10 @@ export class Claimer {
       }
       rider?.committed(result.versionstamp);
       const deliveries = this.#claimed(group, look, leases, result.versionstamp);
-      if (deliveries.length > 0) return { deliveries, wakeAt: look.wakeAt };
+      if (deliveries.length > 0) {
+        const keyed = look.holds.size > 0 || look.unparked.length > 0;
+        return { deliveries, wakeAt: look.wakeAt, ...(keyed ? { keyed: true as const } : {}) };
+      }
     }
     return { deliveries: [], wakeAt: Date.now() };
   }
@@ -287,6 +299,7 @@ export class Claimer {
       cursors: new Map(),
       holds: new Map(),
       parked: [],
+      unparked: [],
     };
     await this.#lookRetries(look, group, order, max);
     await this.#lookLeases(look, group, order, max, leaseMs);
@@ -350,6 +363,7 @@ export class Claimer {
           has: copy,
           entry,
           ...(v.r ? { redriven: true as const } : {}),
+          ...(v.p !== undefined ? { parked: v.p } : {}),
         });
       }
     });
@@ -430,8 +444,22 @@ export class Claimer {
   }
 
   /** Retries and expired leases name events by number: reads the ones without a copy. */
-  async #readMissing(look: Look): Promise<void> {
-    const missing = look.found.filter((c) => !c.has);
+  async #readMissing(look: Look, group: string): Promise<void> {
+    const unparked = look.found.filter((c) => c.parked !== undefined);
+    const reads = [];
+    for (let i = 0; i < unparked.length; i += LIMITS.getMany) {
+      const part = unparked.slice(i, i + LIMITS.getMany);
+      reads.push(
+        getMany(this.stats, this.kv, part.map((c) => parkKey(group, c.stream, c.parked!, c.seq))),
+      );
+    }
+    (await Promise.all(reads)).flat().forEach((e, i) => {
+      const c = unparked[i];
+      c.has = e.versionstamp !== null;
+      c.value = e.value;
+      look.unparked.push(e.key);
+    });
+    const missing = look.found.filter((c) => !c.has && c.parked === undefined);
     for (const s of new Set(missing.map((c) => c.stream))) {
       const mine = missing.filter((c) => c.stream === s);
       const values = await eventsAt(this.kv, this.stats, s, mine.map((c) => c.seq));
@@ -495,7 +523,7 @@ export class Claimer {
             continue;
           }
           parkBytes += bytes;
-          plan.hold.w++;
+          plan.hold = park(plan.hold, c.seq);
           look.parked.push({ stream: c.stream, key, seq: c.seq, value: c.value });
           drop.add(c);
         }
@@ -676,6 +704,7 @@ export class Claimer {
         op.set(key, h.hold);
       }
       for (const p of look.parked) op.set(parkKey(group, p.stream, p.key, p.seq), p.value);
+      for (const k of look.unparked) op.delete(k);
       for (const l of leases.values()) {
         op.set(leaseKey(group, l.stream, l.first, l.lease.t), l.lease);
       }

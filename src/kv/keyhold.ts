@@ -6,8 +6,9 @@
  * {@linkcode KeyHold} when the key is free, or else parks the event (a copy, so retention cannot
  * lose it) under `parkKey` and counts it in the hold. Both check the hold's versionstamp, so a
  * claim and the settlement that frees the key never cross. The ack or dead letter of the holder
- * frees the key: it deletes the hold, or hands it to the first parked event and makes that one
- * ready as a retry entry with attempt 0, for any consumer. Retries, expired leases and releases
+ * frees the key: it deletes the hold, or hands it to the first parked event (the hold keeps the
+ * first parked numbers, so this needs no read) and makes that one ready as a retry entry with
+ * attempt 0 naming its parked copy, for any consumer; the claim that takes it deletes the copy. Retries, expired leases and releases
  * never touch the hold: the event keeps its key.
  *
  * @module
@@ -20,6 +21,21 @@ import { getMany, type KvStats, LIMITS } from "./store.ts";
 export interface KnownHold {
   versionstamp: string | null;
   hold: KeyHold | null;
+}
+
+/** The most parked sequence numbers a hold keeps (`KeyHold.q`); past them, read the park list. */
+export const QUEUE_MAX = 200;
+
+/** A hold with `seq` parked behind it. */
+export function park(hold: KeyHold, seq: number): KeyHold {
+  const q = [...hold.q ?? []];
+  // `q` lists the first parked events, all of them while `w` is no more than it holds.
+  if (q.length === hold.w || seq < q[q.length - 1]) {
+    const at = q.findIndex((x) => x > seq);
+    q.splice(at < 0 ? q.length : at, 0, seq);
+    if (q.length > QUEUE_MAX) q.pop();
+  }
+  return { s: hold.s, w: hold.w + 1, q };
 }
 
 /** The most holds one process remembers; past it, it forgets them all and reads again. */

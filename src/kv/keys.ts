@@ -11,7 +11,8 @@
  * - `["herald", "dead", group, id]` → {@linkcode DeadEntry}.
  * - `["herald", "hold", group, stream, key]` → {@linkcode KeyHold}: the event holding a key in a
  *   group (see "Key order" in `backend.ts`), and how many wait behind it.
- * - `["herald", "park", group, stream, key, seq]` → the envelope of an event waiting for its key.
+ * - `["herald", "park", group, stream, key, seq]` → the envelope of an event waiting for its key;
+ *   the claim that hands it out deletes it.
  * - `["herald", "dedupe", eventId]` → 1, expiring after a day.
  * - `["herald", "lock", name]` → {@linkcode LockEntry}, expiring with the lock.
  *
@@ -53,6 +54,8 @@ export interface RetryEntry {
   m?: true;
   /** Set by redrive: the event takes its key again (or waits behind it) when claimed. */
   r?: true;
+  /** Set when the event was parked behind this key: its copy is under `parkKey`. */
+  p?: string;
 }
 
 /** A key held in a group: by which event, and how many events of the key are parked. */
@@ -61,6 +64,11 @@ export interface KeyHold {
   s: number;
   /** How many events wait under `parkPrefix` for the key. */
   w: number;
+  /**
+   * The sequence numbers of the first of them, ascending (up to `QUEUE_MAX` in keyhold.ts):
+   * freeing the key needs no read while they last.
+   */
+  q?: number[];
 }
 
 /** A dead letter as stored. */

@@ -17,14 +17,12 @@ import {
   type KeyHold,
   type Lease,
   leaseKey,
-  parkKey,
   parkPrefix,
   parseRef,
   type RetryEntry,
   retryKey,
 } from "./keys.ts";
-import { type HoldBook, type KnownHold, readHolds } from "./keyhold.ts";
-import type { Envelope } from "../envelope.ts";
+import { type HoldBook, type KnownHold, QUEUE_MAX, readHolds } from "./keyhold.ts";
 import type { LeaseBook } from "./leases.ts";
 import { deadEntry, deadSize, trimError } from "./dead_entry.ts";
 import { commit, getMany, type KvStats, list } from "./store.ts";
@@ -110,7 +108,8 @@ interface Change {
 
 /** What freeing a key involves: its hold, and the first event parked behind it. */
 interface Free extends KnownHold {
-  next?: { seq: number; value: Envelope };
+  /** The parked events' numbers read, when the hold's own list ran out. */
+  more?: number[];
 }
 
 /** Writes settlements and extensions; one per backend. */
@@ -139,7 +138,10 @@ export class LeaseWriter {
     await new Promise<Delivery[]>((resolve, reject) => {
       if (this.#held.length === 0) this.#heldSince = performance.now();
       this.#held.push({ kind: "settle", group, settlements, resolve, reject });
-      this.#holdTimer ??= setTimeout(() => this.#release(), HOLD_MS);
+      // Freeing a key is written at once: the key's next event waits for it, and a claim that
+      // finds nothing else to take never commits to carry it.
+      if (settlements.some(freesKey)) this.#release();
+      else this.#holdTimer ??= setTimeout(() => this.#release(), HOLD_MS);
     });
   }
 
@@ -177,7 +179,7 @@ export class LeaseWriter {
       // Keys freed ride only when this process knows their holds and nothing is parked.
       for (const [seq, key] of c.frees) {
         const known = this.holdBook.get(c.group, c.stream, key);
-        if (known?.hold?.s !== seq || known.hold.w > 0) return undefined;
+        if (known?.hold?.s !== seq || needsList(known.hold)) return undefined;
         if (avoid.has(JSON.stringify(holdKey(c.group, c.stream, key)))) return undefined;
         c.holds.set(seq, known);
       }
@@ -199,6 +201,10 @@ export class LeaseWriter {
         for (const op of ops) op.resolve([]);
       },
       failed: (nextAttemptInMs) => {
+        // A hold of ours may be what failed the claim: read them when written.
+        for (const c of changes) {
+          for (const key of c.frees.values()) this.holdBook.delete(c.group, c.stream, key);
+        }
         // Held back once only: a check of ours that keeps failing must not fail claims.
         if (
           nextAttemptInMs === undefined || ops.some((op) => op.kind === "settle" && op.rode)
@@ -455,17 +461,17 @@ export class LeaseWriter {
     if (!known?.hold || known.hold.s !== seq) return undefined;
     const k = holdKey(c.group, c.stream, key);
     ops.push((op) => op.check({ key: k, versionstamp: known.versionstamp }));
-    const next = known.next;
-    if (!next) {
+    const queue = known.hold.q?.length ? known.hold.q : known.more ?? [];
+    if (known.hold.w === 0 || queue.length === 0) {
       ops.push((op) => op.delete(k));
       return { group: c.group, stream: c.stream, key, hold: null };
     }
-    const hold: KeyHold = { s: next.seq, w: Math.max(0, known.hold.w - 1) };
-    const entry: RetryEntry = { a: 0, env: next.value };
+    const [next, ...rest] = queue;
+    const hold: KeyHold = { s: next, w: known.hold.w - 1, q: rest };
+    const entry: RetryEntry = { a: 0, p: key };
     ops.push((op) => {
-      op.delete(parkKey(c.group, c.stream, key, next.seq));
       op.set(k, hold);
-      op.set(retryKey(c.group, c.stream, now, next.seq), entry);
+      op.set(retryKey(c.group, c.stream, now, next), entry);
     });
     return { group: c.group, stream: c.stream, key, hold };
   }
@@ -492,16 +498,17 @@ export class LeaseWriter {
       const holds = await readHolds(this.kv, this.stats, group, stream, rs.map((r) => r.key));
       rs.forEach((r, i) => r.c.holds.set(r.seq, holds[i]));
     }));
+    // A hold whose list of parked events ran out (more were parked than it lists): read them.
     await Promise.all(changes.flatMap((c) =>
       [...c.holds].map(async ([seq, known]) => {
-        if (!known.hold || known.hold.s !== seq || known.hold.w === 0) return;
+        if (known.hold?.s !== seq || !needsList(known.hold)) return;
         const key = c.frees.get(seq)!;
-        const [first] = await list<Envelope>(this.stats, this.kv, {
+        const parked = await list(this.stats, this.kv, {
           prefix: parkPrefix(c.group, c.stream, key),
-        }, { limit: 1 });
-        const free: Free = { ...known };
-        if (first) free.next = { seq: first.key[5] as number, value: first.value };
-        c.holds.set(seq, free);
+        }, { limit: QUEUE_MAX });
+        // The holder's own copy stays until the claim that handed it out deletes it.
+        const more = parked.map((e) => e.key[5] as number).filter((n) => n !== seq);
+        c.holds.set(seq, { ...known, more });
       })
     ));
   }
@@ -568,4 +575,15 @@ function split(c: Change): Change[] {
     }
   }
   return parts;
+}
+
+/** Whether freeing a hold needs its parked events listed: some wait, and it lists none. */
+function needsList(hold: KeyHold): boolean {
+  return hold.w > 0 && !(hold.q?.length);
+}
+
+/** Whether a settlement frees its event's key (an ack or dead letter of a keyed event). */
+function freesKey(s: Settlement): boolean {
+  return (s.outcome === "ack" || s.outcome === "dead") &&
+    typeof s.delivery.envelope?.key === "string";
 }

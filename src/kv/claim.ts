@@ -260,7 +260,7 @@ export class Claimer {
           rider?.failed(0);
           continue;
         }
-        if (mayYield && look.replaced.length === 0 && look.holds.size === 0) {
+        if (mayYield && look.replaced.length === 0) {
           const outpaced = await this.#outpaced(group, order, look.cursors, max);
           if (outpaced) {
             rider?.failed(); // no next attempt soon: the settlements are written on their own

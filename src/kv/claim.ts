@@ -506,7 +506,9 @@ export class Claimer {
       if (key !== undefined) {
         const id = `${c.stream}\u0000${key}`;
         let plan = look.holds.get(id);
-        if (!plan && look.holds.size >= HOLDS_PER_CLAIM) {
+        // Each hold is a check, beside the cursors' and the replaced entries'.
+        const room = CHECK_BUDGET - look.replaced.length - look.cursors.size;
+        if (!plan && look.holds.size >= Math.min(HOLDS_PER_CLAIM, room)) {
           stop(c);
           continue;
         }

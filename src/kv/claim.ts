@@ -11,7 +11,6 @@ import {
   cursorKey,
   eventKey,
   holdKey,
-  type KeyHold,
   type Lease,
   leaseKey,
   leasePrefix,
@@ -23,10 +22,14 @@ import {
   seqKey,
 } from "./keys.ts";
 import { type LeaseBook, toDelivery } from "./leases.ts";
-import { type HoldBook, keyOf, type KnownHold, park, readHolds } from "./keyhold.ts";
+import type { HoldBook } from "./keyhold.ts";
+import { holdKeys, KEYED_READ } from "./claim_keys.ts";
+import type { Candidate, Cursor, CursorState, Look, NewLease } from "./look.ts";
+
+export type { Cursor };
 import type { Rider } from "./settle.ts";
 import { eventsAt, eventsOf, isChunk, lastOf } from "./chunks.ts";
-import { commit, get, getMany, type KvStats, LIMITS, list, scan, utf8Bytes } from "./store.ts";
+import { commit, get, getMany, type KvStats, LIMITS, list, scan } from "./store.ts";
 import { sleep } from "../sleep.ts";
 
 /** The longest between two looks for expired leases of one group and stream, in milliseconds. */
@@ -55,109 +58,11 @@ const ATTEMPTS = 8;
  * with one consumer then taking most events.
  */
 const CONFLICT_PAUSE_MS = 120;
-/**
- * The most keys one claim takes or parks events behind: each is a check, and Deno KV allows 100
- * checks an operation, shared with the cursors, the entries a claim replaces and its riders.
- */
-const HOLDS_PER_CLAIM = 60;
-/** New events read for a look on a stream whose last look could not take all it read. */
-const KEYED_READ = 2 * HOLDS_PER_CLAIM;
-/** The most events one claim parks behind their keys (each a mutation with its key's bytes). */
-const PARKS_PER_CLAIM = 200;
-/** The most bytes of events one claim parks (copies, so retention cannot lose them). */
-const PARK_BYTES = 300_000;
-
-/** About how many bytes a parked copy of an event takes. */
-function storedBytes(value: unknown): number {
-  try {
-    return utf8Bytes(JSON.stringify(value) ?? "") + 64;
-  } catch {
-    return LIMITS.valueBytes;
-  }
-}
-
-interface Candidate {
-  stream: string;
-  seq: number;
-  attempt: number;
-  /** The event, when already read. */
-  value?: unknown;
-  has: boolean;
-  /** A new event: where the group's cursor stands once it is taken. */
-  to?: Cursor;
-  /** The retry entry it comes from, when it is one. */
-  entry?: Replaced;
-  /** A redriven event: it takes its key again when claimed. */
-  redriven?: true;
-  /** An event parked behind this key, now its holder: its copy is read and deleted. */
-  parked?: string;
-}
-
-/** A hold one claim checks and writes (see keyhold.ts). */
-interface HoldPlan {
-  stream: string;
-  key: string;
-  /** The versionstamp the hold is checked against; `null`: the key was free. */
-  versionstamp: string | null;
-  hold: KeyHold;
-}
-
-/** An event one claim parks behind its key. */
-interface Parked {
-  stream: string;
-  key: string;
-  seq: number;
-  value: unknown;
-}
-
-/** What one look for work found, built up step by step and committed as one operation. */
-interface Look {
-  now: number;
-  /** When something known falls due. */
-  wakeAt: number;
-  found: Candidate[];
-  replaced: Replaced[];
-  /** Candidates by `stream\0seq`, so a delivery is taken once. */
-  taken: Set<string>;
-  cursors: Map<string, { from: CursorState; to: Cursor }>;
-  holds: Map<string, HoldPlan>;
-  parked: Parked[];
-  /** Parked copies of events handed out now, deleted with the claim. */
-  unparked: Deno.KvKey[];
-}
-
-/** A lease one claim writes, keyed by its first sequence number. */
-interface NewLease {
-  stream: string;
-  first: number;
-  lease: Lease;
-}
-
-/** A group's position on a stream, as stored: `[last seq taken, key to read on from]`. */
-export type Cursor = [number, number];
-
-interface CursorState {
-  /** The last sequence number taken. */
-  seq: number;
-  /** The key of the stored entry holding the next one (a chunk may be partly taken). */
-  from: number;
-  versionstamp: string | null;
-}
-
 /** Reads a stored cursor. */
 export function readCursor(value: unknown): [number, number] {
   if (Array.isArray(value)) return [Number(value[0]), Number(value[1])];
   const seq = Number(value ?? 0);
   return [seq, seq + 1];
-}
-
-/** An entry the claim replaces: a due retry, or an expired lease it takes (part of). */
-interface Replaced {
-  key: Deno.KvKey;
-  versionstamp: string;
-  /** What is left of an expired lease after the claim took some of its deliveries. */
-  rest?: Lease;
-  restStream?: string;
 }
 
 /** Where a group stands on one stream: the last sequence number taken, and the last appended. */
@@ -239,7 +144,17 @@ export class Claimer {
       const look = await this.#look(group, order, max, leaseMs);
       if (look.found.length === 0) return { deliveries: [], wakeAt: look.wakeAt };
       await this.#readMissing(look, group);
-      const assumed = await this.#holdKeys(look, group, readHolds);
+      const { assumed, cut } = await holdKeys(
+        { kv: this.kv, stats: this.stats, holds: this.holds },
+        look,
+        group,
+        readHolds,
+        CHECK_BUDGET,
+      );
+      for (const s of order) {
+        if (cut.has(s)) this.#keyedCut.add(`${group}\u0000${s}`);
+        else if (look.cursors.has(s)) this.#keyedCut.delete(`${group}\u0000${s}`);
+      }
       const leases = this.#leasesOf(look, consumer, leaseMs);
       // Settlements made meanwhile ride along: one commit instead of two.
       const rider = this.takeRider(
@@ -476,107 +391,6 @@ export class Claimer {
         c.value = values.get(c.seq);
       }
     }
-  }
-
-  /**
-   * Key order: a keyed event new to the group (or redriven) takes its key when it is free, and
-   * is parked behind it otherwise (see keyhold.ts). Holds are those this process knows, or
-   * (with `read`, or for keys it knows nothing of that it must read) read now. New events past
-   * what one claim can check or park are left for the next claim: the cursor stops before them.
-   *
-   * @returns whether a hold was assumed rather than read.
-   */
-  async #holdKeys(look: Look, group: string, read: boolean): Promise<boolean> {
-    const keyed = new Map<Candidate, string>();
-    for (const c of look.found) {
-      if (!c.has || (c.to === undefined && !c.redriven)) continue;
-      const key = keyOf(c.value);
-      if (key !== undefined) keyed.set(c, key);
-    }
-    if (keyed.size === 0) return false;
-    const known = await this.#knownHolds(group, keyed, read);
-    const drop = new Set<Candidate>();
-    const cut = new Map<string, Cursor | undefined>(); // streams whose new events stop early
-    const lastTo = new Map<string, Cursor>();
-    let parkBytes = 0;
-    const stop = (c: Candidate) => {
-      drop.add(c);
-      if (c.to === undefined) {
-        look.replaced = look.replaced.filter((r) => r !== c.entry); // stays for a later claim
-      } else if (!cut.has(c.stream)) cut.set(c.stream, lastTo.get(c.stream));
-    };
-    for (const c of look.found) {
-      if (c.to !== undefined && cut.has(c.stream)) {
-        drop.add(c);
-        continue;
-      }
-      const key = keyed.get(c);
-      if (key !== undefined) {
-        const id = `${c.stream}\u0000${key}`;
-        let plan = look.holds.get(id);
-        // Each hold is a check, beside the cursors' and the replaced entries'.
-        const room = CHECK_BUDGET - look.replaced.length - look.cursors.size;
-        if (!plan && look.holds.size >= Math.min(HOLDS_PER_CLAIM, room)) {
-          stop(c);
-          continue;
-        }
-        if (!plan) {
-          const k = known.get(id)!;
-          const hold = k.hold ? { ...k.hold } : { s: c.seq, w: 0 };
-          plan = { stream: c.stream, key, versionstamp: k.versionstamp, hold };
-          look.holds.set(id, plan);
-        }
-        if (plan.hold.s !== c.seq) {
-          const bytes = storedBytes(c.value);
-          if (look.parked.length >= PARKS_PER_CLAIM || parkBytes + bytes > PARK_BYTES) {
-            stop(c);
-            continue;
-          }
-          parkBytes += bytes;
-          plan.hold = park(plan.hold, c.seq);
-          look.parked.push({ stream: c.stream, key, seq: c.seq, value: c.value });
-          drop.add(c);
-        }
-      }
-      if (c.to !== undefined) lastTo.set(c.stream, c.to);
-    }
-    for (const s of look.cursors.keys()) {
-      if (cut.has(s)) this.#keyedCut.add(`${group}\u0000${s}`);
-      else this.#keyedCut.delete(`${group}\u0000${s}`);
-    }
-    for (const [s, to] of cut) {
-      if (to) look.cursors.get(s)!.to = to;
-      else look.cursors.delete(s);
-    }
-    if (drop.size > 0) look.found = look.found.filter((c) => !drop.has(c));
-    return !read;
-  }
-
-  /** The holds of the keys `keyed` names: as this process knows them, or read. */
-  async #knownHolds(
-    group: string,
-    keyed: Map<Candidate, string>,
-    read: boolean,
-  ): Promise<Map<string, KnownHold>> {
-    const known = new Map<string, KnownHold>();
-    const toRead = new Map<string, Set<string>>();
-    for (const [c, key] of keyed) {
-      const id = `${c.stream}\u0000${key}`;
-      if (known.has(id)) continue;
-      // Unknown to this process: assume the key is free; the claim's check tells otherwise.
-      const k = read ? undefined : this.holds.get(group, c.stream, key);
-      known.set(id, k ?? { versionstamp: null, hold: null });
-      if (read && (toRead.get(c.stream)?.size ?? 0) < HOLDS_PER_CLAIM) {
-        if (!toRead.has(c.stream)) toRead.set(c.stream, new Set());
-        toRead.get(c.stream)!.add(key);
-      }
-    }
-    await Promise.all([...toRead].map(async ([s, keys]) => {
-      const list = [...keys];
-      const holds = await readHolds(this.kv, this.stats, group, s, list);
-      list.forEach((key, i) => known.set(`${s}\u0000${key}`, holds[i]));
-    }));
-    return known;
   }
 
   /** One lease per stream and attempt number, keyed by its first sequence number. */

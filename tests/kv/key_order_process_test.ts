@@ -49,8 +49,20 @@ Deno.test("key order holds across three worker processes and a publisher process
   );
   try {
     const drains = await Promise.all(workers.map(ready));
-    const publisher = spawn("./_key_publisher.ts", [db.path, "keyed", String(total), String(keys)]);
-    assert((await publisher.output()).success, "the publisher ran");
+    const publisher = new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "-A",
+        new URL("./_key_publisher.ts", import.meta.url).pathname,
+        db.path,
+        "keyed",
+        String(total),
+        String(keys),
+      ],
+    });
+    const published = await publisher.output();
+    const told = new TextDecoder().decode(published.stderr);
+    assert(published.success, `the publisher ran: ${told}`);
     const count = async () => {
       let n = 0;
       for (let k = 0; k < keys; k++) n += (await logOf(dir, `k${k}`)).length;

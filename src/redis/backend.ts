@@ -202,8 +202,9 @@ export class RedisBackend implements Backend {
     // Two sources per stream: the stream, and the group's redrive stream for it.
     const keys: string[] = [];
     for (const s of streams) {
-      keys.push(this.#keys.stream(s), this.#keys.timers(s, group));
+      keys.push(this.#keys.stream(s), this.#keys.timers(s, group), ...this.#keys.gate("s", s, group));
       keys.push(this.#keys.redrive(s, group), this.#keys.redriveTimers(s, group));
+      keys.push(...this.#keys.gate("r", s, group));
     }
     const first = this.#rotate++ % (2 * streams.length);
     const reply = await this.#run(CLAIM, keys, [
@@ -262,7 +263,10 @@ export class RedisBackend implements Backend {
     if (rest.length > 0) {
       const call = settleCall(this.#keys, group, rest);
       timersChanged = call.timersChanged;
-      sent.push(this.#wrap(this.#ride(SETTLE, call.keys, call.args)));
+      sent.push(this.#wrap(this.#ride(SETTLE, call.keys, call.args)).then((reply) => {
+        // Entries parked behind a key that was passed on fell due.
+        if ((reply as [number, number])[1] > 0) timersChanged = true;
+      }));
     }
     await Promise.all(sent);
     if (timersChanged) this.#reader.timersChanged(group);

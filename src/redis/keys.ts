@@ -42,6 +42,14 @@ export class Keys {
       : [this.redrive(stream, group), this.redriveTimers(stream, group)];
   }
 
+  /**
+   * A group's key-order state on a source (see key_scripts.ts): the hash of keys held, their
+   * holders and the gate cursor, and the sorted set of entries parked behind their key.
+   */
+  gate(kind: "s" | "r", stream: string, group: string): [string, string] {
+    return [`${this.prefix}${kind}h|${stream}|${group}`, `${this.prefix}${kind}p|${stream}|${group}`];
+  }
+
   /** A group's dead letters. */
   dead(group: string): string {
     return `${this.prefix}d|${group}`;

@@ -10,6 +10,7 @@
  *
  * @module
  */
+import { KEYED } from "./key_scripts.ts";
 import { NOW } from "./scripts.ts";
 
 // held(...) -> for each entry i, its token when the lease is held, else false. A token with no
@@ -41,7 +42,8 @@ end
 `;
 
 /**
- * settle — KEYS: the group's dead-letter stream, then per run its stream key and timers key.
+ * settle — KEYS: the group's dead-letter stream, then per run its stream key, timers key,
+ * holders key and parked key (see key_scripts.ts).
  * ARGV: group, then per run: consumer, "1" when the source is a redrive stream (acked entries
  * are deleted there: nobody else reads it), entry count n, and the run's kind:
  * - `a` (acks only, n ≤ 1000): n lease tokens, then the n entry ids. When every token is in the
@@ -49,14 +51,17 @@ end
  * - `m`: per entry an outcome and its values: `a` id count | `r` id count delay | `l` id count |
  *   `d` id count record fields.
  *
- * Entries of a run come sorted by id. Returns how many were applied; the others had lost their
- * lease and are left to the new owner.
+ * Entries of a run come sorted by id. An ack or a dead letter of an entry that holds its key
+ * passes the key to the next entry parked behind it. Returns { how many were applied (the others
+ * had lost their lease and are left to the new owner), how many parked entries fell due }.
  */
-export const SETTLE = NOW + HELD + `local group = ARGV[1]
-local applied = 0
+export const SETTLE = NOW + HELD + KEYED + `local group = ARGV[1]
+local applied, unparked = 0, 0
 local a = 2
-for run = 1, (#KEYS - 1) / 2 do
-  local sk, tk = KEYS[2 * run], KEYS[2 * run + 1]
+for run = 1, (#KEYS - 1) / 4 do
+  local sk, tk = KEYS[4 * run - 2], KEYS[4 * run - 1]
+  local g = {sk = sk, tk = tk, hk = KEYS[4 * run], pk = KEYS[4 * run + 1], group = group}
+  local keyed = redis.call('EXISTS', g.hk) == 1
   local consumer, redrive, n, kind = ARGV[a], ARGV[a + 1] == '1', tonumber(ARGV[a + 2]), ARGV[a + 3]
   a = a + 4
   local all = false
@@ -70,6 +75,9 @@ for run = 1, (#KEYS - 1) / 2 do
       redis.call('XACK', sk, group, unpack(ARGV, a + n, a + 2 * n - 1))
       redis.call('ZREM', tk, unpack(ARGV, a, a + n - 1))
       if redrive then redis.call('XDEL', sk, unpack(ARGV, a + n, a + 2 * n - 1)) end
+      if keyed then
+        for i = a + n, a + 2 * n - 1 do unparked = unparked + release(g, ARGV[i]) end
+      end
       applied = applied + n
       a = a + 2 * n
     end
@@ -122,9 +130,12 @@ for run = 1, (#KEYS - 1) / 2 do
       redis.call('ZREM', tk, unpack(gone, j, math.min(j + 999, #gone)))
       if redrive then redis.call('XDEL', sk, unpack(part)) end
     end
+    if keyed then
+      for _, id in ipairs(done) do unparked = unparked + release(g, id) end
+    end
   end
 end
-return applied`;
+return {applied, unparked}`;
 
 /**
  * extend — KEYS: per run its stream key and timers key. ARGV: group, lease ms, then per run:

@@ -190,7 +190,6 @@ class HeraldWorker implements Worker {
   readonly #routes = new Map<string, Route>();
   readonly #middlewares: Middleware[] = [];
   readonly #flights = new Flights();
-  readonly #keyTails = new Map<string, Promise<void>>();
   #settler?: Settler;
   #stop?: AbortController;
   #loop?: Promise<void>;
@@ -421,21 +420,9 @@ class HeraldWorker implements Worker {
       const delivery = route.waiting.shift()!;
       route.running++;
       this.stats.running++;
-      // Leased from here on: its lease is extended even while it waits behind its key.
-      const flight = this.#flights.add(delivery);
-      const key = delivery.envelope!.key;
-      if (key === undefined) {
-        this.#handle(route, flight);
-        continue;
-      }
-      // Events with one key run one after another, in the order they were claimed.
-      const tail = (this.#keyTails.get(key) ?? Promise.resolve()).then(() =>
-        this.#handle(route, flight)
-      );
-      this.#keyTails.set(key, tail);
-      tail.then(() => {
-        if (this.#keyTails.get(key) === tail) this.#keyTails.delete(key);
-      });
+      // The backend hands out one event of a key at a time to the whole group (see "Key
+      // order" in backend.ts), so a keyed delivery starts at once like any other.
+      this.#handle(route, this.#flights.add(delivery));
     }
   }
 
@@ -444,8 +431,6 @@ class HeraldWorker implements Worker {
     const delivery = flight.delivery;
     const event = delivery.envelope!;
     try {
-      // Lost its lease, or the worker stopped, while it waited behind its key: not ours to run.
-      if (flight.aborted) return;
       const parsed = route.contract.schema.safeParse(event.data);
       if (!parsed.success) {
         const err = new ValidationError(event.stream, event.type, parsed.error.issues);

@@ -7,6 +7,7 @@
 import { deepStrictEqual as equal, ok } from "node:assert/strict";
 import type { CaseFn } from "./conformance.ts";
 import { ns } from "./conformance.ts";
+import { KEY_CASES } from "./conformance_key_cases.ts";
 import { WORKER_CASES } from "./conformance_worker_cases.ts";
 
 const err = { name: "Error", message: "boom" };
@@ -293,6 +294,7 @@ export const CASES: Readonly<Record<string, CaseFn>> = {
     equal(await k.backend.tryLock(name, 300), true);
   },
   ...WORKER_CASES,
+  ...KEY_CASES,
 };
 
 /** The name of a conformance case, as reported by `deno test`. */

@@ -201,11 +201,7 @@ export class RedisBackend implements Backend {
   ): Promise<{ now: number; nextDue: number; found: Delivery[]; lastIds: string[] }> {
     // Two sources per stream: the stream, and the group's redrive stream for it.
     const keys: string[] = [];
-    for (const s of streams) {
-      keys.push(this.#keys.stream(s), this.#keys.timers(s, group), ...this.#keys.gate("s", s, group));
-      keys.push(this.#keys.redrive(s, group), this.#keys.redriveTimers(s, group));
-      keys.push(...this.#keys.gate("r", s, group));
-    }
+    for (const s of streams) keys.push(...this.#keys.keyed(s, group));
     const first = this.#rotate++ % (2 * streams.length);
     const reply = await this.#run(CLAIM, keys, [
       group,
@@ -263,10 +259,12 @@ export class RedisBackend implements Backend {
     if (rest.length > 0) {
       const call = settleCall(this.#keys, group, rest);
       timersChanged = call.timersChanged;
-      sent.push(this.#wrap(this.#ride(SETTLE, call.keys, call.args)).then((reply) => {
-        // Entries parked behind a key that was passed on fell due.
-        if ((reply as [number, number])[1] > 0) timersChanged = true;
-      }));
+      sent.push(
+        this.#wrap(this.#ride(SETTLE, call.keys, call.args)).then((reply) => {
+          // Entries parked behind a key that was passed on fell due.
+          if ((reply as [number, number])[1] > 0) timersChanged = true;
+        }),
+      );
     }
     await Promise.all(sent);
     if (timersChanged) this.#reader.timersChanged(group);

@@ -42,8 +42,8 @@ end
 `;
 
 /**
- * settle — KEYS: the group's dead-letter stream, then per run its stream key, timers key,
- * holders key and parked key (see key_scripts.ts).
+ * settle — KEYS: the group's dead-letter stream, then per run the six keys of its stream (see
+ * Keys.keyed): the run's source is the stream, or its redrive stream.
  * ARGV: group, then per run: consumer, "1" when the source is a redrive stream (acked entries
  * are deleted there: nobody else reads it), entry count n, and the run's kind:
  * - `a` (acks only, n ≤ 1000): n lease tokens, then the n entry ids. When every token is in the
@@ -58,11 +58,11 @@ end
 export const SETTLE = NOW + HELD + KEYED + `local group = ARGV[1]
 local applied, unparked = 0, 0
 local a = 2
-for run = 1, (#KEYS - 1) / 4 do
-  local sk, tk = KEYS[4 * run - 2], KEYS[4 * run - 1]
-  local g = {sk = sk, tk = tk, hk = KEYS[4 * run], pk = KEYS[4 * run + 1], group = group}
-  local keyed = redis.call('EXISTS', g.hk) == 1
+for run = 1, (#KEYS - 1) / 6 do
   local consumer, redrive, n, kind = ARGV[a], ARGV[a + 1] == '1', tonumber(ARGV[a + 2]), ARGV[a + 3]
+  local g = keyState(6 * run - 5, group, redrive and 'r' or 's')
+  local sk, tk = g[g.at].sk, g[g.at].tk
+  local keyed = redis.call('EXISTS', g.hk) == 1
   a = a + 4
   local all = false
   if kind == 'a' then
@@ -76,7 +76,7 @@ for run = 1, (#KEYS - 1) / 4 do
       redis.call('ZREM', tk, unpack(ARGV, a, a + n - 1))
       if redrive then redis.call('XDEL', sk, unpack(ARGV, a + n, a + 2 * n - 1)) end
       if keyed then
-        for i = a + n, a + 2 * n - 1 do unparked = unparked + release(g, ARGV[i]) end
+        for i = a + n, a + 2 * n - 1 do unparked = unparked + release(g, g.at, ARGV[i]) end
       end
       applied = applied + n
       a = a + 2 * n
@@ -131,7 +131,7 @@ for run = 1, (#KEYS - 1) / 4 do
       if redrive then redis.call('XDEL', sk, unpack(part)) end
     end
     if keyed then
-      for _, id in ipairs(done) do unparked = unparked + release(g, id) end
+      for _, id in ipairs(done) do unparked = unparked + release(g, g.at, id) end
     end
   end
 end

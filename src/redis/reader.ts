@@ -466,8 +466,7 @@ export class Reader {
     const args: RedisArg[] = [run.group, run.consumer, run.leaseMs];
     for (const i of keyed) args.push(entries[i][0], out[i].envelope!.key!);
     const { keys, scripts } = this.#deps;
-    const gateKeys = [run.sk, run.tk, ...keys.gate("s", run.stream, run.group)];
-    const pass = await scripts.run(GATE, gateKeys, args) as number[];
+    const pass = await scripts.run(GATE, keys.keyed(run.stream, run.group), args) as number[];
     const parked = new Set(keyed.filter((_, j) => pass[j] !== 1));
     return parked.size === 0 ? out : out.filter((_, i) => !parked.has(i));
   }

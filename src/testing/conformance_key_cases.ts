@@ -231,7 +231,7 @@ const WORKER_KEY_CASES: Readonly<Record<string, CaseFn>> = {
   "key order: worker: a hot key with concurrency 16 does not block other keys": async (k) => {
     const { A, bus, group } = keyedSetup(k);
     const others: number[] = [];
-    let hot = 0;
+    let hot = 0, hotWhenOthersDone = 0;
     let othersDone!: () => void;
     const gate = new Promise<void>((r) => othersDone = r);
     const worker = createWorker({ bus, group, idleWaitMs: 20 }).on(A, async (e) => {
@@ -241,7 +241,11 @@ const WORKER_KEY_CASES: Readonly<Record<string, CaseFn>> = {
         return;
       }
       others.push(e.data.n);
-      if (others.length === 5) othersDone();
+      if (others.length === 5) {
+        // Counted here: once the gate opens, the hot key's next events follow at once.
+        hotWhenOthersDone = hot;
+        othersDone();
+      }
     }, { concurrency: 16 });
     await bus.publishMany([
       ...Array.from(
@@ -257,7 +261,7 @@ const WORKER_KEY_CASES: Readonly<Record<string, CaseFn>> = {
     await worker.start();
     try {
       await until(() => others.length === 5, 5_000);
-      equal(hot, 1, "only one event of the hot key ran while it was held");
+      equal(hotWhenOthersDone, 1, "only one event of the hot key ran while it was held");
       await until(() => worker.stats.acked === 21);
     } finally {
       othersDone();

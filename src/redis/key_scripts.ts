@@ -152,10 +152,16 @@ for i = 4, #ARGV - 1, 2 do
   last = ARGV[i]
 end
 advance(g, last, known)
+-- Still this consumer's as its read left them: an entry parked by another claim's decision may
+-- have been made due since and taken through the timers (then it is not handed out here too).
+local mine = {}
+for _, e in ipairs(redis.call('XPENDING', g.s.sk, g.group, ARGV[4], last, 1000, consumer)) do
+  if tonumber(e[4]) == 1 then mine[e[1]] = true end
+end
 local out = {}
 for i = 4, #ARGV - 1, 2 do
   local id = ARGV[i]
-  if redis.call('HEXISTS', g.hk, 'is' .. id) == 1 then
+  if mine[id] and redis.call('HEXISTS', g.hk, 'is' .. id) == 1 then
     redis.call('ZADD', g.s.tk, expires, id .. '|1|' .. consumer)
     out[#out + 1] = 1
   else

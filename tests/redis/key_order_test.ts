@@ -1,6 +1,10 @@
 import { assertEquals } from "@std/assert";
 import type { Delivery } from "@herald/herald";
 import { createEnvelope } from "../../src/envelope.ts";
+import { GATE } from "../../src/redis/key_scripts.ts";
+import { Keys } from "../../src/redis/keys.ts";
+import { Scripts } from "../../src/redis/scripts.ts";
+import { tcpClient } from "../../src/redis/tcp.ts";
 import { raw, REDIS_URL, SKIP, testBackend } from "./_redis.ts";
 
 const ignore = Boolean(SKIP);
@@ -109,6 +113,42 @@ Deno.test({
       await backend.settle("g", got.map((delivery) => ({ delivery, outcome: "ack" as const })));
       assertEquals(await raw(["EXISTS", `${prefix}h|s|g`, `${prefix}p|s|g`]), 0);
     } finally {
+      await backend.close();
+      await cleanup();
+    }
+  },
+});
+
+Deno.test({
+  name: "GATE does not hand out an entry parked by another claim and made due since",
+  ignore,
+  async fn() {
+    const { backend, prefix, cleanup } = testBackend();
+    const client = tcpClient(REDIS_URL);
+    try {
+      await backend.subscribe("g", ["s"], "earliest");
+      const opts = { consumer: "b", max: 10, leaseMs: 5_000, waitMs: 50 };
+      await backend.append([keyed(0, "k")]);
+      const [held] = await backend.claim("g", ["s"], opts);
+      await backend.append([keyed(1, "k")]);
+      // Consumer a's plain read of 1, its GATE not run yet.
+      const sk = `${prefix}s|s`;
+      const read = await raw(["XREADGROUP", "GROUP", "g", "a", "COUNT", 1, "STREAMS", sk, ">"]);
+      const id = (read as [string, [string, unknown][]][])[0][1][0][0];
+      // b's next claim reads 2 and decides 1 and 2 (parked behind 0); b's ack of 0 makes 1 due.
+      await backend.append([keyed(2, "k")]);
+      assertEquals(await backend.claim("g", ["s"], opts), []);
+      await backend.settle("g", [{ delivery: held, outcome: "ack" }]);
+      // Now a's GATE runs: 1 is the key's holder, but it is the timers' to hand out.
+      const keys = new Keys(prefix).keyed("s", "g");
+      const pass = await new Scripts(client).run(GATE, keys, ["g", "a", 5_000, id, "k"]);
+      assertEquals(pass, [0]);
+      const got = await eventually(() => backend.claim("g", ["s"], opts), (d) => d.length > 0);
+      assertEquals(ns(got), [1]);
+      assertEquals(got[0].attempt, 1);
+      assertEquals(await backend.claim("g", ["s"], opts), [], "2 waits for 1");
+    } finally {
+      await client.close();
       await backend.close();
       await cleanup();
     }

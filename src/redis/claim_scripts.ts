@@ -83,7 +83,7 @@ for s = 1, nsrc do
     else
       -- Trimmed from the stream while it waited: forget it, and pass its key on.
       redis.call('XACK', sk, group, id)
-      if keyed then release(g, g.at, id) end
+      if keyed then release(g, g.at, {id}) end
     end
   end
 end

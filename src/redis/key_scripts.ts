@@ -58,6 +58,24 @@ local function park(g, id, key, owner, count)
   local rank = g.at == 'r' and '0' or '1'
   redis.call('ZADD', g.pk, 0, prefix(key) .. rank .. pad(id) .. ' ' .. g.at .. token)
 end
+-- Runs a command with a long list of arguments after head, in parts Lua's stack takes.
+local function batched(head, list)
+  for j = 1, #list, 4000 do
+    local args = {unpack(head)}
+    for i = j, math.min(j + 3999, #list) do args[#args + 1] = list[i] end
+    redis.call(unpack(args))
+  end
+end
+-- Reads hash fields in parts: a table field -> value (false when missing).
+local function hmget(hk, fields)
+  local out = {}
+  for j = 1, #fields, 4000 do
+    local part = {unpack(fields, j, math.min(j + 3999, #fields))}
+    local values = redis.call('HMGET', hk, unpack(part))
+    for i, f in ipairs(part) do out[f] = values[i] end
+  end
+  return out
+end
 -- Decides, in id order, every entry of source g.at read up to upto that is pending and not
 -- decided yet: it holds its key when nobody does, else it is parked. known: id -> key (or false)
 -- of entries the caller read, so their fields need not be read again.
@@ -66,27 +84,41 @@ local function advance(g, upto, known)
   local gate = redis.call('HGET', g.hk, 'g' .. g.at)
   if gate and pad(gate) >= pad(upto) then return end
   local from = gate and '(' .. gate or '-'
+  local todo, fields, seen = {}, {}, {}
   while true do
     local p = redis.call('XPENDING', src.sk, g.group, from, upto, 1000)
     for _, e in ipairs(p) do
-      local id = e[1]
-      local key = known[id]
+      local key = known[e[1]]
       if key == nil then
-        local r = redis.call('XRANGE', src.sk, id, id)
+        local r = redis.call('XRANGE', src.sk, e[1], e[1])
         key = r[1] and keyof(r[1][2]) or false
       end
       if key then
-        if redis.call('HEXISTS', g.hk, 'k' .. key) == 1 then
-          park(g, id, key, e[2], e[4])
-        else
-          redis.call('HSET', g.hk, 'k' .. key, g.at .. id, 'i' .. g.at .. id, key)
+        todo[#todo + 1] = {e[1], key, e[2], e[4]}
+        if not seen[key] then
+          seen[key] = true
+          fields[#fields + 1] = 'k' .. key
         end
       end
     end
     if #p < 1000 then break end
     from = '(' .. p[#p][1]
   end
-  redis.call('HSET', g.hk, 'g' .. g.at, upto)
+  local holders = hmget(g.hk, fields)
+  local sets = {'g' .. g.at, upto}
+  for _, t in ipairs(todo) do
+    local id, key = t[1], t[2]
+    if holders['k' .. key] then
+      park(g, id, key, t[3], t[4])
+    else
+      holders['k' .. key] = g.at .. id
+      sets[#sets + 1] = 'k' .. key
+      sets[#sets + 1] = g.at .. id
+      sets[#sets + 1] = 'i' .. g.at .. id
+      sets[#sets + 1] = key
+    end
+  end
+  batched({'HSET', g.hk}, sets)
 end
 -- Whether an entry of source g.at that this claim took (owner, count) may be handed out: it has
 -- no key, or holds it. Decides it first when it was not yet.
@@ -99,19 +131,13 @@ local function admit(g, id, key, owner)
   -- Neither holder nor parked: it was not there to decide (trimmed meanwhile); let it go.
   return not redis.call('ZSCORE', g[g.at].tk, id .. '|0|' .. owner)
 end
--- The holder id of source at was acked, dead-lettered or trimmed: the first entry parked behind
--- its key holds it now, due at once. Returns 1 when one was made due, else 0.
-local function release(g, at, id)
-  local key = redis.call('HGET', g.hk, 'i' .. at .. id)
-  if not key then return 0 end
-  redis.call('HDEL', g.hk, 'i' .. at .. id)
+-- The key was freed: the first entry parked behind it holds it now, due at once. Returns
+-- whether one did; the caller deletes the key's holder field when none did.
+local function passOn(g, key)
   local pre = prefix(key)
   while true do
     local m = redis.call('ZRANGEBYLEX', g.pk, '[' .. pre, '(' .. pre .. '~', 'LIMIT', 0, 1)[1]
-    if not m then
-      redis.call('HDEL', g.hk, 'k' .. key)
-      return 0
-    end
+    if not m then return false end
     redis.call('ZREM', g.pk, m)
     local next = string.sub(m, #pre + 40, #pre + 40)
     local token = string.sub(m, #pre + 41)
@@ -120,11 +146,29 @@ local function release(g, at, id)
     if #redis.call('XPENDING', src.sk, g.group, nid, nid, 1) > 0 then
       redis.call('ZADD', src.tk, 0, token)
       redis.call('HSET', g.hk, 'k' .. key, next .. nid, 'i' .. next .. nid, key)
-      return 1
+      return true
     end
     -- No longer pending (trimmed away): the next one.
     redis.call('ZREM', src.tk, token)
   end
+end
+-- The entries ids of source at were acked, dead-lettered or trimmed: each that held its key
+-- passes it to the first entry parked behind it. Returns how many parked entries fell due.
+local function release(g, at, ids)
+  local fields = {}
+  for i, id in ipairs(ids) do fields[i] = 'i' .. at .. id end
+  local keys = hmget(g.hk, fields)
+  local parked = redis.call('ZCARD', g.pk) > 0
+  local dels, due = {}, 0
+  for _, f in ipairs(fields) do
+    local key = keys[f]
+    if key then
+      dels[#dels + 1] = f
+      if parked and passOn(g, key) then due = due + 1 else dels[#dels + 1] = 'k' .. key end
+    end
+  end
+  batched({'HDEL', g.hk}, dels)
+  return due
 end
 -- The key state of a stream from six KEYS from base + 1: stream, timers, redrive stream, its
 -- timers, holders, parked.
@@ -158,14 +202,21 @@ local mine = {}
 for _, e in ipairs(redis.call('XPENDING', g.s.sk, g.group, ARGV[4], last, 1000, consumer)) do
   if tonumber(e[4]) == 1 then mine[e[1]] = true end
 end
-local out = {}
+local ids, fields = {}, {}
 for i = 4, #ARGV - 1, 2 do
-  local id = ARGV[i]
-  if mine[id] and redis.call('HEXISTS', g.hk, 'is' .. id) == 1 then
-    redis.call('ZADD', g.s.tk, expires, id .. '|1|' .. consumer)
-    out[#out + 1] = 1
+  ids[#ids + 1] = ARGV[i]
+  fields[#fields + 1] = 'is' .. ARGV[i]
+end
+local holds = hmget(g.hk, fields)
+local out, zargs = {}, {}
+for i, id in ipairs(ids) do
+  if mine[id] and holds[fields[i]] then
+    zargs[#zargs + 1] = expires
+    zargs[#zargs + 1] = id .. '|1|' .. consumer
+    out[i] = 1
   else
-    out[#out + 1] = 0
+    out[i] = 0
   end
 end
+batched({'ZADD', g.s.tk}, zargs)
 return out`;

@@ -75,9 +75,7 @@ for run = 1, (#KEYS - 1) / 6 do
       redis.call('XACK', sk, group, unpack(ARGV, a + n, a + 2 * n - 1))
       redis.call('ZREM', tk, unpack(ARGV, a, a + n - 1))
       if redrive then redis.call('XDEL', sk, unpack(ARGV, a + n, a + 2 * n - 1)) end
-      if keyed then
-        for i = a + n, a + 2 * n - 1 do unparked = unparked + release(g, g.at, ARGV[i]) end
-      end
+      if keyed then unparked = unparked + release(g, g.at, {unpack(ARGV, a + n, a + 2 * n - 1)}) end
       applied = applied + n
       a = a + 2 * n
     end
@@ -130,9 +128,7 @@ for run = 1, (#KEYS - 1) / 6 do
       redis.call('ZREM', tk, unpack(gone, j, math.min(j + 999, #gone)))
       if redrive then redis.call('XDEL', sk, unpack(part)) end
     end
-    if keyed then
-      for _, id in ipairs(done) do unparked = unparked + release(g, g.at, id) end
-    end
+    if keyed and #done > 0 then unparked = unparked + release(g, g.at, done) end
   end
 end
 return {applied, unparked}`;

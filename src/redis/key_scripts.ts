@@ -76,15 +76,42 @@ local function hmget(hk, fields)
   end
   return out
 end
--- Decides, in id order, every entry of source g.at read up to upto that is pending and not
--- decided yet: it holds its key when nobody does, else it is parked. known: id -> key (or false)
--- of entries the caller read, so their fields need not be read again.
-local function advance(g, upto, known)
+-- Decides entries of source g.at ({id, key, owner, count}, in id order): each holds its key
+-- when nobody does, else it is parked behind the holder. Moves the gate cursor to upto. Returns
+-- id -> true for each that holds its key now.
+local function decide(g, todo, upto)
+  local fields, seen = {}, {}
+  for _, t in ipairs(todo) do
+    local f = 'k' .. t[2]
+    if not seen[f] then
+      seen[f] = true
+      fields[#fields + 1] = f
+    end
+  end
+  local holders = hmget(g.hk, fields)
+  local sets, holds = {'g' .. g.at, upto}, {}
+  for _, t in ipairs(todo) do
+    local id, key = t[1], t[2]
+    local f = 'k' .. key
+    if holders[f] then
+      park(g, id, key, t[3], t[4])
+    else
+      holders[f] = g.at .. id
+      holds[id] = true
+      sets[#sets + 1] = f
+      sets[#sets + 1] = g.at .. id
+      sets[#sets + 1] = 'i' .. g.at .. id
+      sets[#sets + 1] = key
+    end
+  end
+  batched({'HSET', g.hk}, sets)
+  return holds
+end
+-- Adds to todo the keyed entries of source g.at pending from from (an XPENDING start) up to
+-- upto, as decide takes them. known: id -> key (or false) of entries the caller read, so their
+-- fields need not be read again.
+local function undecided(g, from, upto, known, todo)
   local src = g[g.at]
-  local gate = redis.call('HGET', g.hk, 'g' .. g.at)
-  if gate and pad(gate) >= pad(upto) then return end
-  local from = gate and '(' .. gate or '-'
-  local todo, fields, seen = {}, {}, {}
   while true do
     local p = redis.call('XPENDING', src.sk, g.group, from, upto, 1000)
     for _, e in ipairs(p) do
@@ -93,32 +120,18 @@ local function advance(g, upto, known)
         local r = redis.call('XRANGE', src.sk, e[1], e[1])
         key = r[1] and keyof(r[1][2]) or false
       end
-      if key then
-        todo[#todo + 1] = {e[1], key, e[2], e[4]}
-        if not seen[key] then
-          seen[key] = true
-          fields[#fields + 1] = 'k' .. key
-        end
-      end
+      if key then todo[#todo + 1] = {e[1], key, e[2], e[4]} end
     end
-    if #p < 1000 then break end
+    if #p < 1000 then return todo end
     from = '(' .. p[#p][1]
   end
-  local holders = hmget(g.hk, fields)
-  local sets = {'g' .. g.at, upto}
-  for _, t in ipairs(todo) do
-    local id, key = t[1], t[2]
-    if holders['k' .. key] then
-      park(g, id, key, t[3], t[4])
-    else
-      holders['k' .. key] = g.at .. id
-      sets[#sets + 1] = 'k' .. key
-      sets[#sets + 1] = g.at .. id
-      sets[#sets + 1] = 'i' .. g.at .. id
-      sets[#sets + 1] = key
-    end
-  end
-  batched({'HSET', g.hk}, sets)
+end
+-- Decides, in id order, every entry of source g.at read up to upto that is pending and not
+-- decided yet (see decide).
+local function advance(g, upto, known)
+  local gate = redis.call('HGET', g.hk, 'g' .. g.at)
+  if gate and pad(gate) >= pad(upto) then return end
+  decide(g, undecided(g, gate and '(' .. gate or '-', upto, known, {}), upto)
 end
 -- Whether an entry of source g.at that this claim took (owner, count) may be handed out: it has
 -- no key, or holds it. Decides it first when it was not yet.
@@ -190,27 +203,40 @@ end
  */
 export const GATE = NOW + KEYED + `local g = keyState(0, ARGV[1], 's')
 local consumer, expires = ARGV[2], string.format('%d', now + tonumber(ARGV[3]))
-local known, last = {}, nil
-for i = 4, #ARGV - 1, 2 do
-  known[ARGV[i]] = ARGV[i + 1]
-  last = ARGV[i]
-end
-advance(g, last, known)
--- Still this consumer's as its read left them: an entry parked by another claim's decision may
--- have been made due since and taken through the timers (then it is not handed out here too).
-local mine = {}
-for _, e in ipairs(redis.call('XPENDING', g.s.sk, g.group, ARGV[4], last, 1000, consumer)) do
-  if tonumber(e[4]) == 1 then mine[e[1]] = true end
-end
-local ids, fields = {}, {}
+local ids, known = {}, {}
 for i = 4, #ARGV - 1, 2 do
   ids[#ids + 1] = ARGV[i]
-  fields[#fields + 1] = 'is' .. ARGV[i]
+  known[ARGV[i]] = ARGV[i + 1]
 end
-local holds = hmget(g.hk, fields)
+local first, last = ids[1], ids[#ids]
+local gate = redis.call('HGET', g.hk, 'gs')
+local holds = {}
+if not gate or pad(gate) < pad(first) then
+  -- Nobody decided this read's entries yet, so they are as the read left them: this consumer's,
+  -- delivered once. Entries read before them by others and still undecided come first.
+  local todo = {}
+  local before = redis.call('XREVRANGE', g.s.sk, '(' .. first, '-', 'COUNT', 1)[1]
+  if before and (not gate or pad(gate) < pad(before[1])) then
+    undecided(g, gate and '(' .. gate or '-', before[1], {}, todo)
+  end
+  for _, id in ipairs(ids) do todo[#todo + 1] = {id, known[id], consumer, 1} end
+  holds = decide(g, todo, last)
+else
+  -- Other claims decided them (some or all). Hand out those that hold their key and are still
+  -- this consumer's as its read left them: one parked by another claim's decision may have been
+  -- made due since and taken through the timers.
+  advance(g, last, known)
+  local mine, fields = {}, {}
+  for _, e in ipairs(redis.call('XPENDING', g.s.sk, g.group, first, last, 1000, consumer)) do
+    if tonumber(e[4]) == 1 then mine[e[1]] = true end
+  end
+  for i, id in ipairs(ids) do fields[i] = 'is' .. id end
+  local held = hmget(g.hk, fields)
+  for i, id in ipairs(ids) do holds[id] = mine[id] and held[fields[i]] and true end
+end
 local out, zargs = {}, {}
 for i, id in ipairs(ids) do
-  if mine[id] and holds[fields[i]] then
+  if holds[id] then
     zargs[#zargs + 1] = expires
     zargs[#zargs + 1] = id .. '|1|' .. consumer
     out[i] = 1

@@ -26,6 +26,7 @@ import { Poller } from "./poll.ts";
 import { extendCall, settleCall } from "./lease_args.ts";
 import { EXTEND, SETTLE } from "./lease_scripts.ts";
 import { CLAIM } from "./claim_scripts.ts";
+import { FRESH_ACK } from "./key_scripts.ts";
 import { Reader } from "./reader.ts";
 import { APPEND, REDRIVE, Scripts } from "./scripts.ts";
 
@@ -233,6 +234,7 @@ export class RedisBackend implements Backend {
     if (settlements.length === 0) return;
     let rest = settlements;
     const sent: Promise<unknown>[] = [];
+    let timersChanged = false;
     if (this.#reader.holdsRecords()) {
       // Acks of entries read moments ago, whose lease records are still held back: a plain
       // XACK, and no lease record at all (see Reader.takeFresh). The other records go out
@@ -251,11 +253,20 @@ export class RedisBackend implements Backend {
       // On the consumer's own connection (see RedisClient.command): in the same write as its
       // next claim. Their order against other commands does not matter: no one else holds
       // these entries, and XACK is idempotent.
-      for (const { sk, channel, ids } of acks) {
-        sent.push(this.#wrap(this.#client.command(["XACK", sk, group, ...ids], channel)));
+      for (const { stream, sk, channel, ids, keyed } of acks) {
+        if (ids.length > 0) {
+          sent.push(this.#wrap(this.#client.command(["XACK", sk, group, ...ids], channel)));
+        }
+        if (keyed.length === 0) continue;
+        const keys = this.#keys.keyed(stream, group);
+        sent.push(
+          this.#run(FRESH_ACK, keys, [group, ...keyed]).then((due) => {
+            // Entries parked behind a key that was passed on fell due.
+            if ((due as number) > 0) timersChanged = true;
+          }),
+        );
       }
     }
-    let timersChanged = false;
     if (rest.length > 0) {
       const call = settleCall(this.#keys, group, rest);
       timersChanged = call.timersChanged;

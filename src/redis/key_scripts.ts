@@ -23,7 +23,6 @@
  *
  * @module
  */
-import { NOW } from "./scripts.ts";
 
 /**
  * The Lua functions every script that hands out or settles keyed entries shares. `g` is a
@@ -195,16 +194,16 @@ end
 `;
 
 /**
- * gate — KEYS: stream key, timers key, redrive stream key, its timers key, holders key, parked
- * key. ARGV: group, consumer, lease ms, then per keyed entry the consumer's plain `XREADGROUP`
- * just handed it (ascending): its id and key. Decides them (and whatever was read before them
- * undecided), records the lease of each that holds its key, and parks the others. Returns per
- * entry 1 (hand it out) or 0 (parked).
+ * gate — KEYS: the six keys of the stream (see Keys.keyed). ARGV: group, consumer, then per
+ * keyed entry the consumer's plain `XREADGROUP` just handed it (ascending): its id and key.
+ * Decides them (and whatever was read before them undecided) and parks those whose key is held.
+ * Returns per entry 1 (hand it out) or 0 (parked). The leases of those handed out are recorded
+ * as the read's others are: by the client after the read (TCP) or by TRACK (REST).
  */
-export const GATE = NOW + KEYED + `local g = keyState(0, ARGV[1], 's')
-local consumer, expires = ARGV[2], string.format('%d', now + tonumber(ARGV[3]))
+export const GATE = KEYED + `local g = keyState(0, ARGV[1], 's')
+local consumer = ARGV[2]
 local ids, known = {}, {}
-for i = 4, #ARGV - 1, 2 do
+for i = 3, #ARGV - 1, 2 do
   ids[#ids + 1] = ARGV[i]
   known[ARGV[i]] = ARGV[i + 1]
 end
@@ -234,15 +233,18 @@ else
   local held = hmget(g.hk, fields)
   for i, id in ipairs(ids) do holds[id] = mine[id] and held[fields[i]] and true end
 end
-local out, zargs = {}, {}
-for i, id in ipairs(ids) do
-  if holds[id] then
-    zargs[#zargs + 1] = expires
-    zargs[#zargs + 1] = id .. '|1|' .. consumer
-    out[i] = 1
-  else
-    out[i] = 0
-  end
-end
-batched({'ZADD', g.s.tk}, zargs)
+local out = {}
+for i, id in ipairs(ids) do out[i] = holds[id] and 1 or 0 end
 return out`;
+
+/**
+ * fresh ack — KEYS: the six keys of the stream (see Keys.keyed). ARGV: group, then the ids of
+ * entries that hold their key, handed out by a read moments ago whose lease records were not
+ * sent yet (see Reader.takeFresh): acks them without a lease check, and passes each key to the
+ * first entry parked behind it. Returns how many parked entries fell due.
+ */
+export const FRESH_ACK = KEYED + `local g = keyState(0, ARGV[1], 's')
+local ids = {}
+for i = 2, #ARGV do ids[#ids + 1] = ARGV[i] end
+batched({'XACK', g.s.sk, g.group}, ids)
+return release(g, 's', ids)`;

@@ -77,6 +77,7 @@ const RATE_WINDOW_MS = 10;
 // The lease records of one read, held back for a moment (see Reader.takeFresh).
 interface HeldRecord {
   group: string;
+  stream: string;
   /** The stream key and timers key. */
   sk: string;
   tk: string;
@@ -92,17 +93,26 @@ interface HeldRecord {
   taken: Uint8Array;
   left: number;
   next: number;
-  /** Ids taken since the last takeAcks(). */
+  /** Ids taken since the last takeAcks(): without a key, and keyed (see key_scripts.ts). */
   acked: string[];
+  ackedKeyed: string[];
+  /** 1 for each entry that holds its key, when any does. */
+  keyed?: Uint8Array;
   /** Where each ref is in `refs`, made on the first ack out of the read's order. */
   index?: Map<string, number>;
 }
 
-/** Acks that need no lease check: a plain `XACK` of `ids` on `sk`, on `channel`'s connection. */
+/**
+ * Acks that need no lease check: a plain `XACK` of `ids` on `sk`, on `channel`'s connection, and
+ * for `keyed` ids (entries that hold their key) the FRESH_ACK script on `stream`, which passes
+ * each key on.
+ */
 export interface FreshAcks {
+  stream: string;
   sk: string;
   channel: string;
   ids: string[];
+  keyed: string[];
 }
 
 /** What the fast path needs from the backend. */
@@ -450,7 +460,6 @@ export class Reader {
     for (let i = 0; i < out.length; i++) {
       if (out[i].envelope?.key !== undefined) (keyed ??= []).push(i);
     }
-    const isKeyed = (i: number) => out[i].envelope?.key !== undefined;
     if (keyed === undefined) {
       // Before this claim returns, so before any settle of what it read.
       if (expires !== undefined && out.length > 0) {
@@ -458,17 +467,22 @@ export class Reader {
       }
       return out;
     }
-    const plain = out.flatMap((_, i) => isKeyed(i) ? [] : [i]);
-    if (expires !== undefined && plain.length > 0) {
-      const pick = <T>(xs: readonly T[]) => plain.map((i) => xs[i]);
-      this.#record(run, pick(entries), pick(out), expires, sentTick);
-    }
-    const args: RedisArg[] = [run.group, run.consumer, run.leaseMs];
+    const args: RedisArg[] = [run.group, run.consumer];
     for (const i of keyed) args.push(entries[i][0], out[i].envelope!.key!);
     const { keys, scripts } = this.#deps;
     const pass = await scripts.run(GATE, keys.keyed(run.stream, run.group), args) as number[];
-    const parked = new Set(keyed.filter((_, j) => pass[j] !== 1));
-    return parked.size === 0 ? out : out.filter((_, i) => !parked.has(i));
+    // Handed out: entries without a key, and keyed ones that hold their key (marked, so that a
+    // fresh ack of theirs passes the key on).
+    const flag = new Uint8Array(out.length);
+    keyed.forEach((i, j) => flag[i] = pass[j] === 1 ? 1 : 2);
+    const kept: number[] = [];
+    for (let i = 0; i < out.length; i++) if (flag[i] !== 2) kept.push(i);
+    const pick = <T>(xs: readonly T[]) => kept.map((i) => xs[i]);
+    const handed = pick(out);
+    if (expires !== undefined && kept.length > 0) {
+      this.#record(run, pick(entries), handed, expires, sentTick, Uint8Array.from(pick([...flag])));
+    }
+    return handed;
   }
 
   // Runs the CLAIM script for up to n deliveries: due timers first, then new entries.
@@ -571,11 +585,12 @@ export class Reader {
   // entries pending with no timer: their owner can still settle them, and SWEEP frees them
   // should it die.
   #record(
-    { group, sk, tk, consumer }: ClaimRun,
+    { group, stream, sk, tk, consumer }: ClaimRun,
     entries: readonly [string, unknown[]][],
     deliveries: readonly Delivery[],
     expires: number,
     sentTick: number,
+    keyed?: Uint8Array,
   ) {
     // (A Set of the ids would cost more than the rest of the read: new strings, hashed.)
     const n = entries.length;
@@ -586,6 +601,7 @@ export class Reader {
     }
     this.#held.push({
       group,
+      stream,
       sk,
       tk,
       consumer,
@@ -597,6 +613,8 @@ export class Reader {
       left: n,
       next: 0,
       acked: [],
+      ackedKeyed: [],
+      keyed,
     });
     this.#flushTimer ??= setTimeout(() => this.flushRecords(), HOLD_MS);
   }
@@ -632,7 +650,8 @@ export class Reader {
       h.taken[i] = 1;
       h.left--;
       h.next = i + 1;
-      h.acked.push(h.ids[i]);
+      if (h.keyed?.[i]) h.ackedKeyed.push(h.ids[i]);
+      else h.acked.push(h.ids[i]);
       return true;
     }
     return false;
@@ -642,12 +661,17 @@ export class Reader {
   takeAcks(): FreshAcks[] {
     const out: FreshAcks[] = [];
     for (const h of this.#held) {
-      if (h.acked.length === 0) continue;
+      if (h.acked.length === 0 && h.ackedKeyed.length === 0) continue;
       const channel = `${h.group}|${h.consumer}`;
       const run = out.find((a) => a.sk === h.sk && a.channel === channel);
-      if (run) run.ids.push(...h.acked);
-      else out.push({ sk: h.sk, channel, ids: h.acked });
+      if (run) {
+        run.ids.push(...h.acked);
+        run.keyed.push(...h.ackedKeyed);
+      } else {
+        out.push({ stream: h.stream, sk: h.sk, channel, ids: h.acked, keyed: h.ackedKeyed });
+      }
       h.acked = [];
+      h.ackedKeyed = [];
     }
     return out;
   }

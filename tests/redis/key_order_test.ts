@@ -141,7 +141,7 @@ Deno.test({
       await backend.settle("g", [{ delivery: held, outcome: "ack" }]);
       // Now a's GATE runs: 1 is the key's holder, but it is the timers' to hand out.
       const keys = new Keys(prefix).keyed("s", "g");
-      const pass = await new Scripts(client).run(GATE, keys, ["g", "a", 5_000, id, "k"]);
+      const pass = await new Scripts(client).run(GATE, keys, ["g", "a", id, "k"]);
       assertEquals(pass, [0]);
       const got = await eventually(() => backend.claim("g", ["s"], opts), (d) => d.length > 0);
       assertEquals(ns(got), [1]);

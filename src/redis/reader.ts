@@ -181,6 +181,14 @@ interface ClaimRun {
   block: number;
 }
 
+// The pipeline of one read, and what its replies need (see Reader.#commands).
+interface Commands {
+  commands: (readonly RedisArg[])[];
+  sweeping: boolean;
+  carried?: ReturnType<Riders["take"]>;
+  trackArgs: RedisArg[];
+}
+
 type StreamReply = [string, [string, unknown[]][]][] | null;
 
 /** Fast-path claims for one backend. */
@@ -242,7 +250,8 @@ export class Reader {
     options: ClaimOptions,
   ): Promise<Delivery[] | undefined> {
     const run = this.#begin(group, stream, options);
-    await this.#pause(run);
+    // (Awaited only when there is a pause: each await costs the read a turn of the event loop.)
+    if (this.#pausing(run)) await this.#pause(run);
     while (!this.#deps.closed()) {
       const { state } = run;
       if (state.dueFirst) {
@@ -311,6 +320,10 @@ export class Reader {
 
   // Waits before the first read when reading at once would mostly find little: see
   // DRAINED_WAIT_MS (REST) and LINGER_MS (TCP).
+  #pausing(run: ClaimRun): boolean {
+    return run.ordered ? run.state.lingerUntil > 0 : run.state.drained;
+  }
+
   async #pause(run: ClaimRun): Promise<void> {
     const { state } = run;
     if (!run.ordered && state.drained) {
@@ -330,7 +343,8 @@ export class Reader {
   // One read, with SWEEP, PEEK or TRACK as they are due: what it hands out (due timers too),
   // and how many entries it read; undefined when the fast path cannot serve the claim.
   async #readOnce(run: ClaimRun): Promise<{ out: Delivery[]; read: number } | undefined> {
-    const { commands, sweeping, carried, trackArgs } = await this.#commands(run);
+    const made = this.#commands(run);
+    const { commands, sweeping, carried, trackArgs } = made instanceof Promise ? await made : made;
     const sentAt = Date.now(), sentTick = performance.now();
     let replies: unknown[];
     const sent = run.ordered ? undefined : this.#riders.sending();
@@ -355,10 +369,18 @@ export class Reader {
       ? [replies[1], replies[0]]
       : [replies[0], undefined];
     const expires = this.#expiry(run, readReply, peekReply, sentTick);
-    const due = await this.#looked(run, peekReply, trackArgs, sentAt);
+    // What was read must not stay untracked: a TRACK refused for want of the script runs again.
+    const due = this.#looked(
+      run,
+      peekReply instanceof RedisReplyError
+        ? await this.#again(peekReply, run.ordered, run.trackKeys, trackArgs, run.channel)
+        : peekReply as [number, number] | undefined,
+      sentAt,
+    );
     if (readReply instanceof RedisReplyError) return undefined;
     const entries = (readReply as StreamReply)?.[0]?.[1] ?? [];
-    const out = await this.#handOut(run, entries, expires, sentTick);
+    const handed = this.#handOut(run, entries, expires, sentTick);
+    const out = Array.isArray(handed) ? handed : await handed;
     if (due) {
       if (out.length < run.max) out.push(...await this.#slow(run, run.max - out.length));
       else run.state.dueFirst = true;
@@ -369,19 +391,34 @@ export class Reader {
   // The pipeline of one read. Ordered (TCP): PEEK (unless fresh), then the read, whose leases
   // are recorded after the reply. Else (REST): the read, then TRACK, which records them and
   // peeks; settles waiting to ride go first. SWEEP goes in front when its time came.
-  async #commands(run: ClaimRun) {
-    const { scripts } = this.#deps;
+  #commands(run: ClaimRun): Commands | Promise<Commands> {
     const { state, ordered } = run;
     const read: RedisArg[] = ["XREADGROUP", "GROUP", run.group, run.consumer, "COUNT", run.max];
     if (run.block > 0) read.push("BLOCK", run.block);
     read.push("STREAMS", run.sk, ">");
     const trackArgs = [run.group, run.consumer, run.leaseMs, state.cursor];
+    const sweeping = Date.now() >= state.sweepAt;
+    // The read alone (TCP, fresh) goes out without waiting for a script's SHA.
+    if (ordered && !run.look && !sweeping) {
+      return { commands: [read], sweeping, carried: undefined, trackArgs };
+    }
+    return this.#scripted(run, read, trackArgs, sweeping);
+  }
+
+  // #commands with scripts: PEEK or TRACK, SWEEP, and REST's riders.
+  async #scripted(
+    run: ClaimRun,
+    read: RedisArg[],
+    trackArgs: RedisArg[],
+    sweeping: boolean,
+  ): Promise<Commands> {
+    const { scripts } = this.#deps;
+    const { state, ordered } = run;
     const commands: (readonly RedisArg[])[] = !ordered
       ? [read, await scripts.call(TRACK, run.trackKeys, trackArgs)]
       : run.look
       ? [await scripts.call(PEEK, run.trackKeys.slice(1), []), read]
       : [read];
-    const sweeping = Date.now() >= state.sweepAt;
     if (sweeping) {
       const idle = Math.max(run.leaseMs, SWEEP_MIN_IDLE_MS);
       state.sweepAt = Date.now() + idle;
@@ -423,23 +460,16 @@ export class Reader {
     return clock.redisMs + Math.ceil(performance.now() - clock.tick) + run.leaseMs;
   }
 
-  // What PEEK or TRACK said of the timers: whether one is due now.
-  async #looked(
-    run: ClaimRun,
-    peekReply: unknown,
-    trackArgs: RedisArg[],
-    sentAt: number,
-  ): Promise<boolean> {
+  // What PEEK or TRACK said of the timers (Redis's clock, the earliest timer), or nothing when
+  // neither looked: whether a timer is due now.
+  #looked(run: ClaimRun, peek: [number, number] | undefined, sentAt: number): boolean {
     const { state, ordered } = run;
-    if (peekReply === undefined) {
+    if (peek === undefined) {
       // Fresh: what the last look said still holds, unless its earliest timer came due.
       run.look = true;
       return Date.now() >= state.dueAt;
     }
-    // What was read must not stay untracked: a TRACK refused for want of the script runs again.
-    const [now, nextDue] = peekReply instanceof RedisReplyError
-      ? await this.#again(peekReply, ordered, run.trackKeys, trackArgs, run.channel)
-      : peekReply as [number, number];
+    const [now, nextDue] = peek;
     state.seenAt = ordered ? sentAt : Date.now();
     state.dueAt = nextDue >= 0 ? state.seenAt + nextDue - now : Infinity;
     run.look = !ordered;
@@ -447,14 +477,14 @@ export class Reader {
   }
 
   // The deliveries of what a read handed this consumer. Entries without a key go out as they
-  // are (their leases recorded after the read, see #record); keyed ones pass GATE first, and
-  // those whose key is held elsewhere are parked instead (see key_scripts.ts).
-  async #handOut(
+  // are (their leases recorded after the read, see #record), at once; keyed ones pass GATE
+  // first, and those whose key is held elsewhere are parked instead (see key_scripts.ts).
+  #handOut(
     run: ClaimRun,
     entries: readonly [string, unknown[]][],
     expires: number | undefined,
     sentTick: number,
-  ): Promise<Delivery[]> {
+  ): Delivery[] | Promise<Delivery[]> {
     const out = this.#deliveries(run.state, run.stream, run.consumer, entries);
     let keyed: number[] | undefined;
     for (let i = 0; i < out.length; i++) {
@@ -467,6 +497,18 @@ export class Reader {
       }
       return out;
     }
+    return this.#gate(run, entries, out, keyed, expires, sentTick);
+  }
+
+  // Runs GATE on a read's keyed entries (at `keyed` in `out`): what it hands out of the read.
+  async #gate(
+    run: ClaimRun,
+    entries: readonly [string, unknown[]][],
+    out: Delivery[],
+    keyed: number[],
+    expires: number | undefined,
+    sentTick: number,
+  ): Promise<Delivery[]> {
     const args: RedisArg[] = [run.group, run.consumer];
     for (const i of keyed) args.push(entries[i][0], out[i].envelope!.key!);
     const { keys, scripts } = this.#deps;

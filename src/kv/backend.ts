@@ -24,6 +24,7 @@ import { Claimer, type Standing } from "./claim.ts";
 import { listDead, redrive } from "./dead.ts";
 import { type LockEntry, lockKey } from "./keys.ts";
 import { LeaseBook } from "./leases.ts";
+import { HoldBook } from "./keyhold.ts";
 import type { KvOptions } from "./options.ts";
 import { Trimmer } from "./retention.ts";
 import { LeaseWriter } from "./settle.ts";
@@ -251,9 +252,10 @@ export class KvBackend implements Backend, AtomicAppender {
           const now = Date.now();
           const since = now - pace.lastReturn;
           pace.lastReturn = now;
-          const faster = n >= LINGER_MIN && n < max && n >= since * LINGER_RATE;
+          // Keyed events come as their keys are freed, not as they arrive (see `ClaimLook.keyed`).
+          const faster = n >= LINGER_MIN && n < max && n >= since * LINGER_RATE && !look.keyed;
           pace.lingerUntil = faster ? now + LINGER_MS : 0;
-          if (n < max) pace.drained = { mark, wakeAt: look.wakeAt };
+          if (n < max && !look.keyed) pace.drained = { mark, wakeAt: look.wakeAt };
           return look.deliveries;
         }
         pace.lingerUntil = 0;
@@ -450,9 +452,16 @@ export class KvBackend implements Backend, AtomicAppender {
       }
     }
     const book = new LeaseBook();
+    const holds = new HoldBook();
     const trimmer = new Trimmer(kv, this.stats, this.#options.retention);
     // The writer is made below; claims ask it for settlements to carry in their commits.
-    const claimer = new Claimer(kv, this.stats, book, (n, avoid) => writer.takeRider(n, avoid));
+    const claimer = new Claimer(
+      kv,
+      this.stats,
+      book,
+      holds,
+      (n, avoid) => writer.takeRider(n, avoid),
+    );
     // Watch only bell files, never the database's own folder (see bell.ts for why).
     const watched = this.#options.watch === false ? undefined : bell;
     const waker = new Waker(
@@ -467,7 +476,7 @@ export class KvBackend implements Backend, AtomicAppender {
       if (streams.some((s) => waker.wants(s))) waker.notify();
       trimmer.appended(streams);
     });
-    const writer = new LeaseWriter(kv, this.stats, book, (group, stream) => {
+    const writer = new LeaseWriter(kv, this.stats, book, holds, (group, stream) => {
       claimer.requeued(group, stream);
       bell?.ring("requeued");
       waker.notify();

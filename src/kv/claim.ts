@@ -10,19 +10,23 @@ import type { Delivery } from "../backend.ts";
 import {
   cursorKey,
   eventKey,
+  holdKey,
+  type KeyHold,
   type Lease,
   leaseKey,
   leasePrefix,
   MAX_SEQ,
   newToken,
+  parkKey,
   type RetryEntry,
   retryPrefix,
   seqKey,
 } from "./keys.ts";
 import { type LeaseBook, toDelivery } from "./leases.ts";
+import { type HoldBook, keyOf, type KnownHold, park, readHolds } from "./keyhold.ts";
 import type { Rider } from "./settle.ts";
 import { eventsAt, eventsOf, isChunk, lastOf } from "./chunks.ts";
-import { commit, get, getMany, type KvStats, LIMITS, list, scan } from "./store.ts";
+import { commit, get, getMany, type KvStats, LIMITS, list, scan, utf8Bytes } from "./store.ts";
 import { sleep } from "../sleep.ts";
 
 /** The longest between two looks for expired leases of one group and stream, in milliseconds. */
@@ -51,6 +55,24 @@ const ATTEMPTS = 8;
  * with one consumer then taking most events.
  */
 const CONFLICT_PAUSE_MS = 120;
+/**
+ * The most keys one claim takes or parks events behind: each is a check, and Deno KV allows 100
+ * checks an operation, shared with the cursors, the entries a claim replaces and its riders.
+ */
+const HOLDS_PER_CLAIM = 60;
+/** The most events one claim parks behind their keys (each a mutation with its key's bytes). */
+const PARKS_PER_CLAIM = 200;
+/** The most bytes of events one claim parks (copies, so retention cannot lose them). */
+const PARK_BYTES = 300_000;
+
+/** About how many bytes a parked copy of an event takes. */
+function storedBytes(value: unknown): number {
+  try {
+    return utf8Bytes(JSON.stringify(value) ?? "") + 64;
+  } catch {
+    return LIMITS.valueBytes;
+  }
+}
 
 interface Candidate {
   stream: string;
@@ -59,6 +81,54 @@ interface Candidate {
   /** The event, when already read. */
   value?: unknown;
   has: boolean;
+  /** A new event: where the group's cursor stands once it is taken. */
+  to?: Cursor;
+  /** The retry entry it comes from, when it is one. */
+  entry?: Replaced;
+  /** A redriven event: it takes its key again when claimed. */
+  redriven?: true;
+  /** An event parked behind this key, now its holder: its copy is read and deleted. */
+  parked?: string;
+}
+
+/** A hold one claim checks and writes (see keyhold.ts). */
+interface HoldPlan {
+  stream: string;
+  key: string;
+  /** The versionstamp the hold is checked against; `null`: the key was free. */
+  versionstamp: string | null;
+  hold: KeyHold;
+}
+
+/** An event one claim parks behind its key. */
+interface Parked {
+  stream: string;
+  key: string;
+  seq: number;
+  value: unknown;
+}
+
+/** What one look for work found, built up step by step and committed as one operation. */
+interface Look {
+  now: number;
+  /** When something known falls due. */
+  wakeAt: number;
+  found: Candidate[];
+  replaced: Replaced[];
+  /** Candidates by `stream\0seq`, so a delivery is taken once. */
+  taken: Set<string>;
+  cursors: Map<string, { from: CursorState; to: Cursor }>;
+  holds: Map<string, HoldPlan>;
+  parked: Parked[];
+  /** Parked copies of events handed out now, deleted with the claim. */
+  unparked: Deno.KvKey[];
+}
+
+/** A lease one claim writes, keyed by its first sequence number. */
+interface NewLease {
+  stream: string;
+  first: number;
+  lease: Lease;
 }
 
 /** A group's position on a stream, as stored: `[last seq taken, key to read on from]`. */
@@ -106,6 +176,11 @@ export interface ClaimLook {
    * stream then.
    */
   outpaced?: Map<string, Standing>;
+  /**
+   * Set when the look handed out keyed events or left some for lack of room (see `#holdKeys`):
+   * then it says nothing of how fast events arrive, and more may be ready at once.
+   */
+  keyed?: true;
 }
 
 /** Claims work; one per backend, caching cursors and lease-scan times. */
@@ -123,12 +198,14 @@ export class Claimer {
    * @param kv The database.
    * @param stats Counters to update.
    * @param book The leases this process holds.
+   * @param holds The key holds this process knows (see keyhold.ts).
    * @param takeRider Settlements to carry in a claim's commit, if any fit (see `settle.ts`).
    */
   constructor(
     private readonly kv: Deno.Kv,
     private readonly stats: KvStats,
     private readonly book: LeaseBook,
+    private readonly holds: HoldBook,
     private readonly takeRider: (maxChecks: number, avoid: ReadonlySet<string>) =>
       | Rider
       | undefined = () => undefined,
@@ -152,193 +229,42 @@ export class Claimer {
     const order = streams.map((_, i) => streams[(i + this.#turn) % streams.length]);
     this.#turn++;
     max = Math.min(max, MAX_PER_CLAIM);
+    // Holds are assumed from what this process knows until a check of one fails; then read.
+    let readHolds = false;
     for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
-      const now = Date.now();
-      let wakeAt = Infinity;
-      const found: Candidate[] = [];
-      const replaced: Replaced[] = [];
-      const taken = new Set<string>();
-      const add = (c: Candidate) => {
-        const k = `${c.stream}\u0000${c.seq}`;
-        if (taken.has(k)) return;
-        taken.add(k);
-        found.push(c);
-      };
-
-      // Retries are looked for when one may be due: this process knows of the ones it wrote;
-      // other processes' ones are seen within RETRY_SCAN_MAX_MS.
-      const scanned = order.filter((s) =>
-        now >= (this.#retryScanAt.get(`${group}\u0000${s}`) ?? 0)
-      );
-      for (const s of order) {
-        if (!scanned.includes(s)) {
-          wakeAt = Math.min(wakeAt, this.#retryScanAt.get(`${group}\u0000${s}`)!);
-        }
-      }
-      const limit = Math.min(max, CHECK_BUDGET) + 1;
-      const retries = await Promise.all(
-        scanned.map((s) =>
-          list<RetryEntry>(this.stats, this.kv, { prefix: retryPrefix(group, s) }, { limit })
-        ),
-      );
-      scanned.forEach((s, i) => {
-        let next = now + RETRY_SCAN_MAX_MS;
-        if (retries[i].length === limit) next = now;
-        this.#retryScanAt.set(`${group}\u0000${s}`, next);
-        wakeAt = Math.min(wakeAt, next);
-        for (const e of retries[i]) {
-          const due = e.key[4] as number;
-          if (due > now) {
-            wakeAt = Math.min(wakeAt, due);
-            this.#retryScanAt.set(`${group}\u0000${s}`, Math.min(next, due));
-            break;
-          }
-          if (found.length >= max || replaced.length >= CHECK_BUDGET) {
-            wakeAt = now;
-            this.#retryScanAt.set(`${group}\u0000${s}`, now);
-            break;
-          }
-          const v = e.value;
-          const copy = v.env !== undefined || v.m === true;
-          replaced.push({ key: e.key, versionstamp: e.versionstamp });
-          add({
-            stream: s,
-            seq: e.key[5] as number,
-            attempt: v.a + 1,
-            value: copy ? (v.env ?? v.raw) : undefined,
-            has: copy,
-          });
-        }
-      });
-
-      for (const s of order) {
-        const scanKey = `${group}\u0000${s}`;
-        const scanAt = this.#leaseScanAt.get(scanKey) ?? 0;
-        if (found.length >= max || replaced.length >= CHECK_BUDGET || now < scanAt) {
-          wakeAt = Math.min(wakeAt, scanAt);
-          continue;
-        }
-        const leases = await list<Lease>(this.stats, this.kv, { prefix: leasePrefix(group, s) });
-        let next = now + Math.min(leaseMs, LEASE_SCAN_MAX_MS);
-        for (const e of leases) {
-          if (e.value.u > now) {
-            next = Math.min(next, e.value.u);
-            continue;
-          }
-          if (found.length >= max || replaced.length >= CHECK_BUDGET) {
-            next = now;
-            continue;
-          }
-          const room = max - found.length;
-          const take = e.value.m.slice(0, room);
-          const rest = e.value.m.slice(room);
-          replaced.push({
-            key: e.key,
-            versionstamp: e.versionstamp,
-            rest: rest.length > 0 ? { ...e.value, m: rest } : undefined,
-            restStream: s,
-          });
-          for (const seq of take) add({ stream: s, seq, attempt: e.value.a + 1, has: false });
-          if (rest.length > 0) next = now;
-        }
-        this.#leaseScanAt.set(scanKey, next);
-        wakeAt = Math.min(wakeAt, next);
-      }
-
-      const cursors = new Map<string, { from: CursorState; to: Cursor }>();
-      if (found.length < max) {
-        const room = max - found.length;
-        const states = await Promise.all(order.map((s) => this.#cursor(group, s)));
-        const news = await Promise.all(order.map((s, i) => this.#readNew(s, states[i], room)));
-        // New events come after the cursor, and retries and expired leases name events at or
-        // before it, so only a look that found some of those needs `add`'s duplicate check.
-        const push = replaced.length === 0 ? (c: Candidate) => found.push(c) : add;
-        order.forEach((s, i) => {
-          const from = states[i];
-          let toSeq = -1, toFrom = 0;
-          entries: for (const e of news[i]) {
-            const values = eventsOf(e.value);
-            const last = e.first + values.length - 1;
-            for (let j = 0; j < values.length; j++) {
-              const seq = e.first + j;
-              if (seq <= from.seq) continue;
-              if (found.length >= max) break entries;
-              push({ stream: s, seq, attempt: 1, value: values[j], has: true });
-              toSeq = seq;
-              toFrom = seq === last ? seq + 1 : e.first;
-            }
-          }
-          if (toSeq >= 0) cursors.set(s, { from, to: [toSeq, toFrom] });
-        });
-      }
-      if (found.length === 0) return { deliveries: [], wakeAt };
-
-      // Retries and expired leases name events by number: read the ones without a copy.
-      const missing = found.filter((c) => !c.has);
-      for (const s of new Set(missing.map((c) => c.stream))) {
-        const mine = missing.filter((c) => c.stream === s);
-        const values = await eventsAt(this.kv, this.stats, s, mine.map((c) => c.seq));
-        for (const c of mine) {
-          c.has = values.has(c.seq); // trimmed by retention: dropped
-          c.value = values.get(c.seq);
-        }
-      }
-
-      // One lease per stream and attempt number, keyed by its first sequence number.
-      const until = Date.now() + leaseMs;
-      const leases = new Map<string, { stream: string; first: number; lease: Lease }>();
-      let l: { stream: string; first: number; lease: Lease } | undefined;
-      for (const c of found) {
-        if (!c.has) continue;
-        // Candidates come in runs of one stream and attempt: look up only when the run changes.
-        if (l?.stream === c.stream && l.lease.a === c.attempt) {
-          l.lease.m.push(c.seq);
-          continue;
-        }
-        const k = `${c.stream}\u0000${c.attempt}`;
-        l = leases.get(k);
-        if (!l) {
-          l = {
-            stream: c.stream,
-            first: c.seq,
-            lease: { t: newToken(), u: until, a: c.attempt, c: consumer, m: [] },
-          };
-          leases.set(k, l);
-        }
-        l.lease.m.push(c.seq);
-      }
-      for (const l of leases.values()) {
-        l.lease.m.sort((a, b) => a - b);
-        l.first = l.lease.m[0];
-      }
+      const look = await this.#look(group, order, max, leaseMs);
+      if (look.found.length === 0) return { deliveries: [], wakeAt: look.wakeAt };
+      await this.#readMissing(look, group);
+      const assumed = await this.#holdKeys(look, group, readHolds);
+      const leases = this.#leasesOf(look, consumer, leaseMs);
       // Settlements made meanwhile ride along: one commit instead of two.
       const rider = this.takeRider(
-        LIMITS.checks - cursors.size - replaced.length,
-        new Set(replaced.map((r) => JSON.stringify(r.key))),
+        LIMITS.checks - look.cursors.size - look.replaced.length - look.holds.size,
+        new Set([
+          ...look.replaced.map((r) => JSON.stringify(r.key)),
+          ...[...look.holds.values()].map((h) => JSON.stringify(holdKey(group, h.stream, h.key))),
+        ]),
       );
       let result: Deno.KvCommitResult | Deno.KvCommitError;
       try {
-        result = await this.#commitClaim(group, cursors, replaced, leases, rider);
+        result = await this.#commitClaim(group, look, leases, rider);
       } catch (err) {
         rider?.failed(); // the settlements are written on their own
         throw err;
       }
       if (!result.ok) {
-        // Another consumer got there first: forget what the failed checks relied on (only that:
-        // with several consumers in a group this happens on most claims, and every forgotten
-        // cache is one more read on the next attempt) and look again after a pause.
-        this.stats.claimConflicts++;
-        for (const s of cursors.keys()) this.#cursors.delete(`${group}\u0000${s}`);
-        for (const r of replaced) {
-          const s = r.key[3] as string;
-          if (r.key[1] === "lease") this.#leaseScanAt.delete(`${group}\u0000${s}`);
-          else this.#retryScanAt.delete(`${group}\u0000${s}`);
+        this.#forgetLost(group, look);
+        if (assumed && !readHolds) {
+          // A hold this process assumed may be what failed: look again at once, reading them.
+          readHolds = true;
+          rider?.failed(0);
+          continue;
         }
-        if (mayYield && replaced.length === 0) {
-          const outpaced = await this.#outpaced(group, order, cursors, max);
+        if (mayYield && look.replaced.length === 0) {
+          const outpaced = await this.#outpaced(group, order, look.cursors, max);
           if (outpaced) {
             rider?.failed(); // no next attempt soon: the settlements are written on their own
-            return { deliveries: [], wakeAt, outpaced };
+            return { deliveries: [], wakeAt: look.wakeAt, outpaced };
           }
         }
         // Riders wait for the next attempt.
@@ -348,40 +274,377 @@ export class Claimer {
         continue;
       }
       rider?.committed(result.versionstamp);
-      for (const [s, c] of cursors) {
-        this.#cursors.set(`${group}\u0000${s}`, {
-          seq: c.to[0],
-          from: c.to[1],
-          versionstamp: result.versionstamp,
-        });
+      const deliveries = this.#claimed(group, look, leases, result.versionstamp);
+      if (deliveries.length > 0) {
+        const keyed = look.holds.size > 0 || look.unparked.length > 0;
+        return { deliveries, wakeAt: look.wakeAt, ...(keyed ? { keyed: true as const } : {}) };
       }
-      for (const r of replaced) {
-        if (r.key[1] === "lease") {
-          this.book.delete(group, r.restStream!, r.key[4] as number, r.key[5] as string);
-        }
-      }
-      const deliveries: Delivery[] = [];
-      const byKey = new Map<string, { stream: string; first: number; lease: Lease }>();
-      for (const l of leases.values()) {
-        this.book.set(group, l.stream, l.first, {
-          versionstamp: result.versionstamp,
-          lease: l.lease,
-        });
-        byKey.set(`${l.stream}\u0000${l.lease.a}`, l);
-      }
-      let held: { stream: string; first: number; lease: Lease } | undefined;
-      for (const c of found) {
-        if (!c.has) continue;
-        if (held?.stream !== c.stream || held.lease.a !== c.attempt) {
-          held = byKey.get(`${c.stream}\u0000${c.attempt}`)!;
-        }
-        deliveries.push(
-          toDelivery(c.stream, held.first, c.seq, held.lease.t, c.attempt, c.value),
-        );
-      }
-      if (deliveries.length > 0) return { deliveries, wakeAt };
     }
     return { deliveries: [], wakeAt: Date.now() };
+  }
+
+  /** Looks for due retries, expired leases and new events, in that order. */
+  async #look(
+    group: string,
+    order: readonly string[],
+    max: number,
+    leaseMs: number,
+  ): Promise<Look> {
+    const look: Look = {
+      now: Date.now(),
+      wakeAt: Infinity,
+      found: [],
+      replaced: [],
+      taken: new Set(),
+      cursors: new Map(),
+      holds: new Map(),
+      parked: [],
+      unparked: [],
+    };
+    await this.#lookRetries(look, group, order, max);
+    await this.#lookLeases(look, group, order, max, leaseMs);
+    if (look.found.length < max) await this.#lookNew(look, group, order, max);
+    return look;
+  }
+
+  /** Adds a candidate found by number (a retry or an expired lease) unless already found. */
+  #add(look: Look, c: Candidate): void {
+    const k = `${c.stream}\u0000${c.seq}`;
+    if (look.taken.has(k)) return;
+    look.taken.add(k);
+    look.found.push(c);
+  }
+
+  /**
+   * Due retries. They are looked for when one may be due: this process knows of the ones it
+   * wrote; other processes' ones are seen within RETRY_SCAN_MAX_MS.
+   */
+  async #lookRetries(look: Look, group: string, order: readonly string[], max: number) {
+    const { now } = look;
+    const scanned = order.filter((s) => now >= (this.#retryScanAt.get(`${group}\u0000${s}`) ?? 0));
+    for (const s of order) {
+      if (!scanned.includes(s)) {
+        look.wakeAt = Math.min(look.wakeAt, this.#retryScanAt.get(`${group}\u0000${s}`)!);
+      }
+    }
+    const limit = Math.min(max, CHECK_BUDGET) + 1;
+    const retries = await Promise.all(
+      scanned.map((s) =>
+        list<RetryEntry>(this.stats, this.kv, { prefix: retryPrefix(group, s) }, { limit })
+      ),
+    );
+    scanned.forEach((s, i) => {
+      const scanKey = `${group}\u0000${s}`;
+      let next = now + RETRY_SCAN_MAX_MS;
+      if (retries[i].length === limit) next = now;
+      this.#retryScanAt.set(scanKey, next);
+      look.wakeAt = Math.min(look.wakeAt, next);
+      for (const e of retries[i]) {
+        const due = e.key[4] as number;
+        if (due > now) {
+          look.wakeAt = Math.min(look.wakeAt, due);
+          this.#retryScanAt.set(scanKey, Math.min(next, due));
+          break;
+        }
+        if (look.found.length >= max || look.replaced.length >= CHECK_BUDGET) {
+          look.wakeAt = now;
+          this.#retryScanAt.set(scanKey, now);
+          break;
+        }
+        const v = e.value;
+        const copy = v.env !== undefined || v.m === true;
+        const entry = { key: e.key, versionstamp: e.versionstamp };
+        look.replaced.push(entry);
+        this.#add(look, {
+          stream: s,
+          seq: e.key[5] as number,
+          attempt: v.a + 1,
+          value: copy ? (v.env ?? v.raw) : undefined,
+          has: copy,
+          entry,
+          ...(v.r ? { redriven: true as const } : {}),
+          ...(v.p !== undefined ? { parked: v.p } : {}),
+        });
+      }
+    });
+  }
+
+  /** Deliveries whose lease expired, looked for when one may have. */
+  async #lookLeases(
+    look: Look,
+    group: string,
+    order: readonly string[],
+    max: number,
+    leaseMs: number,
+  ) {
+    const { now } = look;
+    for (const s of order) {
+      const scanKey = `${group}\u0000${s}`;
+      const scanAt = this.#leaseScanAt.get(scanKey) ?? 0;
+      if (look.found.length >= max || look.replaced.length >= CHECK_BUDGET || now < scanAt) {
+        look.wakeAt = Math.min(look.wakeAt, scanAt);
+        continue;
+      }
+      const leases = await list<Lease>(this.stats, this.kv, { prefix: leasePrefix(group, s) });
+      let next = now + Math.min(leaseMs, LEASE_SCAN_MAX_MS);
+      for (const e of leases) {
+        if (e.value.u > now) {
+          next = Math.min(next, e.value.u);
+          continue;
+        }
+        if (look.found.length >= max || look.replaced.length >= CHECK_BUDGET) {
+          next = now;
+          continue;
+        }
+        const room = max - look.found.length;
+        const take = e.value.m.slice(0, room);
+        const rest = e.value.m.slice(room);
+        look.replaced.push({
+          key: e.key,
+          versionstamp: e.versionstamp,
+          rest: rest.length > 0 ? { ...e.value, m: rest } : undefined,
+          restStream: s,
+        });
+        for (const seq of take) {
+          this.#add(look, { stream: s, seq, attempt: e.value.a + 1, has: false });
+        }
+        if (rest.length > 0) next = now;
+      }
+      this.#leaseScanAt.set(scanKey, next);
+      look.wakeAt = Math.min(look.wakeAt, next);
+    }
+  }
+
+  /** New events after the group's cursors, up to `max` candidates in all. */
+  async #lookNew(look: Look, group: string, order: readonly string[], max: number) {
+    const room = max - look.found.length;
+    const states = await Promise.all(order.map((s) => this.#cursor(group, s)));
+    const news = await Promise.all(order.map((s, i) => this.#readNew(s, states[i], room)));
+    // New events come after the cursor, and retries and expired leases name events at or
+    // before it, so only a look that found some of those needs `#add`'s duplicate check.
+    const push = look.replaced.length === 0
+      ? (c: Candidate) => look.found.push(c)
+      : (c: Candidate) => this.#add(look, c);
+    order.forEach((s, i) => {
+      const from = states[i];
+      let to: Cursor | undefined;
+      entries: for (const e of news[i]) {
+        const values = eventsOf(e.value);
+        const last = e.first + values.length - 1;
+        for (let j = 0; j < values.length; j++) {
+          const seq = e.first + j;
+          if (seq <= from.seq) continue;
+          if (look.found.length >= max) break entries;
+          to = [seq, seq === last ? seq + 1 : e.first];
+          push({ stream: s, seq, attempt: 1, value: values[j], has: true, to });
+        }
+      }
+      if (to) look.cursors.set(s, { from, to });
+    });
+  }
+
+  /** Retries and expired leases name events by number: reads the ones without a copy. */
+  async #readMissing(look: Look, group: string): Promise<void> {
+    const unparked = look.found.filter((c) => c.parked !== undefined);
+    const reads = [];
+    for (let i = 0; i < unparked.length; i += LIMITS.getMany) {
+      const part = unparked.slice(i, i + LIMITS.getMany);
+      reads.push(
+        getMany(this.stats, this.kv, part.map((c) => parkKey(group, c.stream, c.parked!, c.seq))),
+      );
+    }
+    (await Promise.all(reads)).flat().forEach((e, i) => {
+      const c = unparked[i];
+      c.has = e.versionstamp !== null;
+      c.value = e.value;
+      look.unparked.push(e.key);
+    });
+    const missing = look.found.filter((c) => !c.has && c.parked === undefined);
+    for (const s of new Set(missing.map((c) => c.stream))) {
+      const mine = missing.filter((c) => c.stream === s);
+      const values = await eventsAt(this.kv, this.stats, s, mine.map((c) => c.seq));
+      for (const c of mine) {
+        c.has = values.has(c.seq); // trimmed by retention: dropped
+        c.value = values.get(c.seq);
+      }
+    }
+  }
+
+  /**
+   * Key order: a keyed event new to the group (or redriven) takes its key when it is free, and
+   * is parked behind it otherwise (see keyhold.ts). Holds are those this process knows, or
+   * (with `read`, or for keys it knows nothing of that it must read) read now. New events past
+   * what one claim can check or park are left for the next claim: the cursor stops before them.
+   *
+   * @returns whether a hold was assumed rather than read.
+   */
+  async #holdKeys(look: Look, group: string, read: boolean): Promise<boolean> {
+    const keyed = new Map<Candidate, string>();
+    for (const c of look.found) {
+      if (!c.has || (c.to === undefined && !c.redriven)) continue;
+      const key = keyOf(c.value);
+      if (key !== undefined) keyed.set(c, key);
+    }
+    if (keyed.size === 0) return false;
+    const known = await this.#knownHolds(group, keyed, read);
+    const drop = new Set<Candidate>();
+    const cut = new Map<string, Cursor | undefined>(); // streams whose new events stop early
+    const lastTo = new Map<string, Cursor>();
+    let parkBytes = 0;
+    const stop = (c: Candidate) => {
+      drop.add(c);
+      if (c.to === undefined) {
+        look.replaced = look.replaced.filter((r) => r !== c.entry); // stays for a later claim
+      } else if (!cut.has(c.stream)) cut.set(c.stream, lastTo.get(c.stream));
+    };
+    for (const c of look.found) {
+      if (c.to !== undefined && cut.has(c.stream)) {
+        drop.add(c);
+        continue;
+      }
+      const key = keyed.get(c);
+      if (key !== undefined) {
+        const id = `${c.stream}\u0000${key}`;
+        let plan = look.holds.get(id);
+        if (!plan && look.holds.size >= HOLDS_PER_CLAIM) {
+          stop(c);
+          continue;
+        }
+        if (!plan) {
+          const k = known.get(id)!;
+          const hold = k.hold ? { ...k.hold } : { s: c.seq, w: 0 };
+          plan = { stream: c.stream, key, versionstamp: k.versionstamp, hold };
+          look.holds.set(id, plan);
+        }
+        if (plan.hold.s !== c.seq) {
+          const bytes = storedBytes(c.value);
+          if (look.parked.length >= PARKS_PER_CLAIM || parkBytes + bytes > PARK_BYTES) {
+            stop(c);
+            continue;
+          }
+          parkBytes += bytes;
+          plan.hold = park(plan.hold, c.seq);
+          look.parked.push({ stream: c.stream, key, seq: c.seq, value: c.value });
+          drop.add(c);
+        }
+      }
+      if (c.to !== undefined) lastTo.set(c.stream, c.to);
+    }
+    for (const [s, to] of cut) {
+      if (to) look.cursors.get(s)!.to = to;
+      else look.cursors.delete(s);
+    }
+    if (drop.size > 0) look.found = look.found.filter((c) => !drop.has(c));
+    return !read;
+  }
+
+  /** The holds of the keys `keyed` names: as this process knows them, or read. */
+  async #knownHolds(
+    group: string,
+    keyed: Map<Candidate, string>,
+    read: boolean,
+  ): Promise<Map<string, KnownHold>> {
+    const known = new Map<string, KnownHold>();
+    const toRead = new Map<string, Set<string>>();
+    for (const [c, key] of keyed) {
+      const id = `${c.stream}\u0000${key}`;
+      if (known.has(id)) continue;
+      // Unknown to this process: assume the key is free; the claim's check tells otherwise.
+      const k = read ? undefined : this.holds.get(group, c.stream, key);
+      known.set(id, k ?? { versionstamp: null, hold: null });
+      if (read && (toRead.get(c.stream)?.size ?? 0) < HOLDS_PER_CLAIM) {
+        if (!toRead.has(c.stream)) toRead.set(c.stream, new Set());
+        toRead.get(c.stream)!.add(key);
+      }
+    }
+    await Promise.all([...toRead].map(async ([s, keys]) => {
+      const list = [...keys];
+      const holds = await readHolds(this.kv, this.stats, group, s, list);
+      list.forEach((key, i) => known.set(`${s}\u0000${key}`, holds[i]));
+    }));
+    return known;
+  }
+
+  /** One lease per stream and attempt number, keyed by its first sequence number. */
+  #leasesOf(look: Look, consumer: string, leaseMs: number): Map<string, NewLease> {
+    const until = Date.now() + leaseMs;
+    const leases = new Map<string, NewLease>();
+    let l: NewLease | undefined;
+    for (const c of look.found) {
+      if (!c.has) continue;
+      // Candidates come in runs of one stream and attempt: look up only when the run changes.
+      if (l?.stream === c.stream && l.lease.a === c.attempt) {
+        l.lease.m.push(c.seq);
+        continue;
+      }
+      const k = `${c.stream}\u0000${c.attempt}`;
+      l = leases.get(k);
+      if (!l) {
+        l = {
+          stream: c.stream,
+          first: c.seq,
+          lease: { t: newToken(), u: until, a: c.attempt, c: consumer, m: [] },
+        };
+        leases.set(k, l);
+      }
+      l.lease.m.push(c.seq);
+    }
+    for (const l of leases.values()) {
+      l.lease.m.sort((a, b) => a - b);
+      l.first = l.lease.m[0];
+    }
+    return leases;
+  }
+
+  /**
+   * After a lost race: forgets what the failed checks relied on (only that: with several
+   * consumers in a group this happens on most claims, and every forgotten cache is one more read
+   * on the next attempt).
+   */
+  #forgetLost(group: string, look: Look): void {
+    this.stats.claimConflicts++;
+    for (const s of look.cursors.keys()) this.#cursors.delete(`${group}\u0000${s}`);
+    for (const r of look.replaced) {
+      const s = r.key[3] as string;
+      if (r.key[1] === "lease") this.#leaseScanAt.delete(`${group}\u0000${s}`);
+      else this.#retryScanAt.delete(`${group}\u0000${s}`);
+    }
+    for (const h of look.holds.values()) this.holds.delete(group, h.stream, h.key);
+  }
+
+  /** Records what a committed claim changed, and makes its deliveries. */
+  #claimed(
+    group: string,
+    look: Look,
+    leases: Map<string, NewLease>,
+    versionstamp: string,
+  ): Delivery[] {
+    for (const [s, c] of look.cursors) {
+      this.#cursors.set(`${group}\u0000${s}`, { seq: c.to[0], from: c.to[1], versionstamp });
+    }
+    for (const r of look.replaced) {
+      if (r.key[1] === "lease") {
+        this.book.delete(group, r.restStream!, r.key[4] as number, r.key[5] as string);
+      }
+    }
+    for (const h of look.holds.values()) {
+      this.holds.set(group, h.stream, h.key, { versionstamp, hold: h.hold });
+    }
+    const byKey = new Map<string, NewLease>();
+    for (const l of leases.values()) {
+      this.book.set(group, l.stream, l.first, { versionstamp, lease: l.lease });
+      byKey.set(`${l.stream}\u0000${l.lease.a}`, l);
+    }
+    const deliveries: Delivery[] = [];
+    let held: NewLease | undefined;
+    for (const c of look.found) {
+      if (!c.has) continue;
+      if (held?.stream !== c.stream || held.lease.a !== c.attempt) {
+        held = byKey.get(`${c.stream}\u0000${c.attempt}`)!;
+      }
+      deliveries.push(toDelivery(c.stream, held.first, c.seq, held.lease.t, c.attempt, c.value));
+    }
+    return deliveries;
   }
 
   /**
@@ -417,25 +680,31 @@ export class Claimer {
     return out;
   }
 
-  /** Commits a claim: cursors moved, entries replaced, leases written, settlements riding. */
+  /** Commits a claim: cursors moved, entries replaced, holds and leases written, riders. */
   #commitClaim(
     group: string,
-    cursors: Map<string, { from: CursorState; to: Cursor }>,
-    replaced: Replaced[],
-    leases: Map<string, { stream: string; first: number; lease: Lease }>,
+    look: Look,
+    leases: Map<string, NewLease>,
     rider: Rider | undefined,
   ): Promise<Deno.KvCommitResult | Deno.KvCommitError> {
     return commit(this.stats, this.kv, (op) => {
       rider?.build(op);
-      for (const [s, c] of cursors) {
+      for (const [s, c] of look.cursors) {
         op.check({ key: cursorKey(group, s), versionstamp: c.from.versionstamp });
         op.set(cursorKey(group, s), c.to);
       }
-      for (const r of replaced) {
+      for (const r of look.replaced) {
         op.check({ key: r.key, versionstamp: r.versionstamp });
         op.delete(r.key);
         if (r.rest) op.set(leaseKey(group, r.restStream!, r.rest.m[0], r.rest.t), r.rest);
       }
+      for (const h of look.holds.values()) {
+        const key = holdKey(group, h.stream, h.key);
+        op.check({ key, versionstamp: h.versionstamp });
+        op.set(key, h.hold);
+      }
+      for (const p of look.parked) op.set(parkKey(group, p.stream, p.key, p.seq), p.value);
+      for (const k of look.unparked) op.delete(k);
       for (const l of leases.values()) {
         op.set(leaseKey(group, l.stream, l.first, l.lease.t), l.lease);
       }

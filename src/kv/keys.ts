@@ -9,6 +9,10 @@
  *   the deliveries one claim handed out together (one write per batch, not per event).
  * - `["herald", "retry", group, stream, dueMs, seq]` → {@linkcode RetryEntry}.
  * - `["herald", "dead", group, id]` → {@linkcode DeadEntry}.
+ * - `["herald", "hold", group, stream, key]` → {@linkcode KeyHold}: the event holding a key in a
+ *   group (see "Key order" in `backend.ts`), and how many wait behind it.
+ * - `["herald", "park", group, stream, key, seq]` → the envelope of an event waiting for its key;
+ *   the claim that hands it out deletes it.
  * - `["herald", "dedupe", eventId]` → 1, expiring after a day.
  * - `["herald", "lock", name]` → {@linkcode LockEntry}, expiring with the lock.
  *
@@ -48,6 +52,23 @@ export interface RetryEntry {
   raw?: unknown;
   /** Set when the copy is a malformed entry. */
   m?: true;
+  /** Set by redrive: the event takes its key again (or waits behind it) when claimed. */
+  r?: true;
+  /** Set when the event was parked behind this key: its copy is under `parkKey`. */
+  p?: string;
+}
+
+/** A key held in a group: by which event, and how many events of the key are parked. */
+export interface KeyHold {
+  /** The sequence number of the event holding the key. */
+  s: number;
+  /** How many events wait under `parkPrefix` for the key. */
+  w: number;
+  /**
+   * The sequence numbers of the first of them, ascending (up to `QUEUE_MAX` in keyhold.ts):
+   * freeing the key needs no read while they last.
+   */
+  q?: number[];
 }
 
 /** A dead letter as stored. */
@@ -100,6 +121,28 @@ export const retryKey = (group: string, stream: string, due: number, seq: number
 ];
 export const deadPrefix = (group: string): Deno.KvKey => [P, "dead", group];
 export const deadKey = (group: string, id: string): Deno.KvKey => [P, "dead", group, id];
+export const holdKey = (group: string, stream: string, key: string): Deno.KvKey => [
+  P,
+  "hold",
+  group,
+  stream,
+  key,
+];
+export const parkPrefix = (group: string, stream: string, key: string): Deno.KvKey => [
+  P,
+  "park",
+  group,
+  stream,
+  key,
+];
+export const parkKey = (group: string, stream: string, key: string, seq: number): Deno.KvKey => [
+  P,
+  "park",
+  group,
+  stream,
+  key,
+  seq,
+];
 export const dedupeKey = (id: string): Deno.KvKey => [P, "dedupe", id];
 export const lockKey = (name: string): Deno.KvKey => [P, "lock", name];
 

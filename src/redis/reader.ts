@@ -4,7 +4,9 @@
  * connection, with PEEK before it (TCP; at most once a second while nothing changes, see
  * FRESH_MS) and its leases recorded by a `ZADD NX` after it (the read blocks when the consumer
  * is idle), or with TRACK after it (REST). Due timers and redriven
- * entries still go through the CLAIM script, which runs when PEEK or TRACK says so.
+ * entries still go through the CLAIM script, which runs when PEEK or TRACK says so. A read that
+ * brings keyed events runs GATE before it returns, which hands out only those that hold their
+ * key and parks the others (see key_scripts.ts); a read without any costs nothing more.
  *
  * @module
  */

@@ -5,12 +5,23 @@ import { redis } from "@herald/herald/redis";
 import { dropPrefix, raw, REDIS_URL, SKIP, startEmulator, testPrefix } from "./_redis.ts";
 
 const CONSUMER = new URL("./_key_consumer.ts", import.meta.url).pathname;
+const PLAIN_CONSUMER = new URL("./_consumer.ts", import.meta.url).pathname;
 const KEYS = 12, EVENTS = 360;
 
+/** Starts a key-order consumer process (_key_consumer.ts). */
+function consumer(args: string[]): Promise<Deno.ChildProcess> {
+  return spawn(CONSUMER, args);
+}
+
+/** Starts a consumer process of the process tests (_consumer.ts). */
+function plainConsumer(args: string[]): Promise<Deno.ChildProcess> {
+  return spawn(PLAIN_CONSUMER, args);
+}
+
 /** Starts a consumer process and waits for its READY line. */
-async function consumer(args: string[]): Promise<Deno.ChildProcess> {
+async function spawn(script: string, args: string[]): Promise<Deno.ChildProcess> {
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", CONSUMER, ...args],
+    args: ["run", "-A", script, ...args],
     stdout: "piped",
     stderr: "inherit",
   }).spawn();
@@ -36,9 +47,9 @@ async function until(check: () => Promise<boolean>, timeoutMs = 60_000): Promise
   }
 }
 
-async function stop(child: Deno.ChildProcess): Promise<void> {
+async function stop(child: Deno.ChildProcess, signal: Deno.Signal = "SIGTERM"): Promise<void> {
   try {
-    child.kill("SIGTERM");
+    child.kill(signal);
   } catch {
     // already exited
   }
@@ -75,7 +86,7 @@ async function fourProcesses(backendUrl: string, token: string | undefined): Pro
     const log = async () => (await raw(["LRANGE", `${prefix}log`, 0, -1]) as string[]);
     const retries = Array.from({ length: EVENTS }, (_, n) => n).filter((n) => n % 7 === 3).length;
     await until(async () => (await log()).length >= 2 * (EVENTS + retries));
-    await Promise.all(children.map(stop));
+    await Promise.all(children.map((c) => stop(c)));
     const lines = (await log()).map((l) => l.split(" "));
     for (let k = 0; k < KEYS; k++) {
       const mine = lines.filter(([key]) => key === `k${k}`);
@@ -93,7 +104,7 @@ async function fourProcesses(backendUrl: string, token: string | undefined): Pro
     const by = new Set(lines.map(([, , , name]) => name));
     assert(by.size >= 2, `the group shared the work (handled by ${[...by].join(", ")})`);
   } finally {
-    await Promise.all(children.map(stop));
+    await Promise.all(children.map((c) => stop(c)));
     await bus.close();
     await dropPrefix(prefix);
   }
@@ -114,6 +125,58 @@ Deno.test({
       await fourProcesses(emulator.url, emulator.token);
     } finally {
       await emulator.stop();
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "redis(): keys held by a consumer killed with SIGKILL wait for its leases, then go on in order",
+  ignore: Boolean(SKIP),
+  async fn() {
+    const prefix = testPrefix(), stream = "orders", group = "billing";
+    const Thing = defineEvent({
+      stream,
+      type: "thing.happened",
+      schema: z.object({ n: z.number() }),
+    });
+    const bus = createBus({ backend: redis({ url: REDIS_URL, prefix }), source: "test" });
+    let b: Deno.ChildProcess | undefined;
+    try {
+      await bus.backend.subscribe(group, [stream], "earliest");
+      const events = await bus.publishMany(Array.from({ length: 12 }, (_, n) => ({
+        contract: Thing,
+        data: { n },
+        options: { key: `k${n % 3}` },
+      })));
+      const keyOf = new Map(events.map((e) => [e.id, e.key!]));
+      const lines = async (list: string) =>
+        (await raw(["LRANGE", `${prefix}${list}`, 0, -1]) as string[]).map((l) => l.split(" "));
+      // a takes the first event of each key and hangs in its handler (concurrency 4).
+      const a = await plainConsumer([REDIS_URL, prefix, stream, group, "a", "1500", "hang"]);
+      await until(async () => (await lines("started")).length >= 3);
+      await stop(a, "SIGKILL");
+      const byA = await lines("started");
+      assertEquals(
+        byA.map(([id]) => keyOf.get(id)).sort(),
+        ["k0", "k1", "k2"],
+        "a held one event of each key, no more",
+      );
+      b = await plainConsumer([REDIS_URL, prefix, stream, group, "b", "1500", "0"]);
+      await until(async () => (await lines("done")).length >= 12);
+      const done = await lines("done");
+      for (const key of ["k0", "k1", "k2"]) {
+        const want = events.filter((e) => e.key === key).map((e) => e.id);
+        assertEquals(done.filter(([id]) => keyOf.get(id) === key).map(([id]) => id), want);
+      }
+      const taken = new Set(byA.map(([id]) => id));
+      for (const [id, , attempt] of done) {
+        if (taken.has(id)) assert(Number(attempt) >= 2, `${id} was a's: attempt 2 at b`);
+      }
+    } finally {
+      if (b) await stop(b);
+      await bus.close();
+      await dropPrefix(prefix);
     }
   },
 });

@@ -60,6 +60,8 @@ const CONFLICT_PAUSE_MS = 120;
  * checks an operation, shared with the cursors, the entries a claim replaces and its riders.
  */
 const HOLDS_PER_CLAIM = 60;
+/** New events read for a look on a stream whose last look could not take all it read. */
+const KEYED_READ = 2 * HOLDS_PER_CLAIM;
 /** The most events one claim parks behind their keys (each a mutation with its key's bytes). */
 const PARKS_PER_CLAIM = 200;
 /** The most bytes of events one claim parks (copies, so retention cannot lose them). */
@@ -192,6 +194,8 @@ export class Claimer {
   #retryScanAt = new Map<string, number>();
   /** Events per stored entry last seen on each stream (appends store a chunk each). */
   #perEntry = new Map<string, number>();
+  /** Groups and streams whose last look left new keyed events for lack of room (`#holdKeys`). */
+  #keyedCut = new Set<string>();
   #turn = 0;
 
   /**
@@ -419,7 +423,11 @@ export class Claimer {
   async #lookNew(look: Look, group: string, order: readonly string[], max: number) {
     const room = max - look.found.length;
     const states = await Promise.all(order.map((s) => this.#cursor(group, s)));
-    const news = await Promise.all(order.map((s, i) => this.#readNew(s, states[i], room)));
+    // Where the last look could take only so many keys, reading a full claim's worth of events
+    // would mostly read (and decode) events left for the next look.
+    const roomOf = (s: string) =>
+      this.#keyedCut.has(`${group}\u0000${s}`) ? Math.min(room, KEYED_READ) : room;
+    const news = await Promise.all(order.map((s, i) => this.#readNew(s, states[i], roomOf(s))));
     // New events come after the cursor, and retries and expired leases name events at or
     // before it, so only a look that found some of those needs `#add`'s duplicate check.
     const push = look.replaced.length === 0
@@ -506,7 +514,9 @@ export class Claimer {
       if (key !== undefined) {
         const id = `${c.stream}\u0000${key}`;
         let plan = look.holds.get(id);
-        if (!plan && look.holds.size >= HOLDS_PER_CLAIM) {
+        // Each hold is a check, beside the cursors' and the replaced entries'.
+        const room = CHECK_BUDGET - look.replaced.length - look.cursors.size;
+        if (!plan && look.holds.size >= Math.min(HOLDS_PER_CLAIM, room)) {
           stop(c);
           continue;
         }
@@ -529,6 +539,10 @@ export class Claimer {
         }
       }
       if (c.to !== undefined) lastTo.set(c.stream, c.to);
+    }
+    for (const s of look.cursors.keys()) {
+      if (cut.has(s)) this.#keyedCut.add(`${group}\u0000${s}`);
+      else this.#keyedCut.delete(`${group}\u0000${s}`);
     }
     for (const [s, to] of cut) {
       if (to) look.cursors.get(s)!.to = to;

@@ -37,6 +37,7 @@ import { Poller } from "./poll.ts";
 import { extendCall, settleCall } from "./lease_args.ts";
 import { EXTEND, SETTLE } from "./lease_scripts.ts";
 import { CLAIM } from "./claim_scripts.ts";
+import { FRESH_ACK } from "./key_scripts.ts";
 import { Reader } from "./reader.ts";
 import { APPEND, LEAVE, REDRIVE, Scripts } from "./scripts.ts";
 import { indexTtlMs, redisTrace } from "./trace.ts";
@@ -255,10 +256,7 @@ export class RedisBackend implements Backend {
   ): Promise<{ now: number; nextDue: number; found: Delivery[]; lastIds: string[] }> {
     // Two sources per stream: the stream, and the group's redrive stream for it.
     const keys: string[] = [];
-    for (const s of streams) {
-      keys.push(this.#keys.stream(s), this.#keys.timers(s, group));
-      keys.push(this.#keys.redrive(s, group), this.#keys.redriveTimers(s, group));
-    }
+    for (const s of streams) keys.push(...this.#keys.keyed(s, group));
     const first = this.#rotate++ % (2 * streams.length);
     const reply = await this.#run(CLAIM, keys, [
       group,
@@ -290,6 +288,7 @@ export class RedisBackend implements Backend {
     if (settlements.length === 0) return;
     let rest = settlements;
     const sent: Promise<unknown>[] = [];
+    let timersChanged = false;
     if (this.#reader.holdsRecords()) {
       // Acks of entries read moments ago, whose lease records are still held back: a plain
       // XACK, and no lease record at all (see Reader.takeFresh). The other records go out
@@ -308,15 +307,29 @@ export class RedisBackend implements Backend {
       // On the consumer's own connection (see RedisClient.command): in the same write as its
       // next claim. Their order against other commands does not matter: no one else holds
       // these entries, and XACK is idempotent.
-      for (const { sk, channel, ids } of acks) {
-        sent.push(this.#wrap(this.#client.command(["XACK", sk, group, ...ids], channel)));
+      for (const { stream, sk, channel, ids, keyed } of acks) {
+        if (ids.length > 0) {
+          sent.push(this.#wrap(this.#client.command(["XACK", sk, group, ...ids], channel)));
+        }
+        if (keyed.length === 0) continue;
+        const keys = this.#keys.keyed(stream, group);
+        sent.push(
+          this.#run(FRESH_ACK, keys, [group, ...keyed]).then((due) => {
+            // Entries parked behind a key that was passed on fell due.
+            if ((due as number) > 0) timersChanged = true;
+          }),
+        );
       }
     }
-    let timersChanged = false;
     if (rest.length > 0) {
       const call = settleCall(this.#keys, group, rest, this.#options.deadLetterMaxLen);
       timersChanged = call.timersChanged;
-      sent.push(this.#wrap(this.#ride(SETTLE, call.keys, call.args)));
+      sent.push(
+        this.#wrap(this.#ride(SETTLE, call.keys, call.args)).then((reply) => {
+          // Entries parked behind a key that was passed on fell due.
+          if ((reply as [number, number])[1] > 0) timersChanged = true;
+        }),
+      );
     }
     await Promise.all(sent);
     if (timersChanged) this.#reader.timersChanged(group);

@@ -42,6 +42,29 @@ export class Keys {
       : [this.redrive(stream, group), this.redriveTimers(stream, group)];
   }
 
+  /**
+   * A group's key-order state on a stream and its redrive stream (see key_scripts.ts): the hash
+   * of keys held, their holders and the gate cursors, and the sorted set of entries parked
+   * behind their key.
+   */
+  gate(stream: string, group: string): [string, string] {
+    return [`${this.prefix}h|${stream}|${group}`, `${this.prefix}p|${stream}|${group}`];
+  }
+
+  /**
+   * The six keys the scripts that hand out or settle keyed entries take for a stream: stream,
+   * timers, redrive stream, its timers, holders and parked.
+   */
+  keyed(stream: string, group: string): string[] {
+    return [
+      this.stream(stream),
+      this.timers(stream, group),
+      this.redrive(stream, group),
+      this.redriveTimers(stream, group),
+      ...this.gate(stream, group),
+    ];
+  }
+
   /** A group's dead letters. */
   dead(group: string): string {
     return `${this.prefix}d|${group}`;

@@ -2,7 +2,8 @@
  * The Lua scripts of the Redis backend: each step that must not half-happen runs as one script.
  * They are sent with `EVALSHA`, loaded once with `SCRIPT LOAD` when Redis says `NOSCRIPT`
  * (first use, or after a restart). This file holds the runner and the scripts for appending and
- * redriving; claim_scripts.ts hands out leases and lease_scripts.ts settles and extends them.
+ * redriving; claim_scripts.ts hands out leases, lease_scripts.ts settles and extends them, and
+ * key_scripts.ts keeps key order.
  *
  * Leases are kept in a sorted set per stream and group (the "timers"): member = the lease token
  * `<entry id>|<delivery count>|<consumer>`, score = the time (Redis's clock, ms) at which the

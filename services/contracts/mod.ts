@@ -13,7 +13,7 @@
  * @module
  */
 export { Name, UserRegistered } from "./auth.ts";
-export { User, UserCreated, UserDeleted, UserUpdated } from "./users.ts";
+export { User, UserCreated, UserDeleted, UserUpdated, Version } from "./users.ts";
 export {
   Group,
   GroupCreated,

@@ -157,3 +157,34 @@ export class Socket {
     return await this.closed;
   }
 }
+
+/** A registered, logged-in user. */
+export interface Person {
+  id: string;
+  token: string;
+  email: string;
+  password: string;
+}
+
+/** Registers and logs in a new user with a unique email. */
+export async function register(c: Cluster, name: string): Promise<Person> {
+  const email = `${name.toLowerCase()}-${crypto.randomUUID().slice(0, 6)}@example.com`;
+  const password = "correct horse battery";
+  const reg = await api(c.url("auth"), "POST", "/register", { body: { email, password, name } });
+  if (reg.status !== 201) throw new Error(`register: ${reg.status} ${JSON.stringify(reg.body)}`);
+  const login = await api(c.url("auth"), "POST", "/login", { body: { email, password } });
+  if (login.status !== 200) throw new Error(`login: ${login.status}`);
+  return { id: reg.body.id, token: login.body.token, email, password };
+}
+
+/** Gets a socket ticket over HTTP (token in the header) and returns the socket's URL. */
+export async function socketUrl(
+  c: Cluster,
+  instance: string,
+  groupId: string,
+  token: string,
+): Promise<string> {
+  const res = await api(c.url(instance), "POST", `/rooms/${groupId}/tickets`, { token });
+  if (res.status !== 201) throw new Error(`ticket: ${res.status} ${JSON.stringify(res.body)}`);
+  return `${c.url(instance).replace("http", "ws")}/rooms/${groupId}/ws?ticket=${res.body.ticket}`;
+}

@@ -109,8 +109,8 @@ Deno.test("`usersHandlers()` and `replicate()` carry a registration to Users and
     assertEquals((await call(apps.users, "DELETE", "/users/me", undefined, token)).status, 204);
     assertEquals(tb.published(UserDeleted).length, 1);
     await until(
-      "Posts forgot Ada",
-      async () => (await call(apps.posts, "GET", `/users/${id}`, undefined, token)).status === 404,
+      "Posts refuses the deleted Ada's token",
+      async () => (await call(apps.posts, "GET", `/users/${id}`, undefined, token)).status === 401,
     );
     await until("Auth forgot Ada", async () =>
       (await call(apps.auth, "POST", "/login", {

@@ -9,6 +9,8 @@
 export const RATE_PER_S = 20;
 /** Messages a socket may send at once before the rate applies. */
 export const BURST = 40;
+/** Messages dropped in a row (over the rate) after which the socket is closed with 4429. */
+export const MAX_DROPPED = 1_000;
 /** Sockets one user may hold open on one Chat instance. */
 export const MAX_SOCKETS_PER_USER = 5;
 

@@ -2,8 +2,8 @@
  * Chat's HTTP and WebSocket routes. Every HTTP route needs a token in the `Authorization`
  * header; the socket needs a single-use ticket (see `tickets.ts`). Rooms need membership of the
  * group, by Chat's own copy of the memberships. A socket may send {@linkcode RATE_PER_S}
- * messages a second (bursts of {@linkcode BURST}), text frames only, each at most
- * {@linkcode MAX_FRAME_CHARS} characters.
+ * messages a second (bursts of {@linkcode BURST}; more are dropped, with an error frame), text
+ * frames only, each at most {@linkcode MAX_FRAME_CHARS} characters.
  *
  * @module
  */
@@ -21,7 +21,7 @@ import { authenticated, createApp, type Env, valid } from "../shared/http.ts";
 import { visibleTo } from "../shared/privacy.ts";
 import { getUser, isDeletedUser } from "../shared/replica.ts";
 import type { Chat } from "./core.ts";
-import { BURST, createBucket, MAX_SOCKETS_PER_USER, RATE_PER_S } from "./limits.ts";
+import { BURST, createBucket, MAX_DROPPED, MAX_SOCKETS_PER_USER, RATE_PER_S } from "./limits.ts";
 import type { Live } from "./live.ts";
 import { CLOSE, type Rooms, type ServerFrame } from "./rooms.ts";
 import { issueTicket, redeemTicket, TICKET_TTL_MS } from "./tickets.ts";
@@ -39,8 +39,9 @@ const NewMessage = z.object({ text: z.string().trim().min(1).max(MAX_MESSAGE_CHA
  * - `GET /rooms/:id/ws?ticket=…` → a WebSocket in the group's room: send `{"text": "…"}`,
  *   receive `{"type":"message","message":{…}}` from every member on every Chat instance. Closed
  *   with 4403 when you are removed from the group, 4410 when you or the group are deleted, 4413
- *   for a frame over 8 KiB, 4429 for sending too fast, 1003 for a binary frame; 429 when you
- *   already hold 5 sockets here.
+ *   for a frame over 8 KiB, 1003 for a binary frame. Over 20 messages a second (bursts of 40)
+ *   they are dropped with an error frame, and after 1,000 dropped in a row closed with 4429.
+ *   429 when you already hold 5 sockets here.
  * - `POST /rooms/:id/messages` `{ text }` → 201 the message (the same, without a socket).
  * - `GET /rooms/:id/messages` → the last 50 messages.
  * - `GET /users/:id` → Chat's copy of a user (404 when Chat does not know them).
@@ -55,7 +56,9 @@ const NewMessage = z.object({ text: z.string().trim().min(1).max(MAX_MESSAGE_CHA
  */
 export function chatRoutes(options: { chat: Chat; db: Deno.Kv; rooms: Rooms; live: Live }) {
   const { chat, db, rooms, live } = options;
-  const send = (ws: WSContext, frame: ServerFrame) => ws.send(JSON.stringify(frame));
+  const send = (ws: WSContext, frame: ServerFrame) => {
+    if (ws.readyState === 1) ws.send(JSON.stringify(frame));
+  };
   const revoked = (id: string) => isDeletedUser(db, id);
   const auth = authenticated({ revoked });
   const admitSocket: MiddlewareHandler<Env> = async (c, next) => {
@@ -69,6 +72,9 @@ export function chatRoutes(options: { chat: Chat; db: Deno.Kv; rooms: Rooms; liv
     await chat.admit(groupId, userId);
     if (rooms.countOf(userId) >= MAX_SOCKETS_PER_USER) {
       throw new TooManyRequestsError(`At most ${MAX_SOCKETS_PER_USER} sockets per user`, 1);
+    }
+    if (c.req.header("upgrade")?.toLowerCase() !== "websocket") {
+      return c.json({ error: "Open this as a WebSocket" }, 426);
     }
     c.set("userId", userId);
     // Subscribed before the socket opens, so no message said after it opens is missed.
@@ -90,6 +96,7 @@ export function chatRoutes(options: { chat: Chat; db: Deno.Kv; rooms: Rooms; liv
         const groupId = c.req.param("id")!;
         const userId = c.get("userId") as string;
         const bucket = createBucket(RATE_PER_S, BURST);
+        let dropped = 0;
         return {
           async onOpen(_event, ws) {
             rooms.join(groupId, userId, ws);
@@ -102,13 +109,23 @@ export function chatRoutes(options: { chat: Chat; db: Deno.Kv; rooms: Rooms; liv
             }
           },
           async onMessage(event, ws) {
+            // Frames already on their way when the socket was closed are dropped.
+            if (ws.readyState !== 1) return;
             if (typeof event.data !== "string") {
               return ws.close(CLOSE.binary, "Binary frames are not accepted");
             }
             if (event.data.length > MAX_FRAME_CHARS) {
               return ws.close(CLOSE.tooBig, "Message too big");
             }
-            if (!bucket.take()) return ws.close(CLOSE.tooMany, "Too many messages");
+            if (!bucket.take()) {
+              // Dropped, saying so once per burst; a client that never slows down is cut off.
+              if (dropped++ === 0) {
+                send(ws, { type: "error", error: "Too many messages; slow down" });
+              }
+              if (dropped >= MAX_DROPPED) ws.close(CLOSE.tooMany, "Too many messages");
+              return;
+            }
+            dropped = 0;
             const parsed = NewMessage.safeParse(parseJson(event.data));
             if (!parsed.success) {
               return send(ws, { type: "error", error: 'Send JSON {"text": "…"}, 1–2000 chars' });

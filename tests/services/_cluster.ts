@@ -24,10 +24,20 @@ export class Cluster {
   readonly #procs = new Map<string, ServiceProcess>();
   readonly #ports = new Map<string, number>();
 
-  private constructor(readonly dir: string, readonly env: Record<string, string>) {}
+  private constructor(
+    readonly dir: string,
+    readonly env: Record<string, string>,
+    readonly hostname?: string,
+  ) {}
 
-  /** Starts the four services on a fresh data folder. */
-  static async start(bus: BusKind = "kv"): Promise<Cluster> {
+  /**
+   * Starts the four services on a fresh data folder; `options.env` adds to (or, with "",
+   * unsets) their environment, `options.hostname` is where they listen (default 127.0.0.1).
+   */
+  static async start(
+    bus: BusKind = "kv",
+    options: { env?: Record<string, string>; hostname?: string } = {},
+  ): Promise<Cluster> {
     const dir = await Deno.makeTempDir({ prefix: "herald-e2e-" });
     const env: Record<string, string> = {
       HERALD_DATA_DIR: join(dir, "data"),
@@ -35,21 +45,22 @@ export class Cluster {
       PBKDF2_ITERATIONS: "1000",
       JWT_SECRET: "e2e-secret",
       HERALD_BACKEND: bus,
+      ...options.env,
     };
     if (bus === "redis") {
       env.HERALD_REDIS_URL = Deno.env.get("HERALD_REDIS_URL") ?? "redis://127.0.0.1:6379";
       env.HERALD_REDIS_PREFIX = `e2e-${crypto.randomUUID().slice(0, 8)}`;
     }
-    const cluster = new Cluster(dir, env);
+    const cluster = new Cluster(dir, env, options.hostname);
     await Promise.all(SERVICES.map((name) => cluster.start(name)));
     return cluster;
   }
 
-  /** The base URL of a running instance. */
+  /** The base URL of a running instance (on 127.0.0.1). */
   url(instance: string): string {
     const proc = this.#procs.get(instance);
     if (!proc) throw new Error(`${instance} is not running`);
-    return proc.url;
+    return `http://127.0.0.1:${proc.port}`;
   }
 
   /**
@@ -61,12 +72,13 @@ export class Cluster {
     this.#ports.set(instance, port);
     const proc = launch(name, {
       port,
+      hostname: this.hostname,
       env: { ...this.env, HERALD_INSTANCE: instance },
       onLine: (line) => this.logs.push(`${instance} | ${line}`),
     });
     this.#procs.set(instance, proc);
     proc.exited.then((s) => this.logs.push(`${instance} | exited: ${JSON.stringify(s)}`));
-    await waitReady(proc.url);
+    await waitReady(this.url(instance));
   }
 
   /** Stops an instance with SIGTERM and waits for its exit. */

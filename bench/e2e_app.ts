@@ -46,7 +46,9 @@ for (const name of SERVICES) {
     port: freePort(),
     env,
     onLine: (l, s) => {
-      if (s === "stderr" && !l.includes("Listening on")) errors.push(`${name} | ${l}`);
+      if ((s === "stderr" && !l.includes("Listening on")) || l.includes("failed")) {
+        errors.push(`${name} | ${l}`);
+      }
     },
   });
 }
@@ -95,7 +97,14 @@ async function one(i: number): Promise<number> {
 const latencies: number[] = [];
 for (let i = 0; i < N; i += AT_ONCE) {
   const wave = Array.from({ length: Math.min(AT_ONCE, N - i) }, (_, j) => one(i + j));
-  latencies.push(...await Promise.all(wave));
+  const times = await Promise.all(wave);
+  latencies.push(...times);
+  if (Deno.env.get("E2E_WAVES")) {
+    const sorted = times.toSorted((a, b) => a - b);
+    console.log(
+      `wave ${i / AT_ONCE}: min ${sorted[0].toFixed(1)} max ${sorted.at(-1)!.toFixed(1)}`,
+    );
+  }
 }
 
 await Promise.all(Object.values(procs).map((p) => p.stop()));

@@ -57,7 +57,7 @@ export interface Auth {
 export function createAuth(options: { db: Deno.Kv; bus: Bus; iterations: number }): Auth {
   const { db, bus, iterations } = options;
   const dummyHash = `pbkdf2-sha256$${iterations}$${ZEROS_16}$${ZEROS_32}`;
-  const limit = createLoginLimit(db);
+  const limit = createLoginLimit(bus, db);
   return {
     async register({ email, password, name }) {
       email = email.toLowerCase();

@@ -6,6 +6,7 @@
  *
  * @module
  */
+import type { Bus } from "@herald/herald";
 import { TooManyRequestsError } from "../shared/errors.ts";
 
 /** Failed logins allowed per account, and per address, within a window. */
@@ -34,16 +35,17 @@ export interface LoginLimit {
 /**
  * Makes the failed-login limit over Auth's database.
  *
+ * @param bus The bus (its atomic writes wait out another connection's lock on the database).
  * @param db Auth's database.
  * @returns The limit.
  *
  * @example
  * ```ts ignore
- * const limit = createLoginLimit(db);
+ * const limit = createLoginLimit(bus, db);
  * await limit.check(email, address); // 429 when over
  * ```
  */
-export function createLoginLimit(db: Deno.Kv): LoginLimit {
+export function createLoginLimit(bus: Bus, db: Deno.Kv): LoginLimit {
   const live = (count: Count | null, now: number) =>
     count && now - count.since < WINDOW_MS ? count : null;
   return {
@@ -65,7 +67,7 @@ export function createLoginLimit(db: Deno.Kv): LoginLimit {
       for (let attempt = 0; attempt < 20; attempt++) {
         const now = Date.now();
         const entries = await db.getMany<Count[]>(keys);
-        const op = db.atomic().check(...entries);
+        const op = bus.atomic(db).check(...entries);
         for (const entry of entries) {
           const count = live(entry.value, now);
           const next = count
@@ -79,7 +81,7 @@ export function createLoginLimit(db: Deno.Kv): LoginLimit {
     },
 
     async succeeded(email) {
-      await db.delete(accountKey(email));
+      await bus.atomic(db).delete(accountKey(email)).commit();
     },
   };
 }

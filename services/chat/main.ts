@@ -21,7 +21,7 @@ const live = createLive(bus, rooms, instanceId());
 
 const chat = service({
   name: "chat",
-  app: chatRoutes({ chat: createChat(db, bus), db, rooms, live }),
+  app: chatRoutes({ chat: createChat(db, bus), bus, db, rooms, live }),
   worker: new URL("./worker.ts", import.meta.url),
   bus,
   cron: { "outbox-sweep": { schedule: "* * * * *", run: () => sweep(bus, db) } },

@@ -26,6 +26,7 @@ import type { Live } from "./live.ts";
 import { CLOSE, type Rooms, type ServerFrame } from "./rooms.ts";
 import { issueTicket, redeemTicket, TICKET_TTL_MS } from "./tickets.ts";
 import type { MiddlewareHandler } from "hono";
+import type { Bus } from "@herald/herald";
 
 const Id = z.object({ id: z.string().min(1).max(100) });
 /** Frames longer than this close the socket (4413), before any parsing. */
@@ -46,16 +47,18 @@ const NewMessage = z.object({ text: z.string().trim().min(1).max(MAX_MESSAGE_CHA
  * - `GET /rooms/:id/messages` → the last 50 messages.
  * - `GET /users/:id` → Chat's copy of a user (404 when Chat does not know them).
  *
- * @param options Chat's core, database, sockets and live fan-out.
+ * @param options Chat's core, bus, database, sockets and live fan-out.
  * @returns The app.
  *
  * @example
  * ```ts ignore
- * export default service({ name: "chat", app: chatRoutes({ chat, db, rooms, live }), ... });
+ * export default service({ name: "chat", app: chatRoutes({ chat, bus, db, rooms, live }), ... });
  * ```
  */
-export function chatRoutes(options: { chat: Chat; db: Deno.Kv; rooms: Rooms; live: Live }) {
-  const { chat, db, rooms, live } = options;
+export function chatRoutes(
+  options: { chat: Chat; bus: Bus; db: Deno.Kv; rooms: Rooms; live: Live },
+) {
+  const { chat, bus, db, rooms, live } = options;
   const send = (ws: WSContext, frame: ServerFrame) => {
     if (ws.readyState === 1) ws.send(JSON.stringify(frame));
   };
@@ -65,7 +68,7 @@ export function chatRoutes(options: { chat: Chat; db: Deno.Kv; rooms: Rooms; liv
     const groupId = c.req.param("id")!;
     const ticket = c.req.query("ticket");
     if (!ticket) throw new UnauthorizedError("Missing ticket: POST /rooms/:id/tickets first");
-    const userId = await redeemTicket(db, ticket, groupId);
+    const userId = await redeemTicket(bus, db, ticket, groupId);
     if (!userId || await revoked(userId)) {
       throw new UnauthorizedError("Invalid, used or expired ticket");
     }
@@ -85,7 +88,7 @@ export function chatRoutes(options: { chat: Chat; db: Deno.Kv; rooms: Rooms; liv
     .post("/rooms/:id/tickets", auth, valid("param", Id), async (c) => {
       const { id } = c.req.valid("param");
       await chat.admit(id, c.var.userId);
-      const ticket = await issueTicket(db, c.var.userId, id);
+      const ticket = await issueTicket(bus, db, c.var.userId, id);
       return c.json({ ticket, expiresInS: TICKET_TTL_MS / 1000 }, 201);
     })
     .get(

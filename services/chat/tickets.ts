@@ -8,6 +8,8 @@
  * @module
  */
 
+import type { Bus } from "@herald/herald";
+
 /** How long a ticket may wait to be used. */
 export const TICKET_TTL_MS = 30_000;
 
@@ -22,6 +24,7 @@ const ticketKey = (ticket: string) => ["tickets", ticket];
 /**
  * Issues a ticket for a user to open one socket in a room.
  *
+ * @param bus The bus (its atomic writes wait out another connection's lock on the database).
  * @param db Chat's database.
  * @param userId Who may use it.
  * @param groupId The room it opens.
@@ -29,13 +32,18 @@ const ticketKey = (ticket: string) => ["tickets", ticket];
  *
  * @example
  * ```ts ignore
- * const ticket = await issueTicket(db, userId, groupId);
+ * const ticket = await issueTicket(bus, db, userId, groupId);
  * ```
  */
-export async function issueTicket(db: Deno.Kv, userId: string, groupId: string): Promise<string> {
+export async function issueTicket(
+  bus: Bus,
+  db: Deno.Kv,
+  userId: string,
+  groupId: string,
+): Promise<string> {
   const ticket = crypto.randomUUID();
   const value: Ticket = { userId, groupId, expiresAt: Date.now() + TICKET_TTL_MS };
-  await db.set(ticketKey(ticket), value, { expireIn: TICKET_TTL_MS });
+  await bus.atomic(db).set(ticketKey(ticket), value, { expireIn: TICKET_TTL_MS }).commit();
   return ticket;
 }
 
@@ -43,6 +51,7 @@ export async function issueTicket(db: Deno.Kv, userId: string, groupId: string):
  * Uses up a ticket: the first caller gets its user, every later one (and any caller after it
  * expired, or for another room) gets `undefined`.
  *
+ * @param bus The bus.
  * @param db Chat's database.
  * @param ticket The ticket.
  * @param groupId The room asked for.
@@ -50,10 +59,11 @@ export async function issueTicket(db: Deno.Kv, userId: string, groupId: string):
  *
  * @example
  * ```ts ignore
- * const userId = await redeemTicket(db, c.req.query("ticket"), groupId);
+ * const userId = await redeemTicket(bus, db, c.req.query("ticket"), groupId);
  * ```
  */
 export async function redeemTicket(
+  bus: Bus,
   db: Deno.Kv,
   ticket: string,
   groupId: string,
@@ -61,7 +71,7 @@ export async function redeemTicket(
   if (ticket.length > 100) return undefined;
   const entry = await db.get<Ticket>(ticketKey(ticket));
   if (!entry.value) return undefined;
-  const used = await db.atomic().check(entry).delete(entry.key).commit();
+  const used = await bus.atomic(db).check(entry).delete(entry.key).commit();
   const { userId, groupId: room, expiresAt } = entry.value;
   return used.ok && room === groupId && Date.now() < expiresAt ? userId : undefined;
 }

@@ -35,6 +35,19 @@ export type User = z.output<typeof User>;
  */
 export const UserCreated = defineEvent({ stream: "users", type: "user.created", schema: User });
 
+/**
+ * The user a registration makes, at version 1: Users creates it from `user.registered`, and
+ * Posts and Chat start their copies from the same event, one hop sooner than `user.created`.
+ *
+ * @example
+ * ```ts ignore
+ * worker.on(UserRegistered, (e) => upsert(userFromRegistration(e.data)));
+ * ```
+ */
+export function userFromRegistration(data: { id: string; email: string; name: string }): User {
+  return { id: data.id, email: data.email, name: data.name, bio: "", version: 1 };
+}
+
 /** A user changed their profile. Carries the whole user. Keyed by user id. */
 export const UserUpdated = defineEvent({ stream: "users", type: "user.updated", schema: User });
 

@@ -163,16 +163,28 @@ export async function signToken(userId: string): Promise<string> {
   return await sign({ sub: userId, iat: now, exp: now + TOKEN_TTL_S }, await jwtSecret(), "HS256");
 }
 
+/** Tokens already verified, by token: their user and expiry (ms). */
+const verified = new Map<string, { sub: string; expMs: number }>();
+/** How many verified tokens are remembered; the oldest is forgotten first. */
+const VERIFIED_MAX = 10_000;
+
 /**
- * Checks a token and returns its user's id, or `undefined` when it is not valid.
+ * Checks a token and returns its user's id, or `undefined` when it is not valid. A token once
+ * verified is remembered until it expires, so a client's next requests skip the signature check
+ * (revocation is checked on every request by {@linkcode authenticated}).
  *
  * @param token The JWT.
  * @returns The token's `sub`.
  */
 export async function verifyToken(token: string): Promise<string | undefined> {
+  const known = verified.get(token);
+  if (known && known.expMs > Date.now()) return known.sub;
   try {
     const payload = await verify(token, await jwtSecret(), "HS256");
-    return typeof payload.sub === "string" ? payload.sub : undefined;
+    if (typeof payload.sub !== "string" || typeof payload.exp !== "number") return undefined;
+    if (verified.size >= VERIFIED_MAX) verified.delete(verified.keys().next().value!);
+    verified.set(token, { sub: payload.sub, expMs: payload.exp * 1000 });
+    return payload.sub;
   } catch {
     return undefined;
   }

@@ -1,6 +1,7 @@
 /**
- * A service's own copy of users, groups and memberships, kept from Users' events. Posts and Chat
- * both keep one; each checks membership against its own copy, never by calling Users.
+ * A service's own copy of users, groups and memberships, kept from Users' events (and a new user
+ * from Auth's `user.registered`). Posts and Chat both keep one; each checks membership against its
+ * own copy, never by calling Users.
  *
  * Events may arrive more than once (at least once) and in any order (retries, replays). Every
  * event carries its aggregate's version (a user; a group with its memberships), and the copy
@@ -24,6 +25,8 @@ import {
   type User,
   UserCreated,
   UserDeleted,
+  userFromRegistration,
+  UserRegistered,
   UserUpdated,
 } from "../contracts/mod.ts";
 
@@ -61,9 +64,13 @@ export interface ReplicaHooks {
  * ```
  */
 export function replicate(worker: Worker, db: Deno.Kv, hooks: ReplicaHooks = {}): Worker {
+  const upsertUser = (user: User) => upsert(db, userKey(user.id), goneKey("user", user.id), user);
   return worker
-    .on(UserCreated, (e) => upsert(db, userKey(e.data.id), goneKey("user", e.data.id), e.data))
-    .on(UserUpdated, (e) => upsert(db, userKey(e.data.id), goneKey("user", e.data.id), e.data))
+    // The user Users makes from a registration, one hop sooner: `user.created` then carries the
+    // same version 1, and changes nothing.
+    .on(UserRegistered, (e) => upsertUser(userFromRegistration(e.data)))
+    .on(UserCreated, (e) => upsertUser(e.data))
+    .on(UserUpdated, (e) => upsertUser(e.data))
     .on(UserDeleted, async (e) => {
       const { id, version } = e.data;
       await bury(db, userKey(id), goneKey("user", id), version);

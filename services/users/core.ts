@@ -22,9 +22,11 @@ import {
   type User,
   UserCreated,
   UserDeleted,
+  userFromRegistration,
   UserUpdated,
 } from "../contracts/mod.ts";
 import { ConflictError, ForbiddenError, NotFoundError } from "../shared/errors.ts";
+import { retryLocked } from "../shared/locked.ts";
 
 const userKey = (id: string) => ["users", id];
 const deletedKey = (id: string) => ["deleted_users", id];
@@ -52,8 +54,8 @@ export type GroupView = Group & { members: string[] };
  * ```
  */
 export function createUsers(db: Deno.Kv, bus: Bus) {
-  const commit = async (op: OutboxAtomic, conflict: string) => {
-    const result = await op.commit();
+  const commit = async (build: () => OutboxAtomic, conflict: string) => {
+    const result = await retryLocked(() => build().commit());
     if (!result.ok) throw new ConflictError(conflict);
   };
   const mustGetGroup = async (id: string) => {
@@ -74,37 +76,44 @@ export function createUsers(db: Deno.Kv, bus: Bus) {
   /** A group's next version, and the group at it. */
   const bump = (group: Group): Group => ({ ...group, version: (group.version ?? 0) + 1 });
 
+  /** Deletes each key with its mirror, as one commit. */
+  const deleteAll = (keys: Deno.KvKey[]) =>
+    retryLocked(() => {
+      const op = bus.atomic(db);
+      for (const key of keys) op.delete(key);
+      return op.commit();
+    });
+
   /** Removes a deleted group's memberships, in batches. */
   const purgeGroup = async (groupId: string) => {
     while (true) {
-      const op = bus.atomic(db);
-      let n = 0;
+      const keys: Deno.KvKey[] = [];
       for await (const m of db.list({ prefix: ["members", groupId] }, { limit: PURGE_BATCH })) {
-        op.delete(m.key).delete(membershipKey(m.key[2] as string, groupId));
-        n++;
+        keys.push(m.key, membershipKey(m.key[2] as string, groupId));
       }
-      if (n === 0) return;
-      await op.commit();
+      if (keys.length === 0) return;
+      await deleteAll(keys);
     }
   };
 
   /** Deletes a group in one commit with its event (its memberships follow in batches). */
   const dropGroup = async (entry: Deno.KvEntry<Group>, correlationid?: string) => {
     const version = (entry.value.version ?? 0) + 1;
-    const result = await bus.atomic(db).check(entry).delete(groupKey(entry.value.id))
-      .publish(GroupDeleted, { id: entry.value.id, version }, {
-        key: entry.value.id,
-        correlationid,
-      })
-      .commit();
+    const result = await retryLocked(() =>
+      bus.atomic(db).check(entry).delete(groupKey(entry.value.id))
+        .publish(GroupDeleted, { id: entry.value.id, version }, {
+          key: entry.value.id,
+          correlationid,
+        })
+        .commit()
+    );
     return result.ok;
   };
 
   /** Removes a deleted user's memberships in batches, deleting the groups they own. */
   const purgeUser = async (userId: string, correlationid?: string) => {
     while (true) {
-      const op = bus.atomic(db);
-      let n = 0;
+      const keys: Deno.KvKey[] = [];
       for await (const m of db.list({ prefix: ["memberships", userId] }, { limit: PURGE_BATCH })) {
         const groupId = m.key[2] as string;
         const group = await db.get<Group>(groupKey(groupId));
@@ -112,18 +121,17 @@ export function createUsers(db: Deno.Kv, bus: Bus) {
           await dropGroup(group as Deno.KvEntry<Group>, correlationid);
           await purgeGroup(groupId);
         }
-        op.delete(m.key).delete(memberKey(groupId, userId));
-        n++;
+        keys.push(m.key, memberKey(groupId, userId));
       }
-      if (n === 0) return;
-      await op.commit();
+      if (keys.length === 0) return;
+      await deleteAll(keys);
     }
   };
 
   return {
     /** Creates the user of a registration, inside the handler's `op`; once per user. */
     async registered(data: { id: string; email: string; name: string }, op: OutboxAtomic) {
-      const user: User = { ...data, bio: "", version: 1 };
+      const user = userFromRegistration(data);
       const result = await op
         .check({ key: userKey(user.id), versionstamp: null })
         .check({ key: deletedKey(user.id), versionstamp: null })
@@ -149,8 +157,9 @@ export function createUsers(db: Deno.Kv, bus: Bus) {
       const entry = await mustGetUser(id);
       const user = { ...entry.value, ...patch, version: (entry.value.version ?? 0) + 1 };
       await commit(
-        bus.atomic(db).check(entry).set(userKey(id), user)
-          .publish(UserUpdated, user, { key: id }),
+        () =>
+          bus.atomic(db).check(entry).set(userKey(id), user)
+            .publish(UserUpdated, user, { key: id }),
         "User changed meanwhile; try again",
       );
       return user;
@@ -163,8 +172,9 @@ export function createUsers(db: Deno.Kv, bus: Bus) {
       const correlationid = newId();
       const version = (entry.value.version ?? 0) + 1;
       await commit(
-        bus.atomic(db).check(entry).delete(userKey(id)).set(deletedKey(id), version)
-          .publish(UserDeleted, { id, version }, { key: id, correlationid }),
+        () =>
+          bus.atomic(db).check(entry).delete(userKey(id)).set(deletedKey(id), version)
+            .publish(UserDeleted, { id, version }, { key: id, correlationid }),
         "User changed meanwhile; try again",
       );
       await purgeUser(id, correlationid);
@@ -182,12 +192,13 @@ export function createUsers(db: Deno.Kv, bus: Bus) {
       const membership = { groupId: group.id, userId: ownerId, version: 1 };
       const correlationid = newId();
       await commit(
-        bus.atomic(db).check(owner)
-          .set(groupKey(group.id), group)
-          .set(memberKey(group.id, ownerId), true)
-          .set(membershipKey(ownerId, group.id), true)
-          .publish(GroupCreated, group, { key: group.id, correlationid })
-          .publish(MemberAdded, membership, { key: group.id, correlationid }),
+        () =>
+          bus.atomic(db).check(owner)
+            .set(groupKey(group.id), group)
+            .set(memberKey(group.id, ownerId), true)
+            .set(membershipKey(ownerId, group.id), true)
+            .publish(GroupCreated, group, { key: group.id, correlationid })
+            .publish(MemberAdded, membership, { key: group.id, correlationid }),
         "User changed meanwhile; try again",
       );
       return group;
@@ -207,8 +218,9 @@ export function createUsers(db: Deno.Kv, bus: Bus) {
       if (entry.value.ownerId !== actorId) throw new ForbiddenError("Only the owner may rename");
       const group = { ...bump(entry.value), name };
       await commit(
-        bus.atomic(db).check(entry).set(groupKey(id), group)
-          .publish(GroupUpdated, group, { key: id }),
+        () =>
+          bus.atomic(db).check(entry).set(groupKey(id), group)
+            .publish(GroupUpdated, group, { key: id }),
         "Group changed meanwhile; try again",
       );
       return group;
@@ -229,12 +241,13 @@ export function createUsers(db: Deno.Kv, bus: Bus) {
       const user = await mustGetUser(userId);
       const group = bump(entry.value);
       await commit(
-        bus.atomic(db).check(entry, user)
-          .check({ key: memberKey(groupId, userId), versionstamp: null })
-          .set(groupKey(groupId), group)
-          .set(memberKey(groupId, userId), true)
-          .set(membershipKey(userId, groupId), true)
-          .publish(MemberAdded, { groupId, userId, version: group.version }, { key: groupId }),
+        () =>
+          bus.atomic(db).check(entry, user)
+            .check({ key: memberKey(groupId, userId), versionstamp: null })
+            .set(groupKey(groupId), group)
+            .set(memberKey(groupId, userId), true)
+            .set(membershipKey(userId, groupId), true)
+            .publish(MemberAdded, { groupId, userId, version: group.version }, { key: groupId }),
         "Already a member",
       );
     },
@@ -252,11 +265,12 @@ export function createUsers(db: Deno.Kv, bus: Bus) {
       if (member.versionstamp === null) throw new NotFoundError("Not a member");
       const group = bump(entry.value);
       await commit(
-        bus.atomic(db).check(entry, member)
-          .set(groupKey(groupId), group)
-          .delete(memberKey(groupId, userId))
-          .delete(membershipKey(userId, groupId))
-          .publish(MemberRemoved, { groupId, userId, version: group.version }, { key: groupId }),
+        () =>
+          bus.atomic(db).check(entry, member)
+            .set(groupKey(groupId), group)
+            .delete(memberKey(groupId, userId))
+            .delete(membershipKey(userId, groupId))
+            .publish(MemberRemoved, { groupId, userId, version: group.version }, { key: groupId }),
         "Membership changed meanwhile; try again",
       );
     },

@@ -18,6 +18,8 @@ export interface ServiceProcess {
   readonly name: ServiceName;
   /** Its HTTP port. */
   readonly port: number;
+  /** Its process id. */
+  readonly pid: number;
   /** `http://<hostname>:<port>`. */
   readonly url: string;
   /** Resolves with its exit status once it has exited and its output is drained. */
@@ -99,6 +101,7 @@ export function launch(name: ServiceName, options: LaunchOptions): ServiceProces
   return {
     name,
     port: options.port,
+    pid: child.pid,
     url: `http://${hostname.includes(":") ? `[${hostname}]` : hostname}:${options.port}`,
     exited,
     async stop(signal: Deno.Signal = "SIGTERM", graceMs = 10_000) {

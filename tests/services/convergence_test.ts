@@ -226,3 +226,57 @@ Deno.test("deleting a user with 300 posts deletes them all from Posts, in batche
     await c.close();
   }
 });
+
+Deno.test("a member removed while Posts was down cannot post after Posts catches up, nor after it rebuilds by replay", async () => {
+  const c = await Cluster.start();
+  try {
+    const [ada, bob] = await Promise.all([register(c, "Ada"), register(c, "Bob")]);
+    for (const p of [ada, bob]) {
+      await until(
+        "Users made the user",
+        async () =>
+          (await api(c.url("users"), "GET", "/users/me", { token: p.token })).status === 200,
+      );
+    }
+    const groupId = (await call(c, "POST", "/groups", ada, { name: "G" })).id;
+    await call(c, "POST", `/groups/${groupId}/members`, ada, { userId: bob.id });
+    const post = (who: Person) =>
+      api(c.url("posts"), "POST", `/groups/${groupId}/posts`, {
+        body: { body: "hi" },
+        token: who.token,
+      });
+    await until("Bob may post", async () => (await post(bob)).status === 201);
+
+    await c.stop("posts");
+    // Removed, added back and removed again while Posts is down.
+    await call(c, "DELETE", `/groups/${groupId}/members/${bob.id}`, ada);
+    await call(c, "POST", `/groups/${groupId}/members`, ada, { userId: bob.id });
+    await call(c, "DELETE", `/groups/${groupId}/members/${bob.id}`, ada);
+    await call(c, "PATCH", `/groups/${groupId}`, ada, { name: "caught up" });
+    await c.start("posts");
+    const caughtUp = async () => {
+      const db = await Deno.openKv(join(c.env.HERALD_DATA_DIR, "posts.sqlite"));
+      try {
+        const group = await db.get<{ name: string }>(["groups", groupId]);
+        return group.value?.name === "caught up";
+      } finally {
+        db.close();
+      }
+    };
+    await until("Posts caught up", caughtUp);
+    assertEquals((await post(bob)).status, 403);
+    assertEquals((await post(ada)).status, 201);
+
+    await c.stop("posts");
+    await c.wipe("posts");
+    await c.start("posts");
+    await until("Posts rebuilt its copy", caughtUp);
+    assertEquals((await post(bob)).status, 403);
+    assertEquals((await post(ada)).status, 201);
+  } catch (err) {
+    console.error(c.logs.slice(-60).join("\n"));
+    throw err;
+  } finally {
+    await c.close();
+  }
+});

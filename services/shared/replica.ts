@@ -14,6 +14,7 @@
  * @module
  */
 import type { Worker } from "@herald/herald";
+import { createGroupCommit, type GroupedWrite } from "./group_commit.ts";
 import {
   type Group,
   GroupCreated,
@@ -64,7 +65,10 @@ export interface ReplicaHooks {
  * ```
  */
 export function replicate(worker: Worker, db: Deno.Kv, hooks: ReplicaHooks = {}): Worker {
-  const upsertUser = (user: User) => upsert(db, userKey(user.id), goneKey("user", user.id), user);
+  const commit = createGroupCommit(db);
+  const upsert = (key: Deno.KvKey, gone: Deno.KvKey, value: { version: number }) =>
+    upsertIn(db, commit, key, gone, value);
+  const upsertUser = (user: User) => upsert(userKey(user.id), goneKey("user", user.id), user);
   return worker
     // The user Users makes from a registration, one hop sooner: `user.created` then carries the
     // same version 1, and changes nothing.
@@ -77,8 +81,8 @@ export function replicate(worker: Worker, db: Deno.Kv, hooks: ReplicaHooks = {})
       await dropEach(db, ["memberships", id], (k) => [memberKey(k[2] as string, id)]);
       await hooks.userDeleted?.(id);
     })
-    .on(GroupCreated, (e) => upsert(db, groupKey(e.data.id), goneKey("group", e.data.id), e.data))
-    .on(GroupUpdated, (e) => upsert(db, groupKey(e.data.id), goneKey("group", e.data.id), e.data))
+    .on(GroupCreated, (e) => upsert(groupKey(e.data.id), goneKey("group", e.data.id), e.data))
+    .on(GroupUpdated, (e) => upsert(groupKey(e.data.id), goneKey("group", e.data.id), e.data))
     .on(GroupDeleted, async (e) => {
       const { id, version } = e.data;
       await bury(db, groupKey(id), goneKey("group", id), version);
@@ -102,8 +106,9 @@ async function commitOrRetry(op: Deno.AtomicOperation): Promise<void> {
 }
 
 /** Writes a user or group unless it is deleted or what the copy holds is as new. */
-async function upsert(
+async function upsertIn(
   db: Deno.Kv,
+  commit: (write: GroupedWrite) => Promise<boolean>,
   key: Deno.KvKey,
   gone: Deno.KvKey,
   value: { version: number },
@@ -111,7 +116,8 @@ async function upsert(
   const [current, tomb] = await db.getMany<[{ version?: number }, number]>([key, gone]);
   if (tomb.versionstamp !== null) return;
   if ((current.value?.version ?? 0) >= value.version) return;
-  await commitOrRetry(db.atomic().check(current, tomb).set(key, value));
+  const ok = await commit({ checks: [current, tomb], apply: (op) => op.set(key, value) });
+  if (!ok) throw new ReplicaConflictError();
 }
 
 /** Deletes a user or group and lays its tombstone (deletion is final: any version wins). */

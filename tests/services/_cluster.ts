@@ -178,7 +178,7 @@ export interface Person {
   password: string;
 }
 
-/** Registers and logs in a new user with a unique email. */
+/** Registers and logs in a new user with a unique email, and waits until Users has made them. */
 export async function register(c: Cluster, name: string): Promise<Person> {
   const email = `${name.toLowerCase()}-${crypto.randomUUID().slice(0, 6)}@example.com`;
   const password = "correct horse battery";
@@ -186,7 +186,13 @@ export async function register(c: Cluster, name: string): Promise<Person> {
   if (reg.status !== 201) throw new Error(`register: ${reg.status} ${JSON.stringify(reg.body)}`);
   const login = await api(c.url("auth"), "POST", "/login", { body: { email, password } });
   if (login.status !== 200) throw new Error(`login: ${login.status}`);
-  return { id: reg.body.id, token: login.body.token, email, password };
+  const token = login.body.token as string;
+  const deadline = Date.now() + 15_000;
+  while ((await api(c.url("users"), "GET", "/users/me", { token })).status !== 200) {
+    if (Date.now() > deadline) throw new Error(`Users did not make ${name} within 15 s`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  return { id: reg.body.id, token, email, password };
 }
 
 /** Gets a socket ticket over HTTP (token in the header) and returns the socket's URL. */

@@ -3,7 +3,9 @@
  * writes of other handlers gather, and go together in the next. A burst of events then costs a
  * few SQLite commits instead of one each, queued behind one another. Each write keeps its own
  * checks; when a shared commit fails one, every write in it is tried alone, so a conflict fails
- * only its own event.
+ * only its own event. Two writes checking the same key never share a commit (both checks would
+ * pass against the state before it): the later one waits for the next, and its check sees the
+ * first.
  *
  * @module
  */
@@ -45,11 +47,28 @@ export function createGroupCommit(db: Deno.Kv): (write: GroupedWrite) => Promise
     }
   };
 
+  /** The next writes that check distinct keys, at most {@linkcode MAX_WRITES}. */
+  const takeBatch = () => {
+    const seen = new Set<string>();
+    const batch: typeof queue = [];
+    const rest: typeof queue = [];
+    for (const item of queue) {
+      const keys = item.write.checks.map((c) => keyId(c.key));
+      if (batch.length < MAX_WRITES && !keys.some((k) => seen.has(k))) {
+        for (const k of keys) seen.add(k);
+        batch.push(item);
+      } else {
+        rest.push(item);
+      }
+    }
+    queue = rest;
+    return batch;
+  };
+
   const flush = async () => {
     running = true;
     while (queue.length > 0) {
-      const batch = queue.slice(0, MAX_WRITES);
-      queue = queue.slice(MAX_WRITES);
+      const batch = takeBatch();
       if (batch.length === 1) {
         await alone(batch[0]);
         continue;
@@ -74,4 +93,8 @@ export function createGroupCommit(db: Deno.Kv): (write: GroupedWrite) => Promise
     if (!running) flush();
     return done.promise;
   };
+}
+
+function keyId(key: Deno.KvKey): string {
+  return key.map((part) => `${typeof part}:${String(part)}`).join("\u0000");
 }

@@ -27,3 +27,23 @@ Deno.test("`createGroupCommit()` applies writes made at once, failing only the o
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("`createGroupCommit()` never lets two writes checking one key both pass", async () => {
+  const db = await Deno.openKv(":memory:");
+  try {
+    const commit = createGroupCommit(db);
+    const write = (n: number) =>
+      commit({
+        checks: [{ key: ["k"], versionstamp: null }],
+        apply: (op) => op.set(["k"], n),
+      });
+    // The first write commits alone; the four after it gather while it runs.
+    const first = commit({ checks: [], apply: (op) => op.set(["other"], 0) });
+    const results = await Promise.all([write(0), write(1), write(2), write(3)]);
+    assertEquals(await first, true);
+    assertEquals(results.filter((ok) => ok).length, 1);
+    assertEquals((await db.get(["k"])).value, results.indexOf(true));
+  } finally {
+    db.close();
+  }
+});

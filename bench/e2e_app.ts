@@ -1,13 +1,15 @@
 /**
  * How long, end to end, a new user takes to appear in Posts and in Chat after registering:
- * the four services as `deno serve` processes, 200 registrations one after another; for each,
- * the time from Auth's 201 until both Posts and Chat answer `GET /users/:id` with 200 (each
- * polled every millisecond or two). Prints p50/p90/p99/max. Nothing is asserted.
+ * the four services as `deno serve` processes, 200 registrations in waves of `E2E_AT_ONCE`
+ * (default 50) at once; for each, the time from Auth's 201 until both Posts and Chat answer
+ * `GET /users/:id` with 200 (each polled every 5 ms). Prints p50/p90/p99/max beside the
+ * target. Nothing is asserted.
  *
  *   deno run -A bench/e2e_app.ts                     # embedded Deno KV bus, woken by file events
  *   HERALD_KV_WATCH=0 deno run -A bench/e2e_app.ts   # Deno KV bus, idle claims poll every 50 ms
  *   HERALD_BACKEND=redis deno run -A bench/e2e_app.ts
  *   E2E_N=50 deno run -A bench/e2e_app.ts        # fewer registrations
+ *   E2E_AT_ONCE=1 deno run -A bench/e2e_app.ts   # one registration at a time
  *
  * @module
  */
@@ -21,6 +23,9 @@ import {
 } from "../services/shared/launch.ts";
 
 const N = Number(Deno.env.get("E2E_N") ?? 200);
+const AT_ONCE = Number(Deno.env.get("E2E_AT_ONCE") ?? 50);
+/** The issue's target for the p99, in ms. */
+const TARGET_P99_MS = 50;
 const backend = Deno.env.get("HERALD_BACKEND") === "redis" ? "redis" : "kv";
 const dir = await Deno.makeTempDir({ prefix: "herald-bench-app-" });
 const env: Record<string, string> = {
@@ -41,7 +46,9 @@ for (const name of SERVICES) {
     port: freePort(),
     env,
     onLine: (l, s) => {
-      if (s === "stderr" && !l.includes("Listening on")) errors.push(`${name} | ${l}`);
+      if ((s === "stderr" && !l.includes("Listening on")) || l.includes("failed")) {
+        errors.push(`${name} | ${l}`);
+      }
     },
   });
 }
@@ -72,8 +79,7 @@ const me = { email: "bench@example.com", password: "bench password", name: "Benc
 await post(`${procs.auth.url}/register`, me);
 const { token } = (await post(`${procs.auth.url}/login`, me)).body;
 
-const latencies: number[] = [];
-for (let i = 0; i < N; i++) {
+async function one(i: number): Promise<number> {
   const reg = await post(`${procs.auth.url}/register`, {
     email: `u${i}-${crypto.randomUUID().slice(0, 6)}@example.com`,
     password: "bench password",
@@ -85,7 +91,20 @@ for (let i = 0; i < N; i++) {
     visible(procs.posts.url, reg.body.id, token),
     visible(procs.chat.url, reg.body.id, token),
   ]);
-  latencies.push(Math.max(inPosts, inChat) - t0);
+  return Math.max(inPosts, inChat) - t0;
+}
+
+const latencies: number[] = [];
+for (let i = 0; i < N; i += AT_ONCE) {
+  const wave = Array.from({ length: Math.min(AT_ONCE, N - i) }, (_, j) => one(i + j));
+  const times = await Promise.all(wave);
+  latencies.push(...times);
+  if (Deno.env.get("E2E_WAVES")) {
+    const sorted = times.toSorted((a, b) => a - b);
+    console.log(
+      `wave ${i / AT_ONCE}: min ${sorted[0].toFixed(1)} max ${sorted.at(-1)!.toFixed(1)}`,
+    );
+  }
 }
 
 await Promise.all(Object.values(procs).map((p) => p.stop()));
@@ -100,8 +119,8 @@ const wake = backend === "redis"
   ? "kv, file-watch wake-ups"
   : `kv, ${Deno.env.get("HERALD_KV_POLL_MS") ?? 50} ms poll`;
 console.log(
-  `registration → visible in Posts and Chat (${wake}, n=${N}): ` +
-    `p50 ${at(0.5).toFixed(1)} ms, p90 ${at(0.9).toFixed(1)} ms, p99 ${at(0.99).toFixed(1)} ms, ` +
-    `max ${latencies.at(-1)!.toFixed(1)} ms`,
+  `registration → visible in Posts and Chat (${wake}, n=${N}, ${AT_ONCE} at once): ` +
+    `p50 ${at(0.5).toFixed(1)} ms, p90 ${at(0.9).toFixed(1)} ms, p99 ${at(0.99).toFixed(1)} ms ` +
+    `(target ≤ ${TARGET_P99_MS}), max ${latencies.at(-1)!.toFixed(1)} ms`,
 );
 if (errors.length > 0) console.log(`stderr of the services:\n${errors.slice(-20).join("\n")}`);

@@ -1,6 +1,8 @@
 /**
- * `deno task dev`: the four services, each its own `deno serve` process on its own port, with
- * their logs interleaved under a coloured name, and a clean stop on Ctrl-C.
+ * `deno task dev`: the four services, each its own `deno serve` process on its own port of
+ * 127.0.0.1 (not reachable from the network), with their logs interleaved under a coloured name,
+ * and a clean stop on Ctrl-C. Without `JWT_SECRET`, the first run makes a random secret in the
+ * data folder that all four share.
  *
  * The bus is the embedded Deno KV file `.herald/bus.sqlite`; each service keeps its own
  * database in `.herald/data/`. `HERALD_BACKEND=redis deno task dev` puts the bus on Redis

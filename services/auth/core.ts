@@ -8,6 +8,7 @@ import type { Bus, OutboxAtomic } from "@herald/herald";
 import { UserRegistered } from "../contracts/mod.ts";
 import { ConflictError, UnauthorizedError } from "../shared/errors.ts";
 import { signToken } from "../shared/http.ts";
+import { createLoginLimit } from "./limits.ts";
 import { hashPassword, verifyPassword } from "./password.ts";
 
 interface Credentials {
@@ -27,10 +28,15 @@ export interface Auth {
    */
   register(input: { email: string; password: string; name: string }): Promise<{ id: string }>;
   /**
-   * Checks a password and signs a token.
+   * Checks a password and signs a token. `client` is the caller's address: failures count
+   * against it and against the account.
    * @throws {UnauthorizedError} for an unknown email or a wrong password.
+   * @throws {TooManyRequestsError} after too many failures for the account or from the client.
    */
-  login(input: { email: string; password: string }): Promise<{ token: string; userId: string }>;
+  login(
+    input: { email: string; password: string },
+    client: string,
+  ): Promise<{ token: string; userId: string }>;
   /** Forgets a deleted user's credentials, inside the handler's operation `op`. */
   forget(userId: string, op: OutboxAtomic): Promise<void>;
 }
@@ -50,6 +56,7 @@ export interface Auth {
 export function createAuth(options: { db: Deno.Kv; bus: Bus; iterations: number }): Auth {
   const { db, bus, iterations } = options;
   const dummyHash = `pbkdf2-sha256$${iterations}$${ZEROS_16}$${ZEROS_32}`;
+  const limit = createLoginLimit(bus, db);
   return {
     async register({ email, password, name }) {
       email = email.toLowerCase();
@@ -65,12 +72,18 @@ export function createAuth(options: { db: Deno.Kv; bus: Bus; iterations: number 
       return { id };
     },
 
-    async login({ email, password }) {
-      const id = (await db.get<string>(emailKey(email.toLowerCase()))).value;
+    async login({ email, password }, client) {
+      email = email.toLowerCase();
+      await limit.check(email, client);
+      const id = (await db.get<string>(emailKey(email))).value;
       const creds = id ? (await db.get<Credentials>(credentialsKey(id))).value : null;
       // Hash even for an unknown email, so timing does not tell which emails exist.
       const ok = await verifyPassword(password, creds?.hash ?? dummyHash);
-      if (!creds || !ok) throw new UnauthorizedError("Wrong email or password");
+      if (!creds || !ok) {
+        await limit.failed(email, client);
+        throw new UnauthorizedError("Wrong email or password");
+      }
+      await limit.succeeded(email);
       return { token: await signToken(creds.id), userId: creds.id };
     },
 

@@ -4,12 +4,13 @@
  * @module
  */
 import { openBus, OutboxSweep } from "../shared/bus.ts";
-import { pbkdf2Iterations } from "../shared/config.ts";
+import { checkConfig, pbkdf2Iterations } from "../shared/config.ts";
 import { openDb } from "../shared/db.ts";
 import { service } from "@herald/herald";
 import { createAuth } from "./core.ts";
 import { authRoutes } from "./routes.ts";
 
+await checkConfig("auth");
 const db = await openDb("auth");
 const bus = await openBus("auth");
 const auth = createAuth({ db, bus, iterations: pbkdf2Iterations() });

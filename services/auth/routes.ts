@@ -5,7 +5,7 @@
  */
 import { z } from "zod";
 import { Name } from "../contracts/mod.ts";
-import { createApp, valid } from "../shared/http.ts";
+import { clientAddress, createApp, valid } from "../shared/http.ts";
 import type { Auth } from "./core.ts";
 
 const Email = z.email().max(254);
@@ -16,7 +16,8 @@ const Login = z.object({ email: Email, password: z.string().min(1).max(200) });
  * Auth's Hono app.
  *
  * - `POST /register` `{ email, password, name }` → 201 `{ id }`; 409 when the email is taken.
- * - `POST /login` `{ email, password }` → 200 `{ token, userId }`; 401 when wrong.
+ * - `POST /login` `{ email, password }` → 200 `{ token, userId }`; 401 when wrong; 429 with
+ *   `Retry-After` after 10 failures in 15 minutes for the account or from the client's address.
  *
  * @param auth Auth's core.
  * @returns The app.
@@ -32,6 +33,6 @@ export function authRoutes(auth: Auth) {
       return c.json(await auth.register(c.req.valid("json")), 201);
     })
     .post("/login", valid("json", Login), async (c) => {
-      return c.json(await auth.login(c.req.valid("json")));
+      return c.json(await auth.login(c.req.valid("json"), clientAddress(c)));
     });
 }

@@ -5,7 +5,7 @@
  * @module
  */
 import { openBus, OutboxSweep } from "../shared/bus.ts";
-import { instanceId } from "../shared/config.ts";
+import { checkConfig, instanceId } from "../shared/config.ts";
 import { openDb } from "../shared/db.ts";
 import { service } from "@herald/herald";
 import { createChat } from "./core.ts";
@@ -13,6 +13,7 @@ import { createLive } from "./live.ts";
 import { Rooms } from "./rooms.ts";
 import { chatRoutes } from "./routes.ts";
 
+await checkConfig("chat");
 const db = await openDb("chat");
 const bus = await openBus("chat");
 const rooms = new Rooms();
@@ -20,7 +21,7 @@ const live = createLive(bus, rooms, instanceId());
 
 const chat = service({
   name: "chat",
-  app: chatRoutes({ chat: createChat(db, bus), db, rooms, live }),
+  app: chatRoutes({ chat: createChat(db, bus), bus, db, rooms, live }),
   worker: new URL("./worker.ts", import.meta.url),
   bus,
   workerCron: [OutboxSweep],

@@ -15,6 +15,10 @@ export const CLOSE = {
   gone: 4410,
   /** You sent a frame over the size limit. */
   tooBig: 4413,
+  /** You sent messages faster than the rate limit. */
+  tooMany: 4429,
+  /** You sent a binary frame (RFC 6455's "unsupported data"). */
+  binary: 1003,
 } as const;
 
 /** How many message ids a Rooms remembers to drop redeliveries. */
@@ -45,6 +49,13 @@ export class Rooms {
   get size(): number {
     let n = 0;
     for (const room of this.#rooms.values()) n += room.size;
+    return n;
+  }
+
+  /** How many sockets a user has open here, in any room. */
+  countOf(userId: string): number {
+    let n = 0;
+    for (const room of this.#rooms.values()) for (const id of room.values()) if (id === userId) n++;
     return n;
   }
 

@@ -6,18 +6,21 @@
  */
 import { z } from "zod";
 import { defineEvent } from "@herald/herald";
+import { Version } from "./users.ts";
 
 /** A group as every service sees it. */
 export const Group = z.object({
   id: z.string().min(1),
   name: z.string().trim().min(1).max(100),
   ownerId: z.string().min(1),
+  version: Version,
 });
 /** A group as every service sees it. */
 export type Group = z.output<typeof Group>;
 
 /**
- * A group was made; its owner's membership follows as `group.member_added`.
+ * A group was made; its owner's membership follows as `group.member_added`. Group events carry
+ * the group's version: memberships are part of the group.
  *
  * @example Keeping a local copy
  * ```ts ignore
@@ -33,11 +36,15 @@ export const GroupUpdated = defineEvent({ stream: "groups", type: "group.updated
 export const GroupDeleted = defineEvent({
   stream: "groups",
   type: "group.deleted",
-  schema: z.object({ id: z.string().min(1) }),
+  schema: z.object({ id: z.string().min(1), version: Version }),
 });
 
-/** Membership of one user in one group. */
-export const Membership = z.object({ groupId: z.string().min(1), userId: z.string().min(1) });
+/** Membership of one user in one group, with the group's version after the change. */
+export const Membership = z.object({
+  groupId: z.string().min(1),
+  userId: z.string().min(1),
+  version: Version,
+});
 /** Membership of one user in one group. */
 export type Membership = z.output<typeof Membership>;
 

@@ -13,7 +13,14 @@
  * @module
  */
 export { Name, UserRegistered } from "./auth.ts";
-export { User, UserCreated, UserDeleted, UserUpdated } from "./users.ts";
+export {
+  User,
+  UserCreated,
+  UserDeleted,
+  userFromRegistration,
+  UserUpdated,
+  Version,
+} from "./users.ts";
 export {
   Group,
   GroupCreated,

@@ -7,12 +7,20 @@ import { z } from "zod";
 import { defineEvent } from "@herald/herald";
 import { Name } from "./auth.ts";
 
+/**
+ * The version of an aggregate (a user, or a group with its memberships) an event leaves it at:
+ * Users raises it by one with each change, in the same commit. A copy applies an event only
+ * when it is newer than what it holds, so redeliveries and reordering change nothing.
+ */
+export const Version: z.ZodNumber = z.number().int().min(1);
+
 /** A user as every service sees it. */
 export const User = z.object({
   id: z.string().min(1),
   email: z.email(),
   name: Name,
   bio: z.string().max(500).default(""),
+  version: Version,
 });
 /** A user as every service sees it. */
 export type User = z.output<typeof User>;
@@ -27,6 +35,19 @@ export type User = z.output<typeof User>;
  */
 export const UserCreated = defineEvent({ stream: "users", type: "user.created", schema: User });
 
+/**
+ * The user a registration makes, at version 1: Users creates it from `user.registered`, and
+ * Posts and Chat start their copies from the same event, one hop sooner than `user.created`.
+ *
+ * @example
+ * ```ts ignore
+ * worker.on(UserRegistered, (e) => upsert(userFromRegistration(e.data)));
+ * ```
+ */
+export function userFromRegistration(data: { id: string; email: string; name: string }): User {
+  return { id: data.id, email: data.email, name: data.name, bio: "", version: 1 };
+}
+
 /** A user changed their profile. Carries the whole user. Keyed by user id. */
 export const UserUpdated = defineEvent({ stream: "users", type: "user.updated", schema: User });
 
@@ -37,5 +58,5 @@ export const UserUpdated = defineEvent({ stream: "users", type: "user.updated", 
 export const UserDeleted = defineEvent({
   stream: "users",
   type: "user.deleted",
-  schema: z.object({ id: z.string().min(1) }),
+  schema: z.object({ id: z.string().min(1), version: Version }),
 });

@@ -6,7 +6,7 @@
  */
 import { type Bus, newId, type OutboxAtomic } from "@herald/herald";
 import { type Post, PostCreated, PostDeleted } from "../contracts/mod.ts";
-import { ConflictError, ForbiddenError, NotFoundError } from "../shared/errors.ts";
+import { AppError, ConflictError, ForbiddenError, NotFoundError } from "../shared/errors.ts";
 import { getGroup } from "../shared/replica.ts";
 
 const postKey = (id: string) => ["posts", id];
@@ -14,8 +14,22 @@ const groupPostKey = (groupId: string, id: string) => ["group_posts", groupId, i
 const userPostKey = (userId: string, id: string) => ["user_posts", userId, id];
 const memberKey = (groupId: string, userId: string) => ["members", groupId, userId];
 
-/** The most posts one listing returns, newest first. */
-const PAGE = 50;
+/** How many posts a listing returns when the client does not say. */
+export const DEFAULT_PAGE = 50;
+/** The most posts one listing returns. */
+export const MAX_PAGE = 100;
+/** Posts deleted per commit: four mutations each, well under Deno KV's 1,000. */
+const DELETE_BATCH = 100;
+/** Deno KV's `getMany` reads at most this many keys at once. */
+const GET_MANY = 10;
+
+/** One page of a group's posts, newest first; `next` is the cursor of the next page. */
+export interface PostPage {
+  /** The posts, newest first. */
+  posts: Post[];
+  /** Pass it as `cursor` to get the next page; `null` on the last. */
+  next: string | null;
+}
 
 /**
  * Makes Posts' core over its database and the bus.
@@ -37,10 +51,27 @@ export function createPosts(db: Deno.Kv, bus: Bus) {
     if (member.versionstamp === null) throw new ForbiddenError("Not a member of this group");
     return member;
   };
-  const deleteAll = async (op: OutboxAtomic, prefix: Deno.KvKey) => {
-    for await (const entry of db.list<string>({ prefix })) {
-      const post = (await db.get<Post>(postKey(entry.key[2] as string))).value;
-      if (post) drop(op, post);
+  const readPosts = async (ids: string[]) => {
+    const posts: Post[] = [];
+    for (let i = 0; i < ids.length; i += GET_MANY) {
+      const entries = await db.getMany<Post[]>(ids.slice(i, i + GET_MANY).map(postKey));
+      for (const e of entries) if (e.value) posts.push(e.value);
+    }
+    return posts;
+  };
+  // A deleted user or group can have any number of posts: delete them a batch per commit, each
+  // batch with its `post.deleted` events, until none is left (a retried event resumes).
+  const deleteAll = async (prefix: Deno.KvKey) => {
+    while (true) {
+      const keys: Deno.KvKey[] = [];
+      for await (const e of db.list<string>({ prefix }, { limit: DELETE_BATCH })) keys.push(e.key);
+      if (keys.length === 0) return;
+      const posts = await readPosts(keys.map((k) => k[2] as string));
+      const found = new Set(posts.map((p) => p.id));
+      const op = bus.atomic(db);
+      for (const post of posts) drop(op, post);
+      for (const key of keys) if (!found.has(key[2] as string)) op.delete(key);
+      await op.commit();
     }
   };
 
@@ -66,17 +97,28 @@ export function createPosts(db: Deno.Kv, bus: Bus) {
       return post;
     },
 
-    /** The newest posts of a group, for its members. */
-    async list(groupId: string, viewerId: string): Promise<Post[]> {
+    /** A page of a group's posts, newest first, for its members. */
+    async list(
+      groupId: string,
+      viewerId: string,
+      page: { limit?: number; cursor?: string } = {},
+    ): Promise<PostPage> {
       await memberOf(groupId, viewerId);
+      const limit = page.limit ?? DEFAULT_PAGE;
       const ids: string[] = [];
       const entries = db.list<string>({ prefix: ["group_posts", groupId] }, {
         reverse: true,
-        limit: PAGE,
+        limit,
+        cursor: page.cursor,
       });
-      for await (const entry of entries) ids.push(entry.value);
-      const posts = await db.getMany<Post[]>(ids.map(postKey));
-      return posts.flatMap((p) => p.value ? [p.value] : []);
+      try {
+        for await (const entry of entries) ids.push(entry.value);
+      } catch (err) {
+        if (page.cursor === undefined) throw err;
+        throw new AppError(400, "Invalid cursor");
+      }
+      const next = ids.length === limit && entries.cursor ? entries.cursor : null;
+      return { posts: await readPosts(ids), next };
     },
 
     /** Deletes a post; only its author may. */
@@ -89,10 +131,10 @@ export function createPosts(db: Deno.Kv, bus: Bus) {
       if (!result.ok) throw new NotFoundError("Post not found");
     },
 
-    /** Adds the deletion of a deleted user's posts to the replica's operation. */
-    userDeleted: (op: OutboxAtomic, userId: string) => deleteAll(op, ["user_posts", userId]),
-    /** Adds the deletion of a deleted group's posts to the replica's operation. */
-    groupDeleted: (op: OutboxAtomic, groupId: string) => deleteAll(op, ["group_posts", groupId]),
+    /** Deletes a deleted user's posts, in batches. */
+    userDeleted: (userId: string) => deleteAll(["user_posts", userId]),
+    /** Deletes a deleted group's posts, in batches. */
+    groupDeleted: (groupId: string) => deleteAll(["group_posts", groupId]),
   };
 }
 

@@ -4,11 +4,13 @@
  * @module
  */
 import { openBus, OutboxSweep } from "../shared/bus.ts";
+import { checkConfig } from "../shared/config.ts";
 import { openDb } from "../shared/db.ts";
 import { service } from "@herald/herald";
 import { createPosts } from "./core.ts";
 import { postsRoutes } from "./routes.ts";
 
+await checkConfig("posts");
 const db = await openDb("posts");
 const bus = await openBus("posts");
 

@@ -19,5 +19,5 @@ const posts = createPosts(db, bus);
 export default replicate(
   createWorker({ bus, group: await replicaGroup(db, "posts"), start: "earliest" }).use(logEvents),
   db,
-  posts,
+  { userDeleted: posts.userDeleted, groupDeleted: posts.groupDeleted },
 ).cron(OutboxSweep, () => sweep(bus, db));

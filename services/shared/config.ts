@@ -6,7 +6,8 @@
  * | `HERALD_DATA_DIR`     | `.herald/data`       | where each service keeps `<service>.sqlite`     |
  * | `HERALD_BUS_PATH`     | `.herald/bus.sqlite` | the shared bus file (embedded backend)          |
  * | `HERALD_BACKEND`      | `kv`                 | `redis` puts the bus on Redis (`redisFromEnv`)  |
- * | `JWT_SECRET`          | a dev-only secret    | signs and verifies tokens; set it in production |
+ * | `JWT_SECRET`          | `<data dir>/jwt-secret` | signs tokens; required in production         |
+ * | `HERALD_ENV`          | (dev)                | `production`: no secret made up, `JWT_SECRET` required |
  * | `PBKDF2_ITERATIONS`   | `210000`             | password hashing cost                           |
  * | `HERALD_INSTANCE`     | random               | this process's name (Chat's live fan-out group) |
  * | `HERALD_KV_WATCH`     | `1`                  | `0`: no file-event wake-ups, only the poll       |
@@ -16,8 +17,8 @@
  */
 import { join } from "node:path";
 
-/** The dev-only JWT secret: refused when `HERALD_ENV=production`. */
-const DEV_SECRET = "herald-dev-secret-change-me";
+/** The file in the data folder holding the secret dev made up on its first run. */
+const SECRET_FILE = "jwt-secret";
 
 function env(name: string): string | undefined {
   const value = Deno.env.get(name);
@@ -65,18 +66,75 @@ export function backendKind(): "kv" | "redis" {
   return kind;
 }
 
-/**
- * The secret that signs and verifies JWTs; every service must have the same one.
- *
- * @returns `JWT_SECRET`, or a dev-only default outside production.
- */
-export function jwtSecret(): string {
-  const secret = env("JWT_SECRET");
-  if (secret) return secret;
-  if (env("HERALD_ENV") === "production") {
-    throw new TypeError("JWT_SECRET must be set when HERALD_ENV=production");
+/** A setting is missing or wrong: the service refuses to start. */
+export class ConfigError extends Error {
+  /** @param message What to set, and how. */
+  constructor(message: string) {
+    super(message);
+    this.name = "ConfigError";
   }
-  return DEV_SECRET;
+}
+
+let secret: Promise<string> | undefined;
+
+/**
+ * The secret that signs and verifies JWTs; every service must have the same one. There is no
+ * built-in default anyone could read: outside production, the first service to start makes a
+ * random one in the data folder (`jwt-secret`, readable by its owner only) and the others read
+ * it; with `HERALD_ENV=production`, `JWT_SECRET` must be set.
+ *
+ * @returns `JWT_SECRET`, or the data folder's secret outside production.
+ * @throws {ConfigError} in production without `JWT_SECRET`.
+ */
+export function jwtSecret(): Promise<string> {
+  secret ??= readSecret();
+  return secret;
+}
+
+async function readSecret(): Promise<string> {
+  const given = env("JWT_SECRET");
+  if (given) return given;
+  if (env("HERALD_ENV") === "production") {
+    throw new ConfigError(
+      "JWT_SECRET must be set when HERALD_ENV=production (the same value in every service; " +
+        "for example the output of `openssl rand -base64 32`)",
+    );
+  }
+  const path = join(dataDir(), SECRET_FILE);
+  await Deno.mkdir(dataDir(), { recursive: true });
+  const made = `${path}.${crypto.randomUUID()}`;
+  const bytes = crypto.getRandomValues(new Uint8Array(32));
+  await Deno.writeTextFile(made, btoa(String.fromCharCode(...bytes)), { mode: 0o600 });
+  // A link is made whole or not at all, and never over an existing file: of several services
+  // starting at once, the first one's secret is everybody's.
+  await Deno.link(made, path).catch((err) => {
+    if (!(err instanceof Deno.errors.AlreadyExists)) throw err;
+  });
+  await Deno.remove(made);
+  return (await Deno.readTextFile(path)).trim();
+}
+
+/**
+ * Checks the settings a service needs before it serves anything; on a problem, prints it and
+ * exits with code 1, so a misconfigured service never reports ready.
+ *
+ * @param service The service's name, for the message.
+ *
+ * @example At the top of a service's main.ts
+ * ```ts ignore
+ * await checkConfig("auth");
+ * ```
+ */
+export async function checkConfig(service: string): Promise<void> {
+  try {
+    backendKind();
+    pbkdf2Iterations();
+    kvPollMs();
+    await jwtSecret();
+  } catch (err) {
+    console.error(`[${service}] refusing to start: ${(err as Error).message}`);
+    Deno.exit(1);
+  }
 }
 
 /**

@@ -11,7 +11,7 @@ export class AppError extends Error {
    * @param status The HTTP status.
    * @param message What went wrong, in sentence case.
    */
-  constructor(readonly status: 400 | 401 | 403 | 404 | 409, message: string) {
+  constructor(readonly status: 400 | 401 | 403 | 404 | 409 | 429, message: string) {
     super(message);
     this.name = "AppError";
   }
@@ -78,5 +78,24 @@ export class UnauthorizedError extends AppError {
   constructor(message: string) {
     super(401, message);
     this.name = "UnauthorizedError";
+  }
+}
+
+/**
+ * Too many attempts (429); `retryAfterS` becomes the `Retry-After` header.
+ *
+ * @example
+ * ```ts ignore
+ * if (blocked) throw new TooManyRequestsError("Too many failed logins", 600);
+ * ```
+ */
+export class TooManyRequestsError extends AppError {
+  /**
+   * @param message What was refused.
+   * @param retryAfterS Seconds until a new attempt may succeed.
+   */
+  constructor(message: string, readonly retryAfterS: number) {
+    super(429, message);
+    this.name = "TooManyRequestsError";
   }
 }

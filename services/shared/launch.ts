@@ -18,7 +18,9 @@ export interface ServiceProcess {
   readonly name: ServiceName;
   /** Its HTTP port. */
   readonly port: number;
-  /** `http://127.0.0.1:<port>`. */
+  /** Its process id. */
+  readonly pid: number;
+  /** `http://<hostname>:<port>`. */
   readonly url: string;
   /** Resolves with its exit status once it has exited and its output is drained. */
   readonly exited: Promise<Deno.CommandStatus>;
@@ -30,6 +32,12 @@ export interface ServiceProcess {
 export interface LaunchOptions {
   /** The HTTP port. */
   port: number;
+  /**
+   * The address to listen on: only this machine by default, so a laptop's dev services are not
+   * reachable from its network.
+   * @default {"127.0.0.1"}
+   */
+  hostname?: string;
   /** Environment added to this process's own. */
   env?: Record<string, string>;
   /** Receives each line the process prints, with the stream it came from. */
@@ -60,8 +68,19 @@ const CONFIG = fromFileUrl(new URL("../../deno.json", import.meta.url));
  */
 export function launch(name: ServiceName, options: LaunchOptions): ServiceProcess {
   const main = fromFileUrl(new URL(`../${name}/main.ts`, import.meta.url));
+  const hostname = options.hostname ?? "127.0.0.1";
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["serve", "-A", "--config", CONFIG, "--port", String(options.port), main],
+    args: [
+      "serve",
+      "-A",
+      "--config",
+      CONFIG,
+      "--host",
+      hostname,
+      "--port",
+      String(options.port),
+      main,
+    ],
     env: { NO_COLOR: "1", ...options.env },
     stdin: "null",
     stdout: "piped",
@@ -82,7 +101,8 @@ export function launch(name: ServiceName, options: LaunchOptions): ServiceProces
   return {
     name,
     port: options.port,
-    url: `http://127.0.0.1:${options.port}`,
+    pid: child.pid,
+    url: `http://${hostname.includes(":") ? `[${hostname}]` : hostname}:${options.port}`,
     exited,
     async stop(signal: Deno.Signal = "SIGTERM", graceMs = 10_000) {
       if (!done) child.kill(signal);

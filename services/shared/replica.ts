@@ -1,14 +1,20 @@
 /**
- * A service's own copy of users, groups and memberships, kept from Users' events. Posts and Chat
- * both keep one; each checks membership against its own copy, never by calling Users.
+ * A service's own copy of users, groups and memberships, kept from Users' events (and a new user
+ * from Auth's `user.registered`). Posts and Chat both keep one; each checks membership against its
+ * own copy, never by calling Users.
  *
- * Events may arrive more than once (at least once) and, after a retry, out of order: every
- * handler records "applied" atomically with its writes (`ctx.atomic`), and a deletion leaves a
- * tombstone so that a late `user.updated` or `group.member_added` cannot bring the deleted back.
+ * Events may arrive more than once (at least once) and in any order (retries, replays). Every
+ * event carries its aggregate's version (a user; a group with its memberships), and the copy
+ * applies an event only when it is newer than what it holds for that key: a user, a group, one
+ * membership. A deletion leaves a tombstone with its version, so a late `user.updated` or
+ * `group.member_added` cannot bring the deleted back. Tombstones expire after
+ * {@linkcode TOMBSTONE_MS}, far past any redelivery: a lease lapses in seconds and retries end
+ * within hours; a replay starts a new, empty copy and lays its own tombstones.
  *
  * @module
  */
-import type { OutboxAtomic, Worker } from "@herald/herald";
+import type { Worker } from "@herald/herald";
+import { createGroupCommit, type GroupedWrite } from "./group_commit.ts";
 import {
   type Group,
   GroupCreated,
@@ -16,24 +22,33 @@ import {
   GroupUpdated,
   MemberAdded,
   MemberRemoved,
+  type Membership,
   type User,
   UserCreated,
   UserDeleted,
+  userFromRegistration,
+  UserRegistered,
   UserUpdated,
 } from "../contracts/mod.ts";
+
+/** How long a tombstone is kept: longer than any redelivery, and than a token lives. */
+export const TOMBSTONE_MS = 30 * 24 * 60 * 60 * 1000;
+/** Memberships removed per commit on a deletion (two keys each). */
+const BATCH = 200;
 
 const userKey = (id: string) => ["users", id];
 const groupKey = (id: string) => ["groups", id];
 const memberKey = (groupId: string, userId: string) => ["members", groupId, userId];
 const membershipKey = (userId: string, groupId: string) => ["memberships", userId, groupId];
 const goneKey = (kind: "user" | "group", id: string) => ["gone", kind, id];
+const leftKey = (groupId: string, userId: string) => ["gone", "member", groupId, userId];
 
-/** Extra writes a service adds to the replica's own when a user or group is deleted. */
+/** Extra work a service does when a user or group is deleted, in commits of its own. */
 export interface ReplicaHooks {
-  /** Adds to the deletion of a user (Posts deletes their posts here, and says so). */
-  userDeleted?(op: OutboxAtomic, userId: string): Promise<void>;
-  /** Adds to the deletion of a group. */
-  groupDeleted?(op: OutboxAtomic, groupId: string): Promise<void>;
+  /** After a user's deletion (Posts deletes their posts here, in batches, and says so). */
+  userDeleted?(userId: string): Promise<void>;
+  /** After a group's deletion. */
+  groupDeleted?(groupId: string): Promise<void>;
 }
 
 /**
@@ -41,7 +56,7 @@ export interface ReplicaHooks {
  *
  * @param worker The service's worker (its group should start at "earliest", to replay).
  * @param db The service's database.
- * @param hooks Extra writes on deletions.
+ * @param hooks Extra work on deletions.
  * @returns The worker.
  *
  * @example Posts' worker
@@ -50,68 +65,122 @@ export interface ReplicaHooks {
  * ```
  */
 export function replicate(worker: Worker, db: Deno.Kv, hooks: ReplicaHooks = {}): Worker {
-  const commit = (op: OutboxAtomic, unlessGone: Deno.KvKey[] = []) =>
-    commitUnlessGone(db, op, unlessGone);
-  const upsertUser = (user: User, op: OutboxAtomic) =>
-    commit(op.set(userKey(user.id), user), [goneKey("user", user.id)]);
-  const upsertGroup = (group: Group, op: OutboxAtomic) =>
-    commit(op.set(groupKey(group.id), group), [goneKey("group", group.id)]);
+  const commit = createGroupCommit(db);
+  const upsert = (key: Deno.KvKey, gone: Deno.KvKey, value: { version: number }) =>
+    upsertIn(db, commit, key, gone, value);
+  const upsertUser = (user: User) => upsert(userKey(user.id), goneKey("user", user.id), user);
   return worker
-    .on(UserCreated, (e, ctx) => upsertUser(e.data, ctx.atomic(db)))
-    .on(UserUpdated, (e, ctx) => upsertUser(e.data, ctx.atomic(db)))
-    .on(UserDeleted, async (e, ctx) => {
-      const id = e.data.id;
-      const op = ctx.atomic(db).delete(userKey(id)).set(goneKey("user", id), true);
-      for await (const m of db.list({ prefix: ["memberships", id] })) {
-        const groupId = m.key[2] as string;
-        op.delete(m.key).delete(memberKey(groupId, id));
-      }
-      await hooks.userDeleted?.(op, id);
-      await commit(op);
+    // The user Users makes from a registration, one hop sooner: `user.created` then carries the
+    // same version 1, and changes nothing.
+    .on(UserRegistered, (e) => upsertUser(userFromRegistration(e.data)))
+    .on(UserCreated, (e) => upsertUser(e.data))
+    .on(UserUpdated, (e) => upsertUser(e.data))
+    .on(UserDeleted, async (e) => {
+      const { id, version } = e.data;
+      await bury(db, userKey(id), goneKey("user", id), version);
+      await dropEach(db, ["memberships", id], (k) => [memberKey(k[2] as string, id)]);
+      await hooks.userDeleted?.(id);
     })
-    .on(GroupCreated, (e, ctx) => upsertGroup(e.data, ctx.atomic(db)))
-    .on(GroupUpdated, (e, ctx) => upsertGroup(e.data, ctx.atomic(db)))
-    .on(GroupDeleted, async (e, ctx) => {
-      const id = e.data.id;
-      const op = ctx.atomic(db).delete(groupKey(id)).set(goneKey("group", id), true);
-      for await (const m of db.list({ prefix: ["members", id] })) {
-        const userId = m.key[2] as string;
-        op.delete(m.key).delete(membershipKey(userId, id));
-      }
-      await hooks.groupDeleted?.(op, id);
-      await commit(op);
+    .on(GroupCreated, (e) => upsert(groupKey(e.data.id), goneKey("group", e.data.id), e.data))
+    .on(GroupUpdated, (e) => upsert(groupKey(e.data.id), goneKey("group", e.data.id), e.data))
+    .on(GroupDeleted, async (e) => {
+      const { id, version } = e.data;
+      await bury(db, groupKey(id), goneKey("group", id), version);
+      await dropEach(db, ["members", id], (k) => [membershipKey(k[2] as string, id)]);
+      await hooks.groupDeleted?.(id);
     })
-    .on(MemberAdded, async (e, ctx) => {
-      const { groupId, userId } = e.data;
-      const op = ctx.atomic(db)
-        .set(memberKey(groupId, userId), true)
-        .set(membershipKey(userId, groupId), true);
-      await commit(op, [goneKey("user", userId), goneKey("group", groupId)]);
-    })
-    .on(MemberRemoved, async (e, ctx) => {
-      const { groupId, userId } = e.data;
-      await commit(
-        ctx.atomic(db).delete(memberKey(groupId, userId)).delete(membershipKey(userId, groupId)),
-      );
-    });
+    .on(MemberAdded, (e) => join(db, e.data))
+    .on(MemberRemoved, (e) => leave(db, e.data));
 }
 
-/**
- * Commits a handler's operation unless one of `unlessGone` (tombstones) exists: a change to
- * something deleted is dropped, a redelivery of an applied event is fine, and anything else
- * fails so the worker retries.
- */
-async function commitUnlessGone(
+/** Thrown when the copy changed between reading and writing: the worker retries the event. */
+class ReplicaConflictError extends Error {
+  constructor() {
+    super("Replica write conflicted; retrying");
+    this.name = "ReplicaConflictError";
+  }
+}
+
+async function commitOrRetry(op: Deno.AtomicOperation): Promise<void> {
+  if (!(await op.commit()).ok) throw new ReplicaConflictError();
+}
+
+/** Writes a user or group unless it is deleted or what the copy holds is as new. */
+async function upsertIn(
   db: Deno.Kv,
-  op: OutboxAtomic,
-  unlessGone: Deno.KvKey[],
+  commit: (write: GroupedWrite) => Promise<boolean>,
+  key: Deno.KvKey,
+  gone: Deno.KvKey,
+  value: { version: number },
 ): Promise<void> {
-  const result = await op.check(...unlessGone.map((key) => ({ key, versionstamp: null })))
-    .commit();
-  if (result.ok || ("duplicate" in result && result.duplicate)) return;
-  const tombstones = await db.getMany(unlessGone);
-  if (tombstones.some((t) => t.versionstamp !== null)) return;
-  throw new Error("Replica write conflicted; retrying");
+  const [current, tomb] = await db.getMany<[{ version?: number }, number]>([key, gone]);
+  if (tomb.versionstamp !== null) return;
+  if ((current.value?.version ?? 0) >= value.version) return;
+  const ok = await commit({ checks: [current, tomb], apply: (op) => op.set(key, value) });
+  if (!ok) throw new ReplicaConflictError();
+}
+
+/** Deletes a user or group and lays its tombstone (deletion is final: any version wins). */
+async function bury(db: Deno.Kv, key: Deno.KvKey, gone: Deno.KvKey, version: number) {
+  const tomb = await db.get<number>(gone);
+  if ((tomb.value ?? 0) >= version) return;
+  await commitOrRetry(
+    db.atomic().check(tomb).delete(key).set(gone, version, { expireIn: TOMBSTONE_MS }),
+  );
+}
+
+/** Deletes every key under `prefix` with its mirror keys, in batches. */
+async function dropEach(
+  db: Deno.Kv,
+  prefix: Deno.KvKey,
+  mirrors: (key: Deno.KvKey) => Deno.KvKey[],
+): Promise<void> {
+  while (true) {
+    const op = db.atomic();
+    let n = 0;
+    for await (const entry of db.list({ prefix }, { limit: BATCH })) {
+      op.delete(entry.key);
+      for (const key of mirrors(entry.key)) op.delete(key);
+      n++;
+    }
+    if (n === 0) return;
+    await op.commit();
+  }
+}
+
+/** The version a membership is at in the copy: its own, or its removal's. */
+async function membershipState(db: Deno.Kv, { groupId, userId }: Membership) {
+  const [member, left, userGone, groupGone] = await db.getMany<[number, number, number, number]>([
+    memberKey(groupId, userId),
+    leftKey(groupId, userId),
+    goneKey("user", userId),
+    goneKey("group", groupId),
+  ]);
+  const version = Math.max(Number(member.value ?? 0), left.value ?? 0);
+  const deleted = userGone.versionstamp !== null || groupGone.versionstamp !== null;
+  return { member, left, userGone, groupGone, version, deleted };
+}
+
+async function join(db: Deno.Kv, m: Membership): Promise<void> {
+  const s = await membershipState(db, m);
+  if (s.deleted || s.version >= m.version) return;
+  await commitOrRetry(
+    db.atomic().check(s.member, s.left, s.userGone, s.groupGone)
+      .set(memberKey(m.groupId, m.userId), m.version)
+      .set(membershipKey(m.userId, m.groupId), m.version)
+      .delete(leftKey(m.groupId, m.userId)),
+  );
+}
+
+async function leave(db: Deno.Kv, m: Membership): Promise<void> {
+  const s = await membershipState(db, m);
+  if (s.version >= m.version) return;
+  await commitOrRetry(
+    db.atomic().check(s.member, s.left)
+      .delete(memberKey(m.groupId, m.userId))
+      .delete(membershipKey(m.userId, m.groupId))
+      .set(leftKey(m.groupId, m.userId), m.version, { expireIn: TOMBSTONE_MS }),
+  );
 }
 
 /**
@@ -124,6 +193,18 @@ async function commitUnlessGone(
  */
 export async function getUser(db: Deno.Kv, id: string): Promise<User | null> {
   return (await db.get<User>(userKey(id))).value;
+}
+
+/**
+ * Tells whether the copy knows a user was deleted (their tokens are then refused).
+ *
+ * @example
+ * ```ts ignore
+ * const auth = authenticated({ revoked: (id) => isDeletedUser(db, id) });
+ * ```
+ */
+export async function isDeletedUser(db: Deno.Kv, id: string): Promise<boolean> {
+  return (await db.get(goneKey("user", id))).versionstamp !== null;
 }
 
 /**

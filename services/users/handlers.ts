@@ -1,10 +1,12 @@
 /**
- * Users' handlers: a registration in Auth becomes a user here, through the event.
+ * Users' handlers: a registration in Auth becomes a user here, through the event; and a
+ * deletion's own event finishes its purge of memberships, should the request that began it
+ * have stopped halfway.
  *
  * @module
  */
 import type { Worker } from "@herald/herald";
-import { UserRegistered } from "../contracts/mod.ts";
+import { GroupDeleted, UserDeleted, UserRegistered } from "../contracts/mod.ts";
 import type { Users } from "./core.ts";
 
 /**
@@ -21,7 +23,10 @@ import type { Users } from "./core.ts";
  * ```
  */
 export function usersHandlers(worker: Worker, users: Users, db: Deno.Kv): Worker {
-  return worker.on(UserRegistered, async (event, ctx) => {
-    await users.registered(event.data, ctx.atomic(db));
-  });
+  return worker
+    .on(UserRegistered, async (event, ctx) => {
+      await users.registered(event.data, ctx.atomic(db));
+    })
+    .on(UserDeleted, (event) => users.purgeUser(event.data.id, event.correlationid))
+    .on(GroupDeleted, (event) => users.purgeGroup(event.data.id));
 }

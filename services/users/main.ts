@@ -4,11 +4,13 @@
  * @module
  */
 import { openBus, OutboxSweep } from "../shared/bus.ts";
+import { checkConfig } from "../shared/config.ts";
 import { openDb } from "../shared/db.ts";
 import { service } from "@herald/herald";
 import { createUsers } from "./core.ts";
 import { usersRoutes } from "./routes.ts";
 
+await checkConfig("users");
 const db = await openDb("users");
 const bus = await openBus("users");
 

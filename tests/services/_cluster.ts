@@ -24,12 +24,19 @@ export class Cluster {
   readonly #procs = new Map<string, ServiceProcess>();
   readonly #ports = new Map<string, number>();
 
-  private constructor(readonly dir: string, readonly env: Record<string, string>) {}
+  private constructor(
+    readonly dir: string,
+    readonly env: Record<string, string>,
+    readonly hostname?: string,
+  ) {}
 
-  /** Starts the four services on a fresh data folder; `extra` is added to their environment. */
+  /**
+   * Starts the four services on a fresh data folder; `options.env` adds to (or, with "",
+   * unsets) their environment, `options.hostname` is where they listen (default 127.0.0.1).
+   */
   static async start(
     bus: BusKind = "kv",
-    extra: Record<string, string> = {},
+    options: { env?: Record<string, string>; hostname?: string } = {},
   ): Promise<Cluster> {
     const dir = await Deno.makeTempDir({ prefix: "herald-e2e-" });
     const env: Record<string, string> = {
@@ -38,22 +45,22 @@ export class Cluster {
       PBKDF2_ITERATIONS: "1000",
       JWT_SECRET: "e2e-secret",
       HERALD_BACKEND: bus,
-      ...extra,
+      ...options.env,
     };
     if (bus === "redis") {
       env.HERALD_REDIS_URL = Deno.env.get("HERALD_REDIS_URL") ?? "redis://127.0.0.1:6379";
       env.HERALD_REDIS_PREFIX = `e2e-${crypto.randomUUID().slice(0, 8)}`;
     }
-    const cluster = new Cluster(dir, env);
+    const cluster = new Cluster(dir, env, options.hostname);
     await Promise.all(SERVICES.map((name) => cluster.start(name)));
     return cluster;
   }
 
-  /** The base URL of a running instance. */
+  /** The base URL of a running instance (on 127.0.0.1). */
   url(instance: string): string {
     const proc = this.#procs.get(instance);
     if (!proc) throw new Error(`${instance} is not running`);
-    return proc.url;
+    return `http://127.0.0.1:${proc.port}`;
   }
 
   /**
@@ -65,12 +72,13 @@ export class Cluster {
     this.#ports.set(instance, port);
     const proc = launch(name, {
       port,
+      hostname: this.hostname,
       env: { ...this.env, HERALD_INSTANCE: instance, OTEL_SERVICE_NAME: instance },
       onLine: (line) => this.logs.push(`${instance} | ${line}`),
     });
     this.#procs.set(instance, proc);
     proc.exited.then((s) => this.logs.push(`${instance} | exited: ${JSON.stringify(s)}`));
-    await waitReady(proc.url);
+    await waitReady(this.url(instance));
   }
 
   /** Stops an instance with SIGTERM and waits for its exit. */
@@ -160,4 +168,41 @@ export class Socket {
     if (this.ws.readyState <= WebSocket.OPEN) this.ws.close();
     return await this.closed;
   }
+}
+
+/** A registered, logged-in user. */
+export interface Person {
+  id: string;
+  token: string;
+  email: string;
+  password: string;
+}
+
+/** Registers and logs in a new user with a unique email, and waits until Users has made them. */
+export async function register(c: Cluster, name: string): Promise<Person> {
+  const email = `${name.toLowerCase()}-${crypto.randomUUID().slice(0, 6)}@example.com`;
+  const password = "correct horse battery";
+  const reg = await api(c.url("auth"), "POST", "/register", { body: { email, password, name } });
+  if (reg.status !== 201) throw new Error(`register: ${reg.status} ${JSON.stringify(reg.body)}`);
+  const login = await api(c.url("auth"), "POST", "/login", { body: { email, password } });
+  if (login.status !== 200) throw new Error(`login: ${login.status}`);
+  const token = login.body.token as string;
+  const deadline = Date.now() + 15_000;
+  while ((await api(c.url("users"), "GET", "/users/me", { token })).status !== 200) {
+    if (Date.now() > deadline) throw new Error(`Users did not make ${name} within 15 s`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  return { id: reg.body.id, token, email, password };
+}
+
+/** Gets a socket ticket over HTTP (token in the header) and returns the socket's URL. */
+export async function socketUrl(
+  c: Cluster,
+  instance: string,
+  groupId: string,
+  token: string,
+): Promise<string> {
+  const res = await api(c.url(instance), "POST", `/rooms/${groupId}/tickets`, { token });
+  if (res.status !== 201) throw new Error(`ticket: ${res.status} ${JSON.stringify(res.body)}`);
+  return `${c.url(instance).replace("http", "ws")}/rooms/${groupId}/ws?ticket=${res.body.ticket}`;
 }

@@ -109,8 +109,8 @@ Deno.test("`usersHandlers()` and `replicate()` carry a registration to Users and
     assertEquals((await call(apps.users, "DELETE", "/users/me", undefined, token)).status, 204);
     assertEquals(tb.published(UserDeleted).length, 1);
     await until(
-      "Posts forgot Ada",
-      async () => (await call(apps.posts, "GET", `/users/${id}`, undefined, token)).status === 404,
+      "Posts refuses the deleted Ada's token",
+      async () => (await call(apps.posts, "GET", `/users/${id}`, undefined, token)).status === 401,
     );
     await until("Auth forgot Ada", async () =>
       (await call(apps.auth, "POST", "/login", {
@@ -223,5 +223,41 @@ Deno.test("`deleteUser()` deletes the groups the user owns, and Posts their post
     );
   } finally {
     await close();
+  }
+});
+
+Deno.test("`deleteGroup()` and `deleteUser()` remove 600 memberships, over Deno KV's 1,000 mutations a commit", async () => {
+  const db = await Deno.openKv(":memory:");
+  const tb = testBus({ source: "users" });
+  try {
+    const users = createUsers(db, tb);
+    const ids = Array.from({ length: 601 }, (_, i) => `u${i}`);
+    for (const id of ids) {
+      await users.registered({ id, email: `${id}@example.com`, name: id }, tb.atomic(db));
+    }
+    const owner = ids[0];
+    const kept = await users.createGroup(owner, "Kept");
+    const doomed = await users.createGroup(owner, "Doomed");
+    for (const id of ids.slice(1)) {
+      await users.addMember(doomed.id, owner, id);
+      await users.addMember(kept.id, owner, id);
+    }
+    await users.deleteGroup(doomed.id, owner);
+    const left = [];
+    for await (const m of db.list({ prefix: ["members", doomed.id] })) left.push(m.key);
+    assertEquals(left.length, 0);
+    assertEquals((await users.getGroup(kept.id, ids[1])).members.length, 601);
+
+    await users.deleteUser(owner);
+    for await (const m of db.list({ prefix: ["members", kept.id] })) left.push(m.key);
+    for await (const m of db.list({ prefix: ["memberships"] })) left.push(m.key);
+    assertEquals(left.length, 0);
+    assertEquals(
+      tb.published(GroupDeleted).map((e) => e.data.id).sort(),
+      [doomed.id, kept.id].sort(),
+    );
+  } finally {
+    db.close();
+    await tb.close();
   }
 });

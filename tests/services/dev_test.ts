@@ -26,7 +26,7 @@ function fourFreePorts(): number {
   throw new Error("No four free ports in a row");
 }
 
-Deno.test("`deno task dev` serves the four services and stops them all on SIGINT", async () => {
+Deno.test("`deno task dev` serves the four services on 127.0.0.1 with a secret of its own, and stops them all on SIGINT", async () => {
   const dir = await Deno.makeTempDir({ prefix: "herald-dev-" });
   const base = fourFreePorts();
   const child = new Deno.Command(Deno.execPath(), {
@@ -36,6 +36,7 @@ Deno.test("`deno task dev` serves the four services and stops them all on SIGINT
       HERALD_DATA_DIR: join(dir, "data"),
       HERALD_BUS_PATH: join(dir, "bus.sqlite"),
       PBKDF2_ITERATIONS: "1000",
+      JWT_SECRET: "",
       NO_COLOR: "1",
     },
     stdout: "piped",
@@ -47,6 +48,14 @@ Deno.test("`deno task dev` serves the four services and stops them all on SIGINT
   })();
   try {
     await until("dev: ready", () => out.includes("dev: ready"), 60_000);
+    for (const [i, name] of ["auth", "users", "posts", "chat"].entries()) {
+      const url = `http://127.0.0.1:${base + i}`;
+      assert(out.includes(`Listening on ${url}/`), `${name} does not listen on 127.0.0.1: ${out}`);
+      assert(out.includes(`  ${name.padEnd(5)} ${url}`), `${name}'s printed URL`);
+    }
+    assert(!out.includes("0.0.0.0"), out);
+    const secret = await Deno.stat(join(dir, "data", "jwt-secret"));
+    assertEquals(secret.mode! & 0o777, 0o600);
     for (const [i, name] of ["auth", "users", "posts", "chat"].entries()) {
       const res = await fetch(`http://127.0.0.1:${base + i}/healthz`);
       await res.body?.cancel();

@@ -35,8 +35,11 @@ function answers(c: Cluster, instance: string, path: string, token: string, stat
   });
 }
 
-function wsUrl(c: Cluster, instance: string, groupId: string, token: string): string {
-  return `${c.url(instance).replace("http", "ws")}/rooms/${groupId}/ws?token=${token}`;
+/** Gets a socket ticket over HTTP (token in the header), and the socket's URL with it. */
+async function wsUrl(c: Cluster, instance: string, groupId: string, token: string) {
+  const res = await api(c.url(instance), "POST", `/rooms/${groupId}/tickets`, { token });
+  assertEquals(res.status, 201, JSON.stringify(res.body));
+  return `${c.url(instance).replace("http", "ws")}/rooms/${groupId}/ws?ticket=${res.body.ticket}`;
 }
 
 /** The cluster's bus, opened from the test process as the services open it. */
@@ -136,7 +139,7 @@ async function scenario(t: Deno.TestContext, bus: BusKind) {
       });
       assertEquals(denied.status, 403);
       assertEquals(
-        (await api(c.url("chat"), "GET", `/rooms/${groupId}/ws`, { token: bob.token }))
+        (await api(c.url("chat"), "POST", `/rooms/${groupId}/tickets`, { token: bob.token }))
           .status,
         403,
       );
@@ -158,8 +161,8 @@ async function scenario(t: Deno.TestContext, bus: BusKind) {
 
       // Ada on one Chat instance, Bob on another: one room through the bus.
       await c.start("chat", "chat-b");
-      const adaWs = new Socket(wsUrl(c, "chat", groupId, ada.token));
-      const bobWs = new Socket(wsUrl(c, "chat-b", groupId, bob.token));
+      const adaWs = new Socket(await wsUrl(c, "chat", groupId, ada.token));
+      const bobWs = new Socket(await wsUrl(c, "chat-b", groupId, bob.token));
       sockets.push(adaWs, bobWs);
       await Promise.all([adaWs.opened, bobWs.opened]);
       await until(
@@ -184,7 +187,7 @@ async function scenario(t: Deno.TestContext, bus: BusKind) {
         "Bob is told his empty message is invalid",
         () => bobWs.frames.some((f) => f.type === "error"),
       );
-      const loud = new Socket(wsUrl(c, "chat", groupId, ada.token));
+      const loud = new Socket(await wsUrl(c, "chat", groupId, ada.token));
       sockets.push(loud);
       await loud.opened;
       loud.ws.send("x".repeat(10_000));
@@ -289,7 +292,7 @@ async function scenario(t: Deno.TestContext, bus: BusKind) {
     });
 
     await step("a deleted user disappears everywhere and loses their chat socket", async () => {
-      const carolWs = new Socket(wsUrl(c, "chat", groupId, carol.token));
+      const carolWs = new Socket(await wsUrl(c, "chat", groupId, carol.token));
       sockets.push(carolWs);
       await carolWs.opened;
       await until("Carol joined", () => carolWs.frames.some((f) => f.type === "joined"));
@@ -297,6 +300,7 @@ async function scenario(t: Deno.TestContext, bus: BusKind) {
       assertEquals(deleted.status, 204);
       assertEquals((await carolWs.closed).code, 4410);
       await answers(c, "users", `/users/${carol.id}`, ada.token, 404);
+      await answers(c, "users", `/users/${ada.id}`, carol.token, 401);
       await answers(c, "posts", `/users/${carol.id}`, ada.token, 404);
       await answers(c, "chat", `/users/${carol.id}`, ada.token, 404);
       await until("Carol's posts are gone", async () => {
@@ -304,7 +308,7 @@ async function scenario(t: Deno.TestContext, bus: BusKind) {
           token: ada.token,
         });
         return posts.status === 200 &&
-          posts.body.every((p: { authorId: string }) => p.authorId !== carol.id);
+          posts.body.posts.every((p: { authorId: string }) => p.authorId !== carol.id);
       });
       await until(
         "Carol can no longer log in",

@@ -14,7 +14,7 @@ const SERVER = 2, PRODUCER = 4, CONSUMER = 5;
 for (const bus of ["kv", "redis"] as BusKind[]) {
   Deno.test(`OTEL_DENO: one trace from Auth's registration to Users' handler, and metrics (${bus})`, async () => {
     const otlp = new OtlpReceiver();
-    const c = await Cluster.start(bus, otlp.env());
+    const c = await Cluster.start(bus, { env: otlp.env() });
     try {
       const email = `ada-${crypto.randomUUID().slice(0, 6)}@example.com`;
       const body = { email, password: "correct horse battery", name: "Ada" };

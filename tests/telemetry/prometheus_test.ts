@@ -43,8 +43,7 @@ function value(families: Family[], name: string, labels: Record<string, string>)
 
 Deno.test("service() serves /metrics with what its Web Worker measured, behind a token", async () => {
   const c = await Cluster.start("kv", {
-    HERALD_METRICS: "prometheus",
-    HERALD_METRICS_TOKEN: TOKEN,
+    env: { HERALD_METRICS: "prometheus", HERALD_METRICS_TOKEN: TOKEN },
   });
   try {
     const denied = await scrape(c.url("users"));

@@ -33,6 +33,8 @@ import { Claimer, type Standing } from "./claim.ts";
 import { redrive } from "./dead.ts";
 import { KvInspector } from "./inspect.ts";
 import { type LockEntry, lockKey } from "./keys.ts";
+import * as coord from "./coord.ts";
+import type { PushEndpoint, PushRegistry, RateLimits } from "../capabilities.ts";
 import { LeaseBook } from "./leases.ts";
 import type { KvOptions } from "./options.ts";
 import { Trimmer } from "./retention.ts";
@@ -121,7 +123,7 @@ interface Open {
  * await backend.close();
  * ```
  */
-export class KvBackend implements Backend, AtomicAppender {
+export class KvBackend implements Backend, AtomicAppender, RateLimits, PushRegistry {
   /** Always `"kv"`. */
   readonly name = "kv";
   /** What this backend can do: across processes and persistent unless in memory. */
@@ -422,6 +424,25 @@ export class KvBackend implements Backend, AtomicAppender {
       });
       return result.ok;
     });
+  }
+
+  /** {@inheritDoc RateLimits.takeRate} */
+  takeRate(name: string, max: number, perMs: number): Promise<number> {
+    return this.#run((p) => coord.takeRate(this.stats, p.kv, name, max, perMs));
+  }
+
+  /** {@inheritDoc PushRegistry.setPushEndpoint} */
+  setPushEndpoint(
+    group: string,
+    streams: readonly string[],
+    endpoint: { url: string; secret: string } | null,
+  ): Promise<void> {
+    return this.#run((p) => coord.setPushEndpoint(this.stats, p.kv, group, streams, endpoint));
+  }
+
+  /** {@inheritDoc PushRegistry.pushEndpoints} */
+  pushEndpoints(stream: string): Promise<PushEndpoint[]> {
+    return this.#run((p) => coord.pushEndpoints(this.stats, p.kv, stream));
   }
 
   /**

@@ -82,6 +82,7 @@ export {
   BackendUnavailableError,
   DoNotRetryError,
   EnvelopeTooLargeError,
+  HandlerTimeoutError,
   InvalidOptionsError,
   LeaseLostError,
   NotFoundError,
@@ -91,6 +92,9 @@ export {
   ValidationError,
 } from "./src/errors.ts";
 export type { Handler, HandlerContext, HandlerOptions, Middleware } from "./src/handler.ts";
+export type { RateLimit } from "./src/flow.ts";
+export type { DrainOptions, DrainResult } from "./src/drain.ts";
+export type { PushEndpoint, PushRegistry, RateLimits } from "./src/capabilities.ts";
 export { idTime, newId } from "./src/id.ts";
 export {
   kv,

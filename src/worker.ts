@@ -7,6 +7,7 @@
 import { setImmediate } from "node:timers";
 import type { Delivery, Settlement, StartPosition } from "./backend.ts";
 import { errorInfo } from "./backend.ts";
+import { hasRateLimits } from "./capabilities.ts";
 import type { Bus } from "./bus.ts";
 import { type EventContract, NAME_PATTERN, routeOf } from "./contract.ts";
 import type { Envelope } from "./envelope.ts";
@@ -25,6 +26,8 @@ import {
   type Middleware,
 } from "./handler.ts";
 import { DeliveryContext } from "./context.ts";
+import { type DrainOptions, type DrainResult, waitForEmpty } from "./drain.ts";
+import { flowProblems, RateGate, withTimeout } from "./flow.ts";
 import { type Flight, Flights } from "./flight.ts";
 import { backoff, DEFAULT_RETRY, type RetryPolicy, retryProblems } from "./retry.ts";
 import { Settler } from "./settler.ts";
@@ -69,6 +72,12 @@ export interface WorkerOptions {
   idleWaitMs?: number;
   /** The retry policy of every handler, unless the handler overrides it. */
   retry?: Partial<RetryPolicy>;
+  /**
+   * The most handlers running at once in this worker, over all its handlers (each handler's
+   * `concurrency` still holds).
+   * @default {no cap beyond the handlers' concurrency}
+   */
+  maxInFlight?: number;
 }
 
 /** Options of {@linkcode Worker.stop}. */
@@ -110,6 +119,15 @@ export interface Worker {
   start(): Promise<void>;
   /** Stops claiming, lets running handlers finish within the grace period, releases the rest. */
   stop(options?: StopOptions): Promise<void>;
+  /** The streams its handlers read, in the order they were added. */
+  readonly streams: readonly string[];
+  /**
+   * Handles the group's backlog within a time budget: starts the worker if it is not running,
+   * waits until the group has nothing left on its streams (or the budget ends), and stops it
+   * again if it started it. On a platform that stops idle apps, a push request or a cron tick
+   * calls it.
+   */
+  drain(options?: DrainOptions): Promise<DrainResult>;
 }
 
 interface Route {
@@ -125,6 +143,10 @@ interface Route {
   handlerMs?: number;
   /** Runs started, to time one in {@linkcode TIME_EVERY}. */
   runs: number;
+  /** The shared rate limit, when the handler has one. */
+  gate?: RateGate;
+  /** The handler's time limit, when it has one. */
+  timeoutMs?: number;
 }
 
 /**
@@ -187,6 +209,7 @@ class HeraldWorker implements Worker {
   readonly #prefetch: number;
   readonly #idleWaitMs: number;
   readonly #retry: RetryPolicy;
+  readonly #maxInFlight: number;
   readonly #routes = new Map<string, Route>();
   readonly #middlewares: Middleware[] = [];
   readonly #flights = new Flights();
@@ -214,6 +237,7 @@ class HeraldWorker implements Worker {
     int("batch", 1);
     int("prefetch", 0);
     int("idleWaitMs", 1);
+    int("maxInFlight", 1);
     const start = options?.start;
     if (
       start !== undefined && start !== "earliest" && start !== "latest" &&
@@ -230,6 +254,7 @@ class HeraldWorker implements Worker {
     this.#prefetch = options.prefetch ?? this.#batch;
     this.#idleWaitMs = options.idleWaitMs ?? 1_000;
     this.#retry = { ...DEFAULT_RETRY, ...options.retry };
+    this.#maxInFlight = options.maxInFlight ?? Infinity;
   }
 
   on<C extends EventContract>(
@@ -247,6 +272,8 @@ class HeraldWorker implements Worker {
     if (!Number.isInteger(concurrency) || concurrency < 1) {
       problems.push("concurrency must be an integer ≥ 1");
     }
+    const backend = this.#bus.backend;
+    problems.push(...flowProblems(backend, options.rateLimit, options.timeoutMs));
     if (problems.length > 0) throw new InvalidOptionsError(`on(${contract.type})`, problems);
     this.#routes.set(route, {
       contract,
@@ -256,6 +283,10 @@ class HeraldWorker implements Worker {
       running: 0,
       waiting: [],
       runs: 0,
+      timeoutMs: options.timeoutMs,
+      gate: options.rateLimit && hasRateLimits(backend)
+        ? new RateGate(backend, `${this.group}:${route}`, options.rateLimit)
+        : undefined,
     });
     return this;
   }
@@ -276,6 +307,21 @@ class HeraldWorker implements Worker {
     await backend.subscribe(this.group, this.#streams(), this.#start);
     this.#extender = setInterval(() => this.#extendLeases(), Math.max(50, this.#leaseMs / 3));
     this.#loop = this.#claimLoop();
+  }
+
+  get streams(): readonly string[] {
+    return this.#streams();
+  }
+
+  async drain(options: DrainOptions = {}): Promise<DrainResult> {
+    if (this.#stop?.signal.aborted) throw new TypeError("Worker stopped: it cannot drain");
+    const owned = !this.#stop;
+    if (owned) await this.start();
+    try {
+      return await waitForEmpty(this.#bus.backend, this.group, this.#streams(), options);
+    } finally {
+      if (owned) await this.stop();
+    }
   }
 
   async stop(options: StopOptions = {}): Promise<void> {
@@ -335,6 +381,7 @@ class HeraldWorker implements Worker {
     // events into 10 ms handlers (concurrency 10): 1,898-1,920 events/s before, 2,217-2,238
     // after; 20,000 events into 2 ms handlers (concurrency 20): 7,087/s before, 12,477-12,706
     // after. A handler with free slots claims at once while another's deliveries wait.
+    free = Math.min(free, this.#maxInFlight - this.stats.running);
     if (free === 0 && waiting > room / 2) return 0;
     return Math.min(this.#batch, free + room - waiting);
   }
@@ -417,7 +464,10 @@ class HeraldWorker implements Worker {
   }
 
   #pump(route: Route): void {
-    while (route.running < route.concurrency && route.waiting.length > 0) {
+    while (
+      route.running < route.concurrency && route.waiting.length > 0 &&
+      this.stats.running < this.#maxInFlight
+    ) {
       const delivery = route.waiting.shift()!;
       route.running++;
       this.stats.running++;
@@ -451,6 +501,11 @@ class HeraldWorker implements Worker {
         const err = new ValidationError(event.stream, event.type, parsed.error.issues);
         return this.#settle({ delivery, outcome: "dead", error: errorInfo(err) });
       }
+      // A shared rate limit: wait for a permit; stopped or lease lost meanwhile, give it back.
+      if (route.gate && !await route.gate.take(this.#gateSignal(flight))) {
+        if (!flight.aborted) this.#settle({ delivery, outcome: "release" });
+        return;
+      }
       const timed = route.runs++ % TIME_EVERY === 0;
       const started = timed ? performance.now() : 0;
       try {
@@ -459,7 +514,9 @@ class HeraldWorker implements Worker {
         route.call ??= this.#middlewares.length === 0
           ? route.handler
           : compose(this.#middlewares, route.handler);
-        await route.call(typed, ctx);
+        await (route.timeoutMs === undefined
+          ? route.call(typed, ctx)
+          : withTimeout(route.timeoutMs, event.type, flight, () => route.call!(typed, ctx)));
       } finally {
         if (timed) {
           const ms = performance.now() - started;
@@ -469,18 +526,14 @@ class HeraldWorker implements Worker {
       if (flight.aborted) throw new LeaseLostError(this.group, event.id);
       this.#settle({ delivery, outcome: "ack" });
     } catch (err) {
-      if (flight.aborted && !(this.#stop?.signal.aborted)) {
+      if (flight.aborted && !flight.timedOut && !(this.#stop?.signal.aborted)) {
         // Lost the lease: the new owner decides what happens to the event.
         console.warn(`herald[${this.group}]: ${new LeaseLostError(this.group, event.id).message}`);
-      } else if (flight.aborted) {
+      } else if (flight.aborted && !flight.timedOut) {
         // Stopped past the grace period: the lease lapses and another instance retries.
-      } else if (err instanceof DoNotRetryError || delivery.attempt >= route.retry.attempts) {
-        this.#settle({ delivery, outcome: "dead", error: errorInfo(err) });
       } else {
-        const delayMs = err instanceof RetryLaterError
-          ? err.delayMs
-          : backoff(route.retry, delivery.attempt);
-        this.#settle({ delivery, outcome: "retry", delayMs, error: errorInfo(err) });
+        // A failure, or past its timeoutMs: retried, or dead-lettered after its attempts.
+        this.#settleFailure(route, delivery, err);
       }
     } finally {
       this.#flights.delete(flight);
@@ -488,8 +541,25 @@ class HeraldWorker implements Worker {
       route.running--;
       this.stats.running--;
       this.#pump(route);
+      // At the worker's cap, the slot may belong to another handler's waiting deliveries.
+      if (this.#maxInFlight !== Infinity) { for (const r of this.#routes.values()) this.#pump(r); }
       this.#wake?.();
     }
+  }
+
+  #settleFailure(route: Route, delivery: Delivery, err: unknown): void {
+    if (err instanceof DoNotRetryError || delivery.attempt >= route.retry.attempts) {
+      return this.#settle({ delivery, outcome: "dead", error: errorInfo(err) });
+    }
+    const delayMs = err instanceof RetryLaterError
+      ? err.delayMs
+      : backoff(route.retry, delivery.attempt);
+    this.#settle({ delivery, outcome: "retry", delayMs, error: errorInfo(err) });
+  }
+
+  /** Ends a wait for a rate permit when the worker stops or the lease is lost. */
+  #gateSignal(flight: Flight): AbortSignal {
+    return AbortSignal.any([this.#stop!.signal, flight.signal]);
   }
 
   #settle(settlement: Settlement): void {

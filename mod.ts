@@ -62,6 +62,7 @@ export type {
   StreamInfo,
 } from "./src/inspect.ts";
 export { type Bus, type BusOptions, createBus, type PublishItem } from "./src/bus.ts";
+export type { PushOptions } from "./src/push/sender.ts";
 export {
   defineEvent,
   type EventContract,
@@ -111,6 +112,7 @@ export {
   type CronContext,
   type CronJob,
   type FetchApp,
+  type PushConfig,
   type Role,
   type Service,
   service,

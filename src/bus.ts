@@ -14,6 +14,9 @@ import {
 } from "./envelope.ts";
 import { InvalidOptionsError } from "./errors.ts";
 import { OutboxAtomic } from "./outbox.ts";
+import { hasPushRegistry } from "./capabilities.ts";
+import { pushingBackend } from "./push/backend.ts";
+import { Pusher, pushOptionProblems, type PushOptions } from "./push/sender.ts";
 
 /** Options of {@linkcode createBus}. */
 export interface BusOptions {
@@ -21,6 +24,13 @@ export interface BusOptions {
   backend: Backend;
   /** The publishing service's name, stamped into every envelope's `source`. */
   source: string;
+  /**
+   * After events commit, send a signed wake-up (Standard Webhooks) to the push endpoints of the
+   * groups on their streams, in the background: for consumers on platforms that stop idle apps.
+   * Needs a backend that keeps push endpoints (memory, Deno KV and Redis do).
+   * @default {false}
+   */
+  push?: boolean | PushOptions;
 }
 
 /** One entry of {@linkcode Bus.publishMany}. */
@@ -111,8 +121,18 @@ export function createBus(options: BusOptions): Bus {
   if (typeof options?.source !== "string" || !NAME_PATTERN.test(options.source)) {
     problems.push(`source must match ${NAME_PATTERN}`);
   }
+  problems.push(...pushOptionProblems(options?.push));
+  const push = options?.push;
+  if (push && options.backend && !hasPushRegistry(options.backend)) {
+    problems.push(
+      `push needs a backend that keeps push endpoints; ${options.backend.name} does not`,
+    );
+  }
   if (problems.length > 0) throw new InvalidOptionsError("createBus", problems);
-  return new HeraldBus(options.backend, options.source);
+  const backend = push && hasPushRegistry(options.backend)
+    ? pushingBackend(options.backend, new Pusher(options.backend, push === true ? {} : push))
+    : options.backend;
+  return new HeraldBus(backend, options.source);
 }
 
 class HeraldBus implements Bus {

@@ -26,3 +26,4 @@
  */
 export { type Service, service } from "./service.ts";
 export type { CronContext, CronJob, FetchApp, Role, ServiceOptions } from "./options.ts";
+export type { PushConfig } from "./push_mount.ts";

@@ -7,6 +7,7 @@ import type { Bus } from "../bus.ts";
 import { NAME_PATTERN } from "../contract.ts";
 import { InvalidOptionsError } from "../errors.ts";
 import { tokenProblems } from "./admin_mount.ts";
+import { type PushConfig, pushProblems } from "./push_mount.ts";
 
 /**
  * A part of a service one process can run: HTTP routes, event handlers, or cron jobs.
@@ -125,7 +126,7 @@ export interface ServiceOptions {
   /**
    * How long running handlers, cron jobs and requests may take to finish on shutdown, in
    * milliseconds.
-   * @default {10000}
+   * @default {10000; 4000 on Deno Deploy, which kills an app 5 s after SIGINT}
    */
   shutdownGraceMs?: number;
   /**
@@ -144,6 +145,14 @@ export interface ServiceOptions {
    * @default {from `HERALD_ADMIN_TOKEN` and `HERALD_ADMIN_READ_TOKEN` when set, else off}
    */
   admin?: { token: string; readToken?: string } | false;
+  /**
+   * Delivery while the app sleeps: publishers post signed wake-ups to `url` (this service's
+   * public URL and `/herald/push`), and the service drains its group's backlog within `budgetMs`.
+   * The endpoint is registered in the backend for the worker's group when the worker starts. With
+   * push, or on Deno Deploy, a `Deno.cron` also drains every minute. `false` turns push off.
+   * @default {from `HERALD_PUSH_URL` and `HERALD_PUSH_SECRET` when set, else off}
+   */
+  push?: PushConfig | false;
   /**
    * Shut down and exit on SIGTERM and SIGINT. Turn off to handle signals yourself (then call
    * `shutdown()`).
@@ -201,6 +210,11 @@ export function validateServiceOptions(o: ServiceOptions): void {
       problems.push("admin must be { token, readToken? } or false");
     } else problems.push(...tokenProblems(o.admin.token, o.admin.readToken));
     if (o.bus === undefined) problems.push("admin needs bus");
+  }
+  if (o.push !== undefined && o.push !== false) {
+    if (typeof o.push !== "object" || o.push === null) {
+      problems.push("push must be { url, secret, budgetMs? } or false");
+    } else problems.push(...pushProblems(o.push, o.bus));
   }
   if (problems.length > 0) throw new InvalidOptionsError("service", problems);
 }

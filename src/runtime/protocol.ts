@@ -14,17 +14,23 @@ export interface PostedError {
   stack?: string;
 }
 
+import type { DrainResult } from "../drain.ts";
+
 /** From the service to the host. */
 export type ToHost =
   /** Import the module at `url` and start its default export. */
   | { type: "start"; url: string; service: string }
   /** Stop the worker, letting handlers finish within `graceMs`. */
-  | { type: "stop"; graceMs: number };
+  | { type: "stop"; graceMs: number }
+  /** Drain the group's backlog within `budgetMs`; answered by "drained" with the same `id`. */
+  | { type: "drain"; id: number; budgetMs: number };
 
 /** From the host to the service. */
 export type FromHost =
   /** The worker started: its group is subscribed and claiming. */
-  | { type: "ready" }
+  | { type: "ready"; group?: string; streams?: readonly string[] }
+  /** A drain ended (with what it found) or failed. */
+  | { type: "drained"; id: number; result?: DrainResult; error?: PostedError }
   /** The worker stopped; the host can be terminated. */
   | { type: "stopped" }
   /** Something failed: importing or starting the module, stopping it, or later while running. */
@@ -42,6 +48,12 @@ export interface StartableWorker {
   start(): Promise<void>;
   /** Stops claiming and finishes in-flight handlers within the grace period. */
   stop(options?: { graceMs?: number }): Promise<void>;
+  /** The consumer group (a Herald Worker has it; push needs it). */
+  readonly group?: string;
+  /** The streams it reads (a Herald Worker has them; push needs them). */
+  readonly streams?: readonly string[];
+  /** Drains the group's backlog within a budget (a Herald Worker can). */
+  drain?(options: { budgetMs: number }): Promise<DrainResult>;
 }
 
 /**

@@ -3,6 +3,7 @@
  *
  * @module
  */
+import type { DrainResult } from "../drain.ts";
 
 /** Where a role is in its life. */
 export type RoleState = "starting" | "up" | "failed" | "stopping" | "stopped";
@@ -15,6 +16,22 @@ export interface RoleHandle {
   readonly reason?: string;
   /** Stops it; running work gets `graceMs` to finish. Never rejects. */
   stop(graceMs: number): Promise<void>;
+}
+
+/** What a started worker role reports: its group and streams (for push registration). */
+export interface WorkerInfo {
+  /** The consumer group. */
+  group: string;
+  /** The streams its handlers read. */
+  streams: readonly string[];
+}
+
+/** The worker role, which push requests and the drain cron ask to drain the backlog. */
+export interface WorkerRoleHandle extends RoleHandle {
+  /** Resolves once the worker first started (undefined when it is not a Herald Worker). */
+  info(): Promise<WorkerInfo | undefined>;
+  /** Drains the group's backlog within `budgetMs` (see `Worker.drain`). */
+  drain(budgetMs: number): Promise<DrainResult>;
 }
 
 /** Waits for `promise` up to `ms`; tells whether it settled in time. Leaves no timer behind. */

@@ -18,6 +18,8 @@ import {
 import { onShutdownSignals } from "./signals.ts";
 import { type RoleHandle, within } from "./role.ts";
 import { startWorkerRole } from "./worker_role.ts";
+import { DEPLOY_GRACE_MS, onDeploy } from "./platform.ts";
+import { PUSH_PATH, pushConfig, pushProblems, PushReceiver } from "./push_mount.ts";
 
 // How long after shutdown a process that did not end by itself is made to.
 const EXIT_FALLBACK_MS = 1_000;
@@ -105,12 +107,13 @@ class HeraldService {
   #closing?: Promise<void>;
   #removeSignals = () => {};
   #admin?: (request: Request) => Promise<Response>;
+  #push?: PushReceiver;
 
   constructor(options: ServiceOptions, roles: Role[]) {
     this.#options = options;
     this.name = options.name;
     this.roles = roles;
-    this.#grace = options.shutdownGraceMs ?? 10_000;
+    this.#grace = options.shutdownGraceMs ?? (onDeploy() ? DEPLOY_GRACE_MS : 10_000);
     const log = this.#log = serviceLog(options.name);
     const skipped = (["worker", "cron"] as const).filter((r) =>
       roles.includes(r) && !(r === "worker" ? options.worker : options.cron)
@@ -126,7 +129,9 @@ class HeraldService {
     if (roles.includes("worker") && options.worker) {
       const url = String(options.worker);
       const isolate = options.isolate ?? (typeof Worker === "undefined" ? "same" : "worker");
-      this.#handles.set("worker", startWorkerRole(url, this.name, isolate, log));
+      const worker = startWorkerRole(url, this.name, isolate, log);
+      this.#handles.set("worker", worker);
+      this.#push = this.#startPush(worker);
     }
     const tokens = roles.includes("web") ? adminTokens(options.admin) : undefined;
     const bad = tokens ? tokenProblems(tokens.token, tokens.readToken) : [];
@@ -139,13 +144,30 @@ class HeraldService {
     if (options.signals !== false) this.#removeSignals = onShutdownSignals((s) => this.#signal(s));
   }
 
+  // Push wake-ups and the drain cron, when push is configured or the platform stops idle apps.
+  #startPush(worker: ReturnType<typeof startWorkerRole>): PushReceiver | undefined {
+    const config = pushConfig(this.#options.push);
+    const bad = config ? pushProblems(config, this.#options.bus) : [];
+    if (bad.length > 0) throw new InvalidOptionsError("HERALD_PUSH_URL", bad);
+    if (!this.#options.bus || (!config && !onDeploy())) return undefined;
+    const push = new PushReceiver(config, this.#options.bus, worker, this.#log);
+    push.register();
+    push.startCron();
+    return push;
+  }
+
   fetch(request: Request, info?: Deno.ServeHandlerInfo): Promise<Response> {
     const { pathname } = new URL(request.url);
     if (pathname === "/healthz") {
       return Promise.resolve(Response.json({ status: "alive", service: this.name }));
     }
     if (pathname === "/readyz") return Promise.resolve(this.#readiness());
-    const app = this.#admin && isAdminPath(pathname) ? { fetch: this.#admin } : this.#options.app;
+    const push = this.#push;
+    const app = push && pathname === PUSH_PATH
+      ? { fetch: (r: Request) => push.receive(r) }
+      : this.#admin && isAdminPath(pathname)
+      ? { fetch: this.#admin }
+      : this.#options.app;
     if (!app || !this.roles.includes("web")) {
       const error = app ? "The web role does not run in this process" : "Not found";
       return Promise.resolve(Response.json({ error, service: this.name }, { status: 404 }));
@@ -202,6 +224,7 @@ class HeraldService {
         this.#log.error(`web: ${this.#inflight} request(s) still running after ${grace} ms`);
       }
     };
+    this.#push?.stop();
     await Promise.all([...[...this.#handles.values()].map((h) => h.stop(grace)), requests()]);
     try {
       await this.#options.onStop?.();

@@ -7,7 +7,8 @@
  */
 import type { Log } from "./log.ts";
 import type { FromHost, ToHost } from "./protocol.ts";
-import { type RoleHandle, type RoleState, within } from "./role.ts";
+import type { DrainResult } from "../drain.ts";
+import { type RoleState, within, type WorkerInfo, type WorkerRoleHandle } from "./role.ts";
 
 // Past the grace period the worker still releases what it holds; give that a moment too.
 const RELEASE_MS = 2_000;
@@ -17,7 +18,7 @@ const RESTART_MAX_MS = 30_000;
 const STABLE_MS = 60_000;
 
 /** Runs a worker module in a Web Worker and keeps it running until stopped. */
-export class WebWorkerRole implements RoleHandle {
+export class WebWorkerRole implements WorkerRoleHandle {
   state: RoleState = "starting";
   reason?: string = "worker is starting";
   #host?: Worker;
@@ -26,6 +27,9 @@ export class WebWorkerRole implements RoleHandle {
   #restart?: ReturnType<typeof setTimeout>;
   #failures = 0;
   #upSince = 0;
+  #info = Promise.withResolvers<WorkerInfo | undefined>();
+  #drains = new Map<number, PromiseWithResolvers<DrainResult>>();
+  #drainIds = 0;
 
   /**
    * @param url The worker module.
@@ -67,7 +71,14 @@ export class WebWorkerRole implements RoleHandle {
       this.state = "up";
       this.reason = undefined;
       this.#upSince = performance.now();
+      const { group, streams } = message;
+      this.#info.resolve(group && streams ? { group, streams } : undefined);
       this.log.info(`worker: ready in ${Math.round(this.#upSince - t0)} ms`);
+    } else if (message.type === "drained") {
+      const waiting = this.#drains.get(message.id);
+      this.#drains.delete(message.id);
+      if (message.result) waiting?.resolve(message.result);
+      else waiting?.reject(new Error(message.error?.message ?? "The drain failed"));
     } else if (message.type === "stopped") {
       this.#stopped.resolve();
     } else if (message.type === "error") {
@@ -79,6 +90,8 @@ export class WebWorkerRole implements RoleHandle {
   }
 
   #failed(reason: string): void {
+    for (const waiting of this.#drains.values()) waiting.reject(new Error(reason));
+    this.#drains.clear();
     this.#host?.terminate();
     this.#host = undefined;
     this.#stopped.resolve();
@@ -93,6 +106,23 @@ export class WebWorkerRole implements RoleHandle {
       this.#restart = undefined;
       this.#spawn();
     }, delay);
+  }
+
+  /** {@inheritDoc WorkerRoleHandle.info} */
+  info(): Promise<WorkerInfo | undefined> {
+    return this.#info.promise;
+  }
+
+  /** {@inheritDoc WorkerRoleHandle.drain} */
+  async drain(budgetMs: number): Promise<DrainResult> {
+    if (!await within(this.#info.promise, budgetMs) || !this.#host || this.#stopping) {
+      throw new Error("The worker is not running");
+    }
+    const id = ++this.#drainIds;
+    const waiting = Promise.withResolvers<DrainResult>();
+    this.#drains.set(id, waiting);
+    this.#host.postMessage({ type: "drain", id, budgetMs } satisfies ToHost);
+    return await waiting.promise;
   }
 
   /** {@inheritDoc RoleHandle.stop} */
@@ -114,6 +144,9 @@ export class WebWorkerRole implements RoleHandle {
       }
       host.terminate();
     }
+    for (const waiting of this.#drains.values()) waiting.reject(new Error("The worker stopped"));
+    this.#drains.clear();
+    this.#info.resolve(undefined);
     this.state = "stopped";
     this.log.info("worker: stopped");
   }

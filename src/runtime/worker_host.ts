@@ -20,7 +20,7 @@ async function start(url: string): Promise<void> {
   try {
     worker = await importWorker(url);
     await worker.start();
-    post({ type: "ready" });
+    post({ type: "ready", group: worker.group, streams: worker.streams });
   } catch (err) {
     post({ type: "error", phase: "start", error: postedError(err) });
   }
@@ -37,10 +37,21 @@ async function stop(graceMs: number): Promise<void> {
   post({ type: "stopped" });
 }
 
+async function drain(id: number, budgetMs: number): Promise<void> {
+  try {
+    await starting;
+    if (!worker?.drain) throw new TypeError("The worker cannot drain: it is not a Herald Worker");
+    post({ type: "drained", id, result: await worker.drain({ budgetMs }) });
+  } catch (err) {
+    post({ type: "drained", id, error: postedError(err) });
+  }
+}
+
 self.onmessage = (e: MessageEvent<ToHost>) => {
   const message = e.data;
   if (message.type === "start" && !starting) starting = start(message.url);
   else if (message.type === "stop") void stop(message.graceMs);
+  else if (message.type === "drain") void drain(message.id, message.budgetMs);
 };
 
 // A rejection nobody awaited in user code would end this isolate; report it and keep handling.

@@ -7,7 +7,8 @@
 import type { Log } from "./log.ts";
 import { describe } from "./log.ts";
 import { importWorker, type StartableWorker } from "./protocol.ts";
-import { type RoleHandle, type RoleState, within } from "./role.ts";
+import type { DrainResult } from "../drain.ts";
+import { type RoleState, within, type WorkerInfo, type WorkerRoleHandle } from "./role.ts";
 import { WebWorkerRole } from "./web_worker_role.ts";
 
 // Past the grace period the worker still releases what it holds; give that a moment too.
@@ -19,13 +20,13 @@ export function startWorkerRole(
   service: string,
   isolate: "worker" | "same",
   log: Log,
-): RoleHandle {
+): WorkerRoleHandle {
   return isolate === "worker"
     ? new WebWorkerRole(url, service, log)
     : new SameIsolateRole(url, log);
 }
 
-class SameIsolateRole implements RoleHandle {
+class SameIsolateRole implements WorkerRoleHandle {
   state: RoleState = "starting";
   reason?: string = "worker is starting";
   #worker?: StartableWorker;
@@ -52,6 +53,18 @@ class SameIsolateRole implements RoleHandle {
         this.reason = `worker failed to start: ${err instanceof Error ? err.message : err}`;
       }
     })();
+  }
+
+  async info(): Promise<WorkerInfo | undefined> {
+    await this.#starting;
+    const w = this.#worker;
+    return w?.group && w.streams ? { group: w.group, streams: w.streams } : undefined;
+  }
+
+  async drain(budgetMs: number): Promise<DrainResult> {
+    await this.#starting;
+    if (!this.#worker?.drain) throw new TypeError("The worker is not running or cannot drain");
+    return await this.#worker.drain({ budgetMs });
   }
 
   stop(graceMs: number): Promise<void> {

@@ -34,13 +34,13 @@ function signed(
 
 Deno.test("the push route drains on a signed wake-up; unsigned, forged, stale and replayed get 401", async () => {
   const logs = captureConsole();
-  let svc: ReturnType<typeof service> | undefined;
+  const ref: { svc?: ReturnType<typeof service> } = {};
   const server = Deno.serve(
     { port: 0, hostname: "127.0.0.1", onListen() {} },
-    (r) => svc!.fetch(r),
+    (r) => ref.svc!.fetch(r),
   );
   const url = `http://127.0.0.1:${server.addr.port}/herald/push`;
-  svc = service({
+  const svc = ref.svc = service({
     name: "push-svc",
     bus,
     worker: new URL("./fixtures/push_worker.ts", import.meta.url),

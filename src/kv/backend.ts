@@ -502,7 +502,9 @@ export class KvBackend implements Backend, AtomicAppender, RateLimits, PushRegis
     let kv = this.#options.kv;
     let bell: Bell | undefined;
     if (!kv) {
-      if (path !== undefined && path !== ":memory:") {
+      // A KV Connect URL (a database shared over the network) has no local file to ring.
+      const remote = path !== undefined && /^https?:\/\//i.test(path);
+      if (path !== undefined && path !== ":memory:" && !remote) {
         const slash = path.lastIndexOf("/");
         if (slash > 0) await Deno.mkdir(path.slice(0, slash), { recursive: true });
         bell = await Bell.open(path);

@@ -132,6 +132,8 @@ class HeraldService {
       const worker = startWorkerRole(url, this.name, isolate, log);
       this.#handles.set("worker", worker);
       this.#push = this.#startPush(worker);
+    } else if (pushConfig(options.push)) {
+      log.info("push: no worker runs in this process, so /herald/push and the drain cron are off");
     }
     const tokens = roles.includes("web") ? adminTokens(options.admin) : undefined;
     const bad = tokens ? tokenProblems(tokens.token, tokens.readToken) : [];

@@ -16,12 +16,12 @@ const backend: Backend = where.startsWith("redis:")
   : kv({ path: where });
 const Tick = defineEvent({ stream, type: "tick", schema: z.object({ i: z.number() }) });
 const bus = createBus({ backend, source: "rate" });
-const worker = createWorker({ bus, group, idleWaitMs: 200, batch: 8, prefetch: 0 }).on(
+const worker = createWorker({ bus, group, idleWaitMs: 200, batch: 20, prefetch: 0 }).on(
   Tick,
   (event) => {
     console.log(JSON.stringify({ i: event.data.i, at: Date.now() }));
   },
-  { rateLimit: { max: Number(max), perMs: Number(perMs) }, concurrency: 8 },
+  { rateLimit: { max: Number(max), perMs: Number(perMs) }, concurrency: 20 },
 );
 await worker.start();
 console.log(JSON.stringify({ ready: true }));

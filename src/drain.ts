@@ -30,8 +30,11 @@ export interface DrainResult {
   ms: number;
 }
 
-/** How often the backlog is looked at while draining, in milliseconds. */
-const LOOK_EVERY_MS = 50;
+/**
+ * How often the backlog is looked at while draining, in milliseconds: soon at first, then less
+ * often (on a REST backend each look is a few requests).
+ */
+const FIRST_LOOK_MS = 25, LAST_LOOK_MS = 500;
 
 /** The group's lag and pending over `streams`. */
 export async function backlogOf(
@@ -58,8 +61,10 @@ export async function waitForEmpty(
   const t0 = performance.now();
   const budget = options.budgetMs ?? 20_000;
   let backlog = await backlogOf(backend, group, streams);
+  let every = FIRST_LOOK_MS;
   while (backlog > 0 && performance.now() - t0 < budget && !options.signal?.aborted) {
-    await sleep(Math.min(LOOK_EVERY_MS, budget - (performance.now() - t0)), options.signal);
+    await sleep(Math.min(every, budget - (performance.now() - t0)), options.signal);
+    every = Math.min(LAST_LOOK_MS, every * 2);
     backlog = await backlogOf(backend, group, streams);
   }
   return { empty: backlog === 0, backlog, ms: Math.round(performance.now() - t0) };

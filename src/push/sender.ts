@@ -3,7 +3,8 @@
  * of every group subscribed to their streams. It runs in the background and is coalesced (per
  * endpoint, one wake-up in flight and at most one more queued, however many events arrive), so it
  * never slows a publish. A failed wake-up is logged and loses nothing: the events stay in the
- * stream for the next wake-up or the cron drain.
+ * stream for the next wake-up or the cron drain. After a failure, the endpoint gets no wake-up for
+ * a while (1 s, doubling up to 30 s), so an endpoint that is down costs the publisher nothing.
  *
  * @module
  */
@@ -44,7 +45,14 @@ interface Target {
   streams: Set<string>;
   sending?: Promise<void>;
   again: boolean;
+  /** Failed wake-ups in a row. */
+  failures: number;
+  /** After a failure, no wake-up goes to it before this time (ms since the epoch). */
+  downUntil: number;
 }
+
+/** The wait after a failed wake-up before the next one, doubling, in milliseconds. */
+const FAILED_MIN_MS = 1_000, FAILED_MAX_MS = 30_000;
 
 /** Sends wake-ups for committed events. */
 export class Pusher {
@@ -103,11 +111,13 @@ export class Pusher {
     }
     for (const endpoint of endpoints) {
       const key = `${endpoint.group} ${endpoint.url}`;
-      const target = this.#targets.get(key) ?? { endpoint, streams: new Set(), again: false };
+      const target = this.#targets.get(key) ??
+        { endpoint, streams: new Set(), again: false, failures: 0, downUntil: 0 };
       target.endpoint = endpoint;
       target.streams.add(stream);
       this.#targets.set(key, target);
       if (target.sending) target.again = true;
+      else if (Date.now() < target.downUntil) continue; // failing: the next publish after retries
       else this.#track(target.sending = this.#send(key, target));
     }
   }
@@ -127,25 +137,40 @@ export class Pusher {
       target.again = false;
       const streams = [...target.streams];
       target.streams.clear();
-      await this.#post(target.endpoint, streams);
+      const failed = !await this.#post(target, streams);
+      if (failed) {
+        for (const stream of streams) target.streams.add(stream);
+        break;
+      }
     } while (target.again && !this.#abort.signal.aborted);
     target.sending = undefined;
-    if (target.streams.size === 0) this.#targets.delete(key);
+    if (target.streams.size === 0 && target.failures === 0) this.#targets.delete(key);
   }
 
-  async #post(endpoint: PushEndpoint, streams: string[]): Promise<void> {
+  /** Posts one wake-up; tells whether it was answered 2xx. Logs the first failure in a row. */
+  async #post(target: Target, streams: string[]): Promise<boolean> {
+    const endpoint = target.endpoint;
     const { headers, body } = signPush(endpoint.secret, { group: endpoint.group, streams });
     const signal = AbortSignal.any([this.#abort.signal, AbortSignal.timeout(this.#timeoutMs)]);
+    const name = `push to ${endpoint.url} (group "${endpoint.group}")`;
     try {
       const res = await fetch(endpoint.url, { method: "POST", headers, body, signal });
       await res.body?.cancel();
       if (!res.ok) throw new Error(`HTTP ${res.status}`);
+      if (target.failures > 0) console.warn(`herald: ${name} works again`);
+      target.failures = 0;
+      return true;
     } catch (err) {
       const why = err instanceof Error ? err.message : String(err);
-      console.warn(
-        `herald: push to ${endpoint.url} (group "${endpoint.group}") failed: ${why}; ` +
-          "its events wait in the stream for the next push or the cron drain",
-      );
+      const wait = Math.min(FAILED_MAX_MS, FAILED_MIN_MS * 2 ** target.failures++);
+      target.downUntil = Date.now() + wait;
+      if (target.failures === 1) {
+        console.warn(
+          `herald: ${name} failed: ${why}; its events wait in the stream for the next push or ` +
+            `the cron drain (no push to it for ${wait} ms, longer while it keeps failing)`,
+        );
+      }
+      return false;
     }
   }
 }

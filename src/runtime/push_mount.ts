@@ -109,6 +109,16 @@ export class PushReceiver {
       return;
     }
     const signal = this.#abort.signal;
+    try {
+      this.#registerCron(signal);
+      this.log.info(`push: drain cron "${DRAIN_CRON}" registered (every minute)`);
+    } catch (err) {
+      // Such as a job of the service's own named the same: the service runs, without the net.
+      this.log.error(`push: the drain cron "${DRAIN_CRON}" could not be registered`, err);
+    }
+  }
+
+  #registerCron(signal: AbortSignal): void {
     Deno.cron(DRAIN_CRON, "* * * * *", { signal }, async () => {
       if (signal.aborted) return;
       try {
@@ -120,7 +130,6 @@ export class PushReceiver {
         this.log.error("drain cron: failed", err);
       }
     }).catch((err) => this.log.error("drain cron: ended", err));
-    this.log.info(`push: drain cron "${DRAIN_CRON}" registered (every minute)`);
   }
 
   /** Answers a wake-up: 401 unless signed, fresh and new; then drains and answers 200. */

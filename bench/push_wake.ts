@@ -19,9 +19,10 @@ const N = Number(Deno.env.get("PUSH_N") ?? 10);
 const PUBLISHER = new URL("../tests/deploy/fixtures/publisher.ts", import.meta.url).pathname;
 const SECRET = `whsec_${btoa("bench-push-secret-0123456789")}`;
 
-async function publish(busPath: string, id: string): Promise<void> {
+async function publish(env: Record<string, string>, id: string): Promise<void> {
   const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", PUBLISHER, busPath, id],
+    args: ["run", "-A", PUBLISHER, id],
+    env,
     stdout: "null",
     stderr: "piped",
   }).output();
@@ -68,7 +69,7 @@ async function run(mode: "always-on" | "push-woken"): Promise<number[]> {
     for (let i = 0; i < N; i++) {
       if (mode === "push-woken") await platform.down();
       else await new Promise((r) => setTimeout(r, 200));
-      await publish(env.BUS_PATH, `e${i}`);
+      await publish(env, `e${i}`);
       ms.push(await handledMs(env.RESULTS_PATH, `e${i}`));
     }
   } finally {

@@ -6,13 +6,15 @@
  */
 import { assert, assertEquals } from "@std/assert";
 import { Platform } from "./_platform.ts";
+import { dropPrefix, SKIP as REDIS_SKIP, startEmulator } from "../redis/_redis.ts";
 
 const PUBLISHER = new URL("./fixtures/publisher.ts", import.meta.url).pathname;
 const SECRET = `whsec_${btoa("platform-test-secret-0123")}`;
 
-async function publish(busPath: string, id: string): Promise<void> {
+async function publish(env: Record<string, string>, id: string): Promise<void> {
   const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", PUBLISHER, busPath, id],
+    args: ["run", "-A", PUBLISHER, id],
+    env,
     stdout: "piped",
     stderr: "piped",
   }).output();
@@ -34,9 +36,10 @@ async function handled(resultsPath: string) {
   }
 }
 
-async function setup(push: "works" | "fails") {
+async function setup(push: "works" | "fails", bus: Record<string, string> = {}) {
   const dir = await Deno.makeTempDir({ prefix: "herald-platform-" });
   const env = {
+    ...bus,
     BUS_PATH: `${dir}/bus.db`,
     RESULTS_PATH: `${dir}/results.db`,
     DENO_DEPLOYMENT_ID: "platform-test",
@@ -62,14 +65,14 @@ function p50(xs: number[]): number {
   return [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 }
 
-Deno.test("a sleeping service is woken by push: every event handled, each through a push", async () => {
-  const { dir, env, platform } = await setup("works");
+async function wokenByPush(label: string, bus: Record<string, string> = {}): Promise<void> {
+  const { dir, env, platform } = await setup("works", bus);
   const ids = ["n1", "n2", "n3", "n4"];
   try {
     for (const id of ids) {
       await platform.down(); // the app sleeps when the event is published
       const boots = platform.boots.length;
-      await publish(env.BUS_PATH, id);
+      await publish(env, id);
       while ((await handled(env.RESULTS_PATH)).every((h) => h.id !== id)) {
         await new Promise((r) => setTimeout(r, 25));
       }
@@ -86,9 +89,33 @@ Deno.test("a sleeping service is woken by push: every event handled, each throug
   assert(platform.lines.some((l) => l.includes("shutting down (grace 4000 ms)")));
   const ms = rows.map((r) => r.at - r.publishedAt);
   console.log(
-    `push: publish → handled (app asleep, started by the push) p50 ${p50(ms)} ms, ` +
+    `${label}: publish → handled (app asleep, started by the push) p50 ${p50(ms)} ms, ` +
       `max ${Math.max(...ms)} ms over ${ms.length}; ${platform.boots.length} starts`,
   );
+}
+
+Deno.test("a sleeping service is woken by push: every event handled, each through a push", async () => {
+  await wokenByPush("kv file");
+});
+
+Deno.test({
+  name: "a sleeping service on Upstash REST (the emulator) is woken by push the same way",
+  ignore: Boolean(REDIS_SKIP),
+  async fn() {
+    const emulator = await startEmulator();
+    const prefix = `herald-test-platform-${crypto.randomUUID().slice(0, 8)}:`;
+    try {
+      await wokenByPush("redis rest", {
+        HERALD_BACKEND: "redis",
+        UPSTASH_REDIS_REST_URL: emulator.url,
+        UPSTASH_REDIS_REST_TOKEN: emulator.token,
+        HERALD_REDIS_PREFIX: prefix,
+      });
+    } finally {
+      await dropPrefix(prefix);
+      await emulator.stop();
+    }
+  },
 });
 
 Deno.test("a sleeping service whose pushes fail is drained by its cron: none lost", async () => {
@@ -96,7 +123,7 @@ Deno.test("a sleeping service whose pushes fail is drained by its cron: none los
   const ids = ["c1", "c2", "c3"];
   try {
     await platform.down();
-    for (const id of ids) await publish(env.BUS_PATH, id);
+    for (const id of ids) await publish(env, id);
     // Every push failed and the app stayed down.
     assert(!platform.running);
     assertEquals(await handled(env.RESULTS_PATH), []);

@@ -73,9 +73,9 @@ export interface WorkerOptions {
   /** The retry policy of every handler, unless the handler overrides it. */
   retry?: Partial<RetryPolicy>;
   /**
-   * The most handlers running at once in this worker, over all its handlers (each handler's
-   * `concurrency` still holds).
-   * @default {no cap beyond the handlers' concurrency}
+   * The most deliveries this worker holds at once, over all its handlers: running, or claimed and
+   * waiting for a slot (each handler's `concurrency` still holds).
+   * @default {no cap beyond the handlers' concurrency and `prefetch`}
    */
   maxInFlight?: number;
 }
@@ -383,7 +383,9 @@ class HeraldWorker implements Worker {
     // after. A handler with free slots claims at once while another's deliveries wait.
     free = Math.min(free, this.#maxInFlight - this.stats.running);
     if (free === 0 && waiting > room / 2) return 0;
-    return Math.min(this.#batch, free + room - waiting);
+    // And never hold more than maxInFlight deliveries, running or waiting.
+    const held = this.stats.running + waiting;
+    return Math.min(this.#batch, free + room - waiting, this.#maxInFlight - held);
   }
 
   async #claimLoop(): Promise<void> {

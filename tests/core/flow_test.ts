@@ -62,7 +62,7 @@ Deno.test("timeoutMs dead-letters after the last attempt", async () => {
   await bus.close();
 });
 
-Deno.test("maxInFlight caps the handlers running at once over every handler of a worker", async () => {
+Deno.test("maxInFlight caps the deliveries a worker holds and runs, over every handler", async () => {
   const bus = createBus({ backend: memory(), source: "test" });
   let running = 0, most = 0, done = 0;
   const slow = async () => {
@@ -71,6 +71,12 @@ Deno.test("maxInFlight caps the handlers running at once over every handler of a
     await new Promise((r) => setTimeout(r, 5));
     running--;
     done++;
+  };
+  const claims: number[] = [];
+  const claim = bus.backend.claim.bind(bus.backend);
+  bus.backend.claim = (group, streams, options) => {
+    claims.push(options.max);
+    return claim(group, streams, options);
   };
   const w = createWorker({ bus, group: "g", maxInFlight: 3, idleWaitMs: 20 })
     .on(Job, slow, { concurrency: 10 })
@@ -83,6 +89,8 @@ Deno.test("maxInFlight caps the handlers running at once over every handler of a
   await w.stop();
   await bus.close();
   assertEquals(most, 3);
+  // It never claimed more than it may hold.
+  assert(Math.max(...claims) <= 3, `claims of ${claims}`);
 });
 
 Deno.test("createWorker() and on() report bad flow options, and a rate limit without takeRate()", () => {

@@ -62,6 +62,7 @@ export type {
   StreamInfo,
 } from "./src/inspect.ts";
 export { type Bus, type BusOptions, createBus, type PublishItem } from "./src/bus.ts";
+export type { PushOptions } from "./src/push/sender.ts";
 export {
   type Journey,
   journey,
@@ -97,6 +98,7 @@ export {
   BackendUnavailableError,
   DoNotRetryError,
   EnvelopeTooLargeError,
+  HandlerTimeoutError,
   HeraldError,
   type HeraldErrorCode,
   InvalidOptionsError,
@@ -109,6 +111,9 @@ export {
   ValidationError,
 } from "./src/errors.ts";
 export type { Handler, HandlerContext, HandlerOptions, Middleware } from "./src/handler.ts";
+export type { RateLimit } from "./src/flow.ts";
+export type { DrainOptions, DrainResult } from "./src/drain.ts";
+export type { PushEndpoint, PushRegistry, RateLimits } from "./src/capabilities.ts";
 export { idTime, newId } from "./src/id.ts";
 export {
   kv,
@@ -125,6 +130,7 @@ export {
   type CronContext,
   type CronJob,
   type FetchApp,
+  type PushConfig,
   type Role,
   type Service,
   service,

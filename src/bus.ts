@@ -12,6 +12,9 @@ import { OutboxAtomic } from "./outbox.ts";
 import { type Reachability, reachability } from "./telemetry/health.ts";
 import { defaultLogger, type Logger } from "./telemetry/log.ts";
 import { createTraceparent, observePublish, publishObserved } from "./telemetry/publish.ts";
+import { hasPushRegistry } from "./capabilities.ts";
+import { pushingBackend } from "./push/backend.ts";
+import { Pusher, pushOptionProblems, type PushOptions } from "./push/sender.ts";
 
 /** Options of {@linkcode createBus}. */
 export interface BusOptions {
@@ -24,6 +27,13 @@ export interface BusOptions {
    * @default {readable lines on the console; JSON lines with `HERALD_LOG_FORMAT=json`}
    */
   logger?: Logger;
+  /**
+   * After events commit, send a signed wake-up (Standard Webhooks) to the push endpoints of the
+   * groups on their streams, in the background: for consumers on platforms that stop idle apps.
+   * Needs a backend that keeps push endpoints (memory, Deno KV and Redis do).
+   * @default {false}
+   */
+  push?: boolean | PushOptions;
 }
 
 /** One entry of {@linkcode Bus.publishMany}. */
@@ -116,15 +126,29 @@ export function createBus(options: BusOptions): Bus {
   if (typeof options?.source !== "string" || !NAME_PATTERN.test(options.source)) {
     problems.push(`source must match ${NAME_PATTERN}`);
   }
-  const logger = options.logger;
+  const logger = options?.logger;
   if (
     logger !== undefined &&
     !["debug", "info", "warn", "error"].every((l) =>
       typeof logger?.[l as keyof Logger] === "function"
     )
   ) problems.push("logger must have debug, info, warn and error methods");
+  problems.push(...pushOptionProblems(options?.push));
+  const push = options?.push;
+  if (push && options.backend && !hasPushRegistry(options.backend)) {
+    problems.push(
+      `push needs a backend that keeps push endpoints; ${options.backend.name} does not`,
+    );
+  }
   if (problems.length > 0) throw new InvalidOptionsError("createBus", problems);
-  return new HeraldBus(options.backend, options.source, logger ?? defaultLogger("herald"));
+  const log = logger ?? defaultLogger("herald");
+  const backend = push && hasPushRegistry(options.backend)
+    ? pushingBackend(
+      options.backend,
+      new Pusher(options.backend, log, push === true ? {} : push),
+    )
+    : options.backend;
+  return new HeraldBus(backend, options.source, log);
 }
 
 class HeraldBus implements Bus {

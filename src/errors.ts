@@ -437,3 +437,34 @@ export class NotFoundError extends HeraldError {
     this.what = what;
   }
 }
+
+/**
+ * A handler ran longer than its `timeoutMs`: its `ctx.signal` was aborted with this error, and the
+ * delivery is retried like any failure.
+ *
+ * @example
+ * ```ts
+ * import { HandlerTimeoutError } from "@herald/herald";
+ * const err = new HandlerTimeoutError("user.created", 5_000);
+ * console.log(err.message); // Handler of "user.created" ran longer than 5000 ms
+ * ```
+ */
+export class HandlerTimeoutError extends Error {
+  /** The event type whose handler timed out. */
+  readonly type: string;
+  /** The handler's time limit, in milliseconds. */
+  readonly timeoutMs: number;
+
+  /**
+   * Makes the error for a handler past its time limit.
+   *
+   * @param type The event type.
+   * @param timeoutMs The limit.
+   */
+  constructor(type: string, timeoutMs: number) {
+    super(`Handler of "${type}" ran longer than ${timeoutMs} ms`);
+    this.name = "HandlerTimeoutError";
+    this.type = type;
+    this.timeoutMs = timeoutMs;
+  }
+}

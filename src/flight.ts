@@ -16,6 +16,8 @@ export class Flight {
   index = -1;
   /** Whether its handler was told to stop (lease lost, or stopped past the grace period). */
   aborted = false;
+  /** Whether it was aborted because its handler ran past its `timeoutMs` (then it is retried). */
+  timedOut = false;
   #controller?: AbortController;
   #reason?: unknown;
 

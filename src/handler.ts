@@ -7,6 +7,7 @@ import type { EventContract, EventData, EventInput } from "./contract.ts";
 import type { Envelope, PublishOptions } from "./envelope.ts";
 import type { OutboxAtomic } from "./outbox.ts";
 import type { RetryPolicy } from "./retry.ts";
+import type { RateLimit } from "./flow.ts";
 
 /** What a handler receives beside the event. */
 export interface HandlerContext {
@@ -73,6 +74,18 @@ export interface HandlerOptions {
   concurrency?: number;
   /** Overrides of the worker's retry policy. */
   retry?: Partial<RetryPolicy>;
+  /**
+   * At most `max` runs of this handler start in each `perMs` window, across every instance of
+   * the group (the count is kept in the backend). Deliveries wait for a permit under lease.
+   * @default {no limit}
+   */
+  rateLimit?: RateLimit;
+  /**
+   * Past this many milliseconds `ctx.signal` is aborted with a `HandlerTimeoutError` and the
+   * delivery is retried (or dead-lettered after its attempts).
+   * @default {no limit}
+   */
+  timeoutMs?: number;
 }
 
 /** Runs `handler` inside `middlewares`, outermost first. */

@@ -7,6 +7,7 @@
 import { setImmediate } from "node:timers";
 import type { Delivery, Settlement, StartPosition } from "./backend.ts";
 import { errorInfo } from "./backend.ts";
+import { hasRateLimits } from "./capabilities.ts";
 import type { Bus } from "./bus.ts";
 import { decodePayload, type EventContract, NAME_PATTERN, routeOf } from "./contract.ts";
 import { type CronContext, type CronDeclaration, type CronJob, cronProblems } from "./cron.ts";
@@ -26,6 +27,8 @@ import {
   type Middleware,
 } from "./handler.ts";
 import { DEFAULT_DEDUPE_WINDOW_MS, DeliveryContext } from "./context.ts";
+import { type DrainOptions, type DrainResult, waitForEmpty } from "./drain.ts";
+import { flowProblems, RateGate, withTimeout } from "./flow.ts";
 import { type Flight, Flights } from "./flight.ts";
 import {
   backoff,
@@ -87,6 +90,12 @@ export interface WorkerOptions extends WorkerObserveOptions {
    * @default {604800000 (7 days)}
    */
   dedupeWindowMs?: number;
+  /**
+   * The most deliveries this worker holds at once, over all its handlers: running, or claimed and
+   * waiting for a slot (each handler's `concurrency` still holds).
+   * @default {no cap beyond the handlers' concurrency and `prefetch`}
+   */
+  maxInFlight?: number;
 }
 
 /** Options of {@linkcode Worker.stop}. */
@@ -139,6 +148,15 @@ export interface Worker {
   start(): Promise<void>;
   /** Stops claiming, lets running handlers finish within the grace period, releases the rest. */
   stop(options?: StopOptions): Promise<void>;
+  /** The streams its handlers read, in the order they were added. */
+  readonly streams: readonly string[];
+  /**
+   * Handles the group's backlog within a time budget: starts the worker if it is not running,
+   * waits until the group has nothing left on its streams (or the budget ends), and stops it
+   * again if it started it. On a platform that stops idle apps, a push request or a cron tick
+   * calls it.
+   */
+  drain(options?: DrainOptions): Promise<DrainResult>;
 }
 
 interface Route {
@@ -154,6 +172,10 @@ interface Route {
   handlerMs?: number;
   /** Runs started, to time one in {@linkcode TIME_EVERY}. */
   runs: number;
+  /** The shared rate limit, when the handler has one. */
+  gate?: RateGate;
+  /** The handler's time limit, when it has one. */
+  timeoutMs?: number;
 }
 
 /**
@@ -223,6 +245,7 @@ class HeraldWorker implements Worker {
   readonly #idleWaitMs: number;
   readonly #retry: RetryPolicy;
   readonly #dedupeWindowMs: number;
+  readonly #maxInFlight: number;
   readonly #routes = new Map<string, Route>();
   readonly crons = new Map<string, CronJob>();
   readonly #middlewares: Middleware[] = [];
@@ -252,6 +275,7 @@ class HeraldWorker implements Worker {
     int("batch", 1);
     int("prefetch", 0);
     int("idleWaitMs", 1);
+    int("maxInFlight", 1);
     const start = options?.start;
     if (
       start !== undefined && start !== "earliest" && start !== "latest" &&
@@ -275,6 +299,7 @@ class HeraldWorker implements Worker {
     if (horizon > this.#dedupeWindowMs) {
       throw new InvalidOptionsError("createWorker", [windowProblem(horizon)]);
     }
+    this.#maxInFlight = options.maxInFlight ?? Infinity;
   }
 
   on<C extends EventContract>(
@@ -295,6 +320,8 @@ class HeraldWorker implements Worker {
     const retry = { ...this.#retry, ...options.retry };
     const horizon = problems.length > 0 ? 0 : redeliveryHorizonMs(retry, this.#leaseMs);
     if (horizon > this.#dedupeWindowMs) problems.push(windowProblem(horizon));
+    const backend = this.#bus.backend;
+    problems.push(...flowProblems(backend, options.rateLimit, options.timeoutMs));
     if (problems.length > 0) throw new InvalidOptionsError(`on(${contract.type})`, problems);
     this.#routes.set(route, {
       contract,
@@ -304,6 +331,10 @@ class HeraldWorker implements Worker {
       running: 0,
       waiting: [],
       runs: 0,
+      timeoutMs: options.timeoutMs,
+      gate: options.rateLimit && hasRateLimits(backend)
+        ? new RateGate(backend, `${this.group}:${route}`, options.rateLimit)
+        : undefined,
     });
     return this;
   }
@@ -358,6 +389,21 @@ class HeraldWorker implements Worker {
       ...this.#flights.list().map((f) => f.delivery),
       ...[...this.#routes.values()].flatMap((r) => r.waiting),
     ]);
+  }
+
+  get streams(): readonly string[] {
+    return this.#streams();
+  }
+
+  async drain(options: DrainOptions = {}): Promise<DrainResult> {
+    if (this.#stop?.signal.aborted) throw new TypeError("Worker stopped: it cannot drain");
+    const owned = !this.#stop;
+    if (owned) await this.start();
+    try {
+      return await waitForEmpty(this.#bus.backend, this.group, this.#streams(), options);
+    } finally {
+      if (owned) await this.stop();
+    }
   }
 
   async stop(options: StopOptions = {}): Promise<void> {
@@ -434,8 +480,11 @@ class HeraldWorker implements Worker {
     // events into 10 ms handlers (concurrency 10): 1,898-1,920 events/s before, 2,217-2,238
     // after; 20,000 events into 2 ms handlers (concurrency 20): 7,087/s before, 12,477-12,706
     // after. A handler with free slots claims at once while another's deliveries wait.
+    free = Math.min(free, this.#maxInFlight - this.stats.running);
     if (free === 0 && waiting > room / 2) return 0;
-    return Math.min(this.#batch, free + room - waiting);
+    // And never hold more than maxInFlight deliveries, running or waiting.
+    const held = this.stats.running + waiting;
+    return Math.min(this.#batch, free + room - waiting, this.#maxInFlight - held);
   }
 
   async #claimLoop(): Promise<void> {
@@ -519,7 +568,10 @@ class HeraldWorker implements Worker {
   }
 
   #pump(route: Route): void {
-    while (route.running < route.concurrency && route.waiting.length > 0) {
+    while (
+      route.running < route.concurrency && route.waiting.length > 0 &&
+      this.stats.running < this.#maxInFlight
+    ) {
       const delivery = route.waiting.shift()!;
       route.running++;
       this.stats.running++;
@@ -540,6 +592,11 @@ class HeraldWorker implements Worker {
         const err = new ValidationError(event.stream, event.type, parsed.issues);
         return this.#settle({ delivery, outcome: "dead", error: errorInfo(err) });
       }
+      // A shared rate limit: wait for a permit; stopped or lease lost meanwhile, give it back.
+      if (route.gate && !await route.gate.take(this.#gateSignal(flight))) {
+        if (!flight.aborted) this.#settle({ delivery, outcome: "release" });
+        return;
+      }
       const timed = route.runs++ % TIME_EVERY === 0;
       const started = timed ? performance.now() : 0;
       run = this.#telemetry.begin(event, delivery.attempt);
@@ -556,7 +613,11 @@ class HeraldWorker implements Worker {
         const call = route.call ??= this.#middlewares.length === 0
           ? route.handler
           : compose(this.#middlewares, route.handler);
-        await (run ? this.#telemetry.within(run, () => call(typed, ctx)) : call(typed, ctx));
+        const invoke = () =>
+          route.timeoutMs === undefined
+            ? call(typed, ctx)
+            : withTimeout(route.timeoutMs, event.type, flight, () => call(typed, ctx));
+        await (run ? this.#telemetry.within(run, invoke) : invoke());
       } finally {
         if (timed) {
           const ms = performance.now() - started;
@@ -566,21 +627,17 @@ class HeraldWorker implements Worker {
       if (flight.aborted) throw new LeaseLostError(this.group, event.id);
       this.#settle({ delivery, outcome: "ack" }, run);
     } catch (err) {
-      if (flight.aborted && !(this.#stop?.signal.aborted)) {
+      if (flight.aborted && !flight.timedOut && !(this.#stop?.signal.aborted)) {
         // Lost the lease: the new owner decides what happens to the event.
         const lost = new LeaseLostError(this.group, event.id);
         this.#telemetry.abandoned(run, lost);
         this.#telemetry.failed("lease", lost.message, lost, { event: event.id });
-      } else if (flight.aborted) {
+      } else if (flight.aborted && !flight.timedOut) {
         // Stopped past the grace period: the lease lapses and another instance retries.
         this.#telemetry.abandoned(run, err);
-      } else if (err instanceof DoNotRetryError || delivery.attempt >= route.retry.attempts) {
-        this.#settle({ delivery, outcome: "dead", error: errorInfo(err) }, run);
       } else {
-        const delayMs = err instanceof RetryLaterError
-          ? err.delayMs
-          : backoff(route.retry, delivery.attempt);
-        this.#settle({ delivery, outcome: "retry", delayMs, error: errorInfo(err) }, run);
+        // A failure, or past its timeoutMs: retried, or dead-lettered after its attempts.
+        this.#settleFailure(route, delivery, err, run);
       }
     } finally {
       this.#flights.delete(flight);
@@ -588,8 +645,25 @@ class HeraldWorker implements Worker {
       route.running--;
       this.stats.running--;
       this.#pump(route);
+      // At the worker's cap, the slot may belong to another handler's waiting deliveries.
+      if (this.#maxInFlight !== Infinity) { for (const r of this.#routes.values()) this.#pump(r); }
       this.#wake?.();
     }
+  }
+
+  #settleFailure(route: Route, delivery: Delivery, err: unknown, run?: Run): void {
+    if (err instanceof DoNotRetryError || delivery.attempt >= route.retry.attempts) {
+      return this.#settle({ delivery, outcome: "dead", error: errorInfo(err) }, run);
+    }
+    const delayMs = err instanceof RetryLaterError
+      ? err.delayMs
+      : backoff(route.retry, delivery.attempt);
+    this.#settle({ delivery, outcome: "retry", delayMs, error: errorInfo(err) }, run);
+  }
+
+  /** Ends a wait for a rate permit when the worker stops or the lease is lost. */
+  #gateSignal(flight: Flight): AbortSignal {
+    return AbortSignal.any([this.#stop!.signal, flight.signal]);
   }
 
   #settle(settlement: Settlement, run?: Run): void {

@@ -7,7 +7,7 @@
  */
 import { type Backend, type Bus, createBus, defineCron, kv } from "@herald/herald";
 import { dirname } from "node:path";
-import { backendKind, busPath, kvPollMs, kvWatch } from "./config.ts";
+import { backendKind, busPath, kvPollMs, kvWatch, pushOnPublish } from "./config.ts";
 
 /**
  * Opens the bus a service publishes and consumes through.
@@ -22,7 +22,7 @@ import { backendKind, busPath, kvPollMs, kvWatch } from "./config.ts";
  * ```
  */
 export async function openBus(source: string): Promise<Bus> {
-  return createBus({ backend: await openBackend(), source });
+  return createBus({ backend: await openBackend(), source, push: pushOnPublish() });
 }
 
 async function openBackend(): Promise<Backend> {
@@ -32,7 +32,8 @@ async function openBackend(): Promise<Backend> {
     return redisFromEnv();
   }
   const path = busPath();
-  await Deno.mkdir(dirname(path), { recursive: true });
+  // A KV Connect URL (a database shared over the network) has no folder to make.
+  if (!/^https?:\/\//.test(path)) await Deno.mkdir(dirname(path), { recursive: true });
   // Claims wake on the backend's file-event doorbell; HERALD_KV_WATCH=0 leaves only the poll.
   const watch = kvWatch();
   return kv({ path, watch, pollMs: kvPollMs() ?? (watch ? undefined : 50) });

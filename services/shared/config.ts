@@ -12,6 +12,10 @@
  * | `HERALD_INSTANCE`     | random               | this process's name (Chat's live fan-out group) |
  * | `HERALD_KV_WATCH`     | `1`                  | `0`: no file-event wake-ups, only the poll       |
  * | `HERALD_KV_POLL_MS`   | kv()'s (50 unwatched) | how often idle claims look for new events       |
+ * | `HERALD_PUSH_PUBLISH` | `1` on Deno Deploy   | `1`: publishers wake sleeping consumers (push)  |
+ *
+ * On Deno Deploy (`DENO_DEPLOYMENT_ID` is set) with no `HERALD_DATA_DIR`, each service keeps its
+ * own data in the app's Deno KV database; `HERALD_BUS_PATH` may be a KV Connect URL.
  *
  * @module
  */
@@ -155,6 +159,21 @@ export function pbkdf2Iterations(): number {
  */
 export function instanceId(): string {
   return env("HERALD_INSTANCE") ?? crypto.randomUUID().slice(0, 8);
+}
+
+/** Whether this process runs on Deno Deploy. */
+export function onDeploy(): boolean {
+  return env("DENO_DEPLOYMENT_ID") !== undefined;
+}
+
+/**
+ * Whether publishers send push wake-ups to consumers that sleep (see docs/deploy.md).
+ *
+ * @returns `HERALD_PUSH_PUBLISH=1`, or `0`; by default on Deno Deploy only.
+ */
+export function pushOnPublish(): boolean {
+  const raw = env("HERALD_PUSH_PUBLISH");
+  return raw === undefined ? onDeploy() : raw === "1";
 }
 
 /**

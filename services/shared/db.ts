@@ -4,10 +4,11 @@
  * @module
  */
 import { dirname } from "node:path";
-import { dbPath } from "./config.ts";
+import { dbPath, onDeploy } from "./config.ts";
 
 /**
- * Opens a service's own Deno KV database (`<data dir>/<service>.sqlite`), making the folder.
+ * Opens a service's own Deno KV database (`<data dir>/<service>.sqlite`), making the folder; on
+ * Deno Deploy without `HERALD_DATA_DIR`, the app's own database.
  *
  * @param service The service's name.
  * @returns The database.
@@ -18,6 +19,8 @@ import { dbPath } from "./config.ts";
  * ```
  */
 export async function openDb(service: string): Promise<Deno.Kv> {
+  // On Deno Deploy the disk does not outlive the isolate: keep the data in the app's database.
+  if (onDeploy() && Deno.env.get("HERALD_DATA_DIR") === undefined) return await Deno.openKv();
   const path = dbPath(service);
   await Deno.mkdir(dirname(path), { recursive: true });
   return await Deno.openKv(path);

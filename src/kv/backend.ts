@@ -44,6 +44,8 @@ import {
   seqKey,
 } from "./keys.ts";
 import { idTime } from "../id.ts";
+import * as coord from "./coord.ts";
+import type { PushEndpoint, PushRegistry, RateLimits } from "../capabilities.ts";
 import { LeaseBook } from "./leases.ts";
 import { HoldBook } from "./keyhold.ts";
 import type { KvOptions } from "./options.ts";
@@ -135,7 +137,7 @@ interface Open {
  * await backend.close();
  * ```
  */
-export class KvBackend implements Backend, AtomicAppender {
+export class KvBackend implements Backend, AtomicAppender, RateLimits, PushRegistry {
   /** Always `"kv"`. */
   readonly name = "kv";
   /** What this backend can do: across processes and persistent unless in memory. */
@@ -446,6 +448,25 @@ export class KvBackend implements Backend, AtomicAppender {
     });
   }
 
+  /** {@inheritDoc RateLimits.takeRate} */
+  takeRate(name: string, max: number, perMs: number): Promise<number> {
+    return this.#run((p) => coord.takeRate(this.stats, p.kv, name, max, perMs));
+  }
+
+  /** {@inheritDoc PushRegistry.setPushEndpoint} */
+  setPushEndpoint(
+    group: string,
+    streams: readonly string[],
+    endpoint: { url: string; secret: string } | null,
+  ): Promise<void> {
+    return this.#run((p) => coord.setPushEndpoint(this.stats, p.kv, group, streams, endpoint));
+  }
+
+  /** {@inheritDoc PushRegistry.pushEndpoints} */
+  pushEndpoints(stream: string): Promise<PushEndpoint[]> {
+    return this.#run((p) => coord.pushEndpoints(this.stats, p.kv, stream));
+  }
+
   /**
    * Trims streams by the retention options now, instead of waiting for the background trim.
    *
@@ -528,7 +549,9 @@ export class KvBackend implements Backend, AtomicAppender {
     let kv = this.#options.kv;
     let bell: Bell | undefined;
     if (!kv) {
-      if (path !== undefined && path !== ":memory:") {
+      // A KV Connect URL (a database shared over the network) has no local file to ring.
+      const remote = path !== undefined && /^https?:\/\//i.test(path);
+      if (path !== undefined && path !== ":memory:" && !remote) {
         const slash = path.lastIndexOf("/");
         if (slash > 0) await Deno.mkdir(path.slice(0, slash), { recursive: true });
         bell = await Bell.open(path);

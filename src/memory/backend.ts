@@ -25,6 +25,12 @@ import type {
 } from "../inspect.ts";
 import type { Trace, TraceOptions } from "../trace.ts";
 import { MemoryInspector } from "./inspect.ts";
+import {
+  type PushEndpoint,
+  type PushRegistry,
+  type RateLimits,
+  rateWindow,
+} from "../capabilities.ts";
 
 interface Entry {
   seq: number;
@@ -83,7 +89,7 @@ export function memory(): MemoryBackend {
 }
 
 /** The in-memory backend. Made by {@linkcode memory}. */
-export class MemoryBackend implements Backend {
+export class MemoryBackend implements Backend, RateLimits, PushRegistry {
   /** Always `memory`. */
   readonly name = "memory";
   /** Single isolate, nothing persisted. */
@@ -92,6 +98,8 @@ export class MemoryBackend implements Backend {
   readonly #groups = new Map<string, GroupState>();
   readonly #seen = new Set<string>();
   readonly #locks = new Map<string, number>();
+  readonly #rates = new Map<string, { w: number; n: number }>();
+  readonly #push = new Map<string, Map<string, { url: string; secret: string }>>();
   readonly #wakers = new Set<() => void>();
   readonly #inspector = new MemoryInspector(this.#streams, this.#groups);
   #deadCount = 0;
@@ -308,6 +316,41 @@ export class MemoryBackend implements Backend {
     if ((this.#locks.get(name) ?? 0) > now) return Promise.resolve(false);
     this.#locks.set(name, now + ttlMs);
     return Promise.resolve(true);
+  }
+
+  /** {@inheritDoc RateLimits.takeRate} */
+  takeRate(name: string, max: number, perMs: number): Promise<number> {
+    return this.#sync(() => {
+      const { index, endsAt } = rateWindow(Date.now(), perMs);
+      const cur = this.#rates.get(name);
+      const n = cur?.w === index ? cur.n : 0;
+      if (n >= max) return Math.max(1, endsAt - Date.now());
+      this.#rates.set(name, { w: index, n: n + 1 });
+      return 0;
+    });
+  }
+
+  /** {@inheritDoc PushRegistry.setPushEndpoint} */
+  setPushEndpoint(
+    group: string,
+    streams: readonly string[],
+    endpoint: { url: string; secret: string } | null,
+  ): Promise<void> {
+    return this.#sync(() => {
+      for (const stream of streams) {
+        const groups = this.#push.get(stream) ?? new Map();
+        if (endpoint) groups.set(group, { url: endpoint.url, secret: endpoint.secret });
+        else groups.delete(group);
+        this.#push.set(stream, groups);
+      }
+    });
+  }
+
+  /** {@inheritDoc PushRegistry.pushEndpoints} */
+  pushEndpoints(stream: string): Promise<PushEndpoint[]> {
+    return this.#sync(() =>
+      [...(this.#push.get(stream) ?? new Map()).entries()].map(([group, e]) => ({ group, ...e }))
+    );
   }
 
   /** Ends waiting claims; later calls fail. */

@@ -42,9 +42,11 @@ import { Reader } from "./reader.ts";
 import { APPEND, LEAVE, REDRIVE, Scripts } from "./scripts.ts";
 import { indexTtlMs, redisTrace } from "./trace.ts";
 import type { Trace, TraceOptions } from "../trace.ts";
+import { TAKE_RATE } from "./coord_scripts.ts";
+import type { PushEndpoint, PushRegistry, RateLimits } from "../capabilities.ts";
 
 /** The Redis Streams backend. Made by `redis()`. */
-export class RedisBackend implements Backend {
+export class RedisBackend implements Backend, RateLimits, PushRegistry {
   /** `redis`. */
   readonly name = "redis";
   /**
@@ -415,6 +417,39 @@ export class RedisBackend implements Backend {
     this.#open();
     const ttl = Math.max(1, Math.round(ttlMs));
     return await this.#command(["SET", this.#keys.lock(name), "1", "NX", "PX", ttl]) === "OK";
+  }
+
+  /** {@inheritDoc RateLimits.takeRate} */
+  async takeRate(name: string, max: number, perMs: number): Promise<number> {
+    this.#open();
+    return Number(await this.#run(TAKE_RATE, [this.#keys.rate(name)], [max, Math.round(perMs)]));
+  }
+
+  /** {@inheritDoc PushRegistry.setPushEndpoint} */
+  async setPushEndpoint(
+    group: string,
+    streams: readonly string[],
+    endpoint: { url: string; secret: string } | null,
+  ): Promise<void> {
+    this.#open();
+    for (const stream of streams) {
+      const key = this.#keys.push(stream);
+      if (endpoint) await this.#command(["HSET", key, group, JSON.stringify(endpoint)]);
+      else await this.#command(["HDEL", key, group]);
+    }
+  }
+
+  /** {@inheritDoc PushRegistry.pushEndpoints} */
+  async pushEndpoints(stream: string): Promise<PushEndpoint[]> {
+    this.#open();
+    const flat = await this.#command(["HGETALL", this.#keys.push(stream)]) as unknown;
+    const pairs: [string, string][] = Array.isArray(flat)
+      ? flat.flatMap((v, i) => i % 2 === 0 ? [[String(v), String(flat[i + 1])]] : [])
+      : Object.entries((flat ?? {}) as Record<string, unknown>).map(([k, v]) => [
+        k,
+        typeof v === "string" ? v : JSON.stringify(v),
+      ]);
+    return pairs.map(([group, json]) => ({ group, ...JSON.parse(json) }));
   }
 
   async close(): Promise<void> {

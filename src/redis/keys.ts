@@ -94,6 +94,16 @@ export class Keys {
   lock(name: string): string {
     return `${this.prefix}lock|${name}`;
   }
+
+  /** A named rate-limit count. */
+  rate(name: string): string {
+    return `${this.prefix}rate|${name}`;
+  }
+
+  /** The push endpoints of the groups on a stream (a hash by group). */
+  push(stream: string): string {
+    return `${this.prefix}push|${stream}`;
+  }
 }
 
 /** Where a delivery came from, and the lease it was handed out under. */

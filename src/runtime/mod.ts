@@ -33,3 +33,4 @@ export type {
   Role,
   ServiceOptions,
 } from "./options.ts";
+export type { PushConfig } from "./push_mount.ts";

@@ -9,6 +9,7 @@ import { NAME_PATTERN } from "../contract.ts";
 import { type CronDeclaration, type CronJob, cronProblems } from "../cron.ts";
 import { InvalidOptionsError } from "../errors.ts";
 import { tokenProblems } from "./admin_mount.ts";
+import { type PushConfig, pushProblems } from "./push_mount.ts";
 
 export type { CronContext, CronDeclaration, CronJob } from "../cron.ts";
 
@@ -98,7 +99,7 @@ export interface ServiceOptions {
   /**
    * How long running handlers, cron jobs and requests may take to finish on shutdown, in
    * milliseconds.
-   * @default {10000}
+   * @default {10000; 4000 on Deno Deploy, which kills an app 5 s after SIGINT}
    */
   shutdownGraceMs?: number;
   /**
@@ -117,6 +118,14 @@ export interface ServiceOptions {
    * @default {from `HERALD_ADMIN_TOKEN` and `HERALD_ADMIN_READ_TOKEN` when set, else off}
    */
   admin?: { token: string; readToken?: string } | false;
+  /**
+   * Delivery while the app sleeps: publishers post signed wake-ups to `url` (this service's
+   * public URL and `/herald/push`), and the service drains its group's backlog within `budgetMs`.
+   * The endpoint is registered in the backend for the worker's group when the worker starts. With
+   * push, or on Deno Deploy, a `Deno.cron` also drains every minute. `false` turns push off.
+   * @default {from `HERALD_PUSH_URL` and `HERALD_PUSH_SECRET` when set, else off}
+   */
+  push?: PushConfig | false;
   /**
    * Shut down and exit on SIGTERM and SIGINT. Turn off to handle signals yourself (then call
    * `shutdown()`).
@@ -186,6 +195,11 @@ export function validateServiceOptions(o: ServiceOptions): void {
     if (o.bus === undefined) problems.push("admin needs bus");
   }
   problems.push(...observeProblems(o));
+  if (o.push !== undefined && o.push !== false) {
+    if (typeof o.push !== "object" || o.push === null) {
+      problems.push("push must be { url, secret, budgetMs? } or false");
+    } else problems.push(...pushProblems(o.push, o.bus));
+  }
   if (problems.length > 0) throw new InvalidOptionsError("service", problems);
 }
 

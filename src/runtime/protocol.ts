@@ -4,6 +4,7 @@
  * @module
  */
 import type { CronDeclaration, CronJob } from "../cron.ts";
+import type { DrainResult } from "../drain.ts";
 import type { Outage } from "../telemetry/health.ts";
 import type { PromJson } from "../telemetry/prometheus.ts";
 
@@ -30,16 +31,28 @@ export type ToHost =
   /** Post this isolate's Prometheus metrics as JSON, answering with the same `id`. */
   | { type: "metrics"; id: number }
   /** Stop the worker, letting handlers finish within `graceMs`. */
-  | { type: "stop"; graceMs: number };
+  | { type: "stop"; graceMs: number }
+  /** Drain the group's backlog within `budgetMs`; answered by "drained" with the same `id`. */
+  | { type: "drain"; id: number; budgetMs: number };
 
 /** From the host to the service. */
 export type FromHost =
-  /** The worker started (its group is subscribed and claiming); the cron jobs it declares. */
-  | { type: "ready"; crons: CronDeclaration[] }
+  /**
+   * The worker started (its group is subscribed and claiming): the cron jobs it declares, and
+   * for a Herald Worker its group and streams (push needs them).
+   */
+  | {
+    type: "ready";
+    crons: CronDeclaration[];
+    group?: string;
+    streams?: readonly string[];
+  }
   /** Cron hand-off `run` began: from here on it is never handed to this worker again. */
   | { type: "cron-started"; run: number }
   /** Cron hand-off `run` ended, after `ms`; with `error` when the job threw or is unknown. */
   | { type: "cron-done"; run: number; ms: number; error?: PostedError }
+  /** A drain ended (with what it found) or failed. */
+  | { type: "drained"; id: number; result?: DrainResult; error?: PostedError }
   /** The worker stopped; the host can be terminated. */
   | { type: "stopped" }
   /** Something failed: importing or starting the module, stopping it, or later while running. */
@@ -63,6 +76,12 @@ export interface StartableWorker {
   stop(options?: { graceMs?: number }): Promise<void>;
   /** The cron jobs it declares (`worker.cron()`), by name. */
   readonly crons?: ReadonlyMap<string, CronJob>;
+  /** The consumer group (a Herald Worker has it; push needs it). */
+  readonly group?: string;
+  /** The streams it reads (a Herald Worker has them; push needs them). */
+  readonly streams?: readonly string[];
+  /** Drains the group's backlog within a budget (a Herald Worker can). */
+  drain?(options: { budgetMs: number }): Promise<DrainResult>;
 }
 
 /** The declarations of a worker module's cron jobs, to post or compare. */

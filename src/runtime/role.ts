@@ -3,8 +3,10 @@
  *
  * @module
  */
+import type { DrainResult } from "../drain.ts";
 import type { Outage } from "../telemetry/health.ts";
 import type { PromJson } from "../telemetry/prometheus.ts";
+import type { CronTarget } from "./cron_target.ts";
 
 /** Where a role is in its life. */
 export type RoleState = "starting" | "up" | "failed" | "stopping" | "stopped";
@@ -21,6 +23,31 @@ export interface RoleHandle {
   metrics?(): Promise<PromJson>;
   /** Stops it; running work gets `graceMs` to finish. Never rejects. */
   stop(graceMs: number): Promise<void>;
+}
+
+/** What a started worker role reports: its group and streams (for push registration). */
+export interface WorkerInfo {
+  /** The consumer group. */
+  group: string;
+  /** The streams its handlers read. */
+  streams: readonly string[];
+}
+
+/**
+ * The worker role (in a Web Worker or in this isolate): the cron role hands it the module's cron
+ * jobs (as a {@linkcode CronTarget}), push requests and the drain cron ask it to drain the backlog.
+ */
+export interface WorkerRoleHandle extends CronTarget {
+  /**
+   * Resolves once the worker first started (undefined when it is not a Herald Worker, or when it
+   * stopped before it ever started).
+   */
+  info(): Promise<WorkerInfo | undefined>;
+  /**
+   * Drains the group's backlog within `budgetMs` (see `Worker.drain`), first waiting within it
+   * for a worker that is starting or restarting. Rejects when the worker is not up in time.
+   */
+  drain(budgetMs: number): Promise<DrainResult>;
 }
 
 /** Waits for `promise` up to `ms`; tells whether it settled in time. Leaves no timer behind. */

@@ -21,8 +21,10 @@ import {
   validateServiceOptions,
 } from "./options.ts";
 import { onShutdownSignals } from "./signals.ts";
-import { type RoleHandle, within } from "./role.ts";
+import { type RoleHandle, within, type WorkerRoleHandle } from "./role.ts";
 import { startWorkerRole } from "./worker_role.ts";
+import { DEPLOY_GRACE_MS, onDeploy } from "./platform.ts";
+import { PUSH_PATH, pushConfig, pushProblems, PushReceiver } from "./push_mount.ts";
 
 // How long after shutdown a process that did not end by itself is made to.
 const EXIT_FALLBACK_MS = 1_000;
@@ -113,12 +115,13 @@ class HeraldService {
   #admin?: (request: Request) => Promise<Response>;
   #metrics?: { token?: string };
   #unreachableMs: number;
+  #push?: PushReceiver;
 
   constructor(options: ServiceOptions, roles: Role[]) {
     this.#options = options;
     this.name = options.name;
     this.roles = roles;
-    this.#grace = options.shutdownGraceMs ?? 10_000;
+    this.#grace = options.shutdownGraceMs ?? (onDeploy() ? DEPLOY_GRACE_MS : 10_000);
     const log = this.#log = serviceLog(options.name, options.logger);
     this.#unreachableMs = options.unreachableMs ?? 10_000;
     this.#metrics = metricsFrom(options);
@@ -161,6 +164,11 @@ class HeraldService {
   // the cron role without the worker role loads the module only for those jobs.
   #startWorker(cron: CronRoleHandle | undefined): void {
     const { worker, workerCron = [] } = this.#options;
+    if ((!worker || !this.roles.includes("worker")) && pushConfig(this.#options.push)) {
+      this.#log.info(
+        "push: no worker runs in this process, so /herald/push and the drain cron are off",
+      );
+    }
     if (!worker) return;
     const url = String(worker);
     const isolate = this.#options.isolate ?? (typeof Worker === "undefined" ? "same" : "worker");
@@ -176,6 +184,7 @@ class HeraldService {
       });
       this.#handles.set("worker", handle);
       cron?.useWorker(handle, false);
+      this.#push = this.#startPush(handle);
     } else if (cron && workerCron.length > 0) {
       const handle = startWorkerRole(url, this.name, isolate, this.#log, {
         handlers: false,
@@ -186,6 +195,18 @@ class HeraldService {
     }
   }
 
+  // Push wake-ups and the drain cron, when push is configured or the platform stops idle apps.
+  #startPush(worker: WorkerRoleHandle): PushReceiver | undefined {
+    const config = pushConfig(this.#options.push);
+    const bad = config ? pushProblems(config, this.#options.bus) : [];
+    if (bad.length > 0) throw new InvalidOptionsError("HERALD_PUSH_URL", bad);
+    if (!this.#options.bus || (!config && !onDeploy())) return undefined;
+    const push = new PushReceiver(config, this.#options.bus, worker, this.#log);
+    push.register();
+    push.startCron();
+    return push;
+  }
+
   fetch(request: Request, info?: Deno.ServeHandlerInfo): Promise<Response> {
     const { pathname } = new URL(request.url);
     if (pathname === "/healthz") {
@@ -193,7 +214,12 @@ class HeraldService {
     }
     if (pathname === "/readyz") return Promise.resolve(this.#readiness());
     if (pathname === "/metrics" && this.#metrics) return this.#scrape(request);
-    const app = this.#admin && isAdminPath(pathname) ? { fetch: this.#admin } : this.#options.app;
+    const push = this.#push;
+    const app = push && pathname === PUSH_PATH
+      ? { fetch: (r: Request) => push.receive(r) }
+      : this.#admin && isAdminPath(pathname)
+      ? { fetch: this.#admin }
+      : this.#options.app;
     if (!app || !this.roles.includes("web")) {
       const error = app ? "The web role does not run in this process" : "Not found";
       return Promise.resolve(Response.json({ error, service: this.name }, { status: 404 }));
@@ -280,6 +306,7 @@ class HeraldService {
         this.#log.error(`web: ${this.#inflight} request(s) still running after ${grace} ms`);
       }
     };
+    this.#push?.stop();
     await Promise.all([...[...this.#handles.values()].map((h) => h.stop(grace)), requests()]);
     try {
       await this.#options.onStop?.();

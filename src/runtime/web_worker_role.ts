@@ -6,13 +6,20 @@
  *
  * @module
  */
-import type { CronTarget, HandOff, WorkerRoleOptions } from "./cron_target.ts";
+import type { HandOff, WorkerRoleOptions } from "./cron_target.ts";
 import { UpWaiters } from "./cron_target.ts";
 import type { Outage } from "../telemetry/health.ts";
 import type { PromJson } from "../telemetry/prometheus.ts";
 import type { Log } from "./log.ts";
 import type { FromHost, ToHost } from "./protocol.ts";
-import { restartDelay, type RoleState, within } from "./role.ts";
+import type { DrainResult } from "../drain.ts";
+import {
+  restartDelay,
+  type RoleState,
+  within,
+  type WorkerInfo,
+  type WorkerRoleHandle,
+} from "./role.ts";
 
 interface PendingRun {
   started: boolean;
@@ -27,7 +34,7 @@ const STABLE_MS = 60_000;
 const METRICS_WAIT_MS = 2_000;
 
 /** Runs a worker module in a Web Worker and keeps it running until stopped. */
-export class WebWorkerRole implements CronTarget {
+export class WebWorkerRole implements WorkerRoleHandle {
   state: RoleState = "starting";
   reason?: string = "worker is starting";
   #host?: Worker;
@@ -42,6 +49,9 @@ export class WebWorkerRole implements CronTarget {
   #outage?: Outage;
   #asked = 0;
   #answers = new Map<number, (json: PromJson) => void>();
+  #info = Promise.withResolvers<WorkerInfo | undefined>();
+  #drains = new Map<number, PromiseWithResolvers<DrainResult>>();
+  #drainIds = 0;
 
   /**
    * @param url The worker module.
@@ -58,12 +68,12 @@ export class WebWorkerRole implements CronTarget {
     this.#spawn();
   }
 
-  /** {@inheritDoc CronTarget.whenUp} */
+  /** {@inheritDoc WorkerRoleHandle.whenUp} */
   whenUp(ms: number, signal: AbortSignal): Promise<boolean> {
     return this.#up.wait(() => this.state === "up", ms, signal);
   }
 
-  /** {@inheritDoc CronTarget.runCron} */
+  /** {@inheritDoc WorkerRoleHandle.runCron} */
   runCron(name: string, tick: Date): Promise<HandOff> {
     const host = this.#host;
     if (!host || this.state !== "up") return Promise.resolve({ outcome: "not-started" });
@@ -123,6 +133,8 @@ export class WebWorkerRole implements CronTarget {
       this.state = "up";
       this.reason = undefined;
       this.#upSince = performance.now();
+      const { group, streams } = message;
+      this.#info.resolve(group && streams ? { group, streams } : undefined);
       this.log.info(`worker: ready in ${Math.round(this.#upSince - t0)} ms`);
       this.options.onReady?.(message.crons);
       this.#up.wake();
@@ -140,6 +152,11 @@ export class WebWorkerRole implements CronTarget {
       this.#answers.get(message.id)?.(message.json);
     } else if (message.type === "reachability") {
       this.#outage = message.outage;
+    } else if (message.type === "drained") {
+      const waiting = this.#drains.get(message.id);
+      this.#drains.delete(message.id);
+      if (message.result) waiting?.resolve(message.result);
+      else waiting?.reject(new Error(message.error?.message ?? "The drain failed"));
     } else if (message.type === "stopped") {
       this.#stopped.resolve();
     } else if (message.type === "error") {
@@ -172,6 +189,8 @@ export class WebWorkerRole implements CronTarget {
 
   #failed(reason: string): void {
     this.#outage = undefined;
+    for (const waiting of this.#drains.values()) waiting.reject(new Error(reason));
+    this.#drains.clear();
     this.#host?.terminate();
     this.#host = undefined;
     this.#dropRuns();
@@ -187,6 +206,23 @@ export class WebWorkerRole implements CronTarget {
       this.#restart = undefined;
       this.#spawn();
     }, delay);
+  }
+
+  /** {@inheritDoc WorkerRoleHandle.info} */
+  info(): Promise<WorkerInfo | undefined> {
+    return this.#info.promise;
+  }
+
+  /** {@inheritDoc WorkerRoleHandle.drain} */
+  async drain(budgetMs: number): Promise<DrainResult> {
+    // Woken by a push, the worker may still be starting (or restarting): wait within the budget.
+    const up = await this.whenUp(budgetMs, new AbortController().signal);
+    if (!up || !this.#host || this.#stopping) throw new Error("The worker is not running");
+    const id = ++this.#drainIds;
+    const waiting = Promise.withResolvers<DrainResult>();
+    this.#drains.set(id, waiting);
+    this.#host.postMessage({ type: "drain", id, budgetMs } satisfies ToHost);
+    return await waiting.promise;
   }
 
   /** {@inheritDoc RoleHandle.stop} */
@@ -210,6 +246,9 @@ export class WebWorkerRole implements CronTarget {
       host.terminate();
       this.#dropRuns();
     }
+    for (const waiting of this.#drains.values()) waiting.reject(new Error("The worker stopped"));
+    this.#drains.clear();
+    this.#info.resolve(undefined);
     this.state = "stopped";
     this.log.info("worker: stopped");
   }

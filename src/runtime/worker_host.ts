@@ -1,8 +1,8 @@
 /**
  * The script a service's Web Worker runs: it imports the worker module named in the "start"
  * message, starts its default export (unless it is there only for cron jobs), runs the cron
- * jobs handed to it, and stops it on "stop". Everything that goes wrong is posted back, so the
- * service logs it under its own name.
+ * jobs handed to it, drains its group's backlog on "drain", and stops it on "stop". Everything
+ * that goes wrong is posted back, so the service logs it under its own name.
  *
  * @module
  */
@@ -39,7 +39,12 @@ async function start(url: string, handlers: boolean, prometheus: boolean): Promi
       await worker.start();
       started = true;
     }
-    post({ type: "ready", crons: declaredCrons(worker) });
+    post({
+      type: "ready",
+      crons: declaredCrons(worker),
+      group: worker.group,
+      streams: worker.streams,
+    });
   } catch (err) {
     post({ type: "error", phase: "start", error: postedError(err) });
   }
@@ -69,6 +74,17 @@ async function stop(graceMs: number): Promise<void> {
   post({ type: "stopped" });
 }
 
+async function drain(id: number, budgetMs: number): Promise<void> {
+  try {
+    await starting;
+    if (!started) throw new TypeError("The worker cannot drain: its handlers did not start");
+    if (!worker?.drain) throw new TypeError("The worker cannot drain: it is not a Herald Worker");
+    post({ type: "drained", id, result: await worker.drain({ budgetMs }) });
+  } catch (err) {
+    post({ type: "drained", id, error: postedError(err) });
+  }
+}
+
 self.onmessage = (e: MessageEvent<ToHost>) => {
   const message = e.data;
   if (message.type === "start" && !starting) {
@@ -78,6 +94,7 @@ self.onmessage = (e: MessageEvent<ToHost>) => {
   else if (message.type === "metrics") {
     promJson().then((json) => post({ type: "metrics", id: message.id, json }));
   } else if (message.type === "stop") void stop(message.graceMs);
+  else if (message.type === "drain") void drain(message.id, message.budgetMs);
 };
 
 onReachability(() => post({ type: "reachability", outage: longestOutage() }));

@@ -2,18 +2,26 @@
  * The worker role: runs a service's worker module in a Web Worker (or, where Web Workers do not
  * exist, in this isolate) and stops it within the grace period. A start that fails is tried
  * again after a backoff (1 s, doubling, at most 30 s) in either place. Either way it runs the
- * cron jobs the module declares when the cron role hands them over.
+ * cron jobs the module declares when the cron role hands them over, and drains the group's
+ * backlog when a push request or the drain cron asks.
  *
  * @module
  */
-import type { CronTarget, HandOff, WorkerRoleOptions } from "./cron_target.ts";
+import type { HandOff, WorkerRoleOptions } from "./cron_target.ts";
 import { UpWaiters } from "./cron_target.ts";
 import { CronRuns } from "./cron_runs.ts";
 import { longestOutage, type Outage } from "../telemetry/health.ts";
 import type { Log } from "./log.ts";
 import { describe } from "./log.ts";
 import { declaredCrons, importWorker, type StartableWorker } from "./protocol.ts";
-import { restartDelay, type RoleState, within } from "./role.ts";
+import type { DrainResult } from "../drain.ts";
+import {
+  restartDelay,
+  type RoleState,
+  within,
+  type WorkerInfo,
+  type WorkerRoleHandle,
+} from "./role.ts";
 import { sleep } from "../sleep.ts";
 import { WebWorkerRole } from "./web_worker_role.ts";
 
@@ -27,13 +35,13 @@ export function startWorkerRole(
   isolate: "worker" | "same",
   log: Log,
   options: WorkerRoleOptions = { handlers: true },
-): CronTarget {
+): WorkerRoleHandle {
   return isolate === "worker"
     ? new WebWorkerRole(url, service, log, options)
     : new SameIsolateRole(url, service, log, options);
 }
 
-class SameIsolateRole implements CronTarget {
+class SameIsolateRole implements WorkerRoleHandle {
   state: RoleState = "starting";
   reason?: string = "worker is starting";
   #worker?: StartableWorker;
@@ -109,6 +117,21 @@ class SameIsolateRole implements CronTarget {
   /** The worker shares this isolate: any outage of a bus here counts. */
   outage(): Outage | undefined {
     return longestOutage();
+  }
+
+  async info(): Promise<WorkerInfo | undefined> {
+    await this.#starting;
+    const w = this.#worker;
+    return w?.group && w.streams ? { group: w.group, streams: w.streams } : undefined;
+  }
+
+  async drain(budgetMs: number): Promise<DrainResult> {
+    // Woken by a push, the worker may still be starting (or restarting): wait within the budget.
+    const up = await this.whenUp(budgetMs, new AbortController().signal);
+    if (!up || !this.#worker?.drain) {
+      throw new TypeError("The worker is not running or cannot drain");
+    }
+    return await this.#worker.drain({ budgetMs });
   }
 
   stop(graceMs: number): Promise<void> {

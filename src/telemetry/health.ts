@@ -62,6 +62,14 @@ export function reachability(backend: object): Reachability {
   return r;
 }
 
+/**
+ * Makes `alias` (a wrapper of `backend`, such as the bus's view of it when push is on) share
+ * `backend`'s tracker, so an outage the backend reports about itself is the wrapper's too.
+ */
+export function shareReachability(alias: object, backend: object): void {
+  trackers.set(alias, reachability(backend));
+}
+
 /** The longest outage of any backend in this isolate, if one is unreachable now. */
 export function longestOutage(): Outage | undefined {
   let worst: Outage | undefined;

@@ -7,6 +7,7 @@
 import { deepStrictEqual as equal, ok } from "node:assert/strict";
 import type { CaseFn } from "./conformance.ts";
 import { ns } from "./conformance.ts";
+import { CAPABILITY_CASES } from "./conformance_capability_cases.ts";
 import { INSPECT_CASES } from "./conformance_inspect_cases.ts";
 import { TRACE_CASES } from "./conformance_trace_cases.ts";
 import { KEY_CASES } from "./conformance_key_cases.ts";
@@ -299,6 +300,7 @@ export const CASES: Readonly<Record<string, CaseFn>> = {
   ...INSPECT_CASES,
   ...TRACE_CASES,
   ...KEY_CASES,
+  ...CAPABILITY_CASES,
 };
 
 /** The name of a conformance case, as reported by `deno test`. */

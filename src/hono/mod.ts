@@ -16,6 +16,9 @@
  */
 import { HTTPException } from "hono/http-exception";
 import { ValidationError } from "../errors.ts";
+import { defaultLogger } from "../telemetry/log.ts";
+
+const log = defaultLogger("herald");
 
 /** One problem in a {@linkcode ValidationErrorBody}: where, and what. */
 export interface ValidationIssue {
@@ -72,6 +75,6 @@ export function heraldErrorHandler(err: Error): Response {
     return Response.json(body, { status: 400 });
   }
   if (err instanceof HTTPException) return err.getResponse();
-  console.error(err);
+  log.error("request failed", { error: err });
   return new Response("Internal Server Error", { status: 500 });
 }

@@ -96,6 +96,7 @@ export {
 export type { Handler, HandlerContext, HandlerOptions, Middleware } from "./src/handler.ts";
 export { idTime, newId } from "./src/id.ts";
 export {
+  DEFAULT_MAX_LENGTH,
   kv,
   KvBackend,
   type KvOptions,

@@ -1,12 +1,13 @@
 /**
- * Retention: trims the oldest events of a stream by age and/or count. By default nothing is
- * trimmed. Trimming does not wait for groups that are behind: they skip what was trimmed.
+ * Retention: trims the oldest events of a stream by age and/or count. By default a stream keeps
+ * its newest {@linkcode DEFAULT_MAX_LENGTH} events. Trimming does not wait for groups that are
+ * behind: they skip what was trimmed, and the claim counts and logs what they lost.
  *
  * @module
  */
 import { lastOf, unpack } from "./chunks.ts";
 import { eventPrefix, seqKey } from "./keys.ts";
-import type { KvOptions, RetentionOptions } from "./options.ts";
+import { DEFAULT_MAX_LENGTH, type KvOptions, type RetentionOptions } from "./options.ts";
 import { commit, get, type KvStats, list } from "./store.ts";
 import { timeOf } from "./subscribe.ts";
 
@@ -19,19 +20,26 @@ const AUTO_TRIM_MS = 1_000;
 export class Trimmer {
   #lastAuto = new Map<string, number>();
   #running = new Set<Promise<unknown>>();
+  private readonly options: Exclude<KvOptions["retention"], "none" | undefined> | undefined;
 
   constructor(
     private readonly kv: Deno.Kv,
     private readonly stats: KvStats,
-    private readonly options: KvOptions["retention"],
-  ) {}
+    options: KvOptions["retention"],
+  ) {
+    this.options = options === "none" ? undefined : options ?? { maxLength: DEFAULT_MAX_LENGTH };
+  }
 
   /** The limits that apply to a stream, if any. */
   limitsOf(stream: string): RetentionOptions | undefined {
     const o = this.options;
     if (!o) return undefined;
     const r = o.streams?.[stream] ?? o;
-    return r.maxAgeMs === undefined && r.maxLength === undefined ? undefined : r;
+    if (r === "none") return undefined;
+    const limits: RetentionOptions = {};
+    if (r.maxAgeMs !== undefined) limits.maxAgeMs = r.maxAgeMs;
+    if (r.maxLength !== undefined) limits.maxLength = r.maxLength;
+    return r.maxAgeMs === undefined && r.maxLength === undefined ? undefined : limits;
   }
 
   /** Starts a background trim of streams just appended to, at most once a second each. */

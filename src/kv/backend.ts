@@ -36,6 +36,8 @@ import { type LockEntry, lockKey } from "./keys.ts";
 import { LeaseBook } from "./leases.ts";
 import type { KvOptions } from "./options.ts";
 import { Trimmer } from "./retention.ts";
+import { DeadBound } from "./dead_bound.ts";
+import { DEFAULT_DEAD_LETTER_MAX_LEN } from "./options.ts";
 import { LeaseWriter } from "./settle.ts";
 import { commit, get, type KvStats, newStats } from "./store.ts";
 import { subscribeStream } from "./subscribe.ts";
@@ -94,6 +96,7 @@ interface Open {
   appender: Appender;
   bell?: Bell;
   claimer: Claimer;
+  deadBound: DeadBound;
   inspector: KvInspector;
   trimmer: Trimmer;
   waker: Waker;
@@ -337,6 +340,7 @@ export class KvBackend implements Backend, AtomicAppender {
     if (settlements.length === 0) return;
     return await this.#run(async (p) => {
       await p.writer.settle(group, settlements);
+      if (settlements.some((s) => s.outcome === "dead")) p.deadBound.wrote(group);
     });
   }
 
@@ -455,6 +459,7 @@ export class KvBackend implements Backend, AtomicAppender {
     await parts.appender.idle();
     await parts.writer.idle();
     await parts.trimmer.idle();
+    await parts.deadBound.idle();
     parts.bell?.close();
     if (!this.#options.kv) parts.kv.close();
   }
@@ -495,6 +500,8 @@ export class KvBackend implements Backend, AtomicAppender {
     }
     const book = new LeaseBook();
     const trimmer = new Trimmer(kv, this.stats, this.#options.retention);
+    const deadMax = this.#options.deadLetterMaxLen ?? DEFAULT_DEAD_LETTER_MAX_LEN;
+    const deadBound = new DeadBound(kv, this.stats, deadMax);
     // The writer is made below; claims ask it for settlements to carry in their commits.
     const claimer = new Claimer(kv, this.stats, book, (n, avoid) => writer.takeRider(n, avoid));
     // Watch only bell files, never the database's own folder (see bell.ts for why).
@@ -517,7 +524,7 @@ export class KvBackend implements Backend, AtomicAppender {
       waker.notify();
     });
     const inspector = new KvInspector(kv, this.stats, (s) => trimmer.limitsOf(s));
-    this.#ready = { kv, appender, bell, claimer, inspector, trimmer, waker, writer };
+    this.#ready = { kv, appender, bell, claimer, deadBound, inspector, trimmer, waker, writer };
     return this.#ready;
   }
 }

@@ -19,6 +19,9 @@ import { InvalidOptionsError } from "../errors.ts";
  */
 export const DEFAULT_MAX_LENGTH = 1_000_000;
 
+/** The most dead letters a group keeps by default, as the Redis backend's `deadLetterMaxLen`. */
+export const DEFAULT_DEAD_LETTER_MAX_LEN = 100_000;
+
 /**
  * How much of a stream to keep. Both limits may be set; events go when either says so. The
  * events one append wrote to a stream are stored (and trimmed) together, so a stream may keep a
@@ -75,6 +78,14 @@ export interface KvOptions {
     })
     | "none";
   /**
+   * The most dead letters kept per group: past it the oldest (by event id, so by event time) are
+   * deleted, counted in `stats.deadTrimmed` and logged. Inspect and redrive or purge them before
+   * that. The count is kept as dead letters are written, redriven and purged.
+   *
+   * @default {100_000}
+   */
+  deadLetterMaxLen?: number;
+  /**
    * The slowest a waiting `claim` notices events written by another process, in milliseconds.
    * On a local file, the doorbell watch (see `watch`) usually wakes it within a millisecond or
    * two; this poll is the backstop where file events do not exist.
@@ -100,7 +111,7 @@ export function validateKvOptions(options: KvOptions): void {
   if (typeof options !== "object" || options === null) {
     throw new InvalidOptionsError("kv", ["options must be an object"]);
   }
-  const { path, kv, retention, pollMs, watch } = options;
+  const { path, kv, retention, pollMs, watch, deadLetterMaxLen } = options;
   if (path !== undefined && (typeof path !== "string" || path.length === 0)) {
     problems.push("path must be a non-empty string");
   }
@@ -112,6 +123,12 @@ export function validateKvOptions(options: KvOptions): void {
     problems.push("pollMs must be a number from 5 to 60000");
   }
   if (watch !== undefined && typeof watch !== "boolean") problems.push("watch must be a boolean");
+  if (
+    deadLetterMaxLen !== undefined &&
+    !(Number.isSafeInteger(deadLetterMaxLen) && deadLetterMaxLen >= 1)
+  ) {
+    problems.push("deadLetterMaxLen must be a positive integer");
+  }
   if (retention !== undefined && retention !== "none") {
     if (typeof retention !== "object" || retention === null) {
       problems.push('retention must be an object or "none"');

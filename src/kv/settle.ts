@@ -14,6 +14,7 @@ import type { Delivery, Settlement } from "../backend.ts";
 import { deadKey, type Lease, leaseKey, parseRef, type RetryEntry, retryKey } from "./keys.ts";
 import type { LeaseBook } from "./leases.ts";
 import { deadEntry, deadSize, trimError } from "./dead_entry.ts";
+import { countDead } from "./dead_bound.ts";
 import { commit, getMany, type KvStats } from "./store.ts";
 
 /** Leases rewritten per atomic operation: one check each, within Deno KV's 100. */
@@ -372,7 +373,7 @@ export class LeaseWriter {
         } else if (s.outcome === "dead") {
           const d = deadEntry(seq, s.delivery, lease.a, s.error);
           const k = deadKey(c.group, d.id);
-          ops.push((op) => op.set(k, d));
+          ops.push((op) => countDead(op.set(k, d), c.group, 1));
         }
       }
       if (members.size === 0) {

@@ -11,8 +11,13 @@ import { DEFAULT_MAX_LENGTH, type KvOptions, type RetentionOptions } from "./opt
 import { commit, get, type KvStats, list } from "./store.ts";
 import { timeOf } from "./subscribe.ts";
 
-/** Events deleted per atomic operation. */
-const PAGE = 500;
+/**
+ * Stored entries read per step, first and at most: a trim after a second of appends usually
+ * deletes a few entries, and each entry may hold a whole append's events, so a step starts small
+ * and doubles while everything it read could go.
+ */
+const FIRST_PAGE = 16;
+const MAX_PAGE = 500;
 /** The least time between two automatic trims of one stream, in milliseconds. */
 const AUTO_TRIM_MS = 1_000;
 
@@ -74,10 +79,8 @@ export class Trimmer {
     const keepFrom = limits.maxLength === undefined ? 0 : last - limits.maxLength + 1;
     const cutoff = limits.maxAgeMs === undefined ? -Infinity : Date.now() - limits.maxAgeMs;
     let deleted = 0;
-    while (true) {
-      const page = await list(this.stats, this.kv, { prefix: eventPrefix(stream) }, {
-        limit: PAGE,
-      });
+    for (let limit = FIRST_PAGE;; limit = Math.min(MAX_PAGE, limit * 2)) {
+      const page = await list(this.stats, this.kv, { prefix: eventPrefix(stream) }, { limit });
       const doomed: Deno.KvKey[] = [];
       // Whole entries go (an append's chunk together), once their newest event may go.
       for (const e of page) {

@@ -12,6 +12,7 @@
  * ```sh
  * deno run -A bench/backlog.ts                           # both backends, 1,000,000 events
  * deno run -A bench/backlog.ts --backend kv --events 200000   # a shorter run
+ * deno run -A bench/backlog.ts --v8-flags=--max-semi-space-size=2   # workers with a small young heap
  * ```
  *
  * @module
@@ -25,17 +26,21 @@ interface Flags {
   events: number;
   single: number;
   batched: number;
+  /** V8 flags for the draining workers, e.g. `--max-semi-space-size=2`. */
+  v8?: string;
 }
 
 function parseFlags(args: string[]): Flags {
   const f: Flags = { backends: ["kv", "redis"], events: 1_000_000, single: 3_000, batched: 50_000 };
   for (let i = 0; i < args.length; i++) {
-    const [name, inline] = args[i].split("=", 2);
-    const value = inline ?? args[++i];
+    const eq = args[i].indexOf("=");
+    const name = eq < 0 ? args[i] : args[i].slice(0, eq);
+    const value = eq < 0 ? args[++i] : args[i].slice(eq + 1);
     if (name === "--backend") f.backends = value.split(",") as Flags["backends"];
     else if (name === "--events") f.events = Number(value);
     else if (name === "--single") f.single = Number(value);
     else if (name === "--batched") f.batched = Number(value);
+    else if (name === "--v8-flags") f.v8 = value;
     else {throw new TypeError(
         `Unknown flag "${args[i]}" (--backend kv,redis --events N --single N --batched N)`,
       );}
@@ -51,12 +56,13 @@ interface Drain {
 }
 
 /** Drains `count` events of `stream` with a new group, in a separate process. */
-async function drain(spec: unknown, stream: string, count: number): Promise<Drain> {
+async function drain(spec: unknown, stream: string, count: number, v8?: string): Promise<Drain> {
   const group = `drain-${stream}`;
   const out = await new Deno.Command(Deno.execPath(), {
     args: [
       "run",
       "-A",
+      ...(v8 ? [`--v8-flags=${v8}`] : []),
       new URL("./backlog_drain.ts", import.meta.url).pathname,
       JSON.stringify({ backend: spec, stream, group, count }),
     ],
@@ -67,11 +73,11 @@ async function drain(spec: unknown, stream: string, count: number): Promise<Drai
   return JSON.parse(lines[lines.length - 1]);
 }
 
-/** Fills `stream` with `n` events, 500 per append, untimed. */
+/** Fills `stream` with `n` events, 100 per append as the batched rows publish, untimed. */
 async function fill(append: (e: Envelope[]) => Promise<unknown>, stream: string, n: number) {
   const pad = "x".repeat(120);
-  for (let done = 0; done < n; done += 500) {
-    const k = Math.min(500, n - done);
+  for (let done = 0; done < n; done += 100) {
+    const k = Math.min(100, n - done);
     await append(
       Array.from(
         { length: k },
@@ -100,9 +106,9 @@ async function runOn(kind: "kv" | "redis", f: Flags): Promise<ScaleRow[]> {
     const batchedBig = await publishRate(bus, "big", f.batched, 100);
     await bus.close();
     console.error(`${kind}: draining`);
-    const small = await drain(spec, "empty", f.single + f.batched);
+    const small = await drain(spec, "empty", f.single + f.batched, f.v8);
     // Retention may have trimmed what came past `events` (both backends keep 1,000,000 by default).
-    const big = await drain(spec, "big", f.events);
+    const big = await drain(spec, "big", f.events, f.v8);
     const n = f.events.toLocaleString("en");
     return [
       {

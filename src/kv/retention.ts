@@ -25,6 +25,11 @@ const AUTO_TRIM_MS = 1_000;
 export class Trimmer {
   #lastAuto = new Map<string, number>();
   #running = new Set<Promise<unknown>>();
+  /**
+   * Per stream, the oldest entry the last trim kept: its last sequence number and newest event
+   * time. Entries only ever go from the front, so while it may stay, everything after it may.
+   */
+  #floor = new Map<string, { seq: number; time: number }>();
   private readonly options: Exclude<KvOptions["retention"], "none" | undefined> | undefined;
 
   constructor(
@@ -78,6 +83,11 @@ export class Trimmer {
     const last = Number((await get<number>(this.stats, this.kv, seqKey(stream))).value ?? 0);
     const keepFrom = limits.maxLength === undefined ? 0 : last - limits.maxLength + 1;
     const cutoff = limits.maxAgeMs === undefined ? -Infinity : Date.now() - limits.maxAgeMs;
+    // Nothing can go yet: no read of the stream's oldest entries (a trim follows every second
+    // of appends, and each entry may hold a whole append's events).
+    const floor = this.#floor.get(stream);
+    if (keepFrom <= 1 && cutoff === -Infinity) return 0;
+    if (floor && floor.seq >= keepFrom && floor.time >= cutoff) return 0;
     let deleted = 0;
     for (let limit = FIRST_PAGE;; limit = Math.min(MAX_PAGE, limit * 2)) {
       const page = await list(this.stats, this.kv, { prefix: eventPrefix(stream) }, { limit });
@@ -86,9 +96,12 @@ export class Trimmer {
       for (const e of page) {
         const first = e.key[3];
         if (typeof first !== "number") break;
-        const events = unpack(first, e.value);
-        const newest = timeOf(events[events.length - 1][1]);
-        if (lastOf(first, e.value) >= keepFrom && newest >= cutoff) break;
+        const seq = lastOf(first, e.value);
+        const time = cutoff === -Infinity ? Infinity : newestTime(first, e.value);
+        if (seq >= keepFrom && time >= cutoff) {
+          this.#floor.set(stream, { seq, time });
+          break;
+        }
         doomed.push(e.key);
       }
       if (doomed.length === 0) return deleted;
@@ -99,4 +112,10 @@ export class Trimmer {
       if (doomed.length < page.length) return deleted;
     }
   }
+}
+
+/** The time of the newest event of a stored entry. */
+function newestTime(first: number, value: unknown): number {
+  const events = unpack(first, value);
+  return timeOf(events[events.length - 1][1]);
 }

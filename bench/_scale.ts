@@ -81,13 +81,17 @@ export interface ScaleRow {
   base: number;
   value: number;
   unit: string;
-  /** `min`: value/base must reach `target`; `max`: value/base must stay under `target`. */
-  kind: "min" | "max" | "abs";
+  /**
+   * `min`: value/base must reach `target`; `max`: value/base must stay under `target`; `abs`:
+   * value must stay under `target`; `info`: no target.
+   */
+  kind: "min" | "max" | "abs" | "info";
   target: number;
 }
 
 /** Whether a row meets its target. */
 export function met(r: ScaleRow): boolean {
+  if (r.kind === "info") return true;
   if (r.kind === "abs") return r.value < r.target;
   const ratio = r.value / r.base;
   return r.kind === "min" ? ratio >= r.target : ratio <= r.target;
@@ -99,20 +103,45 @@ export function printRows(title: string, rows: readonly ScaleRow[]): void {
   console.log("row\tbaseline\tvalue\tratio\ttarget\tmet");
   for (const r of rows) {
     const f = (n: number) => n >= 100 ? Math.round(n).toLocaleString("en") : n.toFixed(2);
-    const ratio = r.kind === "abs" ? "" : (r.value / r.base).toFixed(2);
-    const target = r.kind === "abs"
+    const ratio = r.kind === "abs" || r.kind === "info" ? "" : (r.value / r.base).toFixed(2);
+    const target = r.kind === "info"
+      ? ""
+      : r.kind === "abs"
       ? `< ${r.target} ${r.unit}`
       : `${r.kind === "min" ? ">=" : "<="} ${r.target}`;
     console.log(
       [
         r.name,
-        `${f(r.base)} ${r.unit}`,
+        r.kind === "info" ? "" : `${f(r.base)} ${r.unit}`,
         `${f(r.value)} ${r.unit}`,
         ratio,
         target,
-        met(r) ? "yes" : "NO",
+        r.kind === "info" ? "" : met(r) ? "yes" : "NO",
       ]
         .join("\t"),
     );
+  }
+}
+
+/** Bytes the store holds: the KV file with its WAL, or Redis's `used_memory`. */
+export async function storeBytes(spec: BackendSpec): Promise<number> {
+  if (spec.kind === "kv") {
+    let total = 0;
+    for (const suffix of ["", "-wal", "-shm"]) {
+      try {
+        total += (await Deno.stat(spec.path + suffix)).size;
+      } catch (err) {
+        if (!(err instanceof Deno.errors.NotFound)) throw err;
+      }
+    }
+    return total;
+  }
+  const { Redis } = await import("ioredis");
+  const r = new Redis(spec.url);
+  try {
+    const info = String(await r.call("INFO", "memory"));
+    return Number(/used_memory:(\d+)/.exec(info)?.[1] ?? NaN);
+  } finally {
+    r.disconnect();
   }
 }

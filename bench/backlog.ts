@@ -19,7 +19,14 @@
  */
 import { createBus, createEnvelope, type Envelope } from "@herald/herald";
 import { makeBackend } from "./_herald.ts";
-import { printRows, publishRate, type ScaleRow, specFor, startRedis } from "./_scale.ts";
+import {
+  printRows,
+  publishRate,
+  type ScaleRow,
+  specFor,
+  startRedis,
+  storeBytes,
+} from "./_scale.ts";
 
 interface Flags {
   backends: ("kv" | "redis")[];
@@ -117,7 +124,9 @@ async function runOn(kind: "kv" | "redis", f: Flags): Promise<ScaleRow[]> {
     const backend = await makeBackend(spec);
     const bus = createBus({ backend, source: "bench" });
     console.error(`${kind}: filling "big" with ${f.events} events`);
+    const before = await storeBytes(spec);
     await fill((e) => backend.append(e), "big", f.events);
+    const perEvent = ((await storeBytes(spec)) - before) / f.events;
     await publishRate(bus, "warm-up", 500, 1); // compiles the hot path before the timed rows
     await publishRate(bus, "warm-up", 5_000, 100);
     // Three rounds, empty then big in each, and the median of each: on a shared machine one draw
@@ -178,6 +187,14 @@ async function runOn(kind: "kv" | "redis", f: Flags): Promise<ScaleRow[]> {
         unit: "ms",
         kind: "max",
         target: 1.25,
+      },
+      {
+        name: `${kind} ${kind === "kv" ? "file" : "Redis memory"} per retained event`,
+        base: 0,
+        value: perEvent,
+        unit: "bytes",
+        kind: "info",
+        target: 0,
       },
       {
         name: `${kind} worker peak RSS while draining`,

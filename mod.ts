@@ -63,6 +63,20 @@ export type {
 } from "./src/inspect.ts";
 export { type Bus, type BusOptions, createBus, type PublishItem } from "./src/bus.ts";
 export {
+  type Journey,
+  journey,
+  type JourneyNode,
+  type Reach,
+  type ReachState,
+  type Trace,
+  TRACE_LIMIT,
+  type TracedEvent,
+  type TraceOptions,
+  type Tracer,
+} from "./src/trace.ts";
+export {
+  type DecodedPayload,
+  decodePayload,
   defineEvent,
   type EventContract,
   type EventContractOptions,
@@ -70,6 +84,7 @@ export {
   type EventInput,
   type Schema,
 } from "./src/contract.ts";
+export { type CronDeclaration, defineCron } from "./src/cron.ts";
 export { decodeEvent } from "./src/decode.ts";
 export {
   createEnvelope,
@@ -116,6 +131,19 @@ export {
   service,
   type ServiceOptions,
 } from "./src/runtime/mod.ts";
+export {
+  createLogger,
+  type LogFields,
+  type Logger,
+  type LoggerOptions,
+  type LogLevel,
+} from "./src/telemetry/log.ts";
+export type {
+  DeadInfo,
+  RetryInfo,
+  WorkerErrorInfo,
+  WorkerObserveOptions,
+} from "./src/telemetry/hooks.ts";
 export {
   createWorker,
   type StopOptions,

@@ -31,6 +31,8 @@ export interface RowSpec {
   maxSeconds?: number;
   /** Extra `deno run` flags for the children. */
   flags?: string[];
+  /** Extra environment variables for the children. */
+  env?: Record<string, string>;
   /** The target and whether the result meets it. */
   judge?: (r: PipelineResult) => { target: string; pass: boolean; note?: string };
 }
@@ -75,6 +77,7 @@ export async function pipelineRow(
         processes,
       },
       flags: spec.flags,
+      env: spec.env,
       timeoutMs: 120_000,
       verbose: ctx.verbose,
     });

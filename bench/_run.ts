@@ -21,6 +21,8 @@ export interface PipelineSpec {
   timeoutMs: number;
   /** Extra `deno run` flags for every child. */
   flags?: string[];
+  /** Extra environment variables for every child. */
+  env?: Record<string, string>;
   /** Echo children's stderr. */
   verbose?: boolean;
 }
@@ -62,6 +64,7 @@ export async function runPipeline(spec: PipelineSpec): Promise<PipelineResult> {
       Child.spawn(spec.consumer.role, { ...spec.consumer.params, index: i }, {
         verbose: spec.verbose,
         flags: spec.flags,
+        env: spec.env,
       }),
   );
   let producer: Child | undefined;
@@ -70,6 +73,7 @@ export async function runPipeline(spec: PipelineSpec): Promise<PipelineResult> {
     producer = Child.spawn(spec.producer.role, spec.producer.params, {
       verbose: spec.verbose,
       flags: spec.flags,
+      env: spec.env,
     });
     const deadline = Date.now() + spec.timeoutMs;
     const produced = await producer.wait<ProducerResult>("result", spec.timeoutMs);

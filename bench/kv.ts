@@ -26,6 +26,8 @@ const HERALD =
  */
 const SINGLE = 24_000;
 const BATCHED = 240_000;
+/** Events in the keyed row and the unkeyed row beside it. */
+const KEYED = 60_000;
 
 /** A fresh database file in its own folder of the run's scratch folder. */
 async function dbPath(ctx: Context, name: string): Promise<string> {
@@ -149,6 +151,35 @@ export function kvHerald(ctx: Context): Step[] {
             }; consumers' CPU ${cpuPerEvent(r)} µs/event (one consumer: ${
               one ? cpuPerEvent(one) : "not run"
             })`,
+          };
+        },
+      });
+    },
+    async () => {
+      // Key order (message groups) beside the unkeyed four-consumer row it is judged against.
+      const four = await pipelineRow(ctx, {
+        ...base,
+        name: "4 consumer processes, publishMany() of 100 (beside keyed)",
+        shared: await backend(),
+        mode: "batch",
+        batch: 100,
+        n: ctx.size(KEYED, 10_000),
+        processes: 4,
+      });
+      await pipelineRow(ctx, {
+        ...base,
+        name: "keyed events, 1,000 distinct keys, four consumer processes",
+        shared: { ...await backend(), keys: 1000 },
+        mode: "batch",
+        batch: 100,
+        n: ctx.size(KEYED, 10_000),
+        processes: 4,
+        judge: (r) => {
+          const unkeyed = four?.eventsPerSec;
+          return {
+            target: `≥ 50% of unkeyed (${unkeyed ? Math.round(unkeyed) : "not run"})`,
+            pass: unkeyed === undefined || r.eventsPerSec >= 0.5 * unkeyed,
+            note: `split ${r.perConsumer.join("/")}; consumers' CPU ${cpuPerEvent(r)} µs/event`,
           };
         },
       });

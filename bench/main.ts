@@ -4,7 +4,7 @@
  *
  * Flags:
  * - `--only PART[,PART…]` (repeatable): kv-raw, kv-herald, redis-raw, rest-raw, bullmq,
- *   redis-tcp, redis-rest; groups: kv, redis, tcp, rest, raw, herald.
+ *   redis-tcp, redis-rest, telemetry; groups: kv, redis, tcp, rest, raw, herald.
  * - `--rows TEXT[,TEXT]`: only the rows whose name contains one of the TEXTs (case-insensitive),
  *   e.g. `paced`.
  * - `--quick`: small counts, a smoke run in under a minute.
@@ -22,7 +22,16 @@ import { renderSummary } from "./_summary.ts";
 import { renderTable, type Row } from "./_table.ts";
 import { alternate } from "./_steps.ts";
 
-const PARTS = ["kv-raw", "kv-herald", "redis-raw", "rest-raw", "bullmq", "redis-tcp", "redis-rest"];
+const PARTS = [
+  "kv-raw",
+  "kv-herald",
+  "redis-raw",
+  "rest-raw",
+  "bullmq",
+  "redis-tcp",
+  "redis-rest",
+  "telemetry",
+];
 const GROUPS: Record<string, string[]> = {
   kv: ["kv-raw", "kv-herald"],
   redis: ["redis-raw", "rest-raw", "bullmq", "redis-tcp", "redis-rest"],
@@ -157,6 +166,7 @@ async function runOnce(flags: Flags): Promise<Row[]> {
       const redis = await import("./redis.ts");
       await redis.redisParts(ctx, flags.parts);
     }
+    if (has("telemetry")) await (await import("./telemetry.ts")).telemetryRows(ctx);
   } finally {
     await Deno.remove(tmp, { recursive: true }).catch(() => {});
   }

@@ -349,6 +349,7 @@ function herald(ctx: Context, e: Endpoint, prefix: string): Step[] {
       await row({
         ...base,
         name: "4 consumer processes, publishMany() of 100",
+        key: `${e.transport}.herald.four`,
         shared: backend("four"),
         mode: "batch",
         batch: 100,
@@ -357,6 +358,23 @@ function herald(ctx: Context, e: Endpoint, prefix: string): Step[] {
         judge: (r) => ({
           target: "none lost, none handled twice",
           pass: r.duplicates === 0 && r.missing === 0,
+          note: `split ${r.perConsumer.join("/")}`,
+        }),
+      });
+    },
+    async () => {
+      const four = ctx.baseline(`${e.transport}.herald.four`, tcp ? 40_000 : 20_000);
+      await row({
+        ...base,
+        name: "keyed events, 1,000 distinct keys, four consumer processes",
+        shared: { ...backend("keyed"), keys: 1000 },
+        mode: "batch",
+        batch: 100,
+        n: n.batch,
+        processes: 4,
+        judge: (r) => ({
+          target: `≥ 50% of unkeyed (${four.label}), none lost, none handled twice`,
+          pass: r.eventsPerSec >= 0.5 * four.value && r.duplicates === 0 && r.missing === 0,
           note: `split ${r.perConsumer.join("/")}`,
         }),
       });

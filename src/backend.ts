@@ -16,6 +16,14 @@
  * - **At least once**: a delivery whose lease expires before it is settled is handed out again,
  *   with `attempt` one higher.
  * - **Order**: per stream, new events are handed out in append order.
+ * - **Key order**: within a group, events of one stream with the same `key` are handed out one at
+ *   a time, in append order, across every consumer of the group. An event holds its key from
+ *   when it is claimed until it is acked or dead-lettered: a retry, an expired lease and a
+ *   release keep holding it (it comes back before any later event of its key). A keyed event
+ *   whose key is held is neither handed out nor lost: it waits, and other keys and unkeyed
+ *   events flow past it; once the holder is acked or dead, the next event of the key is ready
+ *   for any consumer. A redriven event takes its key again, waiting behind the holder if there
+ *   is one. Events without a key are never held.
  * - **Atomic append**: `append` writes all of its events or none.
  * - Every method may be called concurrently with the others.
  *
@@ -24,6 +32,7 @@
 import type { Envelope } from "./envelope.ts";
 import type { SchemaIssue } from "./errors.ts";
 import type { Inspector } from "./inspect.ts";
+import type { Tracer } from "./trace.ts";
 
 /** Where a new consumer group starts reading a stream. */
 export type StartPosition = "earliest" | "latest" | Date;
@@ -141,7 +150,8 @@ export interface Storage {
   subscribe(group: string, streams: readonly string[], start: StartPosition): Promise<void>;
   /**
    * Leases up to `max` deliveries to `consumer`: retries that are due, deliveries whose lease
-   * expired, then new events. When none is ready, waits up to `waitMs` for one.
+   * expired, then new events, leaving out keyed events whose key is held (see "Key order" in the
+   * module doc). When none is ready, waits up to `waitMs` for one.
    */
   claim(group: string, streams: readonly string[], options: ClaimOptions): Promise<Delivery[]>;
   /**
@@ -150,7 +160,10 @@ export interface Storage {
    * @returns the deliveries whose lease was already lost.
    */
   extend(group: string, deliveries: readonly Delivery[], leaseMs: number): Promise<Delivery[]>;
-  /** Records outcomes; a delivery whose lease was lost is left to its new owner. */
+  /**
+   * Records outcomes; a delivery whose lease was lost is left to its new owner. An ack or dead
+   * letter frees the delivery's key, making the next event of that key ready.
+   */
   settle(group: string, settlements: readonly Settlement[]): Promise<void>;
   /**
    * Optional: `consumer` stopped for good (a graceful stop, after its last settle). A backend
@@ -179,10 +192,10 @@ export interface Locks {
 
 /**
  * A backend for Herald: {@linkcode Storage} for the core, {@linkcode Inspector} for operators
- * (dead letters, groups, streams), {@linkcode Locks} for cron. Every backend implements all three
+ * (dead letters, groups, streams), {@linkcode Locks} for cron, `Tracer` for journeys. Every backend implements all three
  * and runs the conformance suite in `./testing`.
  */
-export interface Backend extends Storage, Inspector, Locks {}
+export interface Backend extends Storage, Inspector, Locks, Tracer {}
 
 /**
  * Optional capability of backends built on Deno KV: append events inside the caller's own atomic

@@ -5,16 +5,13 @@
  */
 import type { Backend } from "./backend.ts";
 import { type EventContract, type EventInput, NAME_PATTERN } from "./contract.ts";
-import {
-  createEnvelope,
-  encodeEnvelope,
-  type Envelope,
-  type PublishOptions,
-  withJson,
-} from "./envelope.ts";
-import { InvalidOptionsError } from "./errors.ts";
+import { encodeEnvelope, type Envelope, type PublishOptions, withJson } from "./envelope.ts";
+import { BackendUnavailableError, InvalidOptionsError } from "./errors.ts";
 import { stopForwarding } from "./forwarder.ts";
 import { OutboxAtomic } from "./outbox.ts";
+import { type Reachability, reachability } from "./telemetry/health.ts";
+import { defaultLogger, type Logger } from "./telemetry/log.ts";
+import { createTraceparent, observePublish, publishObserved } from "./telemetry/publish.ts";
 
 /** Options of {@linkcode createBus}. */
 export interface BusOptions {
@@ -22,6 +19,11 @@ export interface BusOptions {
   backend: Backend;
   /** The publishing service's name, stamped into every envelope's `source`. */
   source: string;
+  /**
+   * Where the bus and the workers on it log (a worker may have its own).
+   * @default {readable lines on the console; JSON lines with `HERALD_LOG_FORMAT=json`}
+   */
+  logger?: Logger;
 }
 
 /** One entry of {@linkcode Bus.publishMany}. */
@@ -40,6 +42,8 @@ export interface Bus {
   readonly source: string;
   /** The backend events are stored in. */
   readonly backend: Backend;
+  /** Where the bus logs; workers on it log there unless given their own. */
+  readonly logger?: Logger;
   /**
    * Validates and publishes one event.
    *
@@ -112,28 +116,66 @@ export function createBus(options: BusOptions): Bus {
   if (typeof options?.source !== "string" || !NAME_PATTERN.test(options.source)) {
     problems.push(`source must match ${NAME_PATTERN}`);
   }
+  const logger = options.logger;
+  if (
+    logger !== undefined &&
+    !["debug", "info", "warn", "error"].every((l) =>
+      typeof logger?.[l as keyof Logger] === "function"
+    )
+  ) problems.push("logger must have debug, info, warn and error methods");
   if (problems.length > 0) throw new InvalidOptionsError("createBus", problems);
-  return new HeraldBus(options.backend, options.source);
+  return new HeraldBus(options.backend, options.source, logger ?? defaultLogger("herald"));
 }
 
 class HeraldBus implements Bus {
-  constructor(readonly backend: Backend, readonly source: string) {}
+  readonly #health: Reachability;
+
+  constructor(readonly backend: Backend, readonly source: string, readonly logger: Logger) {
+    this.#health = reachability(backend);
+    this.#health.logger = logger;
+  }
 
   async publish<C extends EventContract>(
     contract: C,
     data: EventInput<C>,
     options?: PublishOptions,
   ): Promise<Envelope> {
+    if (publishObserved()) {
+      const one = (tp?: string) => this.#publish([{ contract, data, options }], tp);
+      return (await observePublish([contract.stream], options?.traceparent, one))[0];
+    }
     const encoded = this.#encode(contract, data, options);
-    await withJson([encoded], () => this.backend.append([encoded.envelope]));
+    await this.#append([encoded]);
     return encoded.envelope;
   }
 
-  async publishMany(items: readonly PublishItem[]): Promise<Envelope[]> {
-    const encoded = items.map((i) => this.#encode(i.contract, i.data, i.options));
-    const envelopes = encoded.map((e) => e.envelope);
-    if (envelopes.length > 0) await withJson(encoded, () => this.backend.append(envelopes));
-    return envelopes;
+  publishMany(items: readonly PublishItem[]): Promise<Envelope[]> {
+    if (items.length === 0 || !publishObserved()) return this.#publish(items);
+    const streams = [...new Set(items.map((i) => i.contract.stream))];
+    return observePublish(streams, items[0].options?.traceparent, (tp) => this.#publish(items, tp));
+  }
+
+  /** Publishes `items`; a `traceparent` given here replaces theirs (the producer span's). */
+  async #publish(items: readonly PublishItem[], traceparent?: string): Promise<Envelope[]> {
+    const encoded = items.map((i) =>
+      this.#encode(
+        i.contract,
+        i.data,
+        traceparent === undefined ? i.options : { ...i.options, traceparent },
+      )
+    );
+    if (encoded.length > 0) await this.#append(encoded);
+    return encoded.map((e) => e.envelope);
+  }
+
+  async #append(encoded: { envelope: Envelope; json: string }[]): Promise<void> {
+    try {
+      await withJson(encoded, () => this.backend.append(encoded.map((e) => e.envelope)));
+    } catch (err) {
+      if (err instanceof BackendUnavailableError) this.#health.down(err);
+      throw err;
+    }
+    this.#health.up();
   }
 
   atomic(kv: Deno.Kv): OutboxAtomic {
@@ -144,19 +186,24 @@ class HeraldBus implements Bus {
     return OutboxAtomic.flush(this.backend, kv);
   }
 
-  close(): Promise<void> {
+  async close(): Promise<void> {
     stopForwarding(this.backend);
-    return this.backend.close();
+    await this.backend.close();
+    this.#health.forget();
   }
 
   envelope(contract: EventContract, data: unknown, options?: PublishOptions): Envelope {
-    return createEnvelope(
+    if (publishObserved()) {
+      const traceparent = createTraceparent(contract.stream, options?.traceparent);
+      if (traceparent !== undefined) options = { ...options, traceparent };
+    }
+    return encodeEnvelope(
       contract.stream,
       contract.type,
       contract.parse(data),
       this.source,
-      options,
-    );
+      { ...options, dataversion: contract.version },
+    ).envelope;
   }
 
   // Validates and builds an envelope, with the JSON its size check made (see withJson).
@@ -166,7 +213,7 @@ class HeraldBus implements Bus {
       contract.type,
       contract.parse(data),
       this.source,
-      options,
+      { ...options, dataversion: contract.version },
     );
   }
 }

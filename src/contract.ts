@@ -3,7 +3,8 @@
  *
  * @module
  */
-import { InvalidOptionsError, ValidationError } from "./errors.ts";
+import type { Envelope } from "./envelope.ts";
+import { InvalidOptionsError, type SchemaIssue, ValidationError } from "./errors.ts";
 
 /**
  * A payload schema, as Herald sees it: any zod 4 schema fits. It is written out here (the
@@ -45,6 +46,19 @@ export interface EventContractOptions<S extends Schema> {
   type: string;
   /** The zod schema of the payload (`event.data`). */
   schema: S;
+  /**
+   * The payload's version: raise it with each change that old payloads would fail, and give
+   * `upcast` a step from the version before. Published envelopes record it (`dataversion`).
+   * @default {1}
+   */
+  version?: number;
+  /**
+   * Steps that turn a payload of version `n` into one of version `n + 1`, by `n`: an older
+   * event runs through them before its schema check, so old producers and new consumers work
+   * at once. Each step's parameter is typed by you (the shape that version had).
+   */
+  // deno-lint-ignore no-explicit-any
+  upcast?: Readonly<Record<number, (old: any) => unknown>>;
 }
 
 /** A typed event contract, made by {@linkcode defineEvent}. */
@@ -55,6 +69,11 @@ export interface EventContract<S extends Schema = Schema> {
   readonly type: string;
   /** The payload's schema. */
   readonly schema: S;
+  /** The payload's version (1 unless the contract says otherwise). */
+  readonly version: number;
+  /** The steps from each older version to the next. */
+  // deno-lint-ignore no-explicit-any
+  readonly upcast: Readonly<Record<number, (old: any) => unknown>>;
   /**
    * Checks a payload against the schema.
    *
@@ -106,12 +125,15 @@ export function defineEvent<S extends Schema>(
   if (typeof options?.schema?.safeParse !== "function") {
     problems.push("schema must be a zod schema");
   }
+  problems.push(...versionProblems(options?.version, options?.upcast));
   if (problems.length > 0) throw new InvalidOptionsError("defineEvent", problems);
-  const { stream, type, schema } = options;
+  const { stream, type, schema, version = 1, upcast = {} } = options;
   return Object.freeze({
     stream,
     type,
     schema,
+    version,
+    upcast: Object.freeze({ ...upcast }),
     parse(data: unknown): OutputOf<S> {
       const result = schema.safeParse(data);
       if (!result.success) {
@@ -120,6 +142,93 @@ export function defineEvent<S extends Schema>(
       return result.data as OutputOf<S>;
     },
   });
+}
+
+function versionProblems(version: unknown, upcast: unknown): string[] {
+  const v = version ?? 1;
+  if (!Number.isInteger(v) || (v as number) < 1) {
+    return [`version must be an integer >= 1 (got ${JSON.stringify(version)})`];
+  }
+  if (upcast === undefined) return [];
+  if (typeof upcast !== "object" || upcast === null) return ["upcast must be an object of steps"];
+  const problems: string[] = [];
+  const steps = Object.entries(upcast).map(([k, f]) => [Number(k), f] as const);
+  for (const [from, step] of steps) {
+    if (!Number.isInteger(from) || from < 1 || from >= (v as number)) {
+      problems.push(`upcast has a step from version ${from}; versions 1 to ${v as number - 1} may`);
+    } else if (typeof step !== "function") {
+      problems.push(`upcast[${from}] must be a function`);
+    }
+  }
+  // From the oldest step on, every version up to the current one needs its step.
+  const oldest = Math.min(...steps.map(([from]) => from));
+  for (let from = oldest; from < (v as number); from++) {
+    if (!(String(from) in upcast)) problems.push(`upcast needs a step from version ${from}`);
+  }
+  return problems;
+}
+
+/** What {@linkcode decodePayload} found: the payload in the contract's shape, or the issues. */
+export type DecodedPayload<T> = { success: true; data: T } | {
+  success: false;
+  issues: SchemaIssue[];
+};
+
+/**
+ * Reads an event's payload as `contract` wants it: upcast from the version its envelope records
+ * (`dataversion`, 1 when absent) to the contract's, then checked by the schema. A payload newer
+ * than the contract is checked as it is (an added field passes; a change the schema rejects
+ * fails as any invalid payload does).
+ *
+ * @param contract The contract that handles the event.
+ * @param envelope The event.
+ * @returns The payload, or the issues (a missing or throwing step is an issue at the root).
+ *
+ * @example Reading a version-1 event with a version-2 contract
+ * ```ts
+ * import { z } from "zod";
+ * import { createEnvelope, decodePayload, defineEvent } from "@herald/herald";
+ *
+ * const Renamed = defineEvent({
+ *   stream: "users",
+ *   type: "user.renamed",
+ *   version: 2,
+ *   schema: z.object({ first: z.string(), last: z.string() }),
+ *   upcast: { 1: (old: { name: string }) => ({ first: old.name, last: "" }) },
+ * });
+ * const old = createEnvelope("users", "user.renamed", { name: "Ada" }, "users");
+ * const read = decodePayload(Renamed, old);
+ * console.log(read.success && read.data); // { first: "Ada", last: "" }
+ * ```
+ */
+export function decodePayload<C extends EventContract>(
+  contract: C,
+  envelope: Envelope,
+): DecodedPayload<EventData<C>> {
+  let data = envelope.data;
+  for (let v = envelope.dataversion ?? 1; v < contract.version; v++) {
+    const step = contract.upcast[v];
+    if (!step) return rootIssue(`No upcast from version ${v} to ${v + 1}`, "upcast_missing");
+    try {
+      data = step(data);
+    } catch (err) {
+      const why = err instanceof Error ? err.message : String(err);
+      return rootIssue(`Upcast from version ${v} threw: ${why}`, "upcast_failed");
+    }
+  }
+  const parsed = contract.schema.safeParse(data);
+  if (parsed.success) return { success: true, data: parsed.data as EventData<C> };
+  return { success: false, issues: toIssues(parsed.error.issues) };
+}
+
+function rootIssue(message: string, code: string): { success: false; issues: SchemaIssue[] } {
+  return { success: false, issues: [{ message, path: [], code }] };
+}
+
+function toIssues(
+  issues: readonly { message: string; path: PropertyKey[]; code?: string }[],
+): SchemaIssue[] {
+  return issues.map((i) => ({ message: i.message, path: [...i.path], code: i.code }));
 }
 
 /** The routing key of a contract: `stream` and `type` joined by a space. */

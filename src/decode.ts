@@ -4,13 +4,13 @@
  *
  * @module
  */
-import { type EventContract, routeOf } from "./contract.ts";
+import { decodePayload, type EventContract, routeOf } from "./contract.ts";
 import { type Envelope, envelopeProblem } from "./envelope.ts";
 import { MalformedEventError, UnknownEventError, ValidationError } from "./errors.ts";
 
 /**
- * Checks that `value` is an envelope of one of `contracts` and that its payload matches that
- * contract's schema.
+ * Checks that `value` is an envelope of one of `contracts` and that its payload, upcast from the
+ * version its envelope records, matches that contract's schema.
  *
  * @param contracts The contracts the caller knows.
  * @param value What arrived (already parsed from JSON).
@@ -42,9 +42,7 @@ export function decodeEvent(contracts: readonly EventContract[], value: unknown)
     routeOf(c.stream, c.type) === routeOf(envelope.stream, envelope.type)
   );
   if (!contract) throw new UnknownEventError(envelope.stream, envelope.type);
-  const parsed = contract.schema.safeParse(envelope.data);
-  if (!parsed.success) {
-    throw new ValidationError(envelope.stream, envelope.type, parsed.error.issues);
-  }
+  const parsed = decodePayload(contract, envelope);
+  if (!parsed.success) throw new ValidationError(envelope.stream, envelope.type, parsed.issues);
   return { ...envelope, data: parsed.data };
 }

@@ -43,6 +43,11 @@ export interface Envelope<T = unknown> {
   correlationid: string;
   /** The id of the event whose handler published this one, if any. */
   causationid?: string;
+  /**
+   * The version of the payload's contract (Herald's extension attribute), when above 1: a
+   * consumer on a newer contract upcasts the payload from it. Absent means version 1.
+   */
+  dataversion?: number;
 }
 
 /** Per-event options when publishing. */
@@ -94,7 +99,7 @@ export function encodeEnvelope<T>(
   type: string,
   data: T,
   source: string,
-  options: PublishOptions = {},
+  options: PublishOptions & { dataversion?: number } = {},
 ): { envelope: Envelope<T>; json: string } {
   const now = Date.now();
   const id = newId(now);
@@ -112,6 +117,9 @@ export function encodeEnvelope<T>(
   if (options.key !== undefined) envelope.key = options.key;
   if (options.causationid !== undefined) envelope.causationid = options.causationid;
   if (options.traceparent !== undefined) envelope.traceparent = options.traceparent;
+  if (options.dataversion !== undefined && options.dataversion > 1) {
+    envelope.dataversion = options.dataversion;
+  }
   const json = JSON.stringify(envelope);
   // A UTF-16 code unit takes at most 3 bytes in UTF-8: short JSON needs no encoding to measure.
   if (json.length * 3 > MAX_ENVELOPE_BYTES) {
@@ -187,5 +195,9 @@ export function envelopeProblem(value: unknown): string | undefined {
     }
   }
   if (!("data" in v)) return "data is missing";
+  const version = v.dataversion;
+  if (version !== undefined && !(Number.isInteger(version) && (version as number) >= 1)) {
+    return "dataversion must be an integer >= 1";
+  }
   return undefined;
 }

@@ -6,6 +6,7 @@
  * @module
  */
 import type { Backend } from "./backend.ts";
+import { reachability } from "./telemetry/health.ts";
 import { BackendUnavailableError } from "./errors.ts";
 
 /** The first wait before forwarding again, in milliseconds. */
@@ -57,12 +58,14 @@ class Forwarder {
       try {
         const n = await this.flush(this.backend, kv);
         this.#kvs.delete(kv);
-        if (n > 0) console.warn(`herald: forwarded ${n} deferred outbox events`);
+        if (n > 0) {
+          reachability(this.backend).logger.info("forwarded deferred outbox events", { n });
+        }
       } catch (err) {
         // Still down: try again. Anything else (the database closed): the sweep is the backstop.
         if (err instanceof BackendUnavailableError) continue;
         this.#kvs.delete(kv);
-        console.warn(`herald: outbox forward stopped (${(err as Error).message})`);
+        reachability(this.backend).logger.warn("outbox forward stopped", { error: err });
       }
     }
     if (this.#timer === undefined) return; // stopped meanwhile

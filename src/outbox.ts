@@ -9,6 +9,8 @@
  *
  * @module
  */
+import { reachability } from "./telemetry/health.ts";
+import { countSent } from "./telemetry/publish.ts";
 import { type Backend, isAtomicAppender } from "./backend.ts";
 import type { EventContract, EventInput } from "./contract.ts";
 import type { Envelope, PublishOptions } from "./envelope.ts";
@@ -150,7 +152,10 @@ export class OutboxAtomic {
     };
     if (events.length > 0 && isAtomicAppender(this.backend)) {
       const result = await this.backend.appendAtomic(this.kv, build, events);
-      if (result !== "foreign") return { ...result, events };
+      if (result !== "foreign") {
+        if (result.ok) countSent(events);
+        return { ...result, events };
+      }
     }
     // Another process may hold the file (replicas share it): retried inside, never thrown.
     const result = await retryLocked(() => {
@@ -167,9 +172,10 @@ export class OutboxAtomic {
         for (const e of events) cleanup.delete([...OUTBOX_PREFIX, e.id]);
         return cleanup.commit();
       });
+      countSent(events);
     } catch (err) {
       // The events are safe in the outbox: forwarded as soon as the backend answers again.
-      console.warn(`herald: outbox forward deferred (${(err as Error).message})`);
+      reachability(this.backend).logger.warn("outbox forward deferred", { error: err });
       forwardSoon(this.backend, this.kv, OutboxAtomic.flush);
     }
     return { ...result, events };
@@ -192,6 +198,7 @@ export class OutboxAtomic {
         for (const e of batch) op.delete(e.key);
         return op.commit();
       });
+      countSent(batch.map((e) => e.value));
       forwarded += batch.length;
       if (batch.length < FLUSH_BATCH) return forwarded;
     }

@@ -3,6 +3,7 @@
  *
  * @module
  */
+import { reachability } from "./telemetry/health.ts";
 import type { Bus } from "./bus.ts";
 import { sleep } from "./sleep.ts";
 
@@ -52,7 +53,8 @@ export async function relayOutbox(
     try {
       await bus.flushOutbox(kv);
     } catch (err) {
-      console.warn(`herald[${bus.source}]: outbox relay will retry: ${(err as Error).message}`);
+      const logger = bus.logger ?? reachability(bus.backend).logger;
+      logger.warn("outbox relay will retry", { source: bus.source, error: err });
     }
     await sleep(intervalMs, signal);
   }

@@ -4,6 +4,8 @@
  *
  * @module
  */
+import { reachability } from "./telemetry/health.ts";
+import type { Logger } from "./telemetry/log.ts";
 import type { Backend, Settlement } from "./backend.ts";
 import { sleep } from "./sleep.ts";
 
@@ -21,7 +23,11 @@ export class Settler {
    * @param backend Where outcomes are recorded.
    * @param group The consumer group.
    */
-  constructor(private readonly backend: Backend, private readonly group: string) {}
+  constructor(
+    private readonly backend: Backend,
+    private readonly group: string,
+    private readonly logger: Logger = reachability(backend).logger,
+  ) {}
 
   /** Queues an outcome; it is written soon, together with others. */
   add(settlement: Settlement): void {
@@ -45,10 +51,10 @@ export class Settler {
     this.#closed = true;
     this.#giveUp.abort();
     if (this.#pending.length > 0) {
-      console.warn(
-        `herald[${this.group}]: ${this.#pending.length} outcomes not written by stop; ` +
-          "their leases lapse and the events are delivered again",
-      );
+      this.logger.warn("outcomes not written by stop: their events are delivered again", {
+        group: this.group,
+        unwritten: this.#pending.length,
+      });
       this.#pending = [];
       return false;
     }
@@ -69,7 +75,11 @@ export class Settler {
         this.#pending.unshift(...batch);
         failures++;
         const wait = Math.min(5_000, 50 * 2 ** Math.min(failures, 7));
-        console.warn(`herald[${this.group}]: settle failed, retrying in ${wait} ms:`, err);
+        this.logger.warn("settle failed, retrying", {
+          group: this.group,
+          retry_in_ms: wait,
+          error: err,
+        });
         await sleep(wait, this.#giveUp.signal);
       }
     }

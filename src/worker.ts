@@ -8,7 +8,8 @@ import { setImmediate } from "node:timers";
 import type { Delivery, Settlement, StartPosition } from "./backend.ts";
 import { errorInfo } from "./backend.ts";
 import type { Bus } from "./bus.ts";
-import { type EventContract, NAME_PATTERN, routeOf } from "./contract.ts";
+import { decodePayload, type EventContract, NAME_PATTERN, routeOf } from "./contract.ts";
+import { type CronContext, type CronDeclaration, type CronJob, cronProblems } from "./cron.ts";
 import type { Envelope } from "./envelope.ts";
 import {
   DoNotRetryError,
@@ -35,9 +36,12 @@ import {
 } from "./retry.ts";
 import { Settler } from "./settler.ts";
 import { sleep } from "./sleep.ts";
+import { type Run, WorkerTelemetry } from "./telemetry/consume.ts";
+import { reachability } from "./telemetry/health.ts";
+import { observeProblems, type WorkerObserveOptions } from "./telemetry/hooks.ts";
 
 /** Options of {@linkcode createWorker}. */
-export interface WorkerOptions {
+export interface WorkerOptions extends WorkerObserveOptions {
   /** The bus whose backend the worker reads, and through which handlers publish. */
   bus: Bus;
   /** The consumer group: normally the service's name. Instances of a group share its events. */
@@ -120,6 +124,17 @@ export interface Worker {
   on<C extends EventContract>(contract: C, handler: Handler<C>, options?: HandlerOptions): this;
   /** Adds a middleware around every handler; the first added is the outermost. */
   use(middleware: Middleware): this;
+  /**
+   * Declares a cron job that runs in this worker's isolate, beside its handlers (list its
+   * declaration in `service({ workerCron })` so the service's entry registers its tick).
+   *
+   * @throws {InvalidOptionsError} for a bad name or schedule; {TypeError} for a name taken.
+   */
+  cron(job: CronDeclaration, run: (ctx: CronContext) => unknown): this;
+  /** Declares a cron job by name and schedule; see the overload taking a declaration. */
+  cron(name: string, schedule: string, run: (ctx: CronContext) => unknown): this;
+  /** The cron jobs declared with `cron()`, by name. */
+  readonly crons: ReadonlyMap<string, CronJob>;
   /** Subscribes the group to its streams and starts claiming. */
   start(): Promise<void>;
   /** Stops claiming, lets running handlers finish within the grace period, releases the rest. */
@@ -209,15 +224,17 @@ class HeraldWorker implements Worker {
   readonly #retry: RetryPolicy;
   readonly #dedupeWindowMs: number;
   readonly #routes = new Map<string, Route>();
+  readonly crons = new Map<string, CronJob>();
   readonly #middlewares: Middleware[] = [];
   readonly #flights = new Flights();
-  readonly #keyTails = new Map<string, Promise<void>>();
   #settler?: Settler;
   #stop?: AbortController;
   #loop?: Promise<void>;
   #extender?: ReturnType<typeof setInterval>;
   #wake?: () => void;
   #idle?: () => void;
+  readonly #telemetry: WorkerTelemetry;
+  #unwatch?: () => void;
 
   constructor(options: WorkerOptions) {
     const problems: string[] = [];
@@ -240,9 +257,10 @@ class HeraldWorker implements Worker {
       start !== undefined && start !== "earliest" && start !== "latest" &&
       !(start instanceof Date && !isNaN(start.getTime()))
     ) problems.push('start must be "earliest", "latest" or a valid Date');
-    problems.push(...retryProblems("retry", options?.retry));
+    problems.push(...retryProblems("retry", options?.retry), ...observeProblems(options));
     int("dedupeWindowMs", 1_000);
     if (problems.length > 0) throw new InvalidOptionsError("createWorker", problems);
+    this.#telemetry = new WorkerTelemetry(options.group, options, options.bus.logger);
     this.#bus = options.bus;
     this.group = options.group;
     this.#consumer = options.consumer ?? `${this.group}-${crypto.randomUUID().slice(0, 8)}`;
@@ -297,12 +315,34 @@ class HeraldWorker implements Worker {
     return this;
   }
 
+  cron(
+    job: CronDeclaration | string,
+    a: string | ((ctx: CronContext) => unknown),
+    b?: (ctx: CronContext) => unknown,
+  ): this {
+    const [name, schedule, run] = typeof job === "string"
+      ? [job, a, b]
+      : [job?.name, job?.schedule, a];
+    const problems = cronProblems(name, schedule);
+    if (typeof run !== "function") {
+      problems.push(`cron job ${JSON.stringify(name)} needs a run function`);
+    }
+    if (problems.length > 0) throw new InvalidOptionsError("cron()", problems);
+    if (this.crons.has(name)) throw new TypeError(`Cron job "${name}" is already declared`);
+    this.crons.set(name, { schedule: (schedule as string).trim(), run: run as CronJob["run"] });
+    return this;
+  }
+
   async start(): Promise<void> {
     if (this.#stop) throw new TypeError("Worker already started");
-    if (this.#routes.size === 0) throw new TypeError("Worker has no handlers: call on() first");
+    if (this.#routes.size === 0 && this.crons.size === 0) {
+      throw new TypeError("Worker has no handlers: call on() first");
+    }
     const stop = this.#stop = new AbortController();
+    // Only cron jobs: nothing to claim.
+    if (this.#routes.size === 0) return;
     const backend = this.#bus.backend;
-    this.#settler = new Settler(backend, this.group);
+    this.#settler = new Settler(backend, this.group, this.#telemetry.logger);
     try {
       await backend.subscribe(this.group, this.#streams(), this.#start);
     } catch (err) {
@@ -314,6 +354,10 @@ class HeraldWorker implements Worker {
     if (stop.signal.aborted) return;
     this.#extender = setInterval(() => this.#extendLeases(), Math.max(50, this.#leaseMs / 3));
     this.#loop = this.#claimLoop();
+    this.#unwatch = this.#telemetry.watch(backend, this.#streams(), () => [
+      ...this.#flights.list().map((f) => f.delivery),
+      ...[...this.#routes.values()].flatMap((r) => r.waiting),
+    ]);
   }
 
   async stop(options: StopOptions = {}): Promise<void> {
@@ -322,6 +366,7 @@ class HeraldWorker implements Worker {
     const graceMs = options.graceMs ?? 10_000;
     const deadline = Date.now() + graceMs;
     stop.abort();
+    this.#unwatch?.();
     this.#wake?.();
     await this.#loop;
     // Not started yet: give them back at once, without counting an attempt.
@@ -351,7 +396,11 @@ class HeraldWorker implements Worker {
     try {
       await this.#bus.backend.leave?.(this.group, this.#streams(), this.#consumer);
     } catch (err) {
-      console.warn(`herald[${this.group}]: could not remove consumer ${this.#consumer}:`, err);
+      this.#telemetry.logger.warn("could not remove the consumer", {
+        group: this.group,
+        consumer: this.#consumer,
+        error: err,
+      });
     }
   }
 
@@ -392,6 +441,7 @@ class HeraldWorker implements Worker {
   async #claimLoop(): Promise<void> {
     const signal = this.#stop!.signal;
     const streams = this.#streams();
+    const health = reachability(this.#bus.backend);
     let failures = 0;
     // A claim sent before the handlers of the batch before it started (see below).
     let ahead: { max: number; claimed: Promise<Delivery[]> } | undefined;
@@ -409,12 +459,14 @@ class HeraldWorker implements Worker {
       let deliveries: Delivery[];
       try {
         deliveries = await claim.claimed;
+        if (failures > 0) health.up(); // only the outage this loop saw: backends report their own
         failures = 0;
       } catch (err) {
         if (signal.aborted) break;
         failures++;
         const wait = Math.min(30_000, 100 * 2 ** Math.min(failures, 9));
-        console.warn(`herald[${this.group}]: claim failed, retrying in ${wait} ms:`, err);
+        health.down(err);
+        this.#telemetry.failed("claim", "claim failed, retrying", err, { retry_in_ms: wait });
         await sleep(wait, signal);
         continue;
       }
@@ -471,21 +523,9 @@ class HeraldWorker implements Worker {
       const delivery = route.waiting.shift()!;
       route.running++;
       this.stats.running++;
-      // Leased from here on: its lease is extended even while it waits behind its key.
-      const flight = this.#flights.add(delivery);
-      const key = delivery.envelope!.key;
-      if (key === undefined) {
-        this.#handle(route, flight);
-        continue;
-      }
-      // Events with one key run one after another, in the order they were claimed.
-      const tail = (this.#keyTails.get(key) ?? Promise.resolve()).then(() =>
-        this.#handle(route, flight)
-      );
-      this.#keyTails.set(key, tail);
-      tail.then(() => {
-        if (this.#keyTails.get(key) === tail) this.#keyTails.delete(key);
-      });
+      // The backend hands out one event of a key at a time to the whole group (see "Key
+      // order" in backend.ts), so a keyed delivery starts at once like any other.
+      this.#handle(route, this.#flights.add(delivery));
     }
   }
 
@@ -493,16 +533,16 @@ class HeraldWorker implements Worker {
   async #handle(route: Route, flight: Flight): Promise<void> {
     const delivery = flight.delivery;
     const event = delivery.envelope!;
+    let run: Run | undefined;
     try {
-      // Lost its lease, or the worker stopped, while it waited behind its key: not ours to run.
-      if (flight.aborted) return;
-      const parsed = route.contract.schema.safeParse(event.data);
+      const parsed = decodePayload(route.contract, event);
       if (!parsed.success) {
-        const err = new ValidationError(event.stream, event.type, parsed.error.issues);
+        const err = new ValidationError(event.stream, event.type, parsed.issues);
         return this.#settle({ delivery, outcome: "dead", error: errorInfo(err) });
       }
       const timed = route.runs++ % TIME_EVERY === 0;
       const started = timed ? performance.now() : 0;
+      run = this.#telemetry.begin(event, delivery.attempt);
       try {
         const typed = { ...event, data: parsed.data };
         const ctx = new DeliveryContext(
@@ -513,10 +553,10 @@ class HeraldWorker implements Worker {
           flight,
           this.#dedupeWindowMs,
         );
-        route.call ??= this.#middlewares.length === 0
+        const call = route.call ??= this.#middlewares.length === 0
           ? route.handler
           : compose(this.#middlewares, route.handler);
-        await route.call(typed, ctx);
+        await (run ? this.#telemetry.within(run, () => call(typed, ctx)) : call(typed, ctx));
       } finally {
         if (timed) {
           const ms = performance.now() - started;
@@ -524,20 +564,23 @@ class HeraldWorker implements Worker {
         }
       }
       if (flight.aborted) throw new LeaseLostError(this.group, event.id);
-      this.#settle({ delivery, outcome: "ack" });
+      this.#settle({ delivery, outcome: "ack" }, run);
     } catch (err) {
       if (flight.aborted && !(this.#stop?.signal.aborted)) {
         // Lost the lease: the new owner decides what happens to the event.
-        console.warn(`herald[${this.group}]: ${new LeaseLostError(this.group, event.id).message}`);
+        const lost = new LeaseLostError(this.group, event.id);
+        this.#telemetry.abandoned(run, lost);
+        this.#telemetry.failed("lease", lost.message, lost, { event: event.id });
       } else if (flight.aborted) {
         // Stopped past the grace period: the lease lapses and another instance retries.
+        this.#telemetry.abandoned(run, err);
       } else if (err instanceof DoNotRetryError || delivery.attempt >= route.retry.attempts) {
-        this.#settle({ delivery, outcome: "dead", error: errorInfo(err) });
+        this.#settle({ delivery, outcome: "dead", error: errorInfo(err) }, run);
       } else {
         const delayMs = err instanceof RetryLaterError
           ? err.delayMs
           : backoff(route.retry, delivery.attempt);
-        this.#settle({ delivery, outcome: "retry", delayMs, error: errorInfo(err) });
+        this.#settle({ delivery, outcome: "retry", delayMs, error: errorInfo(err) }, run);
       }
     } finally {
       this.#flights.delete(flight);
@@ -549,7 +592,7 @@ class HeraldWorker implements Worker {
     }
   }
 
-  #settle(settlement: Settlement): void {
+  #settle(settlement: Settlement, run?: Run): void {
     const counter = settlement.outcome === "ack"
       ? "acked"
       : settlement.outcome === "retry"
@@ -558,6 +601,7 @@ class HeraldWorker implements Worker {
       ? "dead"
       : undefined;
     if (counter) this.stats[counter]++;
+    this.#telemetry.settled(settlement, run);
     this.#settler?.add(settlement);
   }
 
@@ -574,7 +618,7 @@ class HeraldWorker implements Worker {
       // A prefetched delivery whose lease lapsed belongs to someone else now: never start it.
       for (const r of this.#routes.values()) r.waiting = r.waiting.filter((d) => !lost.has(d));
     } catch (err) {
-      console.warn(`herald[${this.group}]: lease extension failed:`, err);
+      this.#telemetry.failed("extend", "lease extension failed", err);
     }
   }
 }

@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { openBus, sweep } from "../shared/bus.ts";
+import { openBus, OutboxSweep } from "../shared/bus.ts";
 import { pbkdf2Iterations } from "../shared/config.ts";
 import { openDb } from "../shared/db.ts";
 import { service } from "@herald/herald";
@@ -19,5 +19,5 @@ export default service({
   app: authRoutes(auth),
   worker: new URL("./worker.ts", import.meta.url),
   bus,
-  cron: { "outbox-sweep": { schedule: "* * * * *", run: () => sweep(bus, db) } },
+  workerCron: [OutboxSweep],
 });

@@ -5,7 +5,7 @@
  * @module
  */
 import { createWorker } from "@herald/herald";
-import { openBus } from "../shared/bus.ts";
+import { openBus, OutboxSweep, sweep } from "../shared/bus.ts";
 import { pbkdf2Iterations } from "../shared/config.ts";
 import { openDb } from "../shared/db.ts";
 import { logEvents } from "../shared/log.ts";
@@ -16,5 +16,6 @@ const db = await openDb("auth");
 const bus = await openBus("auth");
 const auth = createAuth({ db, bus, iterations: pbkdf2Iterations() });
 
-/** Auth's worker, in consumer group `auth`. */
-export default authHandlers(createWorker({ bus, group: "auth" }).use(logEvents), auth, db);
+/** Auth's worker, in consumer group `auth`; it also sweeps the outbox, off the HTTP isolate. */
+const worker = createWorker({ bus, group: "auth" }).use(logEvents);
+export default authHandlers(worker, auth, db).cron(OutboxSweep, () => sweep(bus, db));

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { openBus, sweep } from "../shared/bus.ts";
+import { openBus, OutboxSweep } from "../shared/bus.ts";
 import { instanceId } from "../shared/config.ts";
 import { openDb } from "../shared/db.ts";
 import { service } from "@herald/herald";
@@ -23,7 +23,7 @@ const chat = service({
   app: chatRoutes({ chat: createChat(db, bus), db, rooms, live }),
   worker: new URL("./worker.ts", import.meta.url),
   bus,
-  cron: { "outbox-sweep": { schedule: "* * * * *", run: () => sweep(bus, db) } },
+  workerCron: [OutboxSweep],
   // The live fan-out runs beside the sockets, outside service(): stop it before the bus closes.
   signals: false,
 });

@@ -5,7 +5,7 @@
  * @module
  */
 import { createWorker } from "@herald/herald";
-import { openBus } from "../shared/bus.ts";
+import { openBus, OutboxSweep, sweep } from "../shared/bus.ts";
 import { openDb, replicaGroup } from "../shared/db.ts";
 import { logEvents } from "../shared/log.ts";
 import { replicate } from "../shared/replica.ts";
@@ -17,4 +17,4 @@ const bus = await openBus("chat");
 export default replicate(
   createWorker({ bus, group: await replicaGroup(db, "chat"), start: "earliest" }).use(logEvents),
   db,
-);
+).cron(OutboxSweep, () => sweep(bus, db));

@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { openBus, sweep } from "../shared/bus.ts";
+import { openBus, OutboxSweep } from "../shared/bus.ts";
 import { openDb } from "../shared/db.ts";
 import { service } from "@herald/herald";
 import { createPosts } from "./core.ts";
@@ -17,5 +17,5 @@ export default service({
   app: postsRoutes(createPosts(db, bus), db),
   worker: new URL("./worker.ts", import.meta.url),
   bus,
-  cron: { "outbox-sweep": { schedule: "* * * * *", run: () => sweep(bus, db) } },
+  workerCron: [OutboxSweep],
 });

@@ -5,7 +5,7 @@
  * @module
  */
 import { createWorker } from "@herald/herald";
-import { openBus } from "../shared/bus.ts";
+import { openBus, OutboxSweep, sweep } from "../shared/bus.ts";
 import { openDb, replicaGroup } from "../shared/db.ts";
 import { logEvents } from "../shared/log.ts";
 import { replicate } from "../shared/replica.ts";
@@ -20,4 +20,4 @@ export default replicate(
   createWorker({ bus, group: await replicaGroup(db, "posts"), start: "earliest" }).use(logEvents),
   db,
   posts,
-);
+).cron(OutboxSweep, () => sweep(bus, db));

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { type Backend, type Bus, createBus, kv } from "@herald/herald";
+import { type Backend, type Bus, createBus, defineCron, kv } from "@herald/herald";
 import { dirname } from "node:path";
 import { backendKind, busPath, kvPollMs, kvWatch } from "./config.ts";
 
@@ -39,16 +39,23 @@ async function openBackend(): Promise<Backend> {
 }
 
 /**
+ * The outbox sweep's tick: every service's worker module runs {@linkcode sweep} on it
+ * (`worker.cron(OutboxSweep, …)`), and its entry registers it (`service({ workerCron })`).
+ */
+export const OutboxSweep = defineCron({ name: "outbox-sweep", schedule: "* * * * *" });
+
+/**
  * Forwards what the service's outbox still holds: events committed with the service's writes
  * whose forward to the bus did not happen (the bus was down, or the process stopped right after
- * the commit). Each service runs it as a cron job; the bus drops duplicates by event id.
+ * the commit). Each service's worker module runs it as a cron job, off the HTTP isolate; the bus
+ * drops duplicates by event id.
  *
  * @param bus The service's bus.
  * @param db The service's database, holding the outbox.
  *
  * @example
  * ```ts ignore
- * service({ ..., cron: { "outbox-sweep": { schedule: "* * * * *", run: () => sweep(bus, db) } } });
+ * createWorker({ bus, group: "posts" }).cron(OutboxSweep, () => sweep(bus, db));
  * ```
  */
 export async function sweep(bus: Bus, db: Deno.Kv): Promise<void> {

@@ -5,7 +5,7 @@
  * @module
  */
 import { createWorker } from "@herald/herald";
-import { openBus } from "../shared/bus.ts";
+import { openBus, OutboxSweep, sweep } from "../shared/bus.ts";
 import { openDb } from "../shared/db.ts";
 import { logEvents } from "../shared/log.ts";
 import { createUsers } from "./core.ts";
@@ -19,4 +19,4 @@ export default usersHandlers(
   createWorker({ bus, group: "users", start: "earliest" }).use(logEvents),
   createUsers(db, bus),
   db,
-);
+).cron(OutboxSweep, () => sweep(bus, db));

@@ -9,7 +9,9 @@ import { InvalidOptionsError } from "../errors.ts";
 import { tokenProblems } from "../runtime/admin_mount.ts";
 import { serviceLog } from "../runtime/log.ts";
 import { bearer } from "./auth.ts";
+import { dashboardRoutes } from "./dashboard/routes.ts";
 import { errorAnswer } from "./errors.ts";
+import { journeyRoutes } from "./journey_routes.ts";
 import { readRoutes } from "./read_routes.ts";
 import { type AdminEnv, type AdminLog, writeRoutes } from "./write_routes.ts";
 
@@ -71,21 +73,25 @@ export function createAdmin(options: AdminOptions): AdminApp {
   app.notFound((c) =>
     c.json({ error: `No admin route ${c.req.method} ${c.req.path}`, code: "not_found" }, 404)
   );
+  dashboardRoutes(app);
   app.use("*", bearer(options.token, options.readToken));
   app.get("/", (c) => c.json({ access: c.get("access"), routes: ROUTES }));
   readRoutes(app, backend);
+  journeyRoutes(app, backend);
   writeRoutes(app, backend, options.log ?? serviceLog("herald"));
   return { fetch: (request) => app.fetch(request) };
 }
 
 /** The routes, as the index route lists them. */
 const ROUTES = [
+  "GET /dashboard (the dashboard page; no token needed to load it)",
   "GET /streams",
   "GET /streams/:stream/events?from=&after=&limit=",
   "GET /groups?stream=",
   "GET /groups/live?stream= (text/event-stream)",
   "GET /groups/:group/dead?type=&error=&since=&until=&after=&limit=",
   "GET /groups/:group/dead/:id",
+  "GET /journeys/:id?limit= (an event id or a correlation id)",
   "POST /groups/:group/redrive",
   "POST /groups/:group/purge",
   "POST /groups/:group/reset",

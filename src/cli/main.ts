@@ -34,12 +34,24 @@ import { type CliIo, EXIT, UsageError } from "./context.ts";
 import { publish } from "./publish.ts";
 import { dead, groups, lag, streams } from "./read_commands.ts";
 import { tail } from "./tail.ts";
+import { trace } from "./trace.ts";
 import { group, purge, redrive } from "./write_commands.ts";
 
 export type { CliIo } from "./context.ts";
 export { EXIT } from "./context.ts";
 
-const COMMANDS: Command[] = [streams, groups, lag, tail, publish, dead, redrive, purge, group];
+const COMMANDS: Command[] = [
+  streams,
+  groups,
+  lag,
+  tail,
+  publish,
+  dead,
+  redrive,
+  purge,
+  group,
+  trace,
+];
 
 const GLOBAL_HELP = [
   "Options of every command:",

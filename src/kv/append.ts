@@ -10,7 +10,7 @@ import type { AppendOptions } from "../backend.ts";
 import { type Envelope, envelopeJson, envelopeProblem, MAX_ENVELOPE_BYTES } from "../envelope.ts";
 import { EnvelopeTooLargeError } from "../errors.ts";
 import { CHUNK_BYTES, pack, runs, storedSize } from "./chunks.ts";
-import { dedupeKey, eventKey, seqKey } from "./keys.ts";
+import { dedupeKey, eventKey, indexKeys, indexWrites, seqKey } from "./keys.ts";
 import {
   APPEND_SHORT_RETRIES,
   backoff,
@@ -271,11 +271,14 @@ export class Appender {
     const key = seqKey(stream);
     let result: Deno.KvCommitResult | Deno.KvCommitError;
     try {
-      result = await this.kv.atomic()
+      const op = this.kv.atomic()
         .check({ key, versionstamp: state.versionstamp })
         .set(eventKey(stream, state.seq + 1), pack(events as Envelope[]))
-        .set(key, seq)
-        .commit();
+        .set(key, seq);
+      events.forEach((e, i) => {
+        for (const [k, v] of indexWrites(e, state.seq + 1 + i)) op.set(k, v);
+      });
+      result = await op.commit();
     } catch (err) {
       if (isLocked(err)) return false;
       throw tooBig(err);
@@ -368,11 +371,21 @@ function costOf(events: readonly Envelope[], dedupe: boolean): Cost {
     }
     const size = storedSize(json, bytes);
     cost.sizes.push(size);
-    const k = keyBytes(eventKey(e.stream, 0)) + (dedupe ? keyBytes(dedupeKey(e.id)) : 0);
+    const index = indexKeys(e);
+    let k = dedupe ? keyBytes(dedupeKey(e.id)) : 0;
+    for (const key of index) k += keyBytes(key);
     cost.streams.add(e.stream);
-    cost.mutations += dedupe ? 2 : 1;
-    cost.bytes += size + k + (dedupe ? 8 : 0);
+    cost.mutations += (dedupe ? 1 : 0) + index.length;
+    cost.bytes += size + k + (dedupe ? 8 : 0) + 40 * index.length;
     cost.keyBytes += k;
+  }
+  // The events' own writes: one per chunk, as numbered() will pack them.
+  for (const s of cost.streams) {
+    const mine = events.flatMap((e, i) => (e.stream === s ? [i] : []));
+    const chunks = runs(mine.map((i) => events[i]), mine.map((i) => cost.sizes[i])).length;
+    cost.mutations += chunks;
+    cost.keyBytes += chunks * keyBytes(eventKey(s, 0));
+    cost.bytes += chunks * keyBytes(eventKey(s, 0));
   }
   for (const s of cost.streams) {
     cost.mutations++;
@@ -415,6 +428,7 @@ function numbered(
     for (const run of runs(list, sizes)) {
       const first = next.get(stream)! + 1;
       writes.push([eventKey(stream, first), pack(run)]);
+      run.forEach((e, i) => writes.push(...indexWrites(e, first + i)));
       next.set(stream, first + run.length - 1);
     }
   }

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { LAG } from "../telemetry/lag.ts";
 import type {
   AppendOptions,
   AtomicAppender,
@@ -29,15 +30,28 @@ import { BackendUnavailableError } from "../errors.ts";
 import { sleep } from "../sleep.ts";
 import { Appender } from "./append.ts";
 import { Bell } from "./bell.ts";
-import { Claimer, type Standing } from "./claim.ts";
+import { Claimer, readCursor, type Standing } from "./claim.ts";
+import { unpack } from "./chunks.ts";
 import { redrive } from "./dead.ts";
 import { KvInspector } from "./inspect.ts";
-import { type LockEntry, lockKey } from "./keys.ts";
+import {
+  cursorKey,
+  eventKey,
+  eventPrefix,
+  type LockEntry,
+  lockKey,
+  MAX_SEQ,
+  seqKey,
+} from "./keys.ts";
+import { idTime } from "../id.ts";
 import { LeaseBook } from "./leases.ts";
+import { HoldBook } from "./keyhold.ts";
 import type { KvOptions } from "./options.ts";
 import { Trimmer } from "./retention.ts";
 import { DeadBound } from "./dead_bound.ts";
 import { DEFAULT_DEAD_LETTER_MAX_LEN } from "./options.ts";
+import { kvTrace } from "./trace.ts";
+import type { Trace, TraceOptions } from "../trace.ts";
 import { LeaseWriter } from "./settle.ts";
 import { commit, get, type KvStats, newStats } from "./store.ts";
 import { subscribeStream } from "./subscribe.ts";
@@ -261,9 +275,10 @@ export class KvBackend implements Backend, AtomicAppender {
           const now = Date.now();
           const since = now - pace.lastReturn;
           pace.lastReturn = now;
-          const faster = n >= LINGER_MIN && n < max && n >= since * LINGER_RATE;
+          // Keyed events come as their keys are freed, not as they arrive (see `ClaimLook.keyed`).
+          const faster = n >= LINGER_MIN && n < max && n >= since * LINGER_RATE && !look.keyed;
           pace.lingerUntil = faster ? now + LINGER_MS : 0;
-          if (n < max) pace.drained = { mark, wakeAt: look.wakeAt };
+          if (n < max && !look.keyed) pace.drained = { mark, wakeAt: look.wakeAt };
           return look.deliveries;
         }
         pace.lingerUntil = 0;
@@ -383,6 +398,13 @@ export class KvBackend implements Backend, AtomicAppender {
     });
   }
 
+  /** {@inheritDoc Tracer.trace} */
+  async trace(id: string, options?: TraceOptions): Promise<Trace> {
+    return await this.#run((p) =>
+      kvTrace(p.kv, this.stats, (s, o) => p.inspector.peek(s, o), id, options)
+    );
+  }
+
   /** {@inheritDoc Inspector.peek} */
   async peek(stream: string, options?: PeekOptions): Promise<PeekPage> {
     return await this.#run((p) => p.inspector.peek(stream, options));
@@ -443,6 +465,31 @@ export class KvBackend implements Backend, AtomicAppender {
   }
 
   /** {@inheritDoc Backend.close} */
+  /** Where a group stands on a stream, for the metrics (see `telemetry/lag.ts`). */
+  [LAG](group: string, stream: string): Promise<{ lag: number; oldestMs?: number }> {
+    return this.#run(async (p) => {
+      const [seq, cur] = await p.kv.getMany<[unknown, unknown]>([
+        seqKey(stream),
+        cursorKey(group, stream),
+      ]);
+      const [taken, from] = readCursor(cur.value);
+      const lag = Math.max(0, Number(seq.value ?? 0) - taken);
+      if (lag === 0) return { lag };
+      // The entry at `from` may be a chunk whose first events were taken already.
+      const next = p.kv.list({
+        start: eventKey(stream, from),
+        end: [...eventPrefix(stream), MAX_SEQ],
+      }, { limit: 2 });
+      for await (const entry of next) {
+        for (const [n, event] of unpack(entry.key.at(-1) as number, entry.value)) {
+          const id = (event as Partial<Envelope> | undefined)?.id;
+          if (n > taken) return { lag, oldestMs: typeof id === "string" ? idTime(id) : undefined };
+        }
+      }
+      return { lag };
+    });
+  }
+
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
@@ -499,11 +546,18 @@ export class KvBackend implements Backend, AtomicAppender {
       }
     }
     const book = new LeaseBook();
+    const holds = new HoldBook();
     const trimmer = new Trimmer(kv, this.stats, this.#options.retention);
     const deadMax = this.#options.deadLetterMaxLen ?? DEFAULT_DEAD_LETTER_MAX_LEN;
     const deadBound = new DeadBound(kv, this.stats, deadMax);
     // The writer is made below; claims ask it for settlements to carry in their commits.
-    const claimer = new Claimer(kv, this.stats, book, (n, avoid) => writer.takeRider(n, avoid));
+    const claimer = new Claimer(
+      kv,
+      this.stats,
+      book,
+      holds,
+      (n, avoid) => writer.takeRider(n, avoid),
+    );
     // Watch only bell files, never the database's own folder (see bell.ts for why).
     const watched = this.#options.watch === false ? undefined : bell;
     const waker = new Waker(
@@ -518,7 +572,7 @@ export class KvBackend implements Backend, AtomicAppender {
       if (streams.some((s) => waker.wants(s))) waker.notify();
       trimmer.appended(streams);
     });
-    const writer = new LeaseWriter(kv, this.stats, book, (group, stream) => {
+    const writer = new LeaseWriter(kv, this.stats, book, holds, (group, stream) => {
       claimer.requeued(group, stream);
       bell?.ring("requeued");
       waker.notify();

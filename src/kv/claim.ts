@@ -10,20 +10,30 @@ import type { Delivery } from "../backend.ts";
 import {
   cursorKey,
   eventKey,
+  holdKey,
   type Lease,
   leaseKey,
   leasePrefix,
   MAX_SEQ,
   newToken,
+  parkKey,
   type RetryEntry,
   retryPrefix,
   seqKey,
 } from "./keys.ts";
 import { type LeaseBook, toDelivery } from "./leases.ts";
+import type { HoldBook } from "./keyhold.ts";
+import { holdKeys, KEYED_READ } from "./claim_keys.ts";
+import type { Candidate, Cursor, CursorState, Look, NewLease, Trimmed } from "./look.ts";
+
+export type { Cursor };
 import type { Rider } from "./settle.ts";
 import { eventsAt, eventsOf, isChunk, lastOf } from "./chunks.ts";
 import { commit, get, getMany, type KvStats, LIMITS, list, scan } from "./store.ts";
+import { defaultLogger } from "../telemetry/log.ts";
 import { sleep } from "../sleep.ts";
+
+const log = defaultLogger("herald");
 
 /** The longest between two looks for expired leases of one group and stream, in milliseconds. */
 const LEASE_SCAN_MAX_MS = 1_000;
@@ -45,41 +55,11 @@ const ATTEMPTS = 8;
  * in bench/README.md.
  */
 const CONFLICT_PAUSE_MS = 120;
-
-interface Candidate {
-  stream: string;
-  seq: number;
-  attempt: number;
-  /** The event, when already read. */
-  value?: unknown;
-  has: boolean;
-}
-
-/** A group's position on a stream, as stored: `[last seq taken, key to read on from]`. */
-export type Cursor = [number, number];
-
-interface CursorState {
-  /** The last sequence number taken. */
-  seq: number;
-  /** The key of the stored entry holding the next one (a chunk may be partly taken). */
-  from: number;
-  versionstamp: string | null;
-}
-
 /** Reads a stored cursor. */
 export function readCursor(value: unknown): [number, number] {
   if (Array.isArray(value)) return [Number(value[0]), Number(value[1])];
   const seq = Number(value ?? 0);
   return [seq, seq + 1];
-}
-
-/** An entry the claim replaces: a due retry, or an expired lease it takes (part of). */
-interface Replaced {
-  key: Deno.KvKey;
-  versionstamp: string;
-  /** What is left of an expired lease after the claim took some of its deliveries. */
-  rest?: Lease;
-  restStream?: string;
 }
 
 /** Where a group stands on one stream: the last sequence number taken, and the last appended. */
@@ -100,6 +80,11 @@ export interface ClaimLook {
    * stream then.
    */
   outpaced?: Map<string, Standing>;
+  /**
+   * Set when the look handed out keyed events or left some for lack of room (see `#holdKeys`):
+   * then it says nothing of how fast events arrive, and more may be ready at once.
+   */
+  keyed?: true;
 }
 
 /** Claims work; one per backend, caching cursors and lease-scan times. */
@@ -111,18 +96,22 @@ export class Claimer {
   #retryScanAt = new Map<string, number>();
   /** Events per stored entry last seen on each stream (appends store a chunk each). */
   #perEntry = new Map<string, number>();
+  /** Groups and streams whose last look left new keyed events for lack of room (`#holdKeys`). */
+  #keyedCut = new Set<string>();
   #turn = 0;
 
   /**
    * @param kv The database.
    * @param stats Counters to update.
    * @param book The leases this process holds.
+   * @param holds The key holds this process knows (see keyhold.ts).
    * @param takeRider Settlements to carry in a claim's commit, if any fit (see `settle.ts`).
    */
   constructor(
     private readonly kv: Deno.Kv,
     private readonly stats: KvStats,
     private readonly book: LeaseBook,
+    private readonly holds: HoldBook,
     private readonly takeRider: (maxChecks: number, avoid: ReadonlySet<string>) =>
       | Rider
       | undefined = () => undefined,
@@ -146,200 +135,52 @@ export class Claimer {
     const order = streams.map((_, i) => streams[(i + this.#turn) % streams.length]);
     this.#turn++;
     max = Math.min(max, MAX_PER_CLAIM);
+    // Holds are assumed from what this process knows until a check of one fails; then read.
+    let readHolds = false;
     for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
-      const now = Date.now();
-      let wakeAt = Infinity;
-      const found: Candidate[] = [];
-      const replaced: Replaced[] = [];
-      const trimmed: Trimmed[] = [];
-      const taken = new Set<string>();
-      const add = (c: Candidate) => {
-        const k = `${c.stream}\u0000${c.seq}`;
-        if (taken.has(k)) return;
-        taken.add(k);
-        found.push(c);
-      };
-
-      // Retries are looked for when one may be due: this process knows of the ones it wrote;
-      // other processes' ones are seen within RETRY_SCAN_MAX_MS.
-      const scanned = order.filter((s) =>
-        now >= (this.#retryScanAt.get(`${group}\u0000${s}`) ?? 0)
+      const look = await this.#look(group, order, max, leaseMs);
+      if (look.found.length === 0) return { deliveries: [], wakeAt: look.wakeAt };
+      await this.#readMissing(look, group);
+      const { assumed, cut } = await holdKeys(
+        { kv: this.kv, stats: this.stats, holds: this.holds },
+        look,
+        group,
+        readHolds,
+        CHECK_BUDGET,
       );
       for (const s of order) {
-        if (!scanned.includes(s)) {
-          wakeAt = Math.min(wakeAt, this.#retryScanAt.get(`${group}\u0000${s}`)!);
-        }
+        if (cut.has(s)) this.#keyedCut.add(`${group}\u0000${s}`);
+        else if (look.cursors.has(s)) this.#keyedCut.delete(`${group}\u0000${s}`);
       }
-      const limit = Math.min(max, CHECK_BUDGET) + 1;
-      const retries = await Promise.all(
-        scanned.map((s) =>
-          list<RetryEntry>(this.stats, this.kv, { prefix: retryPrefix(group, s) }, { limit })
-        ),
-      );
-      scanned.forEach((s, i) => {
-        let next = now + RETRY_SCAN_MAX_MS;
-        if (retries[i].length === limit) next = now;
-        this.#retryScanAt.set(`${group}\u0000${s}`, next);
-        wakeAt = Math.min(wakeAt, next);
-        for (const e of retries[i]) {
-          const due = e.key[4] as number;
-          if (due > now) {
-            wakeAt = Math.min(wakeAt, due);
-            this.#retryScanAt.set(`${group}\u0000${s}`, Math.min(next, due));
-            break;
-          }
-          if (found.length >= max || replaced.length >= CHECK_BUDGET) {
-            wakeAt = now;
-            this.#retryScanAt.set(`${group}\u0000${s}`, now);
-            break;
-          }
-          const v = e.value;
-          const copy = v.env !== undefined || v.m === true;
-          replaced.push({ key: e.key, versionstamp: e.versionstamp });
-          add({
-            stream: s,
-            seq: e.key[5] as number,
-            attempt: v.a + 1,
-            value: copy ? (v.env ?? v.raw) : undefined,
-            has: copy,
-          });
-        }
-      });
-
-      for (const s of order) {
-        const scanKey = `${group}\u0000${s}`;
-        const scanAt = this.#leaseScanAt.get(scanKey) ?? 0;
-        if (found.length >= max || replaced.length >= CHECK_BUDGET || now < scanAt) {
-          wakeAt = Math.min(wakeAt, scanAt);
-          continue;
-        }
-        const leases = await list<Lease>(this.stats, this.kv, { prefix: leasePrefix(group, s) });
-        let next = now + Math.min(leaseMs, LEASE_SCAN_MAX_MS);
-        for (const e of leases) {
-          if (e.value.u > now) {
-            next = Math.min(next, e.value.u);
-            continue;
-          }
-          if (found.length >= max || replaced.length >= CHECK_BUDGET) {
-            next = now;
-            continue;
-          }
-          const room = max - found.length;
-          const take = e.value.m.slice(0, room);
-          const rest = e.value.m.slice(room);
-          replaced.push({
-            key: e.key,
-            versionstamp: e.versionstamp,
-            rest: rest.length > 0 ? { ...e.value, m: rest } : undefined,
-            restStream: s,
-          });
-          for (const seq of take) add({ stream: s, seq, attempt: e.value.a + 1, has: false });
-          if (rest.length > 0) next = now;
-        }
-        this.#leaseScanAt.set(scanKey, next);
-        wakeAt = Math.min(wakeAt, next);
-      }
-
-      const cursors = new Map<string, { from: CursorState; to: Cursor }>();
-      if (found.length < max) {
-        const room = max - found.length;
-        const states = await Promise.all(order.map((s) => this.#cursor(group, s)));
-        const news = await Promise.all(order.map((s, i) => this.#readNew(s, states[i], room)));
-        // New events come after the cursor, and retries and expired leases name events at or
-        // before it, so only a look that found some of those needs `add`'s duplicate check.
-        const push = replaced.length === 0 ? (c: Candidate) => found.push(c) : add;
-        order.forEach((s, i) => {
-          const from = states[i];
-          let toSeq = -1, toFrom = 0;
-          // Events after the cursor that retention deleted before this group read them.
-          const skipped = news[i].length > 0 ? news[i][0].first - from.seq - 1 : 0;
-          if (skipped > 0) trimmed.push({ stream: s, unread: skipped, due: 0 });
-          entries: for (const e of news[i]) {
-            const values = eventsOf(e.value);
-            const last = e.first + values.length - 1;
-            for (let j = 0; j < values.length; j++) {
-              const seq = e.first + j;
-              if (seq <= from.seq) continue;
-              if (found.length >= max) break entries;
-              push({ stream: s, seq, attempt: 1, value: values[j], has: true });
-              toSeq = seq;
-              toFrom = seq === last ? seq + 1 : e.first;
-            }
-          }
-          if (toSeq >= 0) cursors.set(s, { from, to: [toSeq, toFrom] });
-        });
-      }
-      if (found.length === 0) return { deliveries: [], wakeAt };
-
-      // Retries and expired leases name events by number: read the ones without a copy.
-      const missing = found.filter((c) => !c.has);
-      for (const s of new Set(missing.map((c) => c.stream))) {
-        const mine = missing.filter((c) => c.stream === s);
-        const values = await eventsAt(this.kv, this.stats, s, mine.map((c) => c.seq));
-        let gone = 0;
-        for (const c of mine) {
-          c.has = values.has(c.seq); // trimmed by retention: counted and reported below
-          c.value = values.get(c.seq);
-          if (!c.has) gone++;
-        }
-        if (gone > 0) trimmed.push({ stream: s, unread: 0, due: gone });
-      }
-
-      // One lease per stream and attempt number, keyed by its first sequence number.
-      const until = Date.now() + leaseMs;
-      const leases = new Map<string, { stream: string; first: number; lease: Lease }>();
-      let l: { stream: string; first: number; lease: Lease } | undefined;
-      for (const c of found) {
-        if (!c.has) continue;
-        // Candidates come in runs of one stream and attempt: look up only when the run changes.
-        if (l?.stream === c.stream && l.lease.a === c.attempt) {
-          l.lease.m.push(c.seq);
-          continue;
-        }
-        const k = `${c.stream}\u0000${c.attempt}`;
-        l = leases.get(k);
-        if (!l) {
-          l = {
-            stream: c.stream,
-            first: c.seq,
-            lease: { t: newToken(), u: until, a: c.attempt, c: consumer, m: [] },
-          };
-          leases.set(k, l);
-        }
-        l.lease.m.push(c.seq);
-      }
-      for (const l of leases.values()) {
-        l.lease.m.sort((a, b) => a - b);
-        l.first = l.lease.m[0];
-      }
+      const leases = this.#leasesOf(look, consumer, leaseMs);
       // Settlements made meanwhile ride along: one commit instead of two.
       const rider = this.takeRider(
-        LIMITS.checks - cursors.size - replaced.length,
-        new Set(replaced.map((r) => JSON.stringify(r.key))),
+        LIMITS.checks - look.cursors.size - look.replaced.length - look.holds.size,
+        new Set([
+          ...look.replaced.map((r) => JSON.stringify(r.key)),
+          ...[...look.holds.values()].map((h) => JSON.stringify(holdKey(group, h.stream, h.key))),
+        ]),
       );
       let result: Deno.KvCommitResult | Deno.KvCommitError;
       try {
-        result = await this.#commitClaim(group, cursors, replaced, leases, rider);
+        result = await this.#commitClaim(group, look, leases, rider);
       } catch (err) {
         rider?.failed(); // the settlements are written on their own
         throw err;
       }
       if (!result.ok) {
-        // Another consumer got there first: forget what the failed checks relied on (only that:
-        // with several consumers in a group this happens on most claims, and every forgotten
-        // cache is one more read on the next attempt) and look again after a pause.
-        this.stats.claimConflicts++;
-        for (const s of cursors.keys()) this.#cursors.delete(`${group}\u0000${s}`);
-        for (const r of replaced) {
-          const s = r.key[3] as string;
-          if (r.key[1] === "lease") this.#leaseScanAt.delete(`${group}\u0000${s}`);
-          else this.#retryScanAt.delete(`${group}\u0000${s}`);
+        this.#forgetLost(group, look);
+        if (assumed && !readHolds) {
+          // A hold this process assumed may be what failed: look again at once, reading them.
+          readHolds = true;
+          rider?.failed(0);
+          continue;
         }
-        if (mayYield && replaced.length === 0) {
-          const outpaced = await this.#outpaced(group, order, cursors, max);
+        if (mayYield && look.replaced.length === 0) {
+          const outpaced = await this.#outpaced(group, order, look.cursors, max);
           if (outpaced) {
             rider?.failed(); // no next attempt soon: the settlements are written on their own
-            return { deliveries: [], wakeAt, outpaced };
+            return { deliveries: [], wakeAt: look.wakeAt, outpaced };
           }
         }
         // Riders wait for the next attempt.
@@ -349,41 +190,294 @@ export class Claimer {
         continue;
       }
       rider?.committed(result.versionstamp);
-      if (trimmed.length > 0) reportTrimmed(this.stats, group, trimmed);
-      for (const [s, c] of cursors) {
-        this.#cursors.set(`${group}\u0000${s}`, {
-          seq: c.to[0],
-          from: c.to[1],
-          versionstamp: result.versionstamp,
-        });
+      if (look.trimmed.length > 0) reportTrimmed(this.stats, group, look.trimmed);
+      const deliveries = this.#claimed(group, look, leases, result.versionstamp);
+      if (deliveries.length > 0) {
+        const keyed = look.holds.size > 0 || look.unparked.length > 0;
+        return { deliveries, wakeAt: look.wakeAt, ...(keyed ? { keyed: true as const } : {}) };
       }
-      for (const r of replaced) {
-        if (r.key[1] === "lease") {
-          this.book.delete(group, r.restStream!, r.key[4] as number, r.key[5] as string);
-        }
-      }
-      const deliveries: Delivery[] = [];
-      const byKey = new Map<string, { stream: string; first: number; lease: Lease }>();
-      for (const l of leases.values()) {
-        this.book.set(group, l.stream, l.first, {
-          versionstamp: result.versionstamp,
-          lease: l.lease,
-        });
-        byKey.set(`${l.stream}\u0000${l.lease.a}`, l);
-      }
-      let held: { stream: string; first: number; lease: Lease } | undefined;
-      for (const c of found) {
-        if (!c.has) continue;
-        if (held?.stream !== c.stream || held.lease.a !== c.attempt) {
-          held = byKey.get(`${c.stream}\u0000${c.attempt}`)!;
-        }
-        deliveries.push(
-          toDelivery(c.stream, held.first, c.seq, held.lease.t, c.attempt, c.value),
-        );
-      }
-      if (deliveries.length > 0) return { deliveries, wakeAt };
     }
     return { deliveries: [], wakeAt: Date.now() };
+  }
+
+  /** Looks for due retries, expired leases and new events, in that order. */
+  async #look(
+    group: string,
+    order: readonly string[],
+    max: number,
+    leaseMs: number,
+  ): Promise<Look> {
+    const look: Look = {
+      now: Date.now(),
+      wakeAt: Infinity,
+      found: [],
+      replaced: [],
+      taken: new Set(),
+      cursors: new Map(),
+      holds: new Map(),
+      parked: [],
+      unparked: [],
+      trimmed: [],
+    };
+    await this.#lookRetries(look, group, order, max);
+    await this.#lookLeases(look, group, order, max, leaseMs);
+    if (look.found.length < max) await this.#lookNew(look, group, order, max);
+    return look;
+  }
+
+  /** Adds a candidate found by number (a retry or an expired lease) unless already found. */
+  #add(look: Look, c: Candidate): void {
+    const k = `${c.stream}\u0000${c.seq}`;
+    if (look.taken.has(k)) return;
+    look.taken.add(k);
+    look.found.push(c);
+  }
+
+  /**
+   * Due retries. They are looked for when one may be due: this process knows of the ones it
+   * wrote; other processes' ones are seen within RETRY_SCAN_MAX_MS.
+   */
+  async #lookRetries(look: Look, group: string, order: readonly string[], max: number) {
+    const { now } = look;
+    const scanned = order.filter((s) => now >= (this.#retryScanAt.get(`${group}\u0000${s}`) ?? 0));
+    for (const s of order) {
+      if (!scanned.includes(s)) {
+        look.wakeAt = Math.min(look.wakeAt, this.#retryScanAt.get(`${group}\u0000${s}`)!);
+      }
+    }
+    const limit = Math.min(max, CHECK_BUDGET) + 1;
+    const retries = await Promise.all(
+      scanned.map((s) =>
+        list<RetryEntry>(this.stats, this.kv, { prefix: retryPrefix(group, s) }, { limit })
+      ),
+    );
+    scanned.forEach((s, i) => {
+      const scanKey = `${group}\u0000${s}`;
+      let next = now + RETRY_SCAN_MAX_MS;
+      if (retries[i].length === limit) next = now;
+      this.#retryScanAt.set(scanKey, next);
+      look.wakeAt = Math.min(look.wakeAt, next);
+      for (const e of retries[i]) {
+        const due = e.key[4] as number;
+        if (due > now) {
+          look.wakeAt = Math.min(look.wakeAt, due);
+          this.#retryScanAt.set(scanKey, Math.min(next, due));
+          break;
+        }
+        if (look.found.length >= max || look.replaced.length >= CHECK_BUDGET) {
+          look.wakeAt = now;
+          this.#retryScanAt.set(scanKey, now);
+          break;
+        }
+        const v = e.value;
+        const copy = v.env !== undefined || v.m === true;
+        const entry = { key: e.key, versionstamp: e.versionstamp };
+        look.replaced.push(entry);
+        this.#add(look, {
+          stream: s,
+          seq: e.key[5] as number,
+          attempt: v.a + 1,
+          value: copy ? (v.env ?? v.raw) : undefined,
+          has: copy,
+          entry,
+          ...(v.r ? { redriven: true as const } : {}),
+          ...(v.p !== undefined ? { parked: v.p } : {}),
+        });
+      }
+    });
+  }
+
+  /** Deliveries whose lease expired, looked for when one may have. */
+  async #lookLeases(
+    look: Look,
+    group: string,
+    order: readonly string[],
+    max: number,
+    leaseMs: number,
+  ) {
+    const { now } = look;
+    for (const s of order) {
+      const scanKey = `${group}\u0000${s}`;
+      const scanAt = this.#leaseScanAt.get(scanKey) ?? 0;
+      if (look.found.length >= max || look.replaced.length >= CHECK_BUDGET || now < scanAt) {
+        look.wakeAt = Math.min(look.wakeAt, scanAt);
+        continue;
+      }
+      const leases = await list<Lease>(this.stats, this.kv, { prefix: leasePrefix(group, s) });
+      let next = now + Math.min(leaseMs, LEASE_SCAN_MAX_MS);
+      for (const e of leases) {
+        if (e.value.u > now) {
+          next = Math.min(next, e.value.u);
+          continue;
+        }
+        if (look.found.length >= max || look.replaced.length >= CHECK_BUDGET) {
+          next = now;
+          continue;
+        }
+        const room = max - look.found.length;
+        const take = e.value.m.slice(0, room);
+        const rest = e.value.m.slice(room);
+        look.replaced.push({
+          key: e.key,
+          versionstamp: e.versionstamp,
+          rest: rest.length > 0 ? { ...e.value, m: rest } : undefined,
+          restStream: s,
+        });
+        for (const seq of take) {
+          this.#add(look, { stream: s, seq, attempt: e.value.a + 1, has: false });
+        }
+        if (rest.length > 0) next = now;
+      }
+      this.#leaseScanAt.set(scanKey, next);
+      look.wakeAt = Math.min(look.wakeAt, next);
+    }
+  }
+
+  /** New events after the group's cursors, up to `max` candidates in all. */
+  async #lookNew(look: Look, group: string, order: readonly string[], max: number) {
+    const room = max - look.found.length;
+    const states = await Promise.all(order.map((s) => this.#cursor(group, s)));
+    // Where the last look could take only so many keys, reading a full claim's worth of events
+    // would mostly read (and decode) events left for the next look.
+    const roomOf = (s: string) =>
+      this.#keyedCut.has(`${group}\u0000${s}`) ? Math.min(room, KEYED_READ) : room;
+    const news = await Promise.all(order.map((s, i) => this.#readNew(s, states[i], roomOf(s))));
+    // New events come after the cursor, and retries and expired leases name events at or
+    // before it, so only a look that found some of those needs `#add`'s duplicate check.
+    const push = look.replaced.length === 0
+      ? (c: Candidate) => look.found.push(c)
+      : (c: Candidate) => this.#add(look, c);
+    order.forEach((s, i) => {
+      const from = states[i];
+      let to: Cursor | undefined;
+      // Events after the cursor that retention deleted before this group read them.
+      const skipped = news[i].length > 0 ? news[i][0].first - from.seq - 1 : 0;
+      if (skipped > 0) look.trimmed.push({ stream: s, unread: skipped, due: 0 });
+      entries: for (const e of news[i]) {
+        const values = eventsOf(e.value);
+        const last = e.first + values.length - 1;
+        for (let j = 0; j < values.length; j++) {
+          const seq = e.first + j;
+          if (seq <= from.seq) continue;
+          if (look.found.length >= max) break entries;
+          to = [seq, seq === last ? seq + 1 : e.first];
+          push({ stream: s, seq, attempt: 1, value: values[j], has: true, to });
+        }
+      }
+      if (to) look.cursors.set(s, { from, to });
+    });
+  }
+
+  /** Retries and expired leases name events by number: reads the ones without a copy. */
+  async #readMissing(look: Look, group: string): Promise<void> {
+    const unparked = look.found.filter((c) => c.parked !== undefined);
+    const reads = [];
+    for (let i = 0; i < unparked.length; i += LIMITS.getMany) {
+      const part = unparked.slice(i, i + LIMITS.getMany);
+      reads.push(
+        getMany(this.stats, this.kv, part.map((c) => parkKey(group, c.stream, c.parked!, c.seq))),
+      );
+    }
+    (await Promise.all(reads)).flat().forEach((e, i) => {
+      const c = unparked[i];
+      c.has = e.versionstamp !== null;
+      c.value = e.value;
+      look.unparked.push(e.key);
+    });
+    const missing = look.found.filter((c) => !c.has && c.parked === undefined);
+    for (const s of new Set(missing.map((c) => c.stream))) {
+      const mine = missing.filter((c) => c.stream === s);
+      const values = await eventsAt(this.kv, this.stats, s, mine.map((c) => c.seq));
+      let gone = 0;
+      for (const c of mine) {
+        c.has = values.has(c.seq); // trimmed by retention: counted and reported after the claim
+        c.value = values.get(c.seq);
+        if (!c.has) gone++;
+      }
+      if (gone > 0) look.trimmed.push({ stream: s, unread: 0, due: gone });
+    }
+  }
+
+  /** One lease per stream and attempt number, keyed by its first sequence number. */
+  #leasesOf(look: Look, consumer: string, leaseMs: number): Map<string, NewLease> {
+    const until = Date.now() + leaseMs;
+    const leases = new Map<string, NewLease>();
+    let l: NewLease | undefined;
+    for (const c of look.found) {
+      if (!c.has) continue;
+      // Candidates come in runs of one stream and attempt: look up only when the run changes.
+      if (l?.stream === c.stream && l.lease.a === c.attempt) {
+        l.lease.m.push(c.seq);
+        continue;
+      }
+      const k = `${c.stream}\u0000${c.attempt}`;
+      l = leases.get(k);
+      if (!l) {
+        l = {
+          stream: c.stream,
+          first: c.seq,
+          lease: { t: newToken(), u: until, a: c.attempt, c: consumer, m: [] },
+        };
+        leases.set(k, l);
+      }
+      l.lease.m.push(c.seq);
+    }
+    for (const l of leases.values()) {
+      l.lease.m.sort((a, b) => a - b);
+      l.first = l.lease.m[0];
+    }
+    return leases;
+  }
+
+  /**
+   * After a lost race: forgets what the failed checks relied on (only that: with several
+   * consumers in a group this happens on most claims, and every forgotten cache is one more read
+   * on the next attempt).
+   */
+  #forgetLost(group: string, look: Look): void {
+    this.stats.claimConflicts++;
+    for (const s of look.cursors.keys()) this.#cursors.delete(`${group}\u0000${s}`);
+    for (const r of look.replaced) {
+      const s = r.key[3] as string;
+      if (r.key[1] === "lease") this.#leaseScanAt.delete(`${group}\u0000${s}`);
+      else this.#retryScanAt.delete(`${group}\u0000${s}`);
+    }
+    for (const h of look.holds.values()) this.holds.delete(group, h.stream, h.key);
+  }
+
+  /** Records what a committed claim changed, and makes its deliveries. */
+  #claimed(
+    group: string,
+    look: Look,
+    leases: Map<string, NewLease>,
+    versionstamp: string,
+  ): Delivery[] {
+    for (const [s, c] of look.cursors) {
+      this.#cursors.set(`${group}\u0000${s}`, { seq: c.to[0], from: c.to[1], versionstamp });
+    }
+    for (const r of look.replaced) {
+      if (r.key[1] === "lease") {
+        this.book.delete(group, r.restStream!, r.key[4] as number, r.key[5] as string);
+      }
+    }
+    for (const h of look.holds.values()) {
+      this.holds.set(group, h.stream, h.key, { versionstamp, hold: h.hold });
+    }
+    const byKey = new Map<string, NewLease>();
+    for (const l of leases.values()) {
+      this.book.set(group, l.stream, l.first, { versionstamp, lease: l.lease });
+      byKey.set(`${l.stream}\u0000${l.lease.a}`, l);
+    }
+    const deliveries: Delivery[] = [];
+    let held: NewLease | undefined;
+    for (const c of look.found) {
+      if (!c.has) continue;
+      if (held?.stream !== c.stream || held.lease.a !== c.attempt) {
+        held = byKey.get(`${c.stream}\u0000${c.attempt}`)!;
+      }
+      deliveries.push(toDelivery(c.stream, held.first, c.seq, held.lease.t, c.attempt, c.value));
+    }
+    return deliveries;
   }
 
   /**
@@ -419,25 +513,31 @@ export class Claimer {
     return out;
   }
 
-  /** Commits a claim: cursors moved, entries replaced, leases written, settlements riding. */
+  /** Commits a claim: cursors moved, entries replaced, holds and leases written, riders. */
   #commitClaim(
     group: string,
-    cursors: Map<string, { from: CursorState; to: Cursor }>,
-    replaced: Replaced[],
-    leases: Map<string, { stream: string; first: number; lease: Lease }>,
+    look: Look,
+    leases: Map<string, NewLease>,
     rider: Rider | undefined,
   ): Promise<Deno.KvCommitResult | Deno.KvCommitError> {
     return commit(this.stats, this.kv, (op) => {
       rider?.build(op);
-      for (const [s, c] of cursors) {
+      for (const [s, c] of look.cursors) {
         op.check({ key: cursorKey(group, s), versionstamp: c.from.versionstamp });
         op.set(cursorKey(group, s), c.to);
       }
-      for (const r of replaced) {
+      for (const r of look.replaced) {
         op.check({ key: r.key, versionstamp: r.versionstamp });
         op.delete(r.key);
         if (r.rest) op.set(leaseKey(group, r.restStream!, r.rest.m[0], r.rest.t), r.rest);
       }
+      for (const h of look.holds.values()) {
+        const key = holdKey(group, h.stream, h.key);
+        op.check({ key, versionstamp: h.versionstamp });
+        op.set(key, h.hold);
+      }
+      for (const p of look.parked) op.set(parkKey(group, p.stream, p.key, p.seq), p.value);
+      for (const k of look.unparked) op.delete(k);
       for (const l of leases.values()) {
         op.set(leaseKey(group, l.stream, l.first, l.lease.t), l.lease);
       }
@@ -530,15 +630,6 @@ export class Claimer {
   }
 }
 
-/** Events of a stream that retention deleted before a group handled them. */
-interface Trimmed {
-  stream: string;
-  /** New events after the group's cursor. */
-  unread: number;
-  /** Retries that were due and leases that expired. */
-  due: number;
-}
-
 /** Counts what retention took from a group before it was handled, and says so. */
 function reportTrimmed(stats: KvStats, group: string, trimmed: readonly Trimmed[]): void {
   for (const t of trimmed) {
@@ -549,9 +640,10 @@ function reportTrimmed(stats: KvStats, group: string, trimmed: readonly Trimmed[
       t.unread > 0 ? `${t.unread} unread events` : "",
       t.due > 0 ? `${t.due} due retries or expired leases` : "",
     ].filter(Boolean).join(" and ");
-    console.warn(
-      `herald[${group}]: retention deleted ${what} of stream "${t.stream}" before this group ` +
-        `handled them (${stats.trimmedByGroup[group]} in all); keep events longer or add consumers`,
+    log.warn(
+      `retention deleted ${what} of stream "${t.stream}" before this group handled them; ` +
+        "keep events longer or add consumers",
+      { group, stream: t.stream, trimmed_in_all: stats.trimmedByGroup[group] },
     );
   }
 }

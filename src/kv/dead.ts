@@ -76,7 +76,8 @@ async function move(kv: Deno.Kv, stats: KvStats, group: string, ids: string[]): 
     const result = await commit(stats, kv, (op) => {
       for (const e of present) {
         const d = e.value;
-        const retry: RetryEntry = { a: 0 };
+        // `r`: it takes its key again when claimed (see keyhold.ts).
+        const retry: RetryEntry = { a: 0, r: true };
         if (d.envelope !== undefined) retry.env = d.envelope;
         else {
           retry.raw = d.raw;

@@ -6,9 +6,12 @@
  *
  * @module
  */
+import { defaultLogger } from "../telemetry/log.ts";
 import type { DeadEntry } from "./keys.ts";
 import { deadPrefix } from "./keys.ts";
 import { commit, get, type KvStats, list } from "./store.ts";
+
+const log = defaultLogger("herald");
 
 /** The key of a group's dead-letter counter (outside `deadPrefix`, so lists never see it). */
 export const deadCountKey = (group: string): Deno.KvKey => ["herald", "deadn", group];
@@ -49,7 +52,7 @@ export class DeadBound {
     }
     const p = this.trim(group)
       .catch((err) => {
-        console.warn(`herald[${group}]: trimming dead letters failed (${(err as Error).message})`);
+        log.warn("trimming dead letters failed", { group, error: err });
       })
       .finally(() => {
         this.#running.delete(group);
@@ -86,9 +89,10 @@ export class DeadBound {
     }
     if (deleted > 0) {
       this.stats.deadTrimmed += deleted;
-      console.warn(
-        `herald[${group}]: deleted the ${deleted} oldest dead letters, past deadLetterMaxLen ` +
-          `(${this.max}); redrive or purge them sooner to keep them`,
+      log.warn(
+        `deleted the ${deleted} oldest dead letters, past deadLetterMaxLen (${this.max}); ` +
+          "redrive or purge them sooner to keep them",
+        { group, dead_trimmed_in_all: this.stats.deadTrimmed },
       );
     }
     return deleted;

@@ -187,9 +187,15 @@ export class KvInspector {
   }
 
   async deleteGroup(group: string, stream?: string): Promise<boolean> {
+    // Cursors, leases, retries, and the key-order holds and parked events.
     const prefixes: Deno.KvKey[] = stream === undefined
-      ? [["herald", "cur", group], ["herald", "lease", group], ["herald", "retry", group]]
-      : [leasePrefix(group, stream), retryPrefix(group, stream)];
+      ? ["cur", "lease", "retry", "hold", "park"].map((part) => ["herald", part, group])
+      : [
+        leasePrefix(group, stream),
+        retryPrefix(group, stream),
+        ["herald", "hold", group, stream],
+        ["herald", "park", group, stream],
+      ];
     if (stream === undefined) prefixes.push(deadPrefix(group), seenPrefix(group));
     const keys: Deno.KvKey[] = [];
     if (stream !== undefined) {

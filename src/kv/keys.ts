@@ -9,8 +9,15 @@
  *   the deliveries one claim handed out together (one write per batch, not per event).
  * - `["herald", "retry", group, stream, dueMs, seq]` → {@linkcode RetryEntry}.
  * - `["herald", "dead", group, id]` → {@linkcode DeadEntry}.
+ * - `["herald", "hold", group, stream, key]` → {@linkcode KeyHold}: the event holding a key in a
+ *   group (see "Key order" in `backend.ts`), and how many wait behind it.
+ * - `["herald", "park", group, stream, key, seq]` → the envelope of an event waiting for its key;
+ *   the claim that hands it out deletes it.
  * - `["herald", "dedupe", eventId]` → 1, expiring after a day.
  * - `["herald", "lock", name]` → {@linkcode LockEntry}, expiring with the lock.
+ * - `["herald", "corr", correlationId, eventId]` → `[stream, seq]`: the correlation index, written
+ *   with the append and deleted when retention trims the event.
+ * - `["herald", "cev", eventId]` → correlation id, for events that do not start their chain.
  *
  * @module
  */
@@ -48,6 +55,23 @@ export interface RetryEntry {
   raw?: unknown;
   /** Set when the copy is a malformed entry. */
   m?: true;
+  /** Set by redrive: the event takes its key again (or waits behind it) when claimed. */
+  r?: true;
+  /** Set when the event was parked behind this key: its copy is under `parkKey`. */
+  p?: string;
+}
+
+/** A key held in a group: by which event, and how many events of the key are parked. */
+export interface KeyHold {
+  /** The sequence number of the event holding the key. */
+  s: number;
+  /** How many events wait under `parkPrefix` for the key. */
+  w: number;
+  /**
+   * The sequence numbers of the first of them, ascending (up to `QUEUE_MAX` in keyhold.ts):
+   * freeing the key needs no read while they last.
+   */
+  q?: number[];
 }
 
 /** A dead letter as stored. */
@@ -100,8 +124,52 @@ export const retryKey = (group: string, stream: string, due: number, seq: number
 ];
 export const deadPrefix = (group: string): Deno.KvKey => [P, "dead", group];
 export const deadKey = (group: string, id: string): Deno.KvKey => [P, "dead", group, id];
+export const holdKey = (group: string, stream: string, key: string): Deno.KvKey => [
+  P,
+  "hold",
+  group,
+  stream,
+  key,
+];
+export const parkPrefix = (group: string, stream: string, key: string): Deno.KvKey => [
+  P,
+  "park",
+  group,
+  stream,
+  key,
+];
+export const parkKey = (group: string, stream: string, key: string, seq: number): Deno.KvKey => [
+  P,
+  "park",
+  group,
+  stream,
+  key,
+  seq,
+];
 export const dedupeKey = (id: string): Deno.KvKey => [P, "dedupe", id];
 export const lockKey = (name: string): Deno.KvKey => [P, "lock", name];
+export const corrPrefix = (correlationId: string): Deno.KvKey => [P, "corr", correlationId];
+export const corrKey = (correlationId: string, eventId: string): Deno.KvKey => [
+  P,
+  "corr",
+  correlationId,
+  eventId,
+];
+export const causedKey = (eventId: string): Deno.KvKey => [P, "cev", eventId];
+
+/** The correlation index's entries for an event numbered `seq`. */
+export function indexWrites(e: Envelope, seq: number): [Deno.KvKey, unknown][] {
+  const writes: [Deno.KvKey, unknown][] = [[corrKey(e.correlationid, e.id), [e.stream, seq]]];
+  if (e.correlationid !== e.id) writes.push([causedKey(e.id), e.correlationid]);
+  return writes;
+}
+
+/** The keys {@linkcode indexWrites} wrote for an event. */
+export function indexKeys(e: Envelope): Deno.KvKey[] {
+  const keys = [corrKey(e.correlationid, e.id)];
+  if (e.correlationid !== e.id) keys.push(causedKey(e.id));
+  return keys;
+}
 
 /** What a delivery's ref names: its lease, its event, and the claim's token. */
 export interface Ref {

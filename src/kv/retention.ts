@@ -5,8 +5,11 @@
  *
  * @module
  */
+import { defaultLogger } from "../telemetry/log.ts";
+import { envelopeProblem } from "../envelope.ts";
+import type { Envelope } from "../envelope.ts";
 import { lastOf, unpack } from "./chunks.ts";
-import { eventPrefix, seqKey } from "./keys.ts";
+import { eventPrefix, indexKeys, seqKey } from "./keys.ts";
 import { DEFAULT_MAX_LENGTH, type KvOptions, type RetentionOptions } from "./options.ts";
 import { commit, get, type KvStats, list } from "./store.ts";
 import { timeOf } from "./subscribe.ts";
@@ -18,6 +21,10 @@ import { timeOf } from "./subscribe.ts";
  */
 const FIRST_PAGE = 16;
 const MAX_PAGE = 500;
+/** Keys deleted per atomic operation (Deno KV allows 1,000 mutations). */
+const DELETES = 900;
+
+const log = defaultLogger("herald");
 /** The least time between two automatic trims of one stream, in milliseconds. */
 const AUTO_TRIM_MS = 1_000;
 
@@ -60,7 +67,7 @@ export class Trimmer {
       if (!this.limitsOf(s) || now - (this.#lastAuto.get(s) ?? 0) < AUTO_TRIM_MS) continue;
       this.#lastAuto.set(s, now);
       const p = this.trim(s).catch((err) => {
-        console.warn(`herald: trimming stream "${s}" failed (${(err as Error).message})`);
+        log.warn("trimming a stream failed", { stream: s, error: err });
       });
       this.#running.add(p);
       p.finally(() => this.#running.delete(p));
@@ -92,7 +99,9 @@ export class Trimmer {
     for (let limit = FIRST_PAGE;; limit = Math.min(MAX_PAGE, limit * 2)) {
       const page = await list(this.stats, this.kv, { prefix: eventPrefix(stream) }, { limit });
       const doomed: Deno.KvKey[] = [];
-      // Whole entries go (an append's chunk together), once their newest event may go.
+      const keys: Deno.KvKey[] = [];
+      // Whole entries go (an append's chunk together), once their newest event may go; their
+      // correlation index entries go first, so no index entry outlives its event for long.
       for (const e of page) {
         const first = e.key[3];
         if (typeof first !== "number") break;
@@ -103,11 +112,18 @@ export class Trimmer {
           break;
         }
         doomed.push(e.key);
+        for (const [, v] of unpack(first, e.value)) {
+          if (!envelopeProblem(v)) keys.push(...indexKeys(v as Envelope));
+        }
+        keys.push(e.key);
       }
       if (doomed.length === 0) return deleted;
-      await commit(this.stats, this.kv, (op) => {
-        for (const k of doomed) op.delete(k);
-      });
+      for (let i = 0; i < keys.length; i += DELETES) {
+        const part = keys.slice(i, i + DELETES);
+        await commit(this.stats, this.kv, (op) => {
+          for (const k of part) op.delete(k);
+        });
+      }
       deleted += doomed.length;
       if (doomed.length < page.length) return deleted;
     }

@@ -11,13 +11,27 @@
  * @module
  */
 import type { Delivery, Settlement } from "../backend.ts";
-import { deadKey, type Lease, leaseKey, parseRef, type RetryEntry, retryKey } from "./keys.ts";
+import {
+  deadKey,
+  holdKey,
+  type KeyHold,
+  type Lease,
+  leaseKey,
+  parkPrefix,
+  parseRef,
+  type RetryEntry,
+  retryKey,
+} from "./keys.ts";
+import { type HoldBook, type KnownHold, QUEUE_MAX, readHolds } from "./keyhold.ts";
 import type { LeaseBook } from "./leases.ts";
 import { deadEntry, deadSize, trimError } from "./dead_entry.ts";
 import { countDead } from "./dead_bound.ts";
-import { commit, getMany, type KvStats } from "./store.ts";
+import { commit, getMany, type KvStats, list } from "./store.ts";
 
-/** Leases rewritten per atomic operation: one check each, within Deno KV's 100. */
+/**
+ * Checks per atomic operation, within Deno KV's 100: one for each lease rewritten, and one for
+ * each key an ack or dead letter frees.
+ */
 const CHUNK = 90;
 /** Bytes of dead letters per atomic operation, under Deno KV's 800 KiB. */
 const DEAD_BYTES_PER_OP = 600_000;
@@ -97,6 +111,16 @@ interface Change {
   versionstamp?: string;
   lease?: Lease;
   bytes: number;
+  /** Keys its acks and dead letters free, by sequence number. */
+  frees: Map<number, string>;
+  /** The holds of those keys, as known before planning. */
+  holds: Map<number, Free>;
+}
+
+/** What freeing a key involves: its hold, and the first event parked behind it. */
+interface Free extends KnownHold {
+  /** The parked events' numbers read, when the hold's own list ran out. */
+  more?: number[];
 }
 
 /** Writes settlements and extensions; one per backend. */
@@ -113,6 +137,7 @@ export class LeaseWriter {
     private readonly kv: Deno.Kv,
     private readonly stats: KvStats,
     private readonly book: LeaseBook,
+    private readonly holdBook: HoldBook,
     private readonly onRequeued: (group: string, stream: string) => void,
   ) {}
 
@@ -124,7 +149,10 @@ export class LeaseWriter {
     await new Promise<Delivery[]>((resolve, reject) => {
       if (this.#held.length === 0) this.#heldSince = performance.now();
       this.#held.push({ kind: "settle", group, settlements, resolve, reject });
-      this.#holdTimer ??= setTimeout(() => this.#release(), HOLD_MS);
+      // Freeing a key is written at once: the key's next event waits for it, and a claim that
+      // finds nothing else to take never commits to carry it.
+      if (settlements.some(freesKey)) this.#release();
+      else this.#holdTimer ??= setTimeout(() => this.#release(), HOLD_MS);
     });
   }
 
@@ -151,7 +179,7 @@ export class LeaseWriter {
     if (this.#held.length === 0) return undefined;
     const ops = this.#held;
     const { changes } = this.#changesOf(ops);
-    if (changes.length === 0 || changes.length > maxChecks) return undefined;
+    if (changes.length === 0 || checksOf(changes) > maxChecks) return undefined;
     let mutations = 0;
     let bytes = 0;
     for (const c of changes) {
@@ -159,7 +187,14 @@ export class LeaseWriter {
       if (!held || avoid.has(JSON.stringify(c.key))) return undefined;
       c.versionstamp = held.versionstamp;
       c.lease = held.lease;
-      mutations += c.settles.size + 1;
+      // Keys freed ride only when this process knows their holds and nothing is parked.
+      for (const [seq, key] of c.frees) {
+        const known = this.holdBook.get(c.group, c.stream, key);
+        if (known?.hold?.s !== seq || needsList(known.hold)) return undefined;
+        if (avoid.has(JSON.stringify(holdKey(c.group, c.stream, key)))) return undefined;
+        c.holds.set(seq, known);
+      }
+      mutations += c.settles.size + c.frees.size + 1;
       bytes += c.bytes;
     }
     if (mutations > RIDER_MUTATIONS || bytes > RIDER_BYTES) return undefined;
@@ -177,6 +212,10 @@ export class LeaseWriter {
         for (const op of ops) op.resolve([]);
       },
       failed: (nextAttemptInMs) => {
+        // A hold of ours may be what failed the claim: read them when written.
+        for (const c of changes) {
+          for (const key of c.frees.values()) this.holdBook.delete(c.group, c.stream, key);
+        }
         // Held back once only: a check of ours that keeps failing must not fail claims.
         if (
           nextAttemptInMs === undefined || ops.some((op) => op.kind === "settle" && op.rode)
@@ -251,14 +290,20 @@ export class LeaseWriter {
     const { changes, lost } = this.#changesOf(ops);
     let chunk: Change[] = [];
     let bytes = 0;
-    for (const c of changes) {
-      if (chunk.length >= CHUNK || (chunk.length > 0 && bytes + c.bytes > DEAD_BYTES_PER_OP)) {
+    let checks = 0;
+    for (const c of changes.flatMap(split)) {
+      const full = checks + checksOf([c]) > CHUNK ||
+        bytes + c.bytes > DEAD_BYTES_PER_OP ||
+        chunk.some((o) => o.key === c.key); // parts of one lease go in turn
+      if (chunk.length > 0 && full) {
         await this.#write(chunk);
         chunk = [];
         bytes = 0;
+        checks = 0;
       }
       chunk.push(c);
       bytes += c.bytes;
+      checks += checksOf([c]);
     }
     if (chunk.length > 0) await this.#write(chunk);
     return lost;
@@ -283,6 +328,8 @@ export class LeaseWriter {
           settles: new Map(),
           extends: [],
           bytes: 0,
+          frees: new Map(),
+          holds: new Map(),
         };
         changes.set(id, c);
       }
@@ -295,6 +342,11 @@ export class LeaseWriter {
           const r = change(op.group, s.delivery);
           if (!r || r.c.settles.has(r.seq)) continue;
           r.c.settles.set(r.seq, s);
+          const key = s.delivery.envelope?.key;
+          if (typeof key === "string") {
+            if (s.outcome === "ack" || s.outcome === "dead") r.c.frees.set(r.seq, key);
+            else r.c.bytes += deadSize(s.delivery); // a retry keeps a copy (see #plan)
+          }
           if (s.outcome === "dead") r.c.bytes += deadSize(s.delivery);
         }
       } else {
@@ -338,6 +390,7 @@ export class LeaseWriter {
         return false;
       });
       if (live.length === 0) return;
+      await this.#knowHolds(live, attempt > 0);
       const plan = this.#plan(live, Date.now());
       const result = await commit(this.stats, this.kv, plan.build);
       if (result.ok) {
@@ -353,6 +406,7 @@ export class LeaseWriter {
   #plan(changes: Change[], now: number): Plan {
     const next = new Map<Change, Lease | null>();
     const requeued = new Set<Change>();
+    const holds: Plan["holds"] = [];
     const ops: ((op: Deno.AtomicOperation) => void)[] = [];
     for (const c of changes) {
       const lease = c.lease!;
@@ -368,12 +422,22 @@ export class LeaseWriter {
           const entry: RetryEntry = release
             ? { a: lease.a - 1 }
             : { a: lease.a, e: trimError(s.error) };
+          // A keyed event keeps its key while it waits: a copy, so retention cannot lose it.
+          const env = s.delivery.envelope;
+          if (typeof env?.key === "string") entry.env = env;
           const k = retryKey(c.group, c.stream, release ? now : now + Math.max(0, s.delayMs), seq);
           ops.push((op) => op.set(k, entry));
         } else if (s.outcome === "dead") {
           const d = deadEntry(seq, s.delivery, lease.a, s.error);
           const k = deadKey(c.group, d.id);
           ops.push((op) => countDead(op.set(k, d), c.group, 1));
+        }
+        const free = c.frees.has(seq) && s.outcome !== "retry" && s.outcome !== "release"
+          ? this.#free(c, seq, now, ops)
+          : undefined;
+        if (free) {
+          holds.push(free);
+          if (free.hold) requeued.add(c);
         }
       }
       if (members.size === 0) {
@@ -388,14 +452,88 @@ export class LeaseWriter {
     return {
       next,
       requeued,
+      holds,
       build: (op) => {
         for (const add of ops) add(op);
       },
     };
   }
 
+  /**
+   * Plans freeing the key that the event `seq` of `c` held: the hold goes, or passes to the
+   * first event parked behind it, which becomes ready for any consumer (attempt 0, so it is
+   * handed out as attempt 1).
+   *
+   * @returns the hold's new state, or `undefined` when the event did not hold its key.
+   */
+  #free(
+    c: Change,
+    seq: number,
+    now: number,
+    ops: ((op: Deno.AtomicOperation) => void)[],
+  ): Plan["holds"][number] | undefined {
+    const key = c.frees.get(seq)!;
+    const known = c.holds.get(seq);
+    if (!known?.hold || known.hold.s !== seq) return undefined;
+    const k = holdKey(c.group, c.stream, key);
+    ops.push((op) => op.check({ key: k, versionstamp: known.versionstamp }));
+    const queue = known.hold.q?.length ? known.hold.q : known.more ?? [];
+    if (known.hold.w === 0 || queue.length === 0) {
+      ops.push((op) => op.delete(k));
+      return { group: c.group, stream: c.stream, key, hold: null };
+    }
+    const [next, ...rest] = queue;
+    const hold: KeyHold = { s: next, w: known.hold.w - 1, q: rest };
+    const entry: RetryEntry = { a: 0, p: key };
+    ops.push((op) => {
+      op.set(k, hold);
+      op.set(retryKey(c.group, c.stream, now, next), entry);
+    });
+    return { group: c.group, stream: c.stream, key, hold };
+  }
+
+  /**
+   * Learns the holds of the keys the changes free, and the event parked first behind each: from
+   * what this process knows, or (with `read`, or when it knows nothing) read now.
+   */
+  async #knowHolds(changes: Change[], read: boolean): Promise<void> {
+    const toRead: { c: Change; seq: number; key: string }[] = [];
+    for (const c of changes) {
+      c.holds.clear();
+      for (const [seq, key] of c.frees) {
+        // Known to name another holder: this process's record is older than the event (handed
+        // the key by another process), so read it.
+        const known = read ? undefined : this.holdBook.get(c.group, c.stream, key);
+        if (known?.hold?.s === seq) c.holds.set(seq, known);
+        else toRead.push({ c, seq, key });
+      }
+    }
+    const byScope = Map.groupBy(toRead, (r) => `${r.c.group}\u0000${r.c.stream}`);
+    await Promise.all([...byScope.values()].map(async (rs) => {
+      const { group, stream } = rs[0].c;
+      const holds = await readHolds(this.kv, this.stats, group, stream, rs.map((r) => r.key));
+      rs.forEach((r, i) => r.c.holds.set(r.seq, holds[i]));
+    }));
+    // A hold whose list of parked events ran out (more were parked than it lists): read them.
+    await Promise.all(changes.flatMap((c) =>
+      [...c.holds].map(async ([seq, known]) => {
+        if (known.hold?.s !== seq || !needsList(known.hold)) return;
+        const key = c.frees.get(seq)!;
+        const parked = await list(this.stats, this.kv, {
+          prefix: parkPrefix(c.group, c.stream, key),
+        }, { limit: QUEUE_MAX });
+        // The holder's own copy stays until the claim that handed it out deletes it.
+        const more = parked.map((e) => e.key[5] as number).filter((n) => n !== seq);
+        c.holds.set(seq, { ...known, more });
+      })
+    ));
+  }
+
   /** Records what a successful commit of `plan` changed. */
   #done(changes: Change[], plan: Plan, versionstamp: string): void {
+    for (const h of plan.holds) {
+      this.holdBook.set(h.group, h.stream, h.key, { versionstamp, hold: h.hold });
+    }
     for (const c of changes) {
       const lease = plan.next.get(c);
       if (lease) {
@@ -416,5 +554,52 @@ interface Plan {
   next: Map<Change, Lease | null>;
   /** The leases some of whose deliveries go back to be claimed again. */
   requeued: Set<Change>;
+  /** The holds it frees or passes on, and their new state (`null`: the key is free). */
+  holds: { group: string; stream: string; key: string; hold: KeyHold | null }[];
   build: (op: Deno.AtomicOperation) => void;
+}
+
+/** The checks writing `changes` takes: one per lease, and one per key freed (at most). */
+function checksOf(changes: readonly Change[]): number {
+  let n = 0;
+  for (const c of changes) n += 1 + c.frees.size;
+  return n;
+}
+
+/** The most keys one part of a lease's change frees, so each part fits in one operation. */
+const FREES_PER_PART = CHUNK - 10;
+
+/** Splits a change freeing many keys into parts written in turn (the lease's extension first). */
+function split(c: Change): Change[] {
+  if (c.frees.size <= FREES_PER_PART) return [c];
+  const parts: Change[] = [];
+  let part: Change | undefined;
+  for (const [seq, s] of c.settles) {
+    if (!part || part.frees.size >= FREES_PER_PART) {
+      part = { ...c, settles: new Map(), frees: new Map(), holds: new Map(), bytes: 0 };
+      if (parts.length > 0) {
+        part.extends = [];
+        part.extendTo = undefined;
+      }
+      parts.push(part);
+    }
+    part.settles.set(seq, s);
+    const key = c.frees.get(seq);
+    if (key !== undefined) part.frees.set(seq, key);
+    if (s.outcome === "dead" || (key === undefined && s.delivery.envelope?.key !== undefined)) {
+      part.bytes += deadSize(s.delivery);
+    }
+  }
+  return parts;
+}
+
+/** Whether freeing a hold needs its parked events listed: some wait, and it lists none. */
+function needsList(hold: KeyHold): boolean {
+  return hold.w > 0 && !(hold.q?.length);
+}
+
+/** Whether a settlement frees its event's key (an ack or dead letter of a keyed event). */
+function freesKey(s: Settlement): boolean {
+  return (s.outcome === "ack" || s.outcome === "dead") &&
+    typeof s.delivery.envelope?.key === "string";
 }

@@ -23,6 +23,7 @@ import type {
   PurgeOptions,
   StreamInfo,
 } from "../inspect.ts";
+import type { Trace, TraceOptions } from "../trace.ts";
 import { MemoryInspector } from "./inspect.ts";
 
 interface Entry {
@@ -46,6 +47,14 @@ interface Pending {
   value: unknown;
   attempt: number;
   due: number;
+  /** A redriven event: it takes its key again (or parks behind it) when claimed. */
+  redriven?: true;
+}
+
+/** A held key: the event holding it, and the events parked behind it in append order. */
+interface KeyHold {
+  seq: number;
+  parked: Pending[];
 }
 
 interface GroupState {
@@ -53,6 +62,8 @@ interface GroupState {
   leases: Map<string, Lease>;
   pending: Pending[];
   dead: Map<string, DeadLetter & { seq: number; n: number }>;
+  /** Keys held in the group, by `stream\nkey`. */
+  keys: Map<string, KeyHold>;
 }
 
 /**
@@ -93,6 +104,7 @@ export class MemoryBackend implements Backend {
       if (options.dedupe && this.#seen.has(e.id)) continue;
       this.#seen.add(e.id);
       this.appendRaw(e.stream, structuredClone(e));
+      this.#inspector.indexed(e, this.#streams.get(e.stream)!.at(-1)!.seq);
     }
     return Promise.resolve();
   }
@@ -159,7 +171,7 @@ export class MemoryBackend implements Backend {
       if (p.due > now) break;
       if (!streams.includes(p.stream)) continue;
       state.pending.splice(i--, 1);
-      lease(p);
+      if (!p.redriven || this.#hold(state, p)) lease(p);
     }
     for (const l of state.leases.values()) {
       if (out.length >= options.max) break;
@@ -171,8 +183,9 @@ export class MemoryBackend implements Backend {
       for (const e of entries) {
         if (out.length >= options.max) break;
         if (e.seq <= cursor) continue;
-        lease({ stream, seq: e.seq, value: e.value, attempt: 1 });
         cursor = e.seq;
+        const p = { stream, seq: e.seq, value: e.value, attempt: 1, due: now };
+        if (this.#hold(state, p)) lease(p);
       }
       state.cursors.set(stream, cursor);
     }
@@ -202,6 +215,7 @@ export class MemoryBackend implements Backend {
       if (!l) continue;
       state.leases.delete(`${l.stream}\n${l.seq}`);
       const { stream, seq, value } = l;
+      if (s.outcome === "ack" || s.outcome === "dead") this.#unhold(state, l);
       if (s.outcome === "retry") {
         state.pending.push({ stream, seq, value, attempt: l.attempt + 1, due: now + s.delayMs });
       } else if (s.outcome === "release") {
@@ -222,11 +236,8 @@ export class MemoryBackend implements Backend {
         });
       }
     }
-    if (settlements.some((s) => s.outcome === "release")) {
-      for (const wake of this.#wakers) {
-        wake();
-      }
-    }
+    // A release is claimable at once, and so is an event parked behind a key just freed.
+    for (const wake of this.#wakers) wake();
     return Promise.resolve();
   }
 
@@ -263,6 +274,11 @@ export class MemoryBackend implements Backend {
     });
   }
 
+  /** {@inheritDoc Tracer.trace} */
+  trace(id: string, options?: TraceOptions): Promise<Trace> {
+    return this.#sync(() => this.#inspector.trace(id, options));
+  }
+
   /** Reads a stream's events without claiming them. */
   peek(stream: string, options?: PeekOptions): Promise<PeekPage> {
     return this.#sync(() => this.#inspector.peek(stream, options));
@@ -277,7 +293,8 @@ export class MemoryBackend implements Backend {
       if (ids && !ids.includes(id)) continue;
       state.dead.delete(id);
       const value = d.envelope ?? d.raw;
-      state.pending.push({ stream: d.stream, seq: d.seq, value, attempt: 1, due: Date.now() });
+      const due = Date.now();
+      state.pending.push({ stream: d.stream, seq: d.seq, value, attempt: 1, due, redriven: true });
       moved++;
     }
     for (const wake of this.#wakers) wake();
@@ -317,10 +334,45 @@ export class MemoryBackend implements Backend {
   #group(group: string): GroupState {
     let state = this.#groups.get(group);
     if (!state) {
-      state = { cursors: new Map(), leases: new Map(), pending: [], dead: new Map() };
+      state = {
+        cursors: new Map(),
+        leases: new Map(),
+        pending: [],
+        dead: new Map(),
+        keys: new Map(),
+      };
       this.#groups.set(group, state);
     }
     return state;
+  }
+
+  /**
+   * Takes the key of an event about to be handed out; when an earlier event holds it, parks the
+   * event behind it (in append order) and says no. Unkeyed and malformed events are never held.
+   */
+  #hold(state: GroupState, p: Pending): boolean {
+    const key = keyOf(p.stream, p.value);
+    if (key === undefined) return true;
+    const hold = state.keys.get(key);
+    if (!hold) {
+      state.keys.set(key, { seq: p.seq, parked: [] });
+      return true;
+    }
+    const at = hold.parked.findIndex((q) => q.seq > p.seq);
+    const { redriven: _, ...parked } = p;
+    hold.parked.splice(at < 0 ? hold.parked.length : at, 0, parked);
+    return false;
+  }
+
+  /** Frees the key an acked or dead event held: the next parked event takes it, ready now. */
+  #unhold(state: GroupState, l: Lease): void {
+    const key = keyOf(l.stream, l.value);
+    const hold = key === undefined ? undefined : state.keys.get(key);
+    if (!hold || hold.seq !== l.seq) return;
+    const next = hold.parked.shift();
+    if (!next) return void state.keys.delete(key!);
+    hold.seq = next.seq;
+    state.pending.push({ ...next, due: Date.now() });
   }
 
   #held(state: GroupState, d: Delivery): Lease | undefined {
@@ -342,6 +394,12 @@ export class MemoryBackend implements Backend {
       signal?.addEventListener("abort", done, { once: true });
     });
   }
+}
+
+/** The key scope of a keyed event, `stream\nkey`; `undefined` when it has no key. */
+function keyOf(stream: string, value: unknown): string | undefined {
+  const key = (value as { key?: unknown } | null)?.key;
+  return typeof key === "string" && !envelopeProblem(value) ? `${stream}\n${key}` : undefined;
 }
 
 function toDelivery(

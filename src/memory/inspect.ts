@@ -20,6 +20,13 @@ import {
   type StreamEvent,
   type StreamInfo,
 } from "../inspect.ts";
+import {
+  type Reach,
+  type Trace,
+  type TracedEvent,
+  traceLimit,
+  type TraceOptions,
+} from "../trace.ts";
 
 /** A stored entry of a stream. */
 export interface MemoryEntry {
@@ -31,8 +38,8 @@ export interface MemoryEntry {
 /** What the inspector needs of a group's state. */
 export interface MemoryGroup {
   cursors: Map<string, number>;
-  leases: Map<string, { stream: string; seq: number }>;
-  pending: { stream: string; seq: number }[];
+  leases: Map<string, { stream: string; seq: number; attempt: number }>;
+  pending: { stream: string; seq: number; attempt: number; due: number }[];
   dead: Map<string, DeadLetter & { seq: number; n: number }>;
 }
 
@@ -45,6 +52,53 @@ export class MemoryInspector {
     private readonly streamsOf: Map<string, MemoryEntry[]>,
     private readonly groupsOf: Map<string, MemoryGroup>,
   ) {}
+
+  /** The correlation index: each correlation id's events, as stream and sequence number. */
+  readonly #correlated = new Map<string, { stream: string; seq: number }[]>();
+  /** The correlation id of each event that does not start its chain. */
+  readonly #correlationOf = new Map<string, string>();
+
+  /** Indexes an appended event by its correlation id. */
+  indexed(e: Envelope, seq: number): void {
+    let refs = this.#correlated.get(e.correlationid);
+    if (!refs) this.#correlated.set(e.correlationid, refs = []);
+    refs.push({ stream: e.stream, seq });
+    if (e.correlationid !== e.id) this.#correlationOf.set(e.id, e.correlationid);
+  }
+
+  trace(id: string, options?: TraceOptions): Trace {
+    const limit = traceLimit(options);
+    const correlationId = this.#correlationOf.get(id) ?? id;
+    const refs = this.#correlated.get(correlationId) ?? [];
+    const events: TracedEvent[] = [];
+    for (const { stream, seq } of refs) {
+      if (events.length >= limit) break;
+      const entry = this.streamsOf.get(stream)?.find((e) => e.seq === seq);
+      if (!entry || envelopeProblem(entry.value)) continue; // trimmed, or not an event
+      const envelope = structuredClone(entry.value as Envelope);
+      events.push({ envelope, position: String(seq), reached: this.#reached(envelope, seq) });
+    }
+    return { correlationId, events, truncated: refs.length > events.length };
+  }
+
+  #reached(e: Envelope, seq: number): Reach[] {
+    const out: Reach[] = [];
+    for (const [group, state] of [...this.groupsOf].sort(([a], [b]) => a < b ? -1 : 1)) {
+      const cursor = state.cursors.get(e.stream);
+      if (cursor === undefined) continue;
+      const dead = state.dead.get(e.id);
+      const lease = [...state.leases.values()].find((l) => l.stream === e.stream && l.seq === seq);
+      const retry = state.pending.find((p) => p.stream === e.stream && p.seq === seq);
+      if (dead) {
+        out.push({ group, state: "dead", attempt: dead.attempts, at: dead.at, error: dead.error });
+      } else if (lease) out.push({ group, state: "pending", attempt: lease.attempt });
+      else if (retry) {
+        const at = new Date(retry.due).toISOString();
+        out.push({ group, state: "retrying", attempt: Math.max(1, retry.attempt - 1), at });
+      } else out.push({ group, state: seq > cursor ? "waiting" : "handled" });
+    }
+    return out;
+  }
 
   /** Records that a consumer claimed. */
   seen(group: string, consumer: string): void {

@@ -5,6 +5,8 @@
  *
  * @module
  */
+import { LAG } from "../telemetry/lag.ts";
+import { reachability } from "../telemetry/health.ts";
 import type {
   AppendOptions,
   Backend,
@@ -35,8 +37,11 @@ import { Poller } from "./poll.ts";
 import { extendCall, settleCall } from "./lease_args.ts";
 import { EXTEND, SETTLE } from "./lease_scripts.ts";
 import { CLAIM } from "./claim_scripts.ts";
+import { FRESH_ACK } from "./key_scripts.ts";
 import { Reader } from "./reader.ts";
 import { APPEND, LEAVE, REDRIVE, Scripts } from "./scripts.ts";
+import { indexTtlMs, redisTrace } from "./trace.ts";
+import type { Trace, TraceOptions } from "../trace.ts";
 
 /** The Redis Streams backend. Made by `redis()`. */
 export class RedisBackend implements Backend {
@@ -109,34 +114,65 @@ export class RedisBackend implements Backend {
         ? ["MAXLEN", approx, trim.maxLen]
         : ["MINID", approx, `${Date.now() - trim.maxAgeMs}-0`];
     }
-    const first = this.#keys.stream(events[0].stream);
-    if (!options.dedupe && events.length === 1) {
-      // One XADD is atomic by itself and needs no script. (A batch goes through the script:
-      // MULTI/EXEC would spare Redis the Lua, but costs the client a command object per event,
-      // about four times the client CPU of one EVALSHA.)
-      const trimArgs = head[0] === "none" ? [] : head;
-      await this.#command(["XADD", first, ...trimArgs, "*", "e", envelopeJson(events[0])]);
-    } else {
-      // Each stream named once in KEYS; with several, each event says which (see APPEND).
-      const streams = [first];
-      const at = new Map([[events[0].stream, 1]]);
-      for (const e of events) {
-        if (!at.has(e.stream)) {
-          streams.push(this.#keys.stream(e.stream));
-          at.set(e.stream, streams.length);
-        }
+    // Each stream named once in KEYS; with several, each event says which (see APPEND).
+    const streams = [this.#keys.stream(events[0].stream)];
+    const at = new Map([[events[0].stream, 1]]);
+    for (const e of events) {
+      if (!at.has(e.stream)) {
+        streams.push(this.#keys.stream(e.stream));
+        at.set(e.stream, streams.length);
       }
-      const keys = options.dedupe
-        ? [...streams, ...events.map((e) => this.#keys.dedupe(e.id))]
-        : streams;
-      const args = [...head, options.dedupe ? "1" : "0", this.#options.dedupeTtlMs, streams.length];
-      for (const e of events) {
-        if (streams.length > 1) args.push(at.get(e.stream)!);
-        args.push(envelopeJson(e));
-      }
-      await this.#run(APPEND, keys, args);
     }
+    const keys = options.dedupe
+      ? [...streams, ...events.map((e) => this.#keys.dedupe(e.id))]
+      : [...streams];
+    const index = new Map<string, number>();
+    const place = (key: string) => {
+      let n = index.get(key);
+      if (n === undefined) index.set(key, n = keys.push(key));
+      return n;
+    };
+    const args = [
+      ...head,
+      options.dedupe ? "1" : "0",
+      this.#options.dedupeTtlMs,
+      streams.length,
+      indexTtlMs(trim),
+    ];
+    for (const e of events) {
+      if (streams.length > 1) args.push(at.get(e.stream)!);
+      const root = e.correlationid === e.id;
+      args.push(place(this.#keys[root ? "correlation" : "correlated"](e.correlationid)));
+      args.push(root ? 0 : place(this.#keys.caused(e.id)));
+      args.push(e.correlationid, envelopeJson(e));
+    }
+    await this.#run(APPEND, keys, args);
     this.#poller.wakeAll();
+  }
+
+  /** Where a group stands on a stream, for the metrics (see `telemetry/lag.ts`). */
+  async [LAG](group: string, stream: string): Promise<{ lag: number; oldestMs?: number }> {
+    const key = this.#keys.stream(stream);
+    const groups = await this.#command(["XINFO", "GROUPS", key]) as unknown[][];
+    const info = groups.map(fieldsOf).find((g) => g.name === group);
+    if (!info) return { lag: 0 };
+    const last = String(info["last-delivered-id"]);
+    const after = await this.#command(["XRANGE", key, `(${last}`, "+", "COUNT", 1]) as unknown[][];
+    const oldestMs = after.length > 0 ? Number(String(after[0][0]).split("-")[0]) : undefined;
+    // Redis leaves the lag unknown (nil) after entries were deleted or trimmed: count them then.
+    let lag = info.lag === null || info.lag === undefined ? NaN : Number(info.lag);
+    if (Number.isNaN(lag)) {
+      lag = after.length === 0 ? 0 : (await this.#command([
+        "XRANGE",
+        key,
+        `(${last}`,
+        "+",
+        "COUNT",
+        LAG_COUNT_MAX,
+      ]) as unknown[])
+        .length;
+    }
+    return { lag, oldestMs };
   }
 
   async subscribe(group: string, streams: readonly string[], start: StartPosition): Promise<void> {
@@ -220,10 +256,7 @@ export class RedisBackend implements Backend {
   ): Promise<{ now: number; nextDue: number; found: Delivery[]; lastIds: string[] }> {
     // Two sources per stream: the stream, and the group's redrive stream for it.
     const keys: string[] = [];
-    for (const s of streams) {
-      keys.push(this.#keys.stream(s), this.#keys.timers(s, group));
-      keys.push(this.#keys.redrive(s, group), this.#keys.redriveTimers(s, group));
-    }
+    for (const s of streams) keys.push(...this.#keys.keyed(s, group));
     const first = this.#rotate++ % (2 * streams.length);
     const reply = await this.#run(CLAIM, keys, [
       group,
@@ -255,6 +288,7 @@ export class RedisBackend implements Backend {
     if (settlements.length === 0) return;
     let rest = settlements;
     const sent: Promise<unknown>[] = [];
+    let timersChanged = false;
     if (this.#reader.holdsRecords()) {
       // Acks of entries read moments ago, whose lease records are still held back: a plain
       // XACK, and no lease record at all (see Reader.takeFresh). The other records go out
@@ -273,15 +307,29 @@ export class RedisBackend implements Backend {
       // On the consumer's own connection (see RedisClient.command): in the same write as its
       // next claim. Their order against other commands does not matter: no one else holds
       // these entries, and XACK is idempotent.
-      for (const { sk, channel, ids } of acks) {
-        sent.push(this.#wrap(this.#client.command(["XACK", sk, group, ...ids], channel)));
+      for (const { stream, sk, channel, ids, keyed } of acks) {
+        if (ids.length > 0) {
+          sent.push(this.#wrap(this.#client.command(["XACK", sk, group, ...ids], channel)));
+        }
+        if (keyed.length === 0) continue;
+        const keys = this.#keys.keyed(stream, group);
+        sent.push(
+          this.#run(FRESH_ACK, keys, [group, ...keyed]).then((due) => {
+            // Entries parked behind a key that was passed on fell due.
+            if ((due as number) > 0) timersChanged = true;
+          }),
+        );
       }
     }
-    let timersChanged = false;
     if (rest.length > 0) {
       const call = settleCall(this.#keys, group, rest, this.#options.deadLetterMaxLen);
       timersChanged = call.timersChanged;
-      sent.push(this.#wrap(this.#ride(SETTLE, call.keys, call.args)));
+      sent.push(
+        this.#wrap(this.#ride(SETTLE, call.keys, call.args)).then((reply) => {
+          // Entries parked behind a key that was passed on fell due.
+          if ((reply as [number, number])[1] > 0) timersChanged = true;
+        }),
+      );
     }
     await Promise.all(sent);
     if (timersChanged) this.#reader.timersChanged(group);
@@ -316,6 +364,12 @@ export class RedisBackend implements Backend {
     this.#open();
     await this.#inspector.resetGroup(group, stream, to);
     this.#poller.wakeAll();
+  }
+
+  /** {@inheritDoc Tracer.trace} */
+  async trace(id: string, options?: TraceOptions): Promise<Trace> {
+    this.#open();
+    return await redisTrace((args) => this.#command(args), this.#keys, id, options);
   }
 
   async peek(stream: string, options?: PeekOptions): Promise<PeekPage> {
@@ -428,7 +482,7 @@ export class RedisBackend implements Backend {
   async #down(err: BackendUnavailableError, signal?: AbortSignal): Promise<void> {
     if (!this.#outage) {
       this.#outage = true;
-      console.warn(`herald: ${err.message}; consumers retry with backoff until it is back`);
+      reachability(this).down(err);
     }
     const ms = this.#backoffMs;
     this.#backoffMs = Math.min(5_000, ms * 2);
@@ -439,9 +493,19 @@ export class RedisBackend implements Backend {
     this.#backoffMs = 100;
     if (this.#outage) {
       this.#outage = false;
-      console.warn("herald: the redis backend is reachable again");
+      reachability(this).up();
     }
   }
+}
+
+// Where Redis does not know a group's lag, at most this many entries are counted for it.
+const LAG_COUNT_MAX = 10_000;
+
+// XINFO's reply, [field, value, field, value, …], as an object.
+function fieldsOf(reply: unknown[]): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (let i = 0; i + 1 < reply.length; i += 2) out[String(reply[i])] = reply[i + 1];
+  return out;
 }
 
 // Redis down or starting (LOADING) is an outage to wait out; other error replies are bugs.

@@ -26,6 +26,7 @@
  *
  * @module
  */
+import { KEYED } from "./key_scripts.ts";
 import { NOW } from "./scripts.ts";
 
 /**
@@ -36,21 +37,36 @@ export const SENTINEL_MEMBER = "herald-timers-".repeat(5);
 const SENTINEL = `local SENTINEL = '${SENTINEL_MEMBER}'
 `;
 
+// timed(key) -> how many entries of a redrive stream have a timer (parked ones too).
+const TIMED = `local function timed(key)
+  return redis.call('ZCARD', key) - (redis.call('ZSCORE', key, SENTINEL) and 1 or 0)
+end
+`;
+
 /**
- * claim — KEYS: per source, its stream key and timers key. ARGV: group, consumer, max, lease ms,
- * first source to read new entries from (rotates so no stream starves the others).
- * Returns { now, next due or -1, deliveries: {source, id, count, fields}..., last ids... }.
+ * claim — KEYS: per stream, its stream key, timers key, redrive stream key, redrive timers key,
+ * holders key and parked key (see key_scripts.ts); each stream is two sources, the stream
+ * (odd) and its redrive stream (even). ARGV: group, consumer, max, lease ms, first source to read new entries from
+ * (rotates so no stream starves the others). Keyed entries are handed out only while they hold
+ * their key; the others are parked. Returns { now, next due or -1, deliveries: {source, id,
+ * count, fields}..., last ids... }.
  */
-export const CLAIM = NOW + SENTINEL + `local group, consumer = ARGV[1], ARGV[2]
+export const CLAIM = NOW + SENTINEL + KEYED + `local group, consumer = ARGV[1], ARGV[2]
 local max, lease, first = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
 local expires = string.format('%d', now + lease)
-local nsrc = #KEYS / 2
+local nsrc = #KEYS / 3
 local out = {}
 local got = 0
+-- Source s: its key state, with its stream key and timers key.
+local function source(s)
+  local g = keyState(6 * math.floor((s - 1) / 2), group, s % 2 == 1 and 's' or 'r')
+  return g, g[g.at].sk, g[g.at].tk
+end
 -- Due timers first: retries whose time came, released entries, expired leases.
 for s = 1, nsrc do
   if got >= max then break end
-  local sk, tk = KEYS[2 * s - 1], KEYS[2 * s]
+  local g, sk, tk = source(s)
+  local keyed = redis.call('EXISTS', g.hk) == 1
   local due = redis.call('ZRANGEBYSCORE', tk, '-inf', now, 'LIMIT', 0, max - got)
   for _, member in ipairs(due) do
     local id, n = string.match(member, '^([^|]*)|(%d+)|')
@@ -58,12 +74,16 @@ for s = 1, nsrc do
     redis.call('ZREM', tk, member)
     local c = redis.call('XCLAIM', sk, group, consumer, 0, id, 'RETRYCOUNT', count)
     if c[1] and c[1][2] then
-      redis.call('ZADD', tk, expires, id .. '|' .. count .. '|' .. consumer)
-      got = got + 1
-      out[#out + 1] = {s, id, count, c[1][2]}
+      local held = keyed and redis.call('HEXISTS', g.hk, 'i' .. g.at .. id) == 1
+      if held or admit(g, id, keyof(c[1][2]), consumer) then
+        redis.call('ZADD', tk, expires, id .. '|' .. count .. '|' .. consumer)
+        got = got + 1
+        out[#out + 1] = {s, id, count, c[1][2]}
+      end
     else
-      -- Trimmed from the stream while it waited: forget it.
+      -- Trimmed from the stream while it waited: forget it, and pass its key on.
       redis.call('XACK', sk, group, id)
+      if keyed then release(g, g.at, {id}) end
     end
   end
 end
@@ -71,19 +91,30 @@ end
 for i = 0, nsrc - 1 do
   if got >= max then break end
   local s = (first + i) % nsrc + 1
-  local sk, tk = KEYS[2 * s - 1], KEYS[2 * s]
+  local g, sk, tk = source(s)
   -- Redrive streams (even sources) mostly do not exist: skip them without raising NOGROUP.
   local ok, r = false, nil
   if s % 2 == 1 or redis.call('EXISTS', sk) == 1 then
     ok, r = pcall(redis.call, 'XREADGROUP', 'GROUP', group, consumer, 'COUNT', max - got, 'STREAMS', sk, '>')
   end
   if ok and r then
+    local entries = r[1][2]
+    -- Keyed entries are decided together, in order, before any is handed out.
+    local known, last = {}, nil
+    for _, e in ipairs(entries) do
+      local key = keyof(e[2])
+      known[e[1]] = key
+      if key then last = e[1] end
+    end
+    if last then advance(g, last, known) end
     local zargs = {'inf', SENTINEL}
-    for _, e in ipairs(r[1][2]) do
-      got = got + 1
-      out[#out + 1] = {s, e[1], 1, e[2]}
-      zargs[#zargs + 1] = expires
-      zargs[#zargs + 1] = e[1] .. '|1|' .. consumer
+    for _, e in ipairs(entries) do
+      if not known[e[1]] or redis.call('HEXISTS', g.hk, 'i' .. g.at .. e[1]) == 1 then
+        got = got + 1
+        out[#out + 1] = {s, e[1], 1, e[2]}
+        zargs[#zargs + 1] = expires
+        zargs[#zargs + 1] = e[1] .. '|1|' .. consumer
+      end
     end
     if #zargs > 2 then redis.call('ZADD', tk, unpack(zargs)) end
   end
@@ -93,9 +124,10 @@ if got == 0 then
   -- Nothing ready: say when the next timer falls due and where each stream ends, to wait on.
   local last = {}
   for s = 1, nsrc do
-    local z = redis.call('ZRANGEBYSCORE', KEYS[2 * s], '-inf', '(inf', 'WITHSCORES', 'LIMIT', 0, 1)
+    local _, sk, tk = source(s)
+    local z = redis.call('ZRANGEBYSCORE', tk, '-inf', '(inf', 'WITHSCORES', 'LIMIT', 0, 1)
     if z[2] and (result[2] == -1 or tonumber(z[2]) < result[2]) then result[2] = tonumber(z[2]) end
-    local r = redis.call('XREVRANGE', KEYS[2 * s - 1], '+', '-', 'COUNT', 1)
+    local r = redis.call('XREVRANGE', sk, '+', '-', 'COUNT', 1)
     last[s] = r[1] and r[1][1] or '0-0'
   end
   result[4] = last
@@ -111,7 +143,8 @@ return result`;
  * { now, the earliest timer or -1 } over both sources; 0 when the redrive stream holds entries
  * not handed out yet.
  */
-export const TRACK = NOW + SENTINEL + `local sk, tk, rk, rtk = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+export const TRACK = NOW + SENTINEL + TIMED +
+  `local sk, tk, rk, rtk = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local group, consumer = ARGV[1], ARGV[2]
 local expires = string.format('%d', now + tonumber(ARGV[3]))
 local from = ARGV[4] == '-' and '-' or '(' .. ARGV[4]
@@ -133,8 +166,8 @@ for _, key in ipairs({tk, rtk}) do
   local z = redis.call('ZRANGEBYSCORE', key, '-inf', '(inf', 'WITHSCORES', 'LIMIT', 0, 1)
   if z[2] and (due == -1 or tonumber(z[2]) < due) then due = tonumber(z[2]) end
 end
--- Every redriven entry handed out has a timer until it is settled and deleted.
-if redis.call('XLEN', rk) > redis.call('ZCOUNT', rtk, '-inf', '(inf') then due = 0 end
+-- Every redriven entry handed out (or parked) has a timer until it is settled and deleted.
+if redis.call('XLEN', rk) > timed(rtk) then due = 0 end
 return {now, due}`;
 
 /**
@@ -143,12 +176,12 @@ return {now, due}`;
  * connection every settle uses, so no settle can come before them. Returns { now, the earliest
  * timer or -1 }; 0 when the redrive stream holds entries not handed out yet.
  */
-export const PEEK = NOW + `local due = -1
+export const PEEK = NOW + SENTINEL + TIMED + `local due = -1
 for _, key in ipairs({KEYS[1], KEYS[3]}) do
   local z = redis.call('ZRANGEBYSCORE', key, '-inf', '(inf', 'WITHSCORES', 'LIMIT', 0, 1)
   if z[2] and (due == -1 or tonumber(z[2]) < due) then due = tonumber(z[2]) end
 end
-if redis.call('XLEN', KEYS[2]) > redis.call('ZCOUNT', KEYS[3], '-inf', '(inf') then due = 0 end
+if redis.call('XLEN', KEYS[2]) > timed(KEYS[3]) then due = 0 end
 return {now, due}`;
 
 /**

@@ -220,6 +220,7 @@ export class RedisInspector {
         this.keys.timers(s, group),
         this.keys.redrive(s, group),
         this.keys.redriveTimers(s, group),
+        ...this.keys.gate(s, group),
       ]);
       found = true;
     }

@@ -42,6 +42,29 @@ export class Keys {
       : [this.redrive(stream, group), this.redriveTimers(stream, group)];
   }
 
+  /**
+   * A group's key-order state on a stream and its redrive stream (see key_scripts.ts): the hash
+   * of keys held, their holders and the gate cursors, and the sorted set of entries parked
+   * behind their key.
+   */
+  gate(stream: string, group: string): [string, string] {
+    return [`${this.prefix}h|${stream}|${group}`, `${this.prefix}p|${stream}|${group}`];
+  }
+
+  /**
+   * The six keys the scripts that hand out or settle keyed entries take for a stream: stream,
+   * timers, redrive stream, its timers, holders and parked.
+   */
+  keyed(stream: string, group: string): string[] {
+    return [
+      this.stream(stream),
+      this.timers(stream, group),
+      this.redrive(stream, group),
+      this.redriveTimers(stream, group),
+      ...this.gate(stream, group),
+    ];
+  }
+
   /** A group's dead letters. */
   dead(group: string): string {
     return `${this.prefix}d|${group}`;
@@ -50,6 +73,21 @@ export class Keys {
   /** The marker that an event id was appended (for deduplication). */
   dedupe(eventId: string): string {
     return `${this.prefix}id|${eventId}`;
+  }
+
+  /** The correlation index of the event that starts a chain: `<entry id>|<stream key>`. */
+  correlation(correlationId: string): string {
+    return `${this.prefix}c|${correlationId}`;
+  }
+
+  /** The correlation index of the other events of a chain: a list of `<entry id>|<stream key>`. */
+  correlated(correlationId: string): string {
+    return `${this.prefix}cc|${correlationId}`;
+  }
+
+  /** The correlation id of an event that does not start its chain. */
+  caused(eventId: string): string {
+    return `${this.prefix}ce|${eventId}`;
   }
 
   /** A named lock. */

@@ -56,7 +56,7 @@ export function settleCall(
   );
   const call: ScriptCall = { keys: [keys.dead(group)], args: [group, deadMaxLen] };
   for (const run of runs) {
-    call.keys.push(...run.keys);
+    call.keys.push(...keys.keyed(run.stream, group));
     const n = run.entries.length;
     call.args.push(run.consumer, run.redrive ? "1" : "0", n);
     if (n <= 1000 && run.entries.every((e) => e.outcome === "a")) {

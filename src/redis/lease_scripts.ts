@@ -10,6 +10,7 @@
  *
  * @module
  */
+import { KEYED } from "./key_scripts.ts";
 import { NOW } from "./scripts.ts";
 
 // held(...) -> for each entry i, its token when the lease is held, else false. A token with no
@@ -41,23 +42,28 @@ end
 `;
 
 /**
- * settle — KEYS: the group's dead-letter stream, then per run its stream key and timers key.
- * ARGV: group, the dead-letter stream's bound (`XADD MAXLEN ~`), then per run: consumer, "1" when the source is a redrive stream (acked entries
+ * settle — KEYS: the group's dead-letter stream, then per run the six keys of its stream (see
+ * Keys.keyed): the run's source is the stream, or its redrive stream.
+ * ARGV: group, the dead-letter stream's bound (`XADD MAXLEN ~`), then per run: consumer, "1"
+ * when the source is a redrive stream (acked entries
  * are deleted there: nobody else reads it), entry count n, and the run's kind:
  * - `a` (acks only, n ≤ 1000): n lease tokens, then the n entry ids. When every token is in the
  *   timers (the common case) that is one ZMSCORE, one XACK and one ZREM, with no Lua per entry.
  * - `m`: per entry an outcome and its values: `a` id count | `r` id count delay | `l` id count |
  *   `d` id count record fields.
  *
- * Entries of a run come sorted by id. Returns how many were applied; the others had lost their
- * lease and are left to the new owner.
+ * Entries of a run come sorted by id. An ack or a dead letter of an entry that holds its key
+ * passes the key to the next entry parked behind it. Returns { how many were applied (the others
+ * had lost their lease and are left to the new owner), how many parked entries fell due }.
  */
-export const SETTLE = NOW + HELD + `local group, deadMax = ARGV[1], ARGV[2]
-local applied = 0
+export const SETTLE = NOW + HELD + KEYED + `local group, deadMax = ARGV[1], ARGV[2]
+local applied, unparked = 0, 0
 local a = 3
-for run = 1, (#KEYS - 1) / 2 do
-  local sk, tk = KEYS[2 * run], KEYS[2 * run + 1]
+for run = 1, (#KEYS - 1) / 6 do
   local consumer, redrive, n, kind = ARGV[a], ARGV[a + 1] == '1', tonumber(ARGV[a + 2]), ARGV[a + 3]
+  local g = keyState(6 * run - 5, group, redrive and 'r' or 's')
+  local sk, tk = g[g.at].sk, g[g.at].tk
+  local keyed = redis.call('EXISTS', g.hk) == 1
   a = a + 4
   local all = false
   if kind == 'a' then
@@ -70,6 +76,7 @@ for run = 1, (#KEYS - 1) / 2 do
       redis.call('XACK', sk, group, unpack(ARGV, a + n, a + 2 * n - 1))
       redis.call('ZREM', tk, unpack(ARGV, a, a + n - 1))
       if redrive then redis.call('XDEL', sk, unpack(ARGV, a + n, a + 2 * n - 1)) end
+      if keyed then unparked = unparked + release(g, g.at, {unpack(ARGV, a + n, a + 2 * n - 1)}) end
       applied = applied + n
       a = a + 2 * n
     end
@@ -122,9 +129,10 @@ for run = 1, (#KEYS - 1) / 2 do
       redis.call('ZREM', tk, unpack(gone, j, math.min(j + 999, #gone)))
       if redrive then redis.call('XDEL', sk, unpack(part)) end
     end
+    if keyed and #done > 0 then unparked = unparked + release(g, g.at, done) end
   end
 end
-return applied`;
+return {applied, unparked}`;
 
 /**
  * extend — KEYS: per run its stream key and timers key. ARGV: group, lease ms, then per run:

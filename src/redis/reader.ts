@@ -4,13 +4,16 @@
  * connection, with PEEK before it (TCP; at most once a second while nothing changes, see
  * FRESH_MS) and its leases recorded by a `ZADD NX` after it (the read blocks when the consumer
  * is idle), or with TRACK after it (REST). Due timers and redriven
- * entries still go through the CLAIM script, which runs when PEEK or TRACK says so.
+ * entries still go through the CLAIM script, which runs when PEEK or TRACK says so. A read that
+ * brings keyed events runs GATE before it returns, which hands out only those that hold their
+ * key and parks the others (see key_scripts.ts); a read without any costs nothing more.
  *
  * @module
  */
 import type { ClaimOptions, Delivery } from "../backend.ts";
 import { type RedisArg, type RedisClient, RedisReplyError } from "./client.ts";
 import { PEEK, SENTINEL_MEMBER, SWEEP, TRACK } from "./claim_scripts.ts";
+import { GATE } from "./key_scripts.ts";
 import { compareIds } from "./lease_args.ts";
 import { decodeRef, entryDelivery, type Keys } from "./keys.ts";
 import { interruptible, type Poller } from "./poll.ts";
@@ -66,6 +69,7 @@ const LINGER_MS = 2;
  * consumer lingers: under it (a paced 1,000/s) a wait would only add latency. Measured over a
  * window rather than from one read to the next, so that a burst after a stall (a publisher
  * descheduled for a few milliseconds sends what it owes at once) does not set off a wait.
+ * Chosen by measurement: see "Where the constants come from" in bench/README.md.
  */
 const LINGER_RATE = 3;
 const RATE_WINDOW_MS = 10;
@@ -73,6 +77,7 @@ const RATE_WINDOW_MS = 10;
 // The lease records of one read, held back for a moment (see Reader.takeFresh).
 interface HeldRecord {
   group: string;
+  stream: string;
   /** The stream key and timers key. */
   sk: string;
   tk: string;
@@ -88,17 +93,26 @@ interface HeldRecord {
   taken: Uint8Array;
   left: number;
   next: number;
-  /** Ids taken since the last takeAcks(). */
+  /** Ids taken since the last takeAcks(): without a key, and keyed (see key_scripts.ts). */
   acked: string[];
+  ackedKeyed: string[];
+  /** 1 for each entry that holds its key, when any does. */
+  keyed?: Uint8Array;
   /** Where each ref is in `refs`, made on the first ack out of the read's order. */
   index?: Map<string, number>;
 }
 
-/** Acks that need no lease check: a plain `XACK` of `ids` on `sk`, on `channel`'s connection. */
+/**
+ * Acks that need no lease check: a plain `XACK` of `ids` on `sk`, on `channel`'s connection, and
+ * for `keyed` ids (entries that hold their key) the FRESH_ACK script on `stream`, which passes
+ * each key on.
+ */
 export interface FreshAcks {
+  stream: string;
   sk: string;
   channel: string;
   ids: string[];
+  keyed: string[];
 }
 
 /** What the fast path needs from the backend. */
@@ -138,6 +152,41 @@ interface State {
   fast: boolean;
   /** TCP: wait until then (performance.now()) before reading: entries arrive fast. */
   lingerUntil: number;
+}
+
+// One claim on the fast path: what stays fixed, and how its next read goes (see Reader.#claim).
+interface ClaimRun {
+  group: string;
+  stream: string;
+  consumer: string;
+  leaseMs: number;
+  max: number;
+  /** The consumer's connection, and the key of its waits. */
+  channel: string;
+  state: State;
+  /** Ends waits: the claim's own signal, or the backend closing. */
+  signal: AbortSignal;
+  /** When the claim stops waiting (Date.now() ms). */
+  deadline: number;
+  /** The stream key and timers key. */
+  sk: string;
+  tk: string;
+  /** TRACK's keys (PEEK's are all but the first). */
+  trackKeys: string[];
+  /** TCP: leases recorded by the client, PEEK before the read. */
+  ordered: boolean;
+  /** The next read looks at the timers (PEEK or TRACK). */
+  look: boolean;
+  /** How long the next read may block, ms; 0 for not at all. */
+  block: number;
+}
+
+// The pipeline of one read, and what its replies need (see Reader.#commands).
+interface Commands {
+  commands: (readonly RedisArg[])[];
+  sweeping: boolean;
+  carried?: ReturnType<Riders["take"]>;
+  trackArgs: RedisArg[];
 }
 
 type StreamReply = [string, [string, unknown[]][]][] | null;
@@ -200,163 +249,309 @@ export class Reader {
     stream: string,
     options: ClaimOptions,
   ): Promise<Delivery[] | undefined> {
-    const { client, scripts, keys, poller } = this.#deps;
+    const run = this.#begin(group, stream, options);
+    // (Awaited only when there is a pause: each await costs the read a turn of the event loop.)
+    if (this.#pausing(run)) await this.#pause(run);
+    while (!this.#deps.closed()) {
+      const { state } = run;
+      if (state.dueFirst) {
+        state.dueFirst = false;
+        const due = await this.#slow(run, run.max);
+        if (due.length > 0) return due;
+      }
+      const turn = await this.#readOnce(run);
+      if (turn === undefined) return undefined;
+      if (turn.out.length > 0) {
+        this.#pace(run, turn.out.length);
+        return turn.out;
+      }
+      // Everything read was parked behind its key: read on at once.
+      if (turn.read > 0) continue;
+      if (run.ordered && run.block > 0) {
+        // PEEK looked before this wait: look again (a timer may be due by now, or this process
+        // changed them and ended the wait) before waiting any longer.
+        run.block = 0;
+        run.look = true;
+        continue;
+      }
+      const wait = Math.min(run.deadline, state.dueAt + 1) - Date.now();
+      if (wait <= 0 || run.signal.aborted) return [];
+      if (this.#deps.client.unblock) run.block = Math.max(1, Math.ceil(wait));
+      else await this.#deps.poller.wait(run.channel, wait, run.signal);
+    }
+    return [];
+  }
+
+  // One claim's fixed parts, and whether its first read looks at the timers or blocks.
+  #begin(group: string, stream: string, options: ClaimOptions): ClaimRun {
+    const { client, keys } = this.#deps;
     const { consumer, leaseMs } = options;
-    const signal = options.signal
-      ? AbortSignal.any([options.signal, this.#closing.signal])
-      : this.#closing.signal;
-    const max = Math.min(options.max, 1000);
     const channel = `${group}|${consumer}`;
     const state = this.#state(group, channel, stream);
     const sk = keys.stream(stream), tk = keys.timers(stream, group);
-    const trackKeys = [sk, tk, keys.redrive(stream, group), keys.redriveTimers(stream, group)];
-    const slow = async (n: number) => {
-      // Timers were due: whether more are is not known until the next look.
-      state.seenAt = 0;
-      return this.#note(state, await this.#deps.slow(group, stream, consumer, n, leaseMs));
-    };
     const ordered = client.ordered === true;
     const deadline = Date.now() + options.waitMs;
-    // Ordered (TCP): PEEK only when what the last look learnt is no longer trusted.
-    let look = !ordered || !this.#fresh(state);
-    let block = 0;
+    const run: ClaimRun = {
+      group,
+      stream,
+      consumer,
+      leaseMs,
+      max: Math.min(options.max, 1000),
+      channel,
+      state,
+      signal: options.signal
+        ? AbortSignal.any([options.signal, this.#closing.signal])
+        : this.#closing.signal,
+      deadline,
+      sk,
+      tk,
+      trackKeys: [sk, tk, keys.redrive(stream, group), keys.redriveTimers(stream, group)],
+      ordered,
+      // Ordered (TCP): PEEK only when what the last look learnt is no longer trusted.
+      look: !ordered || !this.#fresh(state),
+      block: 0,
+    };
     if (client.unblock && !state.dueFirst && Date.now() - state.seenAt < FRESH_MS) {
       // Nothing was due a moment ago: read, waiting if need be, in one round trip.
-      block = Math.max(0, Math.ceil(Math.min(deadline, state.dueAt) - Date.now()));
+      run.block = Math.max(0, Math.ceil(Math.min(deadline, state.dueAt) - Date.now()));
     }
-    if (!ordered && state.drained) {
+    return run;
+  }
+
+  // Waits before the first read when reading at once would mostly find little: see
+  // DRAINED_WAIT_MS (REST) and LINGER_MS (TCP).
+  #pausing(run: ClaimRun): boolean {
+    return run.ordered ? run.state.lingerUntil > 0 : run.state.drained;
+  }
+
+  async #pause(run: ClaimRun): Promise<void> {
+    const { state } = run;
+    if (!run.ordered && state.drained) {
       // REST: the last claim emptied the stream, so a poll at once would mostly find nothing
       // (one HTTP request for none): let what arrives meanwhile gather for a poll interval.
       state.drained = false;
-      const wait = Math.min(DRAINED_WAIT_MS, deadline - Date.now());
-      if (wait > 0) await poller.wait(channel, wait, signal);
+      const wait = Math.min(DRAINED_WAIT_MS, run.deadline - Date.now());
+      if (wait > 0) await this.#deps.poller.wait(run.channel, wait, run.signal);
     }
-    if (ordered && state.lingerUntil > 0) {
-      const wait = Math.min(state.lingerUntil - performance.now(), deadline - Date.now());
+    if (run.ordered && state.lingerUntil > 0) {
+      const wait = Math.min(state.lingerUntil - performance.now(), run.deadline - Date.now());
       state.lingerUntil = 0;
-      if (wait > 0) await sleep(wait, signal);
+      if (wait > 0) await sleep(wait, run.signal);
     }
-    while (!this.#deps.closed()) {
-      if (state.dueFirst) {
-        state.dueFirst = false;
-        const due = await slow(max);
-        if (due.length > 0) return due;
-      }
-      const read: RedisArg[] = ["XREADGROUP", "GROUP", group, consumer, "COUNT", max];
-      if (block > 0) read.push("BLOCK", block);
-      read.push("STREAMS", sk, ">");
-      const trackArgs = [group, consumer, leaseMs, state.cursor];
-      // Ordered (TCP): PEEK (unless fresh), then the read, whose leases are recorded after the
-      // reply. Else (REST): the read, then TRACK, which records them and peeks.
-      const commands: (readonly RedisArg[])[] = !ordered
-        ? [read, await scripts.call(TRACK, trackKeys, trackArgs)]
-        : look
-        ? [await scripts.call(PEEK, trackKeys.slice(1), []), read]
-        : [read];
-      const sweeping = Date.now() >= state.sweepAt;
-      if (sweeping) {
-        const idle = Math.max(leaseMs, SWEEP_MIN_IDLE_MS);
-        state.sweepAt = Date.now() + idle;
-        commands.unshift(await scripts.call(SWEEP, [sk, tk], [group, idle, state.sweepFrom]));
-      }
-      // REST: settles waiting to ride go first in the request.
-      const carried = ordered ? undefined : this.#riders.take();
-      if (carried) commands.unshift(...carried.commands);
-      const sentAt = Date.now(), sentTick = performance.now();
-      let replies: unknown[];
-      const sent = ordered ? undefined : this.#riders.sending();
-      try {
-        replies = await this.#send(commands, group, channel, block > 0 ? signal : undefined);
-      } catch (err) {
-        carried?.fail(err);
-        throw err;
-      } finally {
-        sent?.();
-      }
-      if (carried) replies = carried.answer(replies);
-      if (sweeping) {
-        const swept = replies.shift();
-        if (swept instanceof RedisReplyError) {
-          if (swept.reply !== "NOSCRIPT") throw swept;
-          await scripts.load(SWEEP, channel);
-          state.sweepAt = 0;
-        } else state.sweepFrom = (swept as [number, string])[1];
-      }
-      const [readReply, peekReply] = !ordered
-        ? replies
-        : look
-        ? [replies[1], replies[0]]
-        : [replies[0], undefined];
-      // The expiry of the read's leases, when they are to be recorded after it (see #record).
-      let expires: number | undefined;
-      if (ordered && !(readReply instanceof RedisReplyError)) {
-        // The read happened at most this long after PEEK looked at Redis's clock (this claim's
-        // PEEK, or the last one while fresh: Redis's clock then moved as our monotonic clock
-        // did).
-        if (peekReply !== undefined && !(peekReply instanceof RedisReplyError)) {
-          this.#clock = { redisMs: (peekReply as [number])[0], tick: sentTick };
-        }
-        const clock = peekReply instanceof RedisReplyError ? undefined : this.#clock;
-        // (Measured on the monotonic clock: a wall-clock step must not shorten a lease.)
-        if (clock) expires = clock.redisMs + Math.ceil(performance.now() - clock.tick) + leaseMs;
-      }
-      let due: boolean;
-      if (peekReply === undefined) {
-        // Fresh: what the last look said still holds, unless its earliest timer came due.
-        due = Date.now() >= state.dueAt;
-        look = true;
-      } else {
-        // What was read must not stay untracked: a TRACK refused for want of the script runs
-        // again.
-        const [now, nextDue] = peekReply instanceof RedisReplyError
-          ? await this.#again(peekReply, ordered, trackKeys, trackArgs, channel)
-          : peekReply as [number, number];
-        state.seenAt = ordered ? sentAt : Date.now();
-        state.dueAt = nextDue >= 0 ? state.seenAt + nextDue - now : Infinity;
-        due = nextDue >= 0 && nextDue <= now;
-        look = !ordered;
-      }
-      if (readReply instanceof RedisReplyError) return undefined;
-      const entries = (readReply as StreamReply)?.[0]?.[1] ?? [];
-      const out = this.#deliveries(state, stream, consumer, entries);
-      if (expires !== undefined && entries.length > 0) {
-        // Before this claim returns, so before any settle of what it read.
-        this.#record(group, sk, tk, consumer, entries, out, expires, sentTick);
-      }
-      if (due) {
-        if (out.length < max) out.push(...await slow(max - out.length));
-        else state.dueFirst = true;
-      }
-      if (out.length > 0) {
-        poller.found(channel);
-        state.drained = out.length < max;
-        if (ordered) {
-          const now = performance.now(), n = out.length;
-          state.rateCount += n;
-          const span = now - state.rateFrom;
-          if (span >= RATE_WINDOW_MS) {
-            state.fast = state.rateCount >= span * LINGER_RATE;
-            state.rateFrom = now;
-            state.rateCount = 0;
-          }
-          // A full read means a backlog: read on at once.
-          if (state.fast && n > 1 && n < max) state.lingerUntil = now + LINGER_MS;
-        }
-        return out;
-      }
-      if (ordered && block > 0) {
-        // PEEK looked before this wait: look again (a timer may be due by now, or this process
-        // changed them and ended the wait) before waiting any longer.
-        block = 0;
-        look = true;
-        continue;
-      }
-      const wait = Math.min(deadline, state.dueAt + 1) - Date.now();
-      if (wait <= 0 || signal.aborted) return [];
-      if (client.unblock) block = Math.max(1, Math.ceil(wait));
-      else await poller.wait(channel, wait, signal);
+  }
+
+  // One read, with SWEEP, PEEK or TRACK as they are due: what it hands out (due timers too),
+  // and how many entries it read; undefined when the fast path cannot serve the claim.
+  async #readOnce(run: ClaimRun): Promise<{ out: Delivery[]; read: number } | undefined> {
+    const made = this.#commands(run);
+    const { commands, sweeping, carried, trackArgs } = made instanceof Promise ? await made : made;
+    const sentAt = Date.now(), sentTick = performance.now();
+    let replies: unknown[];
+    const sent = run.ordered ? undefined : this.#riders.sending();
+    try {
+      replies = await this.#send(
+        commands,
+        run.group,
+        run.channel,
+        run.block > 0 ? run.signal : undefined,
+      );
+    } catch (err) {
+      carried?.fail(err);
+      throw err;
+    } finally {
+      sent?.();
     }
-    return [];
+    if (carried) replies = carried.answer(replies);
+    if (sweeping) await this.#swept(run, replies.shift());
+    const [readReply, peekReply] = !run.ordered
+      ? replies
+      : run.look
+      ? [replies[1], replies[0]]
+      : [replies[0], undefined];
+    const expires = this.#expiry(run, readReply, peekReply, sentTick);
+    // What was read must not stay untracked: a TRACK refused for want of the script runs again.
+    const due = this.#looked(
+      run,
+      peekReply instanceof RedisReplyError
+        ? await this.#again(peekReply, run.ordered, run.trackKeys, trackArgs, run.channel)
+        : peekReply as [number, number] | undefined,
+      sentAt,
+    );
+    if (readReply instanceof RedisReplyError) return undefined;
+    const entries = (readReply as StreamReply)?.[0]?.[1] ?? [];
+    const handed = this.#handOut(run, entries, expires, sentTick);
+    const out = Array.isArray(handed) ? handed : await handed;
+    if (due) {
+      if (out.length < run.max) out.push(...await this.#slow(run, run.max - out.length));
+      else run.state.dueFirst = true;
+    }
+    return { out, read: entries.length };
+  }
+
+  // The pipeline of one read. Ordered (TCP): PEEK (unless fresh), then the read, whose leases
+  // are recorded after the reply. Else (REST): the read, then TRACK, which records them and
+  // peeks; settles waiting to ride go first. SWEEP goes in front when its time came.
+  #commands(run: ClaimRun): Commands | Promise<Commands> {
+    const { state, ordered } = run;
+    const read: RedisArg[] = ["XREADGROUP", "GROUP", run.group, run.consumer, "COUNT", run.max];
+    if (run.block > 0) read.push("BLOCK", run.block);
+    read.push("STREAMS", run.sk, ">");
+    const trackArgs = [run.group, run.consumer, run.leaseMs, state.cursor];
+    const sweeping = Date.now() >= state.sweepAt;
+    // The read alone (TCP, fresh) goes out without waiting for a script's SHA.
+    if (ordered && !run.look && !sweeping) {
+      return { commands: [read], sweeping, carried: undefined, trackArgs };
+    }
+    return this.#scripted(run, read, trackArgs, sweeping);
+  }
+
+  // #commands with scripts: PEEK or TRACK, SWEEP, and REST's riders.
+  async #scripted(
+    run: ClaimRun,
+    read: RedisArg[],
+    trackArgs: RedisArg[],
+    sweeping: boolean,
+  ): Promise<Commands> {
+    const { scripts } = this.#deps;
+    const { state, ordered } = run;
+    const commands: (readonly RedisArg[])[] = !ordered
+      ? [read, await scripts.call(TRACK, run.trackKeys, trackArgs)]
+      : run.look
+      ? [await scripts.call(PEEK, run.trackKeys.slice(1), []), read]
+      : [read];
+    if (sweeping) {
+      const idle = Math.max(run.leaseMs, SWEEP_MIN_IDLE_MS);
+      state.sweepAt = Date.now() + idle;
+      commands.unshift(
+        await scripts.call(SWEEP, [run.sk, run.tk], [run.group, idle, state.sweepFrom]),
+      );
+    }
+    const carried = ordered ? undefined : this.#riders.take();
+    if (carried) commands.unshift(...carried.commands);
+    return { commands, sweeping, carried, trackArgs };
+  }
+
+  // SWEEP's reply: where to scan next, or load the script for the next time.
+  async #swept(run: ClaimRun, swept: unknown): Promise<void> {
+    if (swept instanceof RedisReplyError) {
+      if (swept.reply !== "NOSCRIPT") throw swept;
+      await this.#deps.scripts.load(SWEEP, run.channel);
+      run.state.sweepAt = 0;
+    } else run.state.sweepFrom = (swept as [number, string])[1];
+  }
+
+  // Ordered (TCP): the expiry of the read's leases, recorded after it (see #record); undefined
+  // when Redis's clock is not known (then TRACK records them).
+  #expiry(
+    run: ClaimRun,
+    readReply: unknown,
+    peekReply: unknown,
+    sentTick: number,
+  ): number | undefined {
+    if (!run.ordered || readReply instanceof RedisReplyError) return undefined;
+    // The read happened at most this long after PEEK looked at Redis's clock (this claim's
+    // PEEK, or the last one while fresh: Redis's clock then moved as our monotonic clock did).
+    if (peekReply !== undefined && !(peekReply instanceof RedisReplyError)) {
+      this.#clock = { redisMs: (peekReply as [number])[0], tick: sentTick };
+    }
+    const clock = peekReply instanceof RedisReplyError ? undefined : this.#clock;
+    // (Measured on the monotonic clock: a wall-clock step must not shorten a lease.)
+    if (!clock) return undefined;
+    return clock.redisMs + Math.ceil(performance.now() - clock.tick) + run.leaseMs;
+  }
+
+  // What PEEK or TRACK said of the timers (Redis's clock, the earliest timer), or nothing when
+  // neither looked: whether a timer is due now.
+  #looked(run: ClaimRun, peek: [number, number] | undefined, sentAt: number): boolean {
+    const { state, ordered } = run;
+    if (peek === undefined) {
+      // Fresh: what the last look said still holds, unless its earliest timer came due.
+      run.look = true;
+      return Date.now() >= state.dueAt;
+    }
+    const [now, nextDue] = peek;
+    state.seenAt = ordered ? sentAt : Date.now();
+    state.dueAt = nextDue >= 0 ? state.seenAt + nextDue - now : Infinity;
+    run.look = !ordered;
+    return nextDue >= 0 && nextDue <= now;
+  }
+
+  // The deliveries of what a read handed this consumer. Entries without a key go out as they
+  // are (their leases recorded after the read, see #record), at once; keyed ones pass GATE
+  // first, and those whose key is held elsewhere are parked instead (see key_scripts.ts).
+  #handOut(
+    run: ClaimRun,
+    entries: readonly [string, unknown[]][],
+    expires: number | undefined,
+    sentTick: number,
+  ): Delivery[] | Promise<Delivery[]> {
+    const out = this.#deliveries(run.state, run.stream, run.consumer, entries);
+    let keyed: number[] | undefined;
+    for (let i = 0; i < out.length; i++) {
+      if (out[i].envelope?.key !== undefined) (keyed ??= []).push(i);
+    }
+    if (keyed === undefined) {
+      // Before this claim returns, so before any settle of what it read.
+      if (expires !== undefined && out.length > 0) {
+        this.#record(run, entries, out, expires, sentTick);
+      }
+      return out;
+    }
+    return this.#gate(run, entries, out, keyed, expires, sentTick);
+  }
+
+  // Runs GATE on a read's keyed entries (at `keyed` in `out`): what it hands out of the read.
+  async #gate(
+    run: ClaimRun,
+    entries: readonly [string, unknown[]][],
+    out: Delivery[],
+    keyed: number[],
+    expires: number | undefined,
+    sentTick: number,
+  ): Promise<Delivery[]> {
+    const args: RedisArg[] = [run.group, run.consumer];
+    for (const i of keyed) args.push(entries[i][0], out[i].envelope!.key!);
+    const { keys, scripts } = this.#deps;
+    const pass = await scripts.run(GATE, keys.keyed(run.stream, run.group), args) as number[];
+    // Handed out: entries without a key, and keyed ones that hold their key (marked, so that a
+    // fresh ack of theirs passes the key on).
+    const flag = new Uint8Array(out.length);
+    keyed.forEach((i, j) => flag[i] = pass[j] === 1 ? 1 : 2);
+    const kept: number[] = [];
+    for (let i = 0; i < out.length; i++) if (flag[i] !== 2) kept.push(i);
+    const pick = <T>(xs: readonly T[]) => kept.map((i) => xs[i]);
+    const handed = pick(out);
+    if (expires !== undefined && kept.length > 0) {
+      this.#record(run, pick(entries), handed, expires, sentTick, Uint8Array.from(pick([...flag])));
+    }
+    return handed;
+  }
+
+  // Runs the CLAIM script for up to n deliveries: due timers first, then new entries.
+  async #slow(run: ClaimRun, n: number): Promise<Delivery[]> {
+    // Timers were due: whether more are is not known until the next look.
+    run.state.seenAt = 0;
+    const found = await this.#deps.slow(run.group, run.stream, run.consumer, n, run.leaseMs);
+    return this.#note(run.state, found);
+  }
+
+  // After a read that handed something out: REST notes whether it drained the stream, TCP
+  // measures the arrival rate and lingers before the next read while it is high (LINGER_RATE).
+  #pace(run: ClaimRun, n: number): void {
+    const { state } = run;
+    this.#deps.poller.found(run.channel);
+    state.drained = n < run.max;
+    if (!run.ordered) return;
+    const now = performance.now();
+    state.rateCount += n;
+    const span = now - state.rateFrom;
+    if (span >= RATE_WINDOW_MS) {
+      state.fast = state.rateCount >= span * LINGER_RATE;
+      state.rateFrom = now;
+      state.rateCount = 0;
+    }
+    // A full read means a backlog: read on at once.
+    if (state.fast && n > 1 && n < run.max) state.lingerUntil = now + LINGER_MS;
   }
 
   /**
@@ -432,14 +627,12 @@ export class Reader {
   // entries pending with no timer: their owner can still settle them, and SWEEP frees them
   // should it die.
   #record(
-    group: string,
-    sk: string,
-    tk: string,
-    consumer: string,
+    { group, stream, sk, tk, consumer }: ClaimRun,
     entries: readonly [string, unknown[]][],
     deliveries: readonly Delivery[],
     expires: number,
     sentTick: number,
+    keyed?: Uint8Array,
   ) {
     // (A Set of the ids would cost more than the rest of the read: new strings, hashed.)
     const n = entries.length;
@@ -450,6 +643,7 @@ export class Reader {
     }
     this.#held.push({
       group,
+      stream,
       sk,
       tk,
       consumer,
@@ -461,6 +655,8 @@ export class Reader {
       left: n,
       next: 0,
       acked: [],
+      ackedKeyed: [],
+      keyed,
     });
     this.#flushTimer ??= setTimeout(() => this.flushRecords(), HOLD_MS);
   }
@@ -496,7 +692,8 @@ export class Reader {
       h.taken[i] = 1;
       h.left--;
       h.next = i + 1;
-      h.acked.push(h.ids[i]);
+      if (h.keyed?.[i]) h.ackedKeyed.push(h.ids[i]);
+      else h.acked.push(h.ids[i]);
       return true;
     }
     return false;
@@ -506,12 +703,17 @@ export class Reader {
   takeAcks(): FreshAcks[] {
     const out: FreshAcks[] = [];
     for (const h of this.#held) {
-      if (h.acked.length === 0) continue;
+      if (h.acked.length === 0 && h.ackedKeyed.length === 0) continue;
       const channel = `${h.group}|${h.consumer}`;
       const run = out.find((a) => a.sk === h.sk && a.channel === channel);
-      if (run) run.ids.push(...h.acked);
-      else out.push({ sk: h.sk, channel, ids: h.acked });
+      if (run) {
+        run.ids.push(...h.acked);
+        run.keyed.push(...h.ackedKeyed);
+      } else {
+        out.push({ stream: h.stream, sk: h.sk, channel, ids: h.acked, keyed: h.ackedKeyed });
+      }
       h.acked = [];
+      h.ackedKeyed = [];
     }
     return out;
   }

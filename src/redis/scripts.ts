@@ -2,7 +2,8 @@
  * The Lua scripts of the Redis backend: each step that must not half-happen runs as one script.
  * They are sent with `EVALSHA`, loaded once with `SCRIPT LOAD` when Redis says `NOSCRIPT`
  * (first use, or after a restart). This file holds the runner and the scripts for appending and
- * redriving; claim_scripts.ts hands out leases and lease_scripts.ts settles and extends them.
+ * redriving; claim_scripts.ts hands out leases, lease_scripts.ts settles and extends them, and
+ * key_scripts.ts keeps key order.
  *
  * Leases are kept in a sorted set per stream and group (the "timers"): member = the lease token
  * `<entry id>|<delivery count>|<consumer>`, score = the time (Redis's clock, ms) at which the
@@ -22,10 +23,16 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 `;
 
 /**
- * append — KEYS: the k distinct stream keys, then one dedupe key per event when deduping.
- * ARGV: trim ("none" | "MAXLEN" | "MINID"), trim approx ("~" | "="), trim arg, dedupe ("0"|"1"),
- * dedupe ttl ms, k, then per event its stream's place in KEYS (only when k > 1) and its envelope
- * JSON. Returns how many were written.
+ * append — KEYS: the k distinct stream keys, then one dedupe key per event when deduping, then
+ * the correlation index keys. ARGV: trim ("none" | "MAXLEN" | "MINID"), trim approx ("~" | "="),
+ * trim arg, dedupe ("0"|"1"), dedupe ttl ms, k, index ttl ms (0: none), then per event: its
+ * stream's place in KEYS (only when k > 1), the places in KEYS of its two index keys (the second
+ * 0 for an event that starts its chain), its correlation id, and its envelope JSON. Returns how
+ * many were written.
+ *
+ * The index names each event as `<entry id>|<stream key>`, written with the event: an event that
+ * starts its chain (its id is its correlation id) is one string key (`SET`, one command); any
+ * other is pushed on its correlation's list, and its own key gives its correlation id.
  *
  * Each stream is named once, not once per event: a batch of 100 on one stream is then 100 fewer
  * keys for the client to encode and Redis to parse. Each stream is trimmed once, after its
@@ -33,17 +40,29 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
  * and XADDs that trim cost Redis more.
  */
 export const APPEND = `local trim, approx, limit, ttl = ARGV[1], ARGV[2], ARGV[3], ARGV[5]
-local dedupe, k = ARGV[4] == '1', tonumber(ARGV[6])
-local stride = k > 1 and 2 or 1
+local dedupe, k, ittl = ARGV[4] == '1', tonumber(ARGV[6]), tonumber(ARGV[7])
+local stride = k > 1 and 5 or 4
 local written, event = 0, 0
-for at = 7, #ARGV, stride do
+local function put(key, value)
+  if ittl > 0 then redis.call('SET', key, value, 'PX', ittl) else redis.call('SET', key, value) end
+end
+for at = 8, #ARGV, stride do
   event = event + 1
   local key = KEYS[1]
   if k > 1 then key = KEYS[tonumber(ARGV[at])] end
+  local b = at + stride - 4
   local seen = dedupe and KEYS[k + event]
   if not (seen and redis.call('EXISTS', seen) == 1) then
-    redis.call('XADD', key, '*', 'e', ARGV[at + stride - 1])
+    local member = redis.call('XADD', key, '*', 'e', ARGV[b + 3]) .. '|' .. key
     if seen then redis.call('SET', seen, '1', 'PX', ttl) end
+    local first, caused = KEYS[tonumber(ARGV[b])], tonumber(ARGV[b + 1])
+    if caused == 0 then put(first, member)
+    else
+      if redis.call('RPUSH', first, member) == 1 and ittl > 0 then
+        redis.call('PEXPIRE', first, ittl)
+      end
+      put(KEYS[caused], ARGV[b + 2])
+    end
     written = written + 1
   end
 end

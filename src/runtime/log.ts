@@ -1,26 +1,27 @@
 /**
- * One-line lifecycle logs prefixed with the service name, so the output of several services
- * in one terminal stays readable.
+ * The service's lifecycle log: one-line messages through the service's {@linkcode Logger},
+ * named after the service, so the output of several services in one terminal stays readable.
  *
  * @module
  */
+import { defaultLogger, type Logger } from "../telemetry/log.ts";
 
 /** Writes lifecycle lines for one service. */
 export interface Log {
   /** A step that went as planned. */
   info(message: string): void;
-  /** A failure; the error's stack follows the line. */
+  /** A failure; the error follows the message. */
   error(message: string, err?: unknown): void;
 }
 
-/** Makes the logger of service `name`. */
-export function serviceLog(name: string): Log {
-  const prefix = `[${name}]`;
+/** Makes the lifecycle log of service `name`, over `logger` (else the default logger). */
+export function serviceLog(name: string, logger?: Logger): Log {
+  const out = logger ?? defaultLogger(name);
   return {
-    info: (message) => console.log(`${prefix} ${message}`),
+    info: (message) => out.info(message),
     error: (message, err) => {
-      if (err === undefined) console.error(`${prefix} ${message}`);
-      else console.error(`${prefix} ${message}: ${describe(err)}`);
+      if (err === undefined) out.error(message);
+      else out.error(message, { error: err instanceof Error ? err : describe(err) });
     },
   };
 }

@@ -25,4 +25,11 @@
  * @module
  */
 export { type Service, service } from "./service.ts";
-export type { CronContext, CronJob, FetchApp, Role, ServiceOptions } from "./options.ts";
+export type {
+  CronContext,
+  CronDeclaration,
+  CronJob,
+  FetchApp,
+  Role,
+  ServiceOptions,
+} from "./options.ts";

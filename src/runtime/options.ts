@@ -3,10 +3,14 @@
  *
  * @module
  */
+import type { Logger } from "../telemetry/log.ts";
 import type { Bus } from "../bus.ts";
 import { NAME_PATTERN } from "../contract.ts";
+import { type CronDeclaration, type CronJob, cronProblems } from "../cron.ts";
 import { InvalidOptionsError } from "../errors.ts";
 import { tokenProblems } from "./admin_mount.ts";
+
+export type { CronContext, CronDeclaration, CronJob } from "../cron.ts";
 
 /**
  * A part of a service one process can run: HTTP routes, event handlers, or cron jobs.
@@ -22,47 +26,6 @@ export type Role = "web" | "worker" | "cron";
 
 /** Every role, in the order they are reported. */
 export const ROLES: readonly Role[] = ["web", "worker", "cron"];
-
-/**
- * What a cron job's `run` receives.
- *
- * @example Stamping work with the tick it belongs to
- * ```ts
- * import type { CronContext } from "@herald/herald";
- * const run = (ctx: CronContext) => console.log(`${ctx.name} for ${ctx.tick.toISOString()}`);
- * run({ name: "purge", service: "posts", tick: new Date(0), signal: new AbortController().signal });
- * ```
- */
-export interface CronContext {
-  /** The job's name, as given in `cron`. */
-  readonly name: string;
-  /** The service's name. */
-  readonly service: string;
-  /**
-   * The scheduled time this run is for (the tick every replica agrees on), not the moment it
-   * started.
-   */
-  readonly tick: Date;
-  /** Aborted when the service shuts down and the grace period ran out: stop early then. */
-  readonly signal: AbortSignal;
-}
-
-/**
- * A cron job of a service.
- *
- * @example Purging drafts every night at 03:00 UTC
- * ```ts
- * import type { CronJob } from "@herald/herald";
- * const purge: CronJob = { schedule: "0 3 * * *", run: async (ctx) => {} };
- * console.log(purge.schedule);
- * ```
- */
-export interface CronJob {
-  /** When to run, as a Unix cron expression in UTC (`"0 3 * * *"`). */
-  schedule: string;
-  /** The job; a promise it returns is awaited, its value ignored. A throw is logged. */
-  run: (ctx: CronContext) => unknown;
-}
 
 /**
  * Anything with a Fetch-API handler, such as a Hono app.
@@ -92,7 +55,8 @@ export interface FetchApp {
  *   app, // a Hono app
  *   bus, // createBus({ backend: kv({ path: "./data/bus.db" }), source: "posts" })
  *   worker: new URL("./worker.ts", import.meta.url),
- *   cron: { "purge-drafts": { schedule: "0 3 * * *", run: purgeDrafts } },
+ *   cron: { "ping": { schedule: "* * * * *", run: () => console.log("alive") } },
+ *   workerCron: [PurgeDrafts], // defineCron(); worker.cron(PurgeDrafts, run) in worker.ts
  *   onStop: () => db.close(),
  *   shutdownGraceMs: 10_000,
  * };
@@ -109,8 +73,17 @@ export interface ServiceOptions {
    * `new URL("./worker.ts", import.meta.url)`. It runs in its own Web Worker.
    */
   worker?: URL | string;
-  /** Cron jobs by name (letters, digits, spaces, `-` and `_`; Deno.cron's rule). */
+  /**
+   * Cron jobs run in this isolate, by name (letters, digits, spaces, `-` and `_`; Deno.cron's
+   * rule). For work that takes CPU, declare the job in the worker module instead (`workerCron`).
+   */
   cron?: Record<string, CronJob>;
+  /**
+   * Cron jobs the worker module declares with `worker.cron()` (made by `defineCron`): their
+   * ticks are registered here, at the entry's top level where Deno Deploy looks for them, and
+   * each elected tick is handed to the worker module's isolate to run. Needs `worker`.
+   */
+  workerCron?: readonly CronDeclaration[];
   /**
    * The service's bus. With `cron`, its backend's `tryLock` elects one replica per tick; without
    * it every replica runs every tick. Closed on shutdown.
@@ -150,10 +123,24 @@ export interface ServiceOptions {
    * @default {true}
    */
   signals?: boolean;
+  /**
+   * Where the service logs its lifecycle.
+   * @default {readable lines on the console; JSON lines with `HERALD_LOG_FORMAT=json`}
+   */
+  logger?: Logger;
+  /**
+   * Serve Herald's metrics at `/metrics` in the Prometheus text format, the worker's included:
+   * `true`, or `{ token }` to require `Authorization: Bearer <token>`.
+   * @default {on when `HERALD_METRICS=prometheus`, with the token in `HERALD_METRICS_TOKEN`}
+   */
+  metrics?: boolean | { token?: string };
+  /**
+   * How long the bus may stay unreachable (for the worker, or the bus given here) before
+   * `/readyz` answers 503 with the reason, in milliseconds.
+   * @default {10000}
+   */
+  unreachableMs?: number;
 }
-
-// Deno.cron's own rule for names; checked up front so every problem is reported at once.
-const CRON_NAME = /^[A-Za-z0-9_\- ]{1,64}$/;
 
 /** Checks options and lists every problem at once. */
 export function validateServiceOptions(o: ServiceOptions): void {
@@ -174,14 +161,10 @@ export function validateServiceOptions(o: ServiceOptions): void {
     problems.push("cron must be an object of jobs by name");
   }
   for (const [name, job] of Object.entries(o.cron ?? {})) {
-    if (!CRON_NAME.test(name)) {
-      problems.push(`cron job name ${JSON.stringify(name)} must match ${CRON_NAME}`);
-    }
-    if (typeof job?.schedule !== "string" || job.schedule.trim() === "") {
-      problems.push(`cron job "${name}" needs a schedule string`);
-    }
+    problems.push(...cronProblems(name, job?.schedule));
     if (typeof job?.run !== "function") problems.push(`cron job "${name}" needs a run function`);
   }
+  problems.push(...workerCronProblems(o));
   if (o.bus !== undefined && typeof o.bus?.backend?.tryLock !== "function") {
     problems.push("bus must be a Bus (from createBus())");
   }
@@ -202,7 +185,61 @@ export function validateServiceOptions(o: ServiceOptions): void {
     } else problems.push(...tokenProblems(o.admin.token, o.admin.readToken));
     if (o.bus === undefined) problems.push("admin needs bus");
   }
+  problems.push(...observeProblems(o));
   if (problems.length > 0) throw new InvalidOptionsError("service", problems);
+}
+
+function workerCronProblems(o: ServiceOptions): string[] {
+  if (o.workerCron === undefined) return [];
+  if (!Array.isArray(o.workerCron)) return ["workerCron must be an array of defineCron() jobs"];
+  const problems: string[] = [];
+  if (o.worker === undefined) problems.push("workerCron needs worker: the module that runs them");
+  const seen = new Set(Object.keys(o.cron ?? {}));
+  for (const job of o.workerCron) {
+    problems.push(...cronProblems(job?.name, job?.schedule));
+    if (seen.has(job?.name)) problems.push(`cron job "${job.name}" is declared twice`);
+    seen.add(job?.name);
+  }
+  return problems;
+}
+
+function observeProblems(o: ServiceOptions): string[] {
+  const problems: string[] = [];
+  const l = o.logger as unknown as Record<string, unknown> | undefined;
+  if (
+    l !== undefined &&
+    !["debug", "info", "warn", "error"].every((m) => typeof l?.[m] === "function")
+  ) {
+    problems.push("logger must have debug, info, warn and error methods");
+  }
+  const m = o.metrics;
+  if (
+    m !== undefined && typeof m !== "boolean" &&
+    (typeof m !== "object" || m === null || (m.token !== undefined && typeof m.token !== "string"))
+  ) problems.push("metrics must be a boolean or { token?: string }");
+  const u = o.unreachableMs;
+  if (u !== undefined && !(Number.isFinite(u) && u >= 0)) {
+    problems.push("unreachableMs must be a finite number >= 0");
+  }
+  return problems;
+}
+
+/**
+ * Whether `/metrics` is served, and behind which token: from the option, else from
+ * `HERALD_METRICS=prometheus` and `HERALD_METRICS_TOKEN`.
+ */
+export function metricsFrom(o: ServiceOptions): { token?: string } | undefined {
+  const env = (name: string) => {
+    try {
+      return Deno.env.get(name);
+    } catch {
+      return undefined;
+    }
+  };
+  const m = o.metrics ?? (env("HERALD_METRICS")?.toLowerCase() === "prometheus");
+  if (m === false) return undefined;
+  const token = (typeof m === "object" ? m.token : undefined) ?? env("HERALD_METRICS_TOKEN");
+  return token ? { token } : {};
 }
 
 function roleProblems(roles: readonly unknown[]): string[] {

@@ -3,6 +3,9 @@
  *
  * @module
  */
+import type { CronDeclaration, CronJob } from "../cron.ts";
+import type { Outage } from "../telemetry/health.ts";
+import type { PromJson } from "../telemetry/prometheus.ts";
 
 /** An error as it crosses between isolates (structured clone drops class and prototype). */
 export interface PostedError {
@@ -16,19 +19,35 @@ export interface PostedError {
 
 /** From the service to the host. */
 export type ToHost =
-  /** Import the module at `url` and start its default export. */
-  | { type: "start"; url: string; service: string }
+  /**
+   * Import the module at `url`; with `handlers`, start its default export (without, it is there
+   * only to run cron jobs: a process running the cron role alone). With `prometheus`, the
+   * isolate records metrics for the service's `/metrics`.
+   */
+  | { type: "start"; url: string; service: string; handlers: boolean; prometheus?: boolean }
+  /** Run the module's cron job `name` for `tick` (an ISO time); `run` numbers the hand-off. */
+  | { type: "cron"; run: number; name: string; tick: string }
+  /** Post this isolate's Prometheus metrics as JSON, answering with the same `id`. */
+  | { type: "metrics"; id: number }
   /** Stop the worker, letting handlers finish within `graceMs`. */
   | { type: "stop"; graceMs: number };
 
 /** From the host to the service. */
 export type FromHost =
-  /** The worker started: its group is subscribed and claiming. */
-  | { type: "ready" }
+  /** The worker started (its group is subscribed and claiming); the cron jobs it declares. */
+  | { type: "ready"; crons: CronDeclaration[] }
+  /** Cron hand-off `run` began: from here on it is never handed to this worker again. */
+  | { type: "cron-started"; run: number }
+  /** Cron hand-off `run` ended, after `ms`; with `error` when the job threw or is unknown. */
+  | { type: "cron-done"; run: number; ms: number; error?: PostedError }
   /** The worker stopped; the host can be terminated. */
   | { type: "stopped" }
   /** Something failed: importing or starting the module, stopping it, or later while running. */
-  | { type: "error"; phase: "start" | "stop" | "run"; error: PostedError };
+  | { type: "error"; phase: "start" | "stop" | "run"; error: PostedError }
+  /** This isolate's metrics, answering the "metrics" message with the same `id`. */
+  | { type: "metrics"; id: number; json: PromJson }
+  /** The bus became unreachable (`outage`) or reachable again (none). */
+  | { type: "reachability"; outage?: Outage };
 
 /** Turns anything thrown into a {@linkcode PostedError}. */
 export function postedError(err: unknown): PostedError {
@@ -42,6 +61,16 @@ export interface StartableWorker {
   start(): Promise<void>;
   /** Stops claiming and finishes in-flight handlers within the grace period. */
   stop(options?: { graceMs?: number }): Promise<void>;
+  /** The cron jobs it declares (`worker.cron()`), by name. */
+  readonly crons?: ReadonlyMap<string, CronJob>;
+}
+
+/** The declarations of a worker module's cron jobs, to post or compare. */
+export function declaredCrons(worker: StartableWorker): CronDeclaration[] {
+  return [...worker.crons?.entries() ?? []].map(([name, job]) => ({
+    name,
+    schedule: job.schedule,
+  }));
 }
 
 /**

@@ -3,6 +3,8 @@
  *
  * @module
  */
+import type { Outage } from "../telemetry/health.ts";
+import type { PromJson } from "../telemetry/prometheus.ts";
 
 /** Where a role is in its life. */
 export type RoleState = "starting" | "up" | "failed" | "stopping" | "stopped";
@@ -13,6 +15,10 @@ export interface RoleHandle {
   readonly state: RoleState;
   /** Why it is not up, when it is not. */
   readonly reason?: string;
+  /** Since when the bus it uses has been unreachable, if it is now. */
+  outage?(): Outage | undefined;
+  /** Its Prometheus metrics as JSON, when it records them in an isolate of its own. */
+  metrics?(): Promise<PromJson>;
   /** Stops it; running work gets `graceMs` to finish. Never rejects. */
   stop(graceMs: number): Promise<void>;
 }

@@ -5,10 +5,15 @@
  * @module
  */
 import { InvalidOptionsError } from "../errors.ts";
+import { type Outage, reachability } from "../telemetry/health.ts";
+import { enablePromMetrics } from "../telemetry/metrics.ts";
+import { promContentType, promText } from "../telemetry/prometheus.ts";
 import { adminHandler, adminTokens, isAdminPath, tokenProblems } from "./admin_mount.ts";
-import { startCronRole } from "./cron.ts";
+import { type CronRoleHandle, startCronRole } from "./cron.ts";
 import { type Log, serviceLog } from "./log.ts";
 import {
+  type CronDeclaration,
+  metricsFrom,
   type Role,
   ROLES,
   rolesFromEnv,
@@ -51,9 +56,10 @@ export interface Service {
 /**
  * Makes the default export of a service's `deno serve` entry.
  *
- * The worker module runs in its own Web Worker (in this isolate where Web Workers do not exist);
- * the cron jobs run in this isolate, because their `run` functions live here (and Deno Deploy
- * finds crons by evaluating the entry module). `HERALD_ROLE=web|worker|cron` (comma-separated)
+ * The worker module runs in its own Web Worker (in this isolate where Web Workers do not exist).
+ * Every cron tick is registered in this isolate (Deno Deploy finds crons by evaluating the entry
+ * module): jobs given in `cron` run here, jobs the worker module declares (`workerCron`) are
+ * handed to its isolate, so their work never holds up requests. `HERALD_ROLE=web|worker|cron` (comma-separated)
  * runs only some roles; `/healthz` and `/readyz` are always served.
  *
  * @param options The service's name, app, worker module, cron jobs and bus.
@@ -105,38 +111,79 @@ class HeraldService {
   #closing?: Promise<void>;
   #removeSignals = () => {};
   #admin?: (request: Request) => Promise<Response>;
+  #metrics?: { token?: string };
+  #unreachableMs: number;
 
   constructor(options: ServiceOptions, roles: Role[]) {
     this.#options = options;
     this.name = options.name;
     this.roles = roles;
     this.#grace = options.shutdownGraceMs ?? 10_000;
-    const log = this.#log = serviceLog(options.name);
+    const log = this.#log = serviceLog(options.name, options.logger);
+    this.#unreachableMs = options.unreachableMs ?? 10_000;
+    this.#metrics = metricsFrom(options);
+    if (this.#metrics) void enablePromMetrics();
+    const hasCron = options.cron !== undefined || (options.workerCron?.length ?? 0) > 0;
     const skipped = (["worker", "cron"] as const).filter((r) =>
-      roles.includes(r) && !(r === "worker" ? options.worker : options.cron)
+      roles.includes(r) && !(r === "worker" ? options.worker : hasCron)
     );
     log.info(
       `starting roles ${roles.join(", ")}` +
         (skipped.length ? ` (nothing configured for ${skipped.join(", ")})` : ""),
     );
     // Crons first: a schedule Deno.cron rejects throws here, before a Web Worker exists.
-    if (roles.includes("cron") && options.cron) {
-      this.#handles.set("cron", startCronRole(options.cron, this.name, options.bus, log));
-    }
-    if (roles.includes("worker") && options.worker) {
-      const url = String(options.worker);
-      const isolate = options.isolate ?? (typeof Worker === "undefined" ? "same" : "worker");
-      this.#handles.set("worker", startWorkerRole(url, this.name, isolate, log));
-    }
-    const tokens = roles.includes("web") ? adminTokens(options.admin) : undefined;
-    const bad = tokens ? tokenProblems(tokens.token, tokens.readToken) : [];
-    if (bad.length > 0) throw new InvalidOptionsError("HERALD_ADMIN_TOKEN", bad);
-    if (tokens && !options.bus) log.error("admin API off: the service has no bus");
-    if (tokens && options.bus) {
-      this.#admin = adminHandler(tokens, options.bus, log);
-      log.info("admin API at /herald");
-    }
+    const cron = roles.includes("cron") && hasCron ? this.#startCron() : undefined;
+    this.#startWorker(cron);
+    this.#mountAdmin();
     if (options.signals !== false) this.#removeSignals = onShutdownSignals((s) => this.#signal(s));
+  }
+
+  // The admin API answers at /herald in processes running the web role, when configured.
+  #mountAdmin(): void {
+    const { admin, bus } = this.#options;
+    const tokens = this.roles.includes("web") ? adminTokens(admin) : undefined;
+    if (!tokens) return;
+    const bad = tokenProblems(tokens.token, tokens.readToken);
+    if (bad.length > 0) throw new InvalidOptionsError("HERALD_ADMIN_TOKEN", bad);
+    if (!bus) return this.#log.error("admin API off: the service has no bus");
+    this.#admin = adminHandler(tokens, bus, this.#log);
+    this.#log.info("admin API at /herald");
+  }
+
+  #startCron(): CronRoleHandle {
+    const { cron = {}, workerCron = [], bus } = this.#options;
+    const handle = startCronRole({ local: cron, worker: workerCron }, this.name, bus, this.#log);
+    this.#handles.set("cron", handle);
+    return handle;
+  }
+
+  // The worker role runs the module's handlers and the cron jobs it declares; a process running
+  // the cron role without the worker role loads the module only for those jobs.
+  #startWorker(cron: CronRoleHandle | undefined): void {
+    const { worker, workerCron = [] } = this.#options;
+    if (!worker) return;
+    const url = String(worker);
+    const isolate = this.#options.isolate ?? (typeof Worker === "undefined" ? "same" : "worker");
+    const prometheus = this.#metrics !== undefined;
+    const onReady = cron && workerCron.length > 0
+      ? (declared: CronDeclaration[]) => cron.checkDeclared(declared)
+      : undefined;
+    if (this.roles.includes("worker")) {
+      const handle = startWorkerRole(url, this.name, isolate, this.#log, {
+        handlers: true,
+        onReady,
+        prometheus,
+      });
+      this.#handles.set("worker", handle);
+      cron?.useWorker(handle, false);
+    } else if (cron && workerCron.length > 0) {
+      const handle = startWorkerRole(url, this.name, isolate, this.#log, {
+        handlers: false,
+        onReady,
+        prometheus,
+      });
+      cron.useWorker(handle, true);
+    }
   }
 
   fetch(request: Request, info?: Deno.ServeHandlerInfo): Promise<Response> {
@@ -145,6 +192,7 @@ class HeraldService {
       return Promise.resolve(Response.json({ status: "alive", service: this.name }));
     }
     if (pathname === "/readyz") return Promise.resolve(this.#readiness());
+    if (pathname === "/metrics" && this.#metrics) return this.#scrape(request);
     const app = this.#admin && isAdminPath(pathname) ? { fetch: this.#admin } : this.#options.app;
     if (!app || !this.roles.includes("web")) {
       const error = app ? "The web role does not run in this process" : "Not found";
@@ -181,10 +229,40 @@ class HeraldService {
       roles[role] = handle.state;
       if (handle.state !== "up") reasons.push(handle.reason ?? `${role} is ${handle.state}`);
     }
+    const outage = this.#outage();
+    if (outage) {
+      const s = Math.round((Date.now() - outage.since) / 1000);
+      reasons.push(`the bus has been unreachable for ${s} s: ${outage.reason}`);
+    }
     if (this.#closing) reasons.unshift("the service is shutting down");
     const ready = reasons.length === 0;
     const body = { status: ready ? "ready" : "not ready", service: this.name, roles, reasons };
     return Response.json(body, { status: ready ? 200 : 503 });
+  }
+
+  /** The longest outage of a bus this service uses, once it passed the threshold. */
+  #outage(): Outage | undefined {
+    const outages = [...this.#handles.values()].map((h) => h.outage?.());
+    if (this.#options.bus) outages.push(reachability(this.#options.bus.backend).outage);
+    const now = Date.now();
+    return outages.filter((o): o is Outage =>
+      o !== undefined && now - o.since >= this.#unreachableMs
+    )
+      .sort((a, b) => a.since - b.since)[0];
+  }
+
+  async #scrape(request: Request): Promise<Response> {
+    const token = this.#metrics?.token;
+    if (token && request.headers.get("authorization") !== `Bearer ${token}`) {
+      return Response.json({ error: "Unauthorized", service: this.name }, {
+        status: 401,
+        headers: { "www-authenticate": 'Bearer realm="metrics"' },
+      });
+    }
+    await enablePromMetrics();
+    const others = await Promise.all([...this.#handles.values()].map((h) => h.metrics?.() ?? []));
+    const text = await promText(others);
+    return new Response(text, { headers: { "content-type": promContentType() } });
   }
 
   shutdown(): Promise<void> {

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { defaultLogger } from "../telemetry/log.ts";
 import type { Backend, Delivery } from "../backend.ts";
 import { createEnvelope, type Envelope } from "../envelope.ts";
 import { type CaseName, CASES } from "./conformance_cases.ts";
@@ -49,7 +50,9 @@ export interface ConformanceOptions {
  * ```
  */
 export function testBackendConformance(options: ConformanceOptions): void {
-  if (options.ignore) console.warn(`${options.name}: conformance skipped: ${options.ignore}`);
+  if (options.ignore) {
+    defaultLogger(options.name).warn("conformance skipped", { reason: options.ignore });
+  }
   const unknown = Object.keys(options.skip ?? {}).filter((name) => !(name in CASES));
   if (unknown.length > 0) throw new TypeError(`No conformance case named ${unknown.join(", ")}`);
   for (const [name, run] of Object.entries(CASES)) {

@@ -8,6 +8,8 @@ import { deepStrictEqual as equal, ok } from "node:assert/strict";
 import type { CaseFn } from "./conformance.ts";
 import { ns } from "./conformance.ts";
 import { INSPECT_CASES } from "./conformance_inspect_cases.ts";
+import { TRACE_CASES } from "./conformance_trace_cases.ts";
+import { KEY_CASES } from "./conformance_key_cases.ts";
 import { WORKER_CASES } from "./conformance_worker_cases.ts";
 
 const err = { name: "Error", message: "boom" };
@@ -295,6 +297,8 @@ export const CASES: Readonly<Record<string, CaseFn>> = {
   },
   ...WORKER_CASES,
   ...INSPECT_CASES,
+  ...TRACE_CASES,
+  ...KEY_CASES,
 };
 
 /** The name of a conformance case, as reported by `deno test`. */

@@ -39,6 +39,7 @@ Deno.test("herald --help works on every command; a wrong command line exits 2", 
     "redrive",
     "purge",
     "group",
+    "trace",
   ]);
   for (const name of names) {
     const one = await herald([name, "--help"]);

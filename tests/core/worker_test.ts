@@ -355,28 +355,6 @@ Deno.test("a worker with free slots for one handler claims while another's event
   assert(done.indexOf("done") <= 2, `handled in order ${done}`);
 });
 
-Deno.test("events waiting behind their key keep their lease", async () => {
-  const bus = fresh();
-  const handledBy: string[] = [];
-  const make = (name: string) =>
-    createWorker({ bus, group: "g", leaseMs: 150, idleWaitMs: 20 }).on(Job, async () => {
-      handledBy.push(name);
-      await new Promise((r) => setTimeout(r, 120));
-    }, { concurrency: 8 });
-  const a = make("a");
-  await a.start();
-  await bus.publishMany(
-    Array.from({ length: 4 }, (_, n) => ({ contract: Job, data: { n }, options: { key: "k" } })),
-  );
-  await until(() => handledBy.length === 1); // the other three wait behind key "k", ~360 ms
-  const b = make("b");
-  await b.start();
-  await until(() => a.stats.acked === 4);
-  await a.stop();
-  await b.stop();
-  assertEquals(handledBy, ["a", "a", "a", "a"]);
-});
-
 Deno.test("stop() aborts running handlers' signals when the grace period ends", async () => {
   const bus = fresh();
   let aborted = false;

@@ -38,7 +38,7 @@ bothStores(
     const kept = await b.deadLetters("dl");
     assertEquals(kept.map((d) => (d.envelope!.data as { i: number }).i), [2, 3, 4]);
     assertEquals(said.length, 1);
-    assertStringIncludes(said[0], "herald[dl]: deleted the 2 oldest dead letters");
+    assertStringIncludes(said[0], "deleted the 2 oldest dead letters");
     assertEquals(got.map(indexOf), [0, 1, 2, 3, 4]);
   },
 );

@@ -16,6 +16,7 @@ Deno.test({
     const backend = redis({ url: `redis://127.0.0.1:${server.port}`, prefix: "restart:" });
     const warnings: string[] = [];
     const warn = console.warn;
+    const log = console.log;
     try {
       const s = "payments", g = "ledger";
       await backend.subscribe(g, [s], "earliest");
@@ -33,6 +34,8 @@ Deno.test({
         BackendUnavailableError,
       );
       console.warn = (...args: unknown[]) => void warnings.push(args.join(" "));
+      // The outage's end is logged at info.
+      console.log = (...args: unknown[]) => void warnings.push(args.join(" "));
       for (let i = 0; i < 3; i++) {
         assertEquals(
           await backend.claim(g, [s], { consumer: "c", max: 10, leaseMs: 5_000, waitMs: 0 }),
@@ -61,6 +64,7 @@ Deno.test({
         );
       }
       console.warn = warn;
+      console.log = log;
       assertEquals(got.map((d) => d.envelope?.id), acknowledged);
       assertEquals(
         warnings.filter((w) => w.includes("unavailable")).length,
@@ -70,6 +74,7 @@ Deno.test({
       assert(warnings.some((w) => w.includes("reachable again")));
     } finally {
       console.warn = warn;
+      console.log = log;
       await backend.close();
       await server.kill();
       await Deno.remove(dir, { recursive: true });

@@ -14,9 +14,9 @@ export class Served {
   #readers: Promise<void>[];
   port = 0;
 
-  constructor(env: Record<string, string>) {
+  constructor(env: Record<string, string>, fixture: URL = FIXTURE) {
     this.#child = new Deno.Command(Deno.execPath(), {
-      args: ["serve", "-A", "--host", "127.0.0.1", "--port", "0", FIXTURE.pathname],
+      args: ["serve", "-A", "--host", "127.0.0.1", "--port", "0", fixture.pathname],
       cwd: ROOT.pathname,
       env,
       stdin: "null",
@@ -94,9 +94,9 @@ export class Served {
   }
 }
 
-/** Starts the fixture service and waits until it listens. */
-export function serve(env: Record<string, string>): Promise<Served> {
-  const served = new Served(env);
+/** Starts the fixture service (`fixtures/main.ts` unless told) and waits until it listens. */
+export function serve(env: Record<string, string>, fixture?: URL): Promise<Served> {
+  const served = new Served(env, fixture);
   return served.listening().catch(async (err) => {
     await served.close();
     throw err;

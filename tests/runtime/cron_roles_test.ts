@@ -45,7 +45,9 @@ Deno.test("`service()` logs a cron job that throws and keeps running it", async 
   });
   try {
     const failed = await poll(
-      () => s.matching(/cron "tick": tick \S+ failed: Error: cron boom/).length >= 2 || undefined,
+      () =>
+        s.matching(/cron "tick": tick \S+ failed error="Error: cron boom"/).length >= 2 ||
+        undefined,
       20_000,
     );
     assert(failed, s.output());

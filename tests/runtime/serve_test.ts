@@ -117,6 +117,8 @@ Deno.test("`service()` restarts a Web Worker that crashed, reporting it in /read
     assert(String(body.reasons).includes("restarting in 1000 ms"), crashed.body);
     await s.ready();
     await s.waitFor(/Uncaught \(in worker .*\) Error: crash after start/);
-    await s.waitFor(/\[crashing-worker\] worker: crashed: Uncaught Error: crash after start/);
+    await s.waitFor(
+      /\[crashing-worker\] worker: crashed error="Uncaught Error: crash after start"/,
+    );
   });
 });

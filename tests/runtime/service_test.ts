@@ -152,7 +152,8 @@ Deno.test("`service()` reports in /readyz a worker module that cannot start", as
     assert(failed);
     assertEquals(failed.status, 503);
     assert(String(failed.body.reasons).includes("not a Worker"), String(failed.body.reasons));
-    assert(logs.has("[broken-worker] worker: start failed: TypeError"), logs.lines.join("\n"));
+    assert(logs.has("[broken-worker] worker: start failed"), logs.lines.join("\n"));
+    assert(logs.has("TypeError: The default export"), logs.lines.join("\n"));
   } finally {
     await s.shutdown();
     logs.restore();
@@ -195,7 +196,10 @@ Deno.test("`service()` calls onStop once on shutdown, before it closes the bus",
     logs.restore();
   }
   assertEquals(steps, ["onStop", "bus closed"]);
-  assert(logs.has("[on-stop] onStop failed: Error: logged, not thrown"), logs.lines.join("\n"));
+  assert(
+    logs.has(`[on-stop] onStop failed error="Error: logged, not thrown"`),
+    logs.lines.join("\n"),
+  );
 });
 
 Deno.test("`tickOf()` gives replicas firing up to half a period apart the same tick", () => {

@@ -26,8 +26,11 @@ export class Cluster {
 
   private constructor(readonly dir: string, readonly env: Record<string, string>) {}
 
-  /** Starts the four services on a fresh data folder. */
-  static async start(bus: BusKind = "kv"): Promise<Cluster> {
+  /** Starts the four services on a fresh data folder; `extra` is added to their environment. */
+  static async start(
+    bus: BusKind = "kv",
+    extra: Record<string, string> = {},
+  ): Promise<Cluster> {
     const dir = await Deno.makeTempDir({ prefix: "herald-e2e-" });
     const env: Record<string, string> = {
       HERALD_DATA_DIR: join(dir, "data"),
@@ -35,6 +38,7 @@ export class Cluster {
       PBKDF2_ITERATIONS: "1000",
       JWT_SECRET: "e2e-secret",
       HERALD_BACKEND: bus,
+      ...extra,
     };
     if (bus === "redis") {
       env.HERALD_REDIS_URL = Deno.env.get("HERALD_REDIS_URL") ?? "redis://127.0.0.1:6379";
@@ -61,7 +65,7 @@ export class Cluster {
     this.#ports.set(instance, port);
     const proc = launch(name, {
       port,
-      env: { ...this.env, HERALD_INSTANCE: instance },
+      env: { ...this.env, HERALD_INSTANCE: instance, OTEL_SERVICE_NAME: instance },
       onLine: (line) => this.logs.push(`${instance} | ${line}`),
     });
     this.#procs.set(instance, proc);

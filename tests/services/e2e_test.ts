@@ -4,7 +4,7 @@
  * 127.0.0.1:6379, on Redis.
  */
 import { assert, assertEquals } from "@std/assert";
-import { type Backend, createEnvelope, kv } from "@herald/herald";
+import { type Backend, createEnvelope, journey, kv } from "@herald/herald";
 import { redis } from "@herald/herald/redis";
 import { join } from "node:path";
 import { SKIP } from "../redis/_redis.ts";
@@ -64,6 +64,31 @@ async function scenario(t: Deno.TestContext, bus: BusKind) {
         assertEquals(user.body.email, p.email);
         await answers(c, "posts", `/users/${p.id}`, p.token, 200);
         await answers(c, "chat", `/users/${p.id}`, p.token, 200);
+      }
+    });
+
+    await step("a registration's journey shows Auth → Users → Posts and Chat", async () => {
+      const backend = openBus(c, bus);
+      try {
+        const page = await backend.peek("auth", { limit: 1000 });
+        const registered = page.events.find((e) =>
+          e.envelope?.type === "user.registered" &&
+          (e.envelope.data as { id: string }).id === ada.id
+        )!.envelope!;
+        const path = await until("the journey reaches Posts and Chat, handled", async () => {
+          const j = journey(await backend.trace(registered.id));
+          const [root] = j.roots;
+          const created = root?.caused.find((n) => n.envelope.type === "user.created");
+          const states = created?.reached.map((r) => `${r.group.split(".")[0]}:${r.state}`);
+          const done = root?.reached.some((r) => r.group === "users" && r.state === "handled") &&
+            ["posts:handled", "chat:handled"].every((s) => states?.includes(s));
+          return done && { root, created: created! };
+        });
+        assertEquals(path.root.envelope.source, "auth");
+        assertEquals(path.created.envelope.source, "users");
+        assertEquals(path.created.envelope.causationid, registered.id);
+      } finally {
+        await backend.close();
       }
     });
 

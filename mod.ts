@@ -116,6 +116,7 @@ export type { DrainOptions, DrainResult } from "./src/drain.ts";
 export type { PushEndpoint, PushRegistry, RateLimits } from "./src/capabilities.ts";
 export { idTime, newId } from "./src/id.ts";
 export {
+  DEFAULT_MAX_LENGTH,
   kv,
   KvBackend,
   type KvOptions,

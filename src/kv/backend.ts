@@ -50,6 +50,8 @@ import { LeaseBook } from "./leases.ts";
 import { HoldBook } from "./keyhold.ts";
 import type { KvOptions } from "./options.ts";
 import { Trimmer } from "./retention.ts";
+import { DeadBound } from "./dead_bound.ts";
+import { DEFAULT_DEAD_LETTER_MAX_LEN } from "./options.ts";
 import { kvTrace } from "./trace.ts";
 import type { Trace, TraceOptions } from "../trace.ts";
 import { LeaseWriter } from "./settle.ts";
@@ -110,6 +112,7 @@ interface Open {
   appender: Appender;
   bell?: Bell;
   claimer: Claimer;
+  deadBound: DeadBound;
   inspector: KvInspector;
   trimmer: Trimmer;
   waker: Waker;
@@ -354,6 +357,7 @@ export class KvBackend implements Backend, AtomicAppender, RateLimits, PushRegis
     if (settlements.length === 0) return;
     return await this.#run(async (p) => {
       await p.writer.settle(group, settlements);
+      if (settlements.some((s) => s.outcome === "dead")) p.deadBound.wrote(group);
     });
   }
 
@@ -523,6 +527,7 @@ export class KvBackend implements Backend, AtomicAppender, RateLimits, PushRegis
     await parts.appender.idle();
     await parts.writer.idle();
     await parts.trimmer.idle();
+    await parts.deadBound.idle();
     parts.bell?.close();
     if (!this.#options.kv) parts.kv.close();
   }
@@ -566,6 +571,8 @@ export class KvBackend implements Backend, AtomicAppender, RateLimits, PushRegis
     const book = new LeaseBook();
     const holds = new HoldBook();
     const trimmer = new Trimmer(kv, this.stats, this.#options.retention);
+    const deadMax = this.#options.deadLetterMaxLen ?? DEFAULT_DEAD_LETTER_MAX_LEN;
+    const deadBound = new DeadBound(kv, this.stats, deadMax);
     // The writer is made below; claims ask it for settlements to carry in their commits.
     const claimer = new Claimer(
       kv,
@@ -594,7 +601,7 @@ export class KvBackend implements Backend, AtomicAppender, RateLimits, PushRegis
       waker.notify();
     });
     const inspector = new KvInspector(kv, this.stats, (s) => trimmer.limitsOf(s));
-    this.#ready = { kv, appender, bell, claimer, inspector, trimmer, waker, writer };
+    this.#ready = { kv, appender, bell, claimer, deadBound, inspector, trimmer, waker, writer };
     return this.#ready;
   }
 }

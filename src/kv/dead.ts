@@ -6,6 +6,7 @@
 import type { DeadLetter } from "../backend.ts";
 import { type DeadEntry, deadKey, deadPrefix, type RetryEntry, retryKey } from "./keys.ts";
 import { commit, getMany, type KvStats, list } from "./store.ts";
+import { countDead } from "./dead_bound.ts";
 
 /** Dead letters moved per atomic operation: each carries its event (up to 60 KB). */
 const REDRIVE_CHUNK = 10;
@@ -86,6 +87,7 @@ async function move(kv: Deno.Kv, stats: KvStats, group: string, ids: string[]): 
         op.delete(e.key);
         op.set(retryKey(group, d.stream, now, d.seq), retry);
       }
+      countDead(op, group, -present.length);
     });
     if (result.ok) return present.length;
     // Someone else redrove or rewrote one of them meanwhile: read again.

@@ -43,6 +43,7 @@ import {
 } from "./keys.ts";
 import { commit, get, type KvStats, list, scan } from "./store.ts";
 import { startCursor, timeOf } from "./subscribe.ts";
+import { countDead, deadCountKey } from "./dead_bound.ts";
 
 /** How often a consumer's "last seen" is written at most, in milliseconds. */
 export const SEEN_EVERY_MS = 5_000;
@@ -179,6 +180,9 @@ export class KvInspector {
     const all = await list<DeadEntry>(this.stats, this.kv, { prefix: deadPrefix(group) });
     const doomed = all.filter((e) => purgeSelects(toLetter(group, e.value), options));
     await this.#delete(doomed.map((e) => e.key));
+    if (doomed.length > 0) {
+      await commit(this.stats, this.kv, (op) => countDead(op, group, -doomed.length));
+    }
     return doomed.length;
   }
 
@@ -202,8 +206,10 @@ export class KvInspector {
     for (const prefix of prefixes) {
       for (const e of await list(this.stats, this.kv, { prefix })) keys.push(e.key);
     }
+    const found = keys.length > 0;
+    if (stream === undefined) keys.push(deadCountKey(group));
     await this.#delete(keys);
-    return keys.length > 0;
+    return found;
   }
 
   async resetGroup(group: string, stream: string, to: Position): Promise<void> {

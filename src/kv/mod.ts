@@ -16,8 +16,8 @@
  *   `<path>.wake/` after its commits, and waiting processes watch that folder), and otherwise by
  *   a poll (`pollMs`);
  * - several processes may share one file: SQLite's "database is locked" is retried inside;
- * - retention is off by default (every event is kept); set `retention` to trim by age and/or
- *   length, per stream if needed.
+ * - each stream keeps its newest 1,000,000 events by default (`retention`; trim by age and/or
+ *   length, per stream if needed, or `"none"` to keep all).
  *
  * @example Using the backend with a bus
  * ```ts
@@ -33,6 +33,7 @@ import { KvBackend } from "./backend.ts";
 import { type KvOptions, validateKvOptions } from "./options.ts";
 
 export { KvBackend } from "./backend.ts";
+export { DEFAULT_MAX_LENGTH } from "./options.ts";
 export type { KvOptions, RetentionOptions } from "./options.ts";
 export type { KvStats } from "./store.ts";
 

@@ -6,6 +6,23 @@
 import { InvalidOptionsError } from "../errors.ts";
 
 /**
+ * The events a Deno KV stream keeps when `retention` is not given, as Redis keeps about
+ * 1,000,000 entries per stream: enough that a group rarely falls that far behind, few enough
+ * that the file stays bounded (see docs/backends.md, "Scale and limits", for the disk it takes).
+ *
+ * @example Keeping twice the default
+ * ```ts
+ * import { DEFAULT_MAX_LENGTH, kv } from "@herald/herald";
+ * const backend = kv({ path: ":memory:", retention: { maxLength: 2 * DEFAULT_MAX_LENGTH } });
+ * await backend.close();
+ * ```
+ */
+export const DEFAULT_MAX_LENGTH = 1_000_000;
+
+/** The most dead letters a group keeps by default, as the Redis backend's `deadLetterMaxLen`. */
+export const DEFAULT_DEAD_LETTER_MAX_LEN = 100_000;
+
+/**
  * How much of a stream to keep. Both limits may be set; events go when either says so. The
  * events one append wrote to a stream are stored (and trimmed) together, so a stream may keep a
  * few more than `maxLength`, or events a little older than `maxAgeMs`, until the rest of their
@@ -45,17 +62,29 @@ export interface KvOptions {
    */
   kv?: Deno.Kv;
   /**
-   * How much of each stream to keep. Trimming happens in the background after appends (at most
-   * once a second per stream) and on `trim()`. It does not wait for groups that are behind: they
-   * skip what was trimmed, and a retry or expired lease whose event was trimmed is dropped
-   * (dead letters keep their own copy, so redrive still works).
+   * How much of each stream to keep, or `"none"` to keep every event (the file then grows
+   * without limit). Trimming happens in the background after appends (at most once a second per
+   * stream) and on `trim()`. It does not wait for groups that are behind: they skip what was
+   * trimmed, and a retry or expired lease whose event was trimmed is dropped; each such loss is
+   * counted per group (`stats.trimmedByGroup`) and logged. Dead letters keep their own copy, so
+   * redrive still works.
    *
-   * @default {undefined} keep every event
+   * @default {{ maxLength: 1_000_000 }} (see {@linkcode DEFAULT_MAX_LENGTH})
    */
-  retention?: RetentionOptions & {
-    /** Limits for single streams, replacing the ones above for them. */
-    streams?: Record<string, RetentionOptions>;
-  };
+  retention?:
+    | (RetentionOptions & {
+      /** Limits for single streams, replacing the ones above for them; `"none"` keeps all. */
+      streams?: Record<string, RetentionOptions | "none">;
+    })
+    | "none";
+  /**
+   * The most dead letters kept per group: past it the oldest (by event id, so by event time) are
+   * deleted, counted in `stats.deadTrimmed` and logged. Inspect and redrive or purge them before
+   * that. The count is kept as dead letters are written, redriven and purged.
+   *
+   * @default {100_000}
+   */
+  deadLetterMaxLen?: number;
   /**
    * The slowest a waiting `claim` notices events written by another process, in milliseconds.
    * On a local file, the doorbell watch (see `watch`) usually wakes it within a millisecond or
@@ -82,7 +111,7 @@ export function validateKvOptions(options: KvOptions): void {
   if (typeof options !== "object" || options === null) {
     throw new InvalidOptionsError("kv", ["options must be an object"]);
   }
-  const { path, kv, retention, pollMs, watch } = options;
+  const { path, kv, retention, pollMs, watch, deadLetterMaxLen } = options;
   if (path !== undefined && (typeof path !== "string" || path.length === 0)) {
     problems.push("path must be a non-empty string");
   }
@@ -94,9 +123,15 @@ export function validateKvOptions(options: KvOptions): void {
     problems.push("pollMs must be a number from 5 to 60000");
   }
   if (watch !== undefined && typeof watch !== "boolean") problems.push("watch must be a boolean");
-  if (retention !== undefined) {
+  if (
+    deadLetterMaxLen !== undefined &&
+    !(Number.isSafeInteger(deadLetterMaxLen) && deadLetterMaxLen >= 1)
+  ) {
+    problems.push("deadLetterMaxLen must be a positive integer");
+  }
+  if (retention !== undefined && retention !== "none") {
     if (typeof retention !== "object" || retention === null) {
-      problems.push("retention must be an object");
+      problems.push('retention must be an object or "none"');
     } else {
       checkRetention("retention", retention, problems);
       const streams = retention.streams;
@@ -114,9 +149,10 @@ export function validateKvOptions(options: KvOptions): void {
   if (problems.length > 0) throw new InvalidOptionsError("kv", problems);
 }
 
-function checkRetention(where: string, r: RetentionOptions, problems: string[]): void {
+function checkRetention(where: string, r: RetentionOptions | "none", problems: string[]): void {
+  if (r === "none" && where !== "retention") return;
   if (typeof r !== "object" || r === null) {
-    problems.push(`${where} must be an object`);
+    problems.push(`${where} must be an object or "none"`);
     return;
   }
   if (r.maxAgeMs !== undefined && !(Number.isFinite(r.maxAgeMs) && r.maxAgeMs > 0)) {

@@ -1,6 +1,7 @@
 /**
- * Retention: trims the oldest events of a stream by age and/or count. By default nothing is
- * trimmed. Trimming does not wait for groups that are behind: they skip what was trimmed.
+ * Retention: trims the oldest events of a stream by age and/or count. By default a stream keeps
+ * its newest {@linkcode DEFAULT_MAX_LENGTH} events. Trimming does not wait for groups that are
+ * behind: they skip what was trimmed, and the claim counts and logs what they lost.
  *
  * @module
  */
@@ -9,16 +10,21 @@ import { envelopeProblem } from "../envelope.ts";
 import type { Envelope } from "../envelope.ts";
 import { lastOf, unpack } from "./chunks.ts";
 import { eventPrefix, indexKeys, seqKey } from "./keys.ts";
-import type { KvOptions, RetentionOptions } from "./options.ts";
+import { DEFAULT_MAX_LENGTH, type KvOptions, type RetentionOptions } from "./options.ts";
 import { commit, get, type KvStats, list } from "./store.ts";
 import { timeOf } from "./subscribe.ts";
 
-const log = defaultLogger("herald");
-
-/** Entries read per page of a trim. */
-const PAGE = 500;
+/**
+ * Stored entries read per step, first and at most: a trim after a second of appends usually
+ * deletes a few entries, and each entry may hold a whole append's events, so a step starts small
+ * and doubles while everything it read could go.
+ */
+const FIRST_PAGE = 16;
+const MAX_PAGE = 500;
 /** Keys deleted per atomic operation (Deno KV allows 1,000 mutations). */
 const DELETES = 900;
+
+const log = defaultLogger("herald");
 /** The least time between two automatic trims of one stream, in milliseconds. */
 const AUTO_TRIM_MS = 1_000;
 
@@ -26,19 +32,31 @@ const AUTO_TRIM_MS = 1_000;
 export class Trimmer {
   #lastAuto = new Map<string, number>();
   #running = new Set<Promise<unknown>>();
+  /**
+   * Per stream, the oldest entry the last trim kept: its last sequence number and newest event
+   * time. Entries only ever go from the front, so while it may stay, everything after it may.
+   */
+  #floor = new Map<string, { seq: number; time: number }>();
+  private readonly options: Exclude<KvOptions["retention"], "none" | undefined> | undefined;
 
   constructor(
     private readonly kv: Deno.Kv,
     private readonly stats: KvStats,
-    private readonly options: KvOptions["retention"],
-  ) {}
+    options: KvOptions["retention"],
+  ) {
+    this.options = options === "none" ? undefined : options ?? { maxLength: DEFAULT_MAX_LENGTH };
+  }
 
   /** The limits that apply to a stream, if any. */
   limitsOf(stream: string): RetentionOptions | undefined {
     const o = this.options;
     if (!o) return undefined;
     const r = o.streams?.[stream] ?? o;
-    return r.maxAgeMs === undefined && r.maxLength === undefined ? undefined : r;
+    if (r === "none") return undefined;
+    const limits: RetentionOptions = {};
+    if (r.maxAgeMs !== undefined) limits.maxAgeMs = r.maxAgeMs;
+    if (r.maxLength !== undefined) limits.maxLength = r.maxLength;
+    return r.maxAgeMs === undefined && r.maxLength === undefined ? undefined : limits;
   }
 
   /** Starts a background trim of streams just appended to, at most once a second each. */
@@ -72,11 +90,14 @@ export class Trimmer {
     const last = Number((await get<number>(this.stats, this.kv, seqKey(stream))).value ?? 0);
     const keepFrom = limits.maxLength === undefined ? 0 : last - limits.maxLength + 1;
     const cutoff = limits.maxAgeMs === undefined ? -Infinity : Date.now() - limits.maxAgeMs;
+    // Nothing can go yet: no read of the stream's oldest entries (a trim follows every second
+    // of appends, and each entry may hold a whole append's events).
+    const floor = this.#floor.get(stream);
+    if (keepFrom <= 1 && cutoff === -Infinity) return 0;
+    if (floor && floor.seq >= keepFrom && floor.time >= cutoff) return 0;
     let deleted = 0;
-    while (true) {
-      const page = await list(this.stats, this.kv, { prefix: eventPrefix(stream) }, {
-        limit: PAGE,
-      });
+    for (let limit = FIRST_PAGE;; limit = Math.min(MAX_PAGE, limit * 2)) {
+      const page = await list(this.stats, this.kv, { prefix: eventPrefix(stream) }, { limit });
       const doomed: Deno.KvKey[] = [];
       const keys: Deno.KvKey[] = [];
       // Whole entries go (an append's chunk together), once their newest event may go; their
@@ -84,11 +105,16 @@ export class Trimmer {
       for (const e of page) {
         const first = e.key[3];
         if (typeof first !== "number") break;
-        const events = unpack(first, e.value);
-        const newest = timeOf(events[events.length - 1][1]);
-        if (lastOf(first, e.value) >= keepFrom && newest >= cutoff) break;
+        const seq = lastOf(first, e.value);
+        const time = cutoff === -Infinity ? Infinity : newestTime(first, e.value);
+        if (seq >= keepFrom && time >= cutoff) {
+          this.#floor.set(stream, { seq, time });
+          break;
+        }
         doomed.push(e.key);
-        for (const [, v] of events) if (!envelopeProblem(v)) keys.push(...indexKeys(v as Envelope));
+        for (const [, v] of unpack(first, e.value)) {
+          if (!envelopeProblem(v)) keys.push(...indexKeys(v as Envelope));
+        }
         keys.push(e.key);
       }
       if (doomed.length === 0) return deleted;
@@ -102,4 +128,10 @@ export class Trimmer {
       if (doomed.length < page.length) return deleted;
     }
   }
+}
+
+/** The time of the newest event of a stored entry. */
+function newestTime(first: number, value: unknown): number {
+  const events = unpack(first, value);
+  return timeOf(events[events.length - 1][1]);
 }

@@ -25,6 +25,7 @@ import {
 import { type HoldBook, type KnownHold, QUEUE_MAX, readHolds } from "./keyhold.ts";
 import type { LeaseBook } from "./leases.ts";
 import { deadEntry, deadSize, trimError } from "./dead_entry.ts";
+import { countDead } from "./dead_bound.ts";
 import { commit, getMany, type KvStats, list } from "./store.ts";
 
 /**
@@ -429,7 +430,7 @@ export class LeaseWriter {
         } else if (s.outcome === "dead") {
           const d = deadEntry(seq, s.delivery, lease.a, s.error);
           const k = deadKey(c.group, d.id);
-          ops.push((op) => op.set(k, d));
+          ops.push((op) => countDead(op.set(k, d), c.group, 1));
         }
         const free = c.frees.has(seq) && s.outcome !== "retry" && s.outcome !== "release"
           ? this.#free(c, seq, now, ops)

@@ -58,6 +58,8 @@ export interface KvStats {
   trimmedUnhandled: number;
   /** {@linkcode KvStats.trimmedUnhandled}, by consumer group. */
   trimmedByGroup: Record<string, number>;
+  /** Dead letters deleted because their group had more than `deadLetterMaxLen` (each logged). */
+  deadTrimmed: number;
 }
 
 /** Makes a zeroed {@linkcode KvStats}. */
@@ -73,6 +75,7 @@ export function newStats(): KvStats {
     standbys: 0,
     trimmedUnhandled: 0,
     trimmedByGroup: {},
+    deadTrimmed: 0,
   };
 }
 

@@ -39,6 +39,7 @@ import { EXTEND, SETTLE } from "./lease_scripts.ts";
 import { CLAIM } from "./claim_scripts.ts";
 import { FRESH_ACK } from "./key_scripts.ts";
 import { Reader } from "./reader.ts";
+import { isNoGroup, regroup } from "./regroup.ts";
 import { APPEND, LEAVE, REDRIVE, Scripts } from "./scripts.ts";
 import { indexTtlMs, redisTrace } from "./trace.ts";
 import type { Trace, TraceOptions } from "../trace.ts";
@@ -240,6 +241,10 @@ export class RedisBackend implements Backend {
       }
     } catch (err) {
       if (this.#closed || signal?.aborted) return [];
+      if (isNoGroup(err)) {
+        await this.#regroup(group, streams);
+        return [];
+      }
       if (!isOutage(err)) throw err;
       await this.#down(err, signal);
     }
@@ -279,11 +284,29 @@ export class RedisBackend implements Backend {
     if (deliveries.length === 0) return [];
     this.#reader.flushRecords();
     const { keys, args } = extendCall(this.#keys, group, deliveries, leaseMs);
-    const lost = await this.#run(EXTEND, keys, args) as number[];
-    return lost.map((i) => deliveries[i - 1]);
+    try {
+      const lost = await this.#run(EXTEND, keys, args) as number[];
+      return lost.map((i) => deliveries[i - 1]);
+    } catch (err) {
+      if (!isNoGroup(err)) throw err;
+      // Redis lost the group, and every lease with it.
+      await this.#regroup(group, deliveries.map((d) => d.stream));
+      return [...deliveries];
+    }
   }
 
   async settle(group: string, settlements: readonly Settlement[]): Promise<void> {
+    try {
+      await this.#settle(group, settlements);
+    } catch (err) {
+      if (!isNoGroup(err)) throw err;
+      // Redis lost the group: make it again, then record the outcomes (dead letters above all).
+      await this.#regroup(group, settlements.map((s) => s.delivery.stream));
+      await this.#settle(group, settlements);
+    }
+  }
+
+  async #settle(group: string, settlements: readonly Settlement[]): Promise<void> {
     this.#open();
     if (settlements.length === 0) return;
     let rest = settlements;
@@ -432,6 +455,11 @@ export class RedisBackend implements Backend {
     const kind = (source - 1) % 2 === 0 ? "s" : "r";
     const ref = encodeRef({ source: kind, stream, entryId, count, consumer });
     return entryDelivery(stream, ref, count, fields);
+  }
+
+  #regroup(group: string, streams: readonly string[]): Promise<void> {
+    const logger = reachability(this).logger;
+    return regroup((a) => this.#command(a), (s) => this.#keys.stream(s), group, streams, logger);
   }
 
   #open(): void {

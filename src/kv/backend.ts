@@ -49,7 +49,7 @@ import { HoldBook } from "./keyhold.ts";
 import type { KvOptions } from "./options.ts";
 import { Trimmer } from "./retention.ts";
 import { kvTrace } from "./trace.ts";
-import type { Trace, TraceOptions } from "../trace.ts";
+import { journeysOff, type Trace, type TraceOptions } from "../trace.ts";
 import { LeaseWriter } from "./settle.ts";
 import { commit, get, type KvStats, newStats } from "./store.ts";
 import { subscribeStream } from "./subscribe.ts";
@@ -396,6 +396,7 @@ export class KvBackend implements Backend, AtomicAppender {
 
   /** {@inheritDoc Tracer.trace} */
   async trace(id: string, options?: TraceOptions): Promise<Trace> {
+    if (this.#options.journeys !== true) throw journeysOff(this.name);
     return await this.#run((p) =>
       kvTrace(p.kv, this.stats, (s, o) => p.inspector.peek(s, o), id, options)
     );
@@ -564,7 +565,7 @@ export class KvBackend implements Backend, AtomicAppender {
       for (const s of streams) bell?.ring("appended", s);
       if (streams.some((s) => waker.wants(s))) waker.notify();
       trimmer.appended(streams);
-    });
+    }, this.#options.journeys === true);
     const writer = new LeaseWriter(kv, this.stats, book, holds, (group, stream) => {
       claimer.requeued(group, stream);
       bell?.ring("requeued");

@@ -74,6 +74,15 @@ export interface KvOptions {
    * @default {true}
    */
   watch?: boolean;
+  /**
+   * Index every appended event by its correlation id, in the append's atomic operation, so that
+   * `trace()` (journeys: `herald trace`, `GET /herald/journeys/:id`) can follow a request. One or
+   * two more writes per event, which slows publishing (see docs/operate.md for the cost). Off,
+   * `trace()` rejects with a `NotFoundError` saying journeys are off.
+   *
+   * @default {false}
+   */
+  journeys?: boolean;
 }
 
 /** Checks options and lists every problem at once. */
@@ -94,6 +103,9 @@ export function validateKvOptions(options: KvOptions): void {
     problems.push("pollMs must be a number from 5 to 60000");
   }
   if (watch !== undefined && typeof watch !== "boolean") problems.push("watch must be a boolean");
+  if (options.journeys !== undefined && typeof options.journeys !== "boolean") {
+    problems.push("journeys must be a boolean");
+  }
   if (retention !== undefined) {
     if (typeof retention !== "object" || retention === null) {
       problems.push("retention must be an object");

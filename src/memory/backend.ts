@@ -23,7 +23,8 @@ import type {
   PurgeOptions,
   StreamInfo,
 } from "../inspect.ts";
-import type { Trace, TraceOptions } from "../trace.ts";
+import { journeysOff, type Trace, type TraceOptions } from "../trace.ts";
+import { InvalidOptionsError } from "../errors.ts";
 import { MemoryInspector } from "./inspect.ts";
 
 interface Entry {
@@ -67,8 +68,28 @@ interface GroupState {
 }
 
 /**
+ * Options of {@linkcode memory}.
+ *
+ * @example Following requests in tests
+ * ```ts
+ * import type { MemoryOptions } from "@herald/herald";
+ * const options: MemoryOptions = { journeys: true };
+ * ```
+ */
+export interface MemoryOptions {
+  /**
+   * Index every appended event by its correlation id, so that `trace()` (journeys) can follow a
+   * request. Off, `trace()` rejects with a `NotFoundError` saying journeys are off.
+   *
+   * @default {false}
+   */
+  journeys?: boolean;
+}
+
+/**
  * Makes an in-memory backend.
  *
+ * @param options `journeys: true` to follow requests with `trace()`.
  * @returns The backend.
  *
  * @example
@@ -78,8 +99,11 @@ interface GroupState {
  * await bus.close();
  * ```
  */
-export function memory(): MemoryBackend {
-  return new MemoryBackend();
+export function memory(options: MemoryOptions = {}): MemoryBackend {
+  if (options.journeys !== undefined && typeof options.journeys !== "boolean") {
+    throw new InvalidOptionsError("memory()", ["journeys must be a boolean"]);
+  }
+  return new MemoryBackend(options.journeys === true);
 }
 
 /** The in-memory backend. Made by {@linkcode memory}. */
@@ -97,6 +121,13 @@ export class MemoryBackend implements Backend {
   #deadCount = 0;
   #closed = false;
 
+  /**
+   * Makes the backend; `memory()` is the way in.
+   *
+   * @param journeys Whether appends are indexed for `trace()`.
+   */
+  constructor(private readonly journeys = false) {}
+
   /** Appends events, all at once. */
   append(events: readonly Envelope[], options: { dedupe?: boolean } = {}): Promise<void> {
     this.#open();
@@ -104,7 +135,7 @@ export class MemoryBackend implements Backend {
       if (options.dedupe && this.#seen.has(e.id)) continue;
       this.#seen.add(e.id);
       this.appendRaw(e.stream, structuredClone(e));
-      this.#inspector.indexed(e, this.#streams.get(e.stream)!.at(-1)!.seq);
+      if (this.journeys) this.#inspector.indexed(e, this.#streams.get(e.stream)!.at(-1)!.seq);
     }
     return Promise.resolve();
   }
@@ -276,6 +307,7 @@ export class MemoryBackend implements Backend {
 
   /** {@inheritDoc Tracer.trace} */
   trace(id: string, options?: TraceOptions): Promise<Trace> {
+    if (!this.journeys) return Promise.reject(journeysOff(this.name));
     return this.#sync(() => this.#inspector.trace(id, options));
   }
 

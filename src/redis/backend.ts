@@ -5,7 +5,6 @@
  *
  * @module
  */
-import { LAG } from "../telemetry/lag.ts";
 import { reachability } from "../telemetry/health.ts";
 import type {
   AppendOptions,
@@ -178,31 +177,6 @@ export class RedisBackend implements Backend {
       await this.#run(APPEND_PLAIN, keys, args);
     }
     this.#poller.wakeAll();
-  }
-
-  /** Where a group stands on a stream, for the metrics (see `telemetry/lag.ts`). */
-  async [LAG](group: string, stream: string): Promise<{ lag: number; oldestMs?: number }> {
-    const key = this.#keys.stream(stream);
-    const groups = await this.#command(["XINFO", "GROUPS", key]) as unknown[][];
-    const info = groups.map(fieldsOf).find((g) => g.name === group);
-    if (!info) return { lag: 0 };
-    const last = String(info["last-delivered-id"]);
-    const after = await this.#command(["XRANGE", key, `(${last}`, "+", "COUNT", 1]) as unknown[][];
-    const oldestMs = after.length > 0 ? Number(String(after[0][0]).split("-")[0]) : undefined;
-    // Redis leaves the lag unknown (nil) after entries were deleted or trimmed: count them then.
-    let lag = info.lag === null || info.lag === undefined ? NaN : Number(info.lag);
-    if (Number.isNaN(lag)) {
-      lag = after.length === 0 ? 0 : (await this.#command([
-        "XRANGE",
-        key,
-        `(${last}`,
-        "+",
-        "COUNT",
-        LAG_COUNT_MAX,
-      ]) as unknown[])
-        .length;
-    }
-    return { lag, oldestMs };
   }
 
   async subscribe(group: string, streams: readonly string[], start: StartPosition): Promise<void> {
@@ -554,16 +528,6 @@ export class RedisBackend implements Backend {
       reachability(this).up();
     }
   }
-}
-
-// Where Redis does not know a group's lag, at most this many entries are counted for it.
-const LAG_COUNT_MAX = 10_000;
-
-// XINFO's reply, [field, value, field, value, …], as an object.
-function fieldsOf(reply: unknown[]): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (let i = 0; i + 1 < reply.length; i += 2) out[String(reply[i])] = reply[i + 1];
-  return out;
 }
 
 // Redis down or starting (LOADING) is an outage to wait out; other error replies are bugs.

@@ -123,7 +123,7 @@ export {
   type KvStats,
   type RetentionOptions,
 } from "./src/kv/mod.ts";
-export { memory, MemoryBackend } from "./src/memory/mod.ts";
+export { memory, MemoryBackend, type MemoryOptions } from "./src/memory/mod.ts";
 export { OutboxAtomic, type OutboxCommitResult } from "./src/outbox.ts";
 export { type RelayOptions, relayOutbox } from "./src/relay.ts";
 export { backoff, DEFAULT_RETRY, type RetryPolicy } from "./src/retry.ts";

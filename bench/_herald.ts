@@ -18,9 +18,13 @@ export type BackendSpec =
   | { kind: "kv"; path: string; options?: Record<string, unknown> }
   | { kind: "redis"; url: string; token?: string; prefix: string };
 
-/** Makes the backend `spec` describes, loading the Redis client only when asked for. */
+/**
+ * Makes the backend `spec` describes, loading the Redis client only when asked for; with
+ * `HERALD_BENCH_JOURNEYS=1` in the environment, with the correlation index on.
+ */
 export async function makeBackend(spec: BackendSpec): Promise<Backend> {
-  if (spec.kind === "kv") return kv({ ...spec.options, path: spec.path });
+  const journeys = Deno.env.get("HERALD_BENCH_JOURNEYS") === "1";
+  if (spec.kind === "kv") return kv({ ...spec.options, path: spec.path, journeys });
   const { redis } = await import("@herald/herald/redis");
-  return redis({ url: spec.url, token: spec.token, prefix: spec.prefix });
+  return redis({ url: spec.url, token: spec.token, prefix: spec.prefix, journeys });
 }

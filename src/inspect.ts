@@ -66,6 +66,11 @@ export interface GroupInfo {
   pending: number;
   /** How long ago the oldest pending event was appended, in milliseconds; absent with none. */
   oldestPendingMs?: number;
+  /**
+   * How long ago the oldest event not yet handed to the group (the first of `lag`) was appended,
+   * in milliseconds; absent when `lag` is 0.
+   */
+  oldestWaitingMs?: number;
   /** The group's consumers. */
   consumers: ConsumerInfo[];
   /** How many dead letters the group holds (over every stream it reads). */

@@ -7,6 +7,7 @@
  */
 import type { ErrorInfo } from "./backend.ts";
 import type { Envelope } from "./envelope.ts";
+import { NotFoundError } from "./errors.ts";
 
 /**
  * What became of an event in one group:
@@ -59,9 +60,10 @@ export interface Trace {
 }
 
 /**
- * Finding the events of a request. Every backend writes an index entry by correlation id in the
- * same atomic operation as each append, and a second one by event id for events that do not
- * start their chain; the index is trimmed with the stream (see docs/operate.md).
+ * Finding the events of a request. A backend made with `journeys: true` writes an index entry by
+ * correlation id in the same atomic operation as each append, and a second one by event id for
+ * events that do not start their chain; the index is trimmed with the stream (see
+ * docs/operate.md). Without it, `trace()` rejects with {@linkcode journeysOff}'s error.
  */
 export interface Tracer {
   /**
@@ -69,6 +71,22 @@ export interface Tracer {
    * the chain. Unknown ids give no events.
    */
   trace(id: string, options?: TraceOptions): Promise<Trace>;
+}
+
+/**
+ * The error `trace()` rejects with on a backend made without `journeys: true`: a
+ * `NotFoundError` (`what` is `journeys`), so the admin API answers 404 with its message and
+ * `herald trace` exits 3.
+ *
+ * @param backend The backend's name, for the message.
+ */
+export function journeysOff(backend: string): NotFoundError {
+  return new NotFoundError(
+    "journeys",
+    `Journeys are off: the ${backend} backend was made without journeys: true, so no ` +
+      "correlation index is written and no request can be followed. Turn it on in the " +
+      "backend's options (it costs publish throughput, see docs/operate.md).",
+  );
 }
 
 /** The default and the largest `limit` of a trace. */
@@ -113,7 +131,7 @@ export interface Journey {
  *   type: "order.placed",
  *   schema: z.object({ n: z.number() }),
  * });
- * const backend = memory();
+ * const backend = memory({ journeys: true });
  * const bus = createBus({ backend, source: "shop" });
  * const envelope = await bus.publish(Placed, { n: 1 });
  * const tree = journey(await backend.trace(envelope.id));

@@ -29,14 +29,15 @@ async function openBackend(): Promise<Backend> {
   if (backendKind() === "redis") {
     // Loaded only when asked for, so the embedded default never loads a Redis client.
     const { redisFromEnv } = await import("@herald/herald/redis");
-    return redisFromEnv();
+    return redisFromEnv({ journeys: true });
   }
   const path = busPath();
   // A KV Connect URL (a database shared over the network) has no folder to make.
   if (!/^https?:\/\//.test(path)) await Deno.mkdir(dirname(path), { recursive: true });
   // Claims wake on the backend's file-event doorbell; HERALD_KV_WATCH=0 leaves only the poll.
   const watch = kvWatch();
-  return kv({ path, watch, pollMs: kvPollMs() ?? (watch ? undefined : 50) });
+  // Journeys on: the admin API, the dashboard and `herald trace` follow requests across services.
+  return kv({ path, watch, pollMs: kvPollMs() ?? (watch ? undefined : 50), journeys: true });
 }
 
 /**

@@ -12,6 +12,9 @@ import { bearer } from "./auth.ts";
 import { dashboardRoutes } from "./dashboard/routes.ts";
 import { errorAnswer } from "./errors.ts";
 import { journeyRoutes } from "./journey_routes.ts";
+import { asyncApiRoute } from "./asyncapi_route.ts";
+import { createAsyncApi } from "../asyncapi/document.ts";
+import type { EventContract } from "../contract.ts";
 import { readRoutes } from "./read_routes.ts";
 import { type AdminEnv, type AdminLog, writeRoutes } from "./write_routes.ts";
 
@@ -28,6 +31,17 @@ export interface AdminOptions {
    * @default {lines on the console, prefixed `[herald]`}
    */
   log?: AdminLog;
+  /**
+   * The event contracts (an array, or a module's exports) to describe at `GET /asyncapi.json`
+   * as an AsyncAPI 3.0 document (see `@herald/herald/asyncapi`). Without them that route
+   * answers 404.
+   */
+  contracts?: readonly EventContract[] | Record<string, unknown>;
+  /**
+   * The AsyncAPI document's `info`.
+   * @default {{ title: the bus's source, version: "1.0.0" }}
+   */
+  info?: { title: string; version: string; description?: string };
 }
 
 /**
@@ -68,6 +82,11 @@ export interface AdminApp {
 export function createAdmin(options: AdminOptions): AdminApp {
   validate(options);
   const backend = options.bus.backend;
+  // Built once, here: a bad contract is an options problem, reported at construction.
+  const asyncApi = options.contracts === undefined ? undefined : createAsyncApi({
+    contracts: options.contracts,
+    info: options.info ?? { title: options.bus.source, version: "1.0.0" },
+  });
   const app = new Hono<AdminEnv>();
   app.onError(errorAnswer);
   app.notFound((c) =>
@@ -78,6 +97,7 @@ export function createAdmin(options: AdminOptions): AdminApp {
   app.get("/", (c) => c.json({ access: c.get("access"), routes: ROUTES }));
   readRoutes(app, backend);
   journeyRoutes(app, backend);
+  asyncApiRoute(app, asyncApi);
   writeRoutes(app, backend, options.log ?? serviceLog("herald"));
   return { fetch: (request) => app.fetch(request) };
 }
@@ -92,6 +112,7 @@ const ROUTES = [
   "GET /groups/:group/dead?type=&error=&since=&until=&after=&limit=",
   "GET /groups/:group/dead/:id",
   "GET /journeys/:id?limit= (an event id or a correlation id)",
+  "GET /asyncapi.json (the AsyncAPI document of the contracts given to createAdmin)",
   "POST /groups/:group/redrive",
   "POST /groups/:group/purge",
   "POST /groups/:group/reset",

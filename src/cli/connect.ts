@@ -33,13 +33,14 @@ export async function connect(target: Target): Promise<Backend> {
   if (useRedis) return await openRedis(target);
   const path = target.kv ?? env("HERALD_BUS_PATH") ?? DEFAULT_BUS_PATH;
   if (path !== ":memory:") await mustExist(path);
-  return kv({ path });
+  // Journeys on: `herald trace` reads the index the services wrote (and a publish writes it).
+  return kv({ path, journeys: true });
 }
 
 async function openRedis(target: Target): Promise<Backend> {
   const { redis, redisFromEnv } = await import("../redis/mod.ts");
   const prefix = target.prefix ?? env("HERALD_REDIS_PREFIX");
-  if (target.redis === undefined) return redisFromEnv();
+  if (target.redis === undefined) return redisFromEnv({ journeys: true });
   const url = target.redis;
   const token = env("UPSTASH_REDIS_REST_TOKEN");
   if (/^https?:/.test(url) && !token) {
@@ -47,6 +48,7 @@ async function openRedis(target: Target): Promise<Backend> {
   }
   return redis({
     url,
+    journeys: true,
     ...(token && /^https?:/.test(url) ? { token } : {}),
     ...(prefix ? { prefix } : {}),
   });

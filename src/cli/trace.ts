@@ -55,7 +55,11 @@ export const trace: Command = {
     }
     const found = await (await ctx.backend()).trace(id, { limit });
     if (found.events.length === 0) {
-      throw new NotFoundError("event", `No events with correlation or event id "${id}"`);
+      throw new NotFoundError(
+        "event",
+        `No events with correlation or event id "${id}" (trimmed, or published by a backend ` +
+          "made without journeys: true, which writes no correlation index)",
+      );
     }
     print(ctx, journey(found), journeyLines);
     return EXIT.ok;

@@ -64,11 +64,13 @@ export class Appender {
    * @param kv The database.
    * @param stats Counters to update.
    * @param onAppended Called with the streams written after each successful commit.
+   * @param journeys Whether events are indexed by correlation id (see `KvOptions.journeys`).
    */
   constructor(
     private readonly kv: Deno.Kv,
     private readonly stats: KvStats,
     private readonly onAppended: (streams: string[]) => void,
+    private readonly journeys = false,
   ) {}
 
   /** Appends events, all or none, coalesced with other appends made meanwhile. */
@@ -107,6 +109,7 @@ export class Appender {
         streams,
         states,
         events.map((e, i) => [e, cost.sizes[i]]),
+        this.journeys,
       );
       const result = await this.#commitOp(() =>
         commit(this.stats, this.kv, (op) => {
@@ -222,7 +225,7 @@ export class Appender {
           chosen.push([e, p.cost.sizes[i]]);
         });
       }
-      const { writes, next } = numbered(streams, states, chosen);
+      const { writes, next } = numbered(streams, states, chosen, this.journeys);
       if (writes.length === 0) return;
       const used = streams.filter((s) => next.get(s) !== states.get(s)!.seq);
       const result = await this.#commitOp(() =>
@@ -275,9 +278,11 @@ export class Appender {
         .check({ key, versionstamp: state.versionstamp })
         .set(eventKey(stream, state.seq + 1), pack(events as Envelope[]))
         .set(key, seq);
-      events.forEach((e, i) => {
-        for (const [k, v] of indexWrites(e, state.seq + 1 + i)) op.set(k, v);
-      });
+      if (this.journeys) {
+        events.forEach((e, i) => {
+          for (const [k, v] of indexWrites(e, state.seq + 1 + i)) op.set(k, v);
+        });
+      }
       result = await op.commit();
     } catch (err) {
       if (isLocked(err)) return false;
@@ -414,6 +419,7 @@ function numbered(
   streams: readonly string[],
   states: Map<string, SeqState>,
   events: [Envelope, number][],
+  journeys: boolean,
 ): { writes: [Deno.KvKey, unknown][]; next: Map<string, number> } {
   const next = new Map(streams.map((s) => [s, states.get(s)!.seq]));
   const byStream = new Map<string, [Envelope[], number[]]>();
@@ -428,7 +434,7 @@ function numbered(
     for (const run of runs(list, sizes)) {
       const first = next.get(stream)! + 1;
       writes.push([eventKey(stream, first), pack(run)]);
-      run.forEach((e, i) => writes.push(...indexWrites(e, first + i)));
+      if (journeys) run.forEach((e, i) => writes.push(...indexWrites(e, first + i)));
       next.set(stream, first + run.length - 1);
     }
   }

@@ -4,7 +4,6 @@
  *
  * @module
  */
-import { LAG } from "../telemetry/lag.ts";
 import type {
   AppendOptions,
   AtomicAppender,
@@ -30,20 +29,10 @@ import { BackendUnavailableError } from "../errors.ts";
 import { sleep } from "../sleep.ts";
 import { Appender } from "./append.ts";
 import { Bell } from "./bell.ts";
-import { Claimer, readCursor, type Standing } from "./claim.ts";
-import { unpack } from "./chunks.ts";
+import { Claimer, type Standing } from "./claim.ts";
 import { redrive } from "./dead.ts";
 import { KvInspector } from "./inspect.ts";
-import {
-  cursorKey,
-  eventKey,
-  eventPrefix,
-  type LockEntry,
-  lockKey,
-  MAX_SEQ,
-  seqKey,
-} from "./keys.ts";
-import { idTime } from "../id.ts";
+import { type LockEntry, lockKey } from "./keys.ts";
 import * as coord from "./coord.ts";
 import type { PushEndpoint, PushRegistry, RateLimits } from "../capabilities.ts";
 import { LeaseBook } from "./leases.ts";
@@ -53,7 +42,7 @@ import { Trimmer } from "./retention.ts";
 import { DeadBound } from "./dead_bound.ts";
 import { DEFAULT_DEAD_LETTER_MAX_LEN } from "./options.ts";
 import { kvTrace } from "./trace.ts";
-import type { Trace, TraceOptions } from "../trace.ts";
+import { journeysOff, type Trace, type TraceOptions } from "../trace.ts";
 import { LeaseWriter } from "./settle.ts";
 import { commit, get, type KvStats, newStats } from "./store.ts";
 import { subscribeStream } from "./subscribe.ts";
@@ -402,6 +391,7 @@ export class KvBackend implements Backend, AtomicAppender, RateLimits, PushRegis
 
   /** {@inheritDoc Tracer.trace} */
   async trace(id: string, options?: TraceOptions): Promise<Trace> {
+    if (this.#options.journeys !== true) throw journeysOff(this.name);
     return await this.#run((p) =>
       kvTrace(p.kv, this.stats, (s, o) => p.inspector.peek(s, o), id, options)
     );
@@ -486,31 +476,6 @@ export class KvBackend implements Backend, AtomicAppender, RateLimits, PushRegis
   }
 
   /** {@inheritDoc Backend.close} */
-  /** Where a group stands on a stream, for the metrics (see `telemetry/lag.ts`). */
-  [LAG](group: string, stream: string): Promise<{ lag: number; oldestMs?: number }> {
-    return this.#run(async (p) => {
-      const [seq, cur] = await p.kv.getMany<[unknown, unknown]>([
-        seqKey(stream),
-        cursorKey(group, stream),
-      ]);
-      const [taken, from] = readCursor(cur.value);
-      const lag = Math.max(0, Number(seq.value ?? 0) - taken);
-      if (lag === 0) return { lag };
-      // The entry at `from` may be a chunk whose first events were taken already.
-      const next = p.kv.list({
-        start: eventKey(stream, from),
-        end: [...eventPrefix(stream), MAX_SEQ],
-      }, { limit: 2 });
-      for await (const entry of next) {
-        for (const [n, event] of unpack(entry.key.at(-1) as number, entry.value)) {
-          const id = (event as Partial<Envelope> | undefined)?.id;
-          if (n > taken) return { lag, oldestMs: typeof id === "string" ? idTime(id) : undefined };
-        }
-      }
-      return { lag };
-    });
-  }
-
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
@@ -594,7 +559,7 @@ export class KvBackend implements Backend, AtomicAppender, RateLimits, PushRegis
       for (const s of streams) bell?.ring("appended", s);
       if (streams.some((s) => waker.wants(s))) waker.notify();
       trimmer.appended(streams);
-    });
+    }, this.#options.journeys === true);
     const writer = new LeaseWriter(kv, this.stats, book, holds, (group, stream) => {
       claimer.requeued(group, stream);
       bell?.ring("requeued");

@@ -146,6 +146,11 @@ export class KvInspector {
       consumers: [...consumers, ...[...new Set(holders)].map((name) => ({ name }))],
       deadLetters: dead.get(group) ?? 0,
     };
+    if (info.lag > 0) {
+      const [e] = (await this.#read(stream, taken, 1)).events;
+      const t = e ? timeOf(e.envelope ?? e.raw) : -Infinity;
+      if (Number.isFinite(t)) info.oldestWaitingMs = Math.max(0, Date.now() - t);
+    }
     if (seqs.length > 0) {
       const oldest = Math.min(...seqs);
       const [e] = (await this.#read(stream, oldest - 1, 1)).events;

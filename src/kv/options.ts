@@ -103,6 +103,15 @@ export interface KvOptions {
    * @default {true}
    */
   watch?: boolean;
+  /**
+   * Index every appended event by its correlation id, in the append's atomic operation, so that
+   * `trace()` (journeys: `herald trace`, `GET /herald/journeys/:id`) can follow a request. One or
+   * two more writes per event, which slows publishing (see docs/operate.md for the cost). Off,
+   * `trace()` rejects with a `NotFoundError` saying journeys are off.
+   *
+   * @default {false}
+   */
+  journeys?: boolean;
 }
 
 /** Checks options and lists every problem at once. */
@@ -128,6 +137,9 @@ export function validateKvOptions(options: KvOptions): void {
     !(Number.isSafeInteger(deadLetterMaxLen) && deadLetterMaxLen >= 1)
   ) {
     problems.push("deadLetterMaxLen must be a positive integer");
+  }
+  if (options.journeys !== undefined && typeof options.journeys !== "boolean") {
+    problems.push("journeys must be a boolean");
   }
   if (retention !== undefined && retention !== "none") {
     if (typeof retention !== "object" || retention === null) {

@@ -23,7 +23,8 @@ import type {
   PurgeOptions,
   StreamInfo,
 } from "../inspect.ts";
-import type { Trace, TraceOptions } from "../trace.ts";
+import { journeysOff, type Trace, type TraceOptions } from "../trace.ts";
+import { InvalidOptionsError } from "../errors.ts";
 import { MemoryInspector } from "./inspect.ts";
 import {
   type PushEndpoint,
@@ -73,8 +74,28 @@ interface GroupState {
 }
 
 /**
+ * Options of {@linkcode memory}.
+ *
+ * @example Following requests in tests
+ * ```ts
+ * import type { MemoryOptions } from "@herald/herald";
+ * const options: MemoryOptions = { journeys: true };
+ * ```
+ */
+export interface MemoryOptions {
+  /**
+   * Index every appended event by its correlation id, so that `trace()` (journeys) can follow a
+   * request. Off, `trace()` rejects with a `NotFoundError` saying journeys are off.
+   *
+   * @default {false}
+   */
+  journeys?: boolean;
+}
+
+/**
  * Makes an in-memory backend.
  *
+ * @param options `journeys: true` to follow requests with `trace()`.
  * @returns The backend.
  *
  * @example
@@ -84,8 +105,11 @@ interface GroupState {
  * await bus.close();
  * ```
  */
-export function memory(): MemoryBackend {
-  return new MemoryBackend();
+export function memory(options: MemoryOptions = {}): MemoryBackend {
+  if (options.journeys !== undefined && typeof options.journeys !== "boolean") {
+    throw new InvalidOptionsError("memory()", ["journeys must be a boolean"]);
+  }
+  return new MemoryBackend(options.journeys === true);
 }
 
 /** The in-memory backend. Made by {@linkcode memory}. */
@@ -105,6 +129,13 @@ export class MemoryBackend implements Backend, RateLimits, PushRegistry {
   #deadCount = 0;
   #closed = false;
 
+  /**
+   * Makes the backend; `memory()` is the way in.
+   *
+   * @param journeys Whether appends are indexed for `trace()`.
+   */
+  constructor(private readonly journeys = false) {}
+
   /** Appends events, all at once. */
   append(events: readonly Envelope[], options: { dedupe?: boolean } = {}): Promise<void> {
     this.#open();
@@ -112,7 +143,7 @@ export class MemoryBackend implements Backend, RateLimits, PushRegistry {
       if (options.dedupe && this.#seen.has(e.id)) continue;
       this.#seen.add(e.id);
       this.appendRaw(e.stream, structuredClone(e));
-      this.#inspector.indexed(e, this.#streams.get(e.stream)!.at(-1)!.seq);
+      if (this.journeys) this.#inspector.indexed(e, this.#streams.get(e.stream)!.at(-1)!.seq);
     }
     return Promise.resolve();
   }
@@ -284,6 +315,7 @@ export class MemoryBackend implements Backend, RateLimits, PushRegistry {
 
   /** {@inheritDoc Tracer.trace} */
   trace(id: string, options?: TraceOptions): Promise<Trace> {
+    if (!this.journeys) return Promise.reject(journeysOff(this.name));
     return this.#sync(() => this.#inspector.trace(id, options));
   }
 

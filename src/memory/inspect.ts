@@ -138,6 +138,8 @@ export class MemoryInspector {
           })),
           deadLetters: state.dead.size,
         };
+        const waiting = entries.find((e) => e.seq > cursor);
+        if (waiting) info.oldestWaitingMs = Math.max(0, now - waiting.at);
         const oldest = Math.min(...held.map((p) => p.seq));
         const entry = entries.find((e) => e.seq === oldest);
         if (entry) info.oldestPendingMs = Math.max(0, now - entry.at);

@@ -3,4 +3,4 @@
  *
  * @module
  */
-export { memory, MemoryBackend } from "./backend.ts";
+export { memory, MemoryBackend, type MemoryOptions } from "./backend.ts";

@@ -5,7 +5,6 @@
  *
  * @module
  */
-import { LAG } from "../telemetry/lag.ts";
 import { reachability } from "../telemetry/health.ts";
 import type {
   AppendOptions,
@@ -39,9 +38,10 @@ import { EXTEND, SETTLE } from "./lease_scripts.ts";
 import { CLAIM } from "./claim_scripts.ts";
 import { FRESH_ACK } from "./key_scripts.ts";
 import { Reader } from "./reader.ts";
-import { APPEND, LEAVE, REDRIVE, Scripts } from "./scripts.ts";
+import { isNoGroup, regroup } from "./regroup.ts";
+import { APPEND, APPEND_PLAIN, LEAVE, REDRIVE, Scripts } from "./scripts.ts";
 import { indexTtlMs, redisTrace } from "./trace.ts";
-import type { Trace, TraceOptions } from "../trace.ts";
+import { journeysOff, type Trace, type TraceOptions } from "../trace.ts";
 import { TAKE_RATE } from "./coord_scripts.ts";
 import type { PushEndpoint, PushRegistry, RateLimits } from "../capabilities.ts";
 
@@ -128,6 +128,10 @@ export class RedisBackend implements Backend, RateLimits, PushRegistry {
     const keys = options.dedupe
       ? [...streams, ...events.map((e) => this.#keys.dedupe(e.id))]
       : [...streams];
+    if (!this.#options.journeys) {
+      await this.#appendPlain(events, options, head, streams, at, keys);
+      return;
+    }
     const index = new Map<string, number>();
     const place = (key: string) => {
       let n = index.get(key);
@@ -152,29 +156,29 @@ export class RedisBackend implements Backend, RateLimits, PushRegistry {
     this.#poller.wakeAll();
   }
 
-  /** Where a group stands on a stream, for the metrics (see `telemetry/lag.ts`). */
-  async [LAG](group: string, stream: string): Promise<{ lag: number; oldestMs?: number }> {
-    const key = this.#keys.stream(stream);
-    const groups = await this.#command(["XINFO", "GROUPS", key]) as unknown[][];
-    const info = groups.map(fieldsOf).find((g) => g.name === group);
-    if (!info) return { lag: 0 };
-    const last = String(info["last-delivered-id"]);
-    const after = await this.#command(["XRANGE", key, `(${last}`, "+", "COUNT", 1]) as unknown[][];
-    const oldestMs = after.length > 0 ? Number(String(after[0][0]).split("-")[0]) : undefined;
-    // Redis leaves the lag unknown (nil) after entries were deleted or trimmed: count them then.
-    let lag = info.lag === null || info.lag === undefined ? NaN : Number(info.lag);
-    if (Number.isNaN(lag)) {
-      lag = after.length === 0 ? 0 : (await this.#command([
-        "XRANGE",
-        key,
-        `(${last}`,
-        "+",
-        "COUNT",
-        LAG_COUNT_MAX,
-      ]) as unknown[])
-        .length;
+  // Without the correlation index: one event is one XADD (atomic by itself, no script); a
+  // batch goes through APPEND_PLAIN. (MULTI/EXEC would spare Redis the Lua, but costs the
+  // client a command object per event, about four times the client CPU of one EVALSHA.)
+  async #appendPlain(
+    events: readonly Envelope[],
+    options: AppendOptions,
+    head: RedisArg[],
+    streams: string[],
+    at: Map<string, number>,
+    keys: string[],
+  ): Promise<void> {
+    if (!options.dedupe && events.length === 1) {
+      const trimArgs = head[0] === "none" ? [] : head;
+      await this.#command(["XADD", streams[0], ...trimArgs, "*", "e", envelopeJson(events[0])]);
+    } else {
+      const args = [...head, options.dedupe ? "1" : "0", this.#options.dedupeTtlMs, streams.length];
+      for (const e of events) {
+        if (streams.length > 1) args.push(at.get(e.stream)!);
+        args.push(envelopeJson(e));
+      }
+      await this.#run(APPEND_PLAIN, keys, args);
     }
-    return { lag, oldestMs };
+    this.#poller.wakeAll();
   }
 
   async subscribe(group: string, streams: readonly string[], start: StartPosition): Promise<void> {
@@ -242,6 +246,10 @@ export class RedisBackend implements Backend, RateLimits, PushRegistry {
       }
     } catch (err) {
       if (this.#closed || signal?.aborted) return [];
+      if (isNoGroup(err)) {
+        await this.#regroup(group, streams);
+        return [];
+      }
       if (!isOutage(err)) throw err;
       await this.#down(err, signal);
     }
@@ -281,11 +289,29 @@ export class RedisBackend implements Backend, RateLimits, PushRegistry {
     if (deliveries.length === 0) return [];
     this.#reader.flushRecords();
     const { keys, args } = extendCall(this.#keys, group, deliveries, leaseMs);
-    const lost = await this.#run(EXTEND, keys, args) as number[];
-    return lost.map((i) => deliveries[i - 1]);
+    try {
+      const lost = await this.#run(EXTEND, keys, args) as number[];
+      return lost.map((i) => deliveries[i - 1]);
+    } catch (err) {
+      if (!isNoGroup(err)) throw err;
+      // Redis lost the group, and every lease with it.
+      await this.#regroup(group, deliveries.map((d) => d.stream));
+      return [...deliveries];
+    }
   }
 
   async settle(group: string, settlements: readonly Settlement[]): Promise<void> {
+    try {
+      await this.#settle(group, settlements);
+    } catch (err) {
+      if (!isNoGroup(err)) throw err;
+      // Redis lost the group: make it again, then record the outcomes (dead letters above all).
+      await this.#regroup(group, settlements.map((s) => s.delivery.stream));
+      await this.#settle(group, settlements);
+    }
+  }
+
+  async #settle(group: string, settlements: readonly Settlement[]): Promise<void> {
     this.#open();
     if (settlements.length === 0) return;
     let rest = settlements;
@@ -371,6 +397,7 @@ export class RedisBackend implements Backend, RateLimits, PushRegistry {
   /** {@inheritDoc Tracer.trace} */
   async trace(id: string, options?: TraceOptions): Promise<Trace> {
     this.#open();
+    if (!this.#options.journeys) throw journeysOff(this.name);
     return await redisTrace((args) => this.#command(args), this.#keys, id, options);
   }
 
@@ -469,6 +496,11 @@ export class RedisBackend implements Backend, RateLimits, PushRegistry {
     return entryDelivery(stream, ref, count, fields);
   }
 
+  #regroup(group: string, streams: readonly string[]): Promise<void> {
+    const logger = reachability(this).logger;
+    return regroup((a) => this.#command(a), (s) => this.#keys.stream(s), group, streams, logger);
+  }
+
   #open(): void {
     if (this.#closed) {
       throw new BackendUnavailableError("redis", "the backend is closed", { url: this.#url });
@@ -531,16 +563,6 @@ export class RedisBackend implements Backend, RateLimits, PushRegistry {
       reachability(this).up();
     }
   }
-}
-
-// Where Redis does not know a group's lag, at most this many entries are counted for it.
-const LAG_COUNT_MAX = 10_000;
-
-// XINFO's reply, [field, value, field, value, …], as an object.
-function fieldsOf(reply: unknown[]): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (let i = 0; i + 1 < reply.length; i += 2) out[String(reply[i])] = reply[i + 1];
-  return out;
 }
 
 // Redis down or starting (LOADING) is an outage to wait out; other error replies are bugs.

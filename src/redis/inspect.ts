@@ -110,6 +110,10 @@ export class RedisInspector {
       consumers: await this.#consumers([sk, ...(redrive ? [rk] : [])], group),
       deadLetters: dead,
     };
+    if (info.lag > 0) {
+      const [first] = await this.command(["XRANGE", sk, `(${last}`, "+", "COUNT", 1]) as [string][];
+      if (first) info.oldestWaitingMs = Math.max(0, Date.now() - Number(first[0].split("-")[0]));
+    }
     const oldest = [
       await this.#oldestPending(sk, group),
       ...(redrive ? [await this.#oldestPending(rk, group)] : []),

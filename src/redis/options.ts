@@ -63,6 +63,16 @@ export interface RedisOptions {
    * @default {1000}
    */
   pollMaxMs?: number;
+  /**
+   * Index every appended event by its correlation id, in the append script, so that `trace()`
+   * (journeys: `herald trace`, `GET /herald/journeys/:id`) can follow a request. One or two more
+   * keys written per event, and a single event goes through the script instead of a plain
+   * `XADD`, which slows publishing (see docs/operate.md for the cost). Off, `trace()` rejects
+   * with a `NotFoundError` saying journeys are off.
+   *
+   * @default {false}
+   */
+  journeys?: boolean;
 }
 
 /** The options after checks and defaults. */
@@ -75,6 +85,7 @@ export interface ResolvedOptions {
   dedupeTtlMs: number;
   deadLetterMaxLen: number;
   pollMaxMs: number;
+  journeys: boolean;
 }
 
 const DAY = 86_400_000;
@@ -112,8 +123,10 @@ export function resolveOptions(options: RedisOptions): ResolvedOptions {
   }
   const pollMaxMs = options.pollMaxMs ?? 1000;
   if (!Number.isFinite(pollMaxMs) || pollMaxMs < 1) problems.push("pollMaxMs must be at least 1");
+  const journeys = options.journeys ?? false;
+  if (typeof journeys !== "boolean") problems.push("journeys must be a boolean");
   if (problems.length > 0) throw new InvalidOptionsError("redis()", problems);
-  return { url, token, client, prefix, trim, dedupeTtlMs, deadLetterMaxLen, pollMaxMs };
+  return { url, token, client, prefix, trim, dedupeTtlMs, deadLetterMaxLen, pollMaxMs, journeys };
 }
 
 /**

@@ -72,6 +72,32 @@ end
 return written`;
 
 /**
+ * append without the correlation index (`journeys` off) — KEYS: each stream once, then with
+ * dedupe one dedupe key per event. ARGV: the trim (`MAXLEN`/`MINID` or `none`, `~` or `=`, the
+ * limit), `1` to dedupe, the dedupe TTL, the number of streams, then per event (its stream's
+ * place in KEYS when there are several, and) its envelope JSON. Returns how many were written.
+ */
+export const APPEND_PLAIN = `local trim, approx, limit, ttl = ARGV[1], ARGV[2], ARGV[3], ARGV[5]
+local dedupe, k = ARGV[4] == '1', tonumber(ARGV[6])
+local stride = k > 1 and 2 or 1
+local written, event = 0, 0
+for at = 7, #ARGV, stride do
+  event = event + 1
+  local key = KEYS[1]
+  if k > 1 then key = KEYS[tonumber(ARGV[at])] end
+  local seen = dedupe and KEYS[k + event]
+  if not (seen and redis.call('EXISTS', seen) == 1) then
+    redis.call('XADD', key, '*', 'e', ARGV[at + stride - 1])
+    if seen then redis.call('SET', seen, '1', 'PX', ttl) end
+    written = written + 1
+  end
+end
+if trim ~= 'none' then
+  for j = 1, k do redis.call('XTRIM', KEYS[j], trim, approx, limit) end
+end
+return written`;
+
+/**
  * redrive — KEYS: the dead-letter stream, then per dead letter the redrive stream of its stream
  * and group. ARGV: group, then per dead letter its entry id in the dead-letter stream. Each is
  * moved only if it is still there, so concurrent redrives move it once. Every entry is read and

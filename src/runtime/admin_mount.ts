@@ -5,18 +5,23 @@
  *
  * @module
  */
+import type { AdminOptions } from "../admin/app.ts";
 import type { Bus } from "../bus.ts";
 import type { Log } from "./log.ts";
 
 /** Where the admin API answers in a service. */
 export const ADMIN_PATH = "/herald";
 
-/** The admin tokens of a service. */
+/** The admin tokens of a service, and the contracts its AsyncAPI document describes. */
 export interface AdminTokens {
   /** The token that may read and change everything. */
   token: string;
   /** A token that may only read. */
   readToken?: string;
+  /** The event contracts served at `/herald/asyncapi.json` (see `createAdmin`). */
+  contracts?: AdminOptions["contracts"];
+  /** The AsyncAPI document's `info`. */
+  info?: AdminOptions["info"];
 }
 
 /** The tokens to mount the admin API with, from the option or the environment; none: off. */

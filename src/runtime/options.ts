@@ -5,9 +5,10 @@
  */
 import type { Logger } from "../telemetry/log.ts";
 import type { Bus } from "../bus.ts";
-import { NAME_PATTERN } from "../contract.ts";
+import { type EventContract, NAME_PATTERN } from "../contract.ts";
 import { type CronDeclaration, type CronJob, cronProblems } from "../cron.ts";
 import { InvalidOptionsError } from "../errors.ts";
+import { createAsyncApi } from "../asyncapi/document.ts";
 import { tokenProblems } from "./admin_mount.ts";
 import { type PushConfig, pushProblems } from "./push_mount.ts";
 
@@ -114,10 +115,16 @@ export interface ServiceOptions {
   isolate?: "worker" | "same";
   /**
    * Serve the admin HTTP API (`@herald/herald/admin`) at `/herald` with these bearer tokens
-   * (it needs `bus`); `false` never serves it.
+   * (it needs `bus`), and with `contracts` (and `info`) the AsyncAPI document of those event
+   * contracts at `/herald/asyncapi.json`; `false` never serves it.
    * @default {from `HERALD_ADMIN_TOKEN` and `HERALD_ADMIN_READ_TOKEN` when set, else off}
    */
-  admin?: { token: string; readToken?: string } | false;
+  admin?: {
+    token: string;
+    readToken?: string;
+    contracts?: readonly EventContract[] | Record<string, unknown>;
+    info?: { title: string; version: string; description?: string };
+  } | false;
   /**
    * Delivery while the app sleeps: publishers post signed wake-ups to `url` (this service's
    * public URL and `/herald/push`), and the service drains its group's backlog within `budgetMs`.
@@ -191,7 +198,10 @@ export function validateServiceOptions(o: ServiceOptions): void {
   if (o.admin !== undefined && o.admin !== false) {
     if (typeof o.admin !== "object" || o.admin === null) {
       problems.push("admin must be { token, readToken? } or false");
-    } else problems.push(...tokenProblems(o.admin.token, o.admin.readToken));
+    } else {
+      problems.push(...tokenProblems(o.admin.token, o.admin.readToken));
+      problems.push(...contractProblems(o.admin));
+    }
     if (o.bus === undefined) problems.push("admin needs bus");
   }
   problems.push(...observeProblems(o));
@@ -281,4 +291,19 @@ export function rolesFromEnv(): Role[] {
   const problems = roleProblems(names);
   if (problems.length > 0) throw new InvalidOptionsError("HERALD_ROLE", problems);
   return ROLES.filter((r) => names.includes(r));
+}
+
+// The admin's AsyncAPI document is built when the admin loads: its contracts are checked now.
+function contractProblems(admin: NonNullable<ServiceOptions["admin"]> & object): string[] {
+  if (admin.contracts === undefined) return [];
+  try {
+    createAsyncApi({
+      contracts: admin.contracts,
+      info: admin.info ?? { title: "check", version: "1.0.0" },
+    });
+    return [];
+  } catch (err) {
+    if (!(err instanceof InvalidOptionsError)) throw err;
+    return err.problems.map((p) => `admin: ${p}`);
+  }
 }

@@ -11,7 +11,6 @@ import type { Envelope } from "../envelope.ts";
 import { idTime } from "../id.ts";
 import type { WorkerErrorInfo, WorkerObserveOptions } from "./hooks.ts";
 import { defaultLogger, type Logger } from "./log.ts";
-import { LAG, lagReader } from "./lag.ts";
 import {
   addGaugeSource,
   count,
@@ -35,8 +34,6 @@ export interface Run {
   readonly started: number;
 }
 
-/** Dead letters are counted up to this many per group. */
-const DEAD_COUNT_MAX = 1_000;
 /** How often a worker refreshes the gauges an OpenTelemetry meter reads, in milliseconds. */
 const GAUGE_REFRESH_MS = 10_000;
 
@@ -143,19 +140,13 @@ export class WorkerTelemetry {
         const v = rows.get(d.stream)?.values;
         if (v) v.pending = (v.pending ?? 0) + 1;
       }
-      const reader = lagReader(backend);
+      // The Inspector, once per stream: lag, the oldest waiting event, the group's dead letters.
       await Promise.all([...rows.values()].map(async (row) => {
-        if (!reader) return;
-        const { lag, oldestMs } = await reader[LAG](group, row.stream);
-        row.values.lag = lag;
-        row.values.oldestAge = oldestMs === undefined
-          ? 0
-          : Math.max(0, Date.now() - oldestMs) / 1000;
+        const info = (await backend.groups(row.stream)).find((g) => g.group === group);
+        row.values.lag = info?.lag ?? 0;
+        row.values.oldestAge = (info?.oldestWaitingMs ?? 0) / 1000;
+        row.values.dead = info?.deadLetters ?? 0;
       }));
-      for (const dead of await backend.deadLetters(group, { limit: DEAD_COUNT_MAX })) {
-        const v = rows.get(dead.stream)?.values;
-        if (v) v.dead = (v.dead ?? 0) + 1;
-      }
       return [...rows.values()];
     });
     if (!heraldMeter()) return remove;

@@ -8,6 +8,7 @@ import { defaultLogger } from "../telemetry/log.ts";
 import type { Backend, Delivery } from "../backend.ts";
 import { createEnvelope, type Envelope } from "../envelope.ts";
 import { type CaseName, CASES } from "./conformance_cases.ts";
+import { JOURNEY_CASE_NAMES } from "./conformance_trace_cases.ts";
 
 export type { CaseName };
 
@@ -28,8 +29,13 @@ export interface ConformanceTarget {
 export interface ConformanceOptions {
   /** The name the cases are reported under, such as `kv (file)`. */
   name: string;
-  /** Makes a fresh target for one case. */
+  /** Makes a fresh target for one case, with the backend's default options. */
   make: () => Promise<ConformanceTarget>;
+  /**
+   * Makes a fresh target whose backend was made with `journeys: true`, for the cases of
+   * `trace()`. Without it those cases are skipped, with that reason.
+   */
+  journeys?: () => Promise<ConformanceTarget>;
   /** Cases this backend does not pass, each with the reason. */
   skip?: Readonly<Record<CaseName, string>>;
   /** When set, every case is ignored and this reason printed (such as "Redis is not running"). */
@@ -56,12 +62,14 @@ export function testBackendConformance(options: ConformanceOptions): void {
   const unknown = Object.keys(options.skip ?? {}).filter((name) => !(name in CASES));
   if (unknown.length > 0) throw new TypeError(`No conformance case named ${unknown.join(", ")}`);
   for (const [name, run] of Object.entries(CASES)) {
-    const reason = options.skip?.[name];
+    const make = JOURNEY_CASE_NAMES.has(name) ? options.journeys : options.make;
+    const reason = options.skip?.[name] ??
+      (make ? undefined : "no target with journeys: true (give `journeys`)");
     Deno.test({
       name: `${options.name}: ${name}${reason ? ` (skipped: ${reason})` : ""}`,
       ignore: Boolean(options.ignore || reason),
       async fn() {
-        const target = await options.make();
+        const target = await make!();
         try {
           await run(new CaseKit(target));
         } finally {

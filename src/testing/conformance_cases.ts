@@ -9,7 +9,7 @@ import type { CaseFn } from "./conformance.ts";
 import { ns } from "./conformance.ts";
 import { CAPABILITY_CASES } from "./conformance_capability_cases.ts";
 import { INSPECT_CASES } from "./conformance_inspect_cases.ts";
-import { TRACE_CASES } from "./conformance_trace_cases.ts";
+import { ALL_TRACE_CASES } from "./conformance_trace_cases.ts";
 import { KEY_CASES } from "./conformance_key_cases.ts";
 import { WORKER_CASES } from "./conformance_worker_cases.ts";
 
@@ -298,7 +298,7 @@ export const CASES: Readonly<Record<string, CaseFn>> = {
   },
   ...WORKER_CASES,
   ...INSPECT_CASES,
-  ...TRACE_CASES,
+  ...ALL_TRACE_CASES,
   ...KEY_CASES,
   ...CAPABILITY_CASES,
 };

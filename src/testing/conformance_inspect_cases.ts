@@ -76,6 +76,22 @@ export const INSPECT_CASES: Readonly<Record<string, CaseFn>> = {
     equal((await k.backend.groups(other)).map((x) => x.group), [g]);
   },
 
+  "groups() gives the age of the oldest event not yet handed to the group, absent with no lag":
+    async (k) => {
+      const s = k.name("s"), g = k.name("g");
+      await k.backend.subscribe(g, [s], "earliest");
+      equal((await groupOn(k, g, s))?.oldestWaitingMs, undefined, "no lag, no age");
+      const appended = Date.now();
+      await k.backend.append(k.events(s, 3));
+      const waiting = (await groupOn(k, g, s))?.oldestWaitingMs;
+      ok(waiting !== undefined && waiting >= 0, `the oldest waiting event's age: ${waiting}`);
+      ok(waiting <= Date.now() - appended + 1_000, "the age of an event appended just now");
+      equal((await k.claimUntil(g, [s], 2)).length, 2);
+      ok((await groupOn(k, g, s))?.oldestWaitingMs !== undefined, "one event still waits");
+      equal((await k.claimUntil(g, [s], 1)).length, 1);
+      equal((await groupOn(k, g, s))?.oldestWaitingMs, undefined, "all handed out");
+    },
+
   "deadLetters() pages with after and filters by type, error name and time": async (k) => {
     const s = k.name("s"), g = k.name("g");
     await k.backend.subscribe(g, [s], "earliest");

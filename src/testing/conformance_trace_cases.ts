@@ -7,6 +7,7 @@
 import { deepStrictEqual as equal, ok } from "node:assert/strict";
 import type { Settlement } from "../backend.ts";
 import { createEnvelope } from "../envelope.ts";
+import { NotFoundError } from "../errors.ts";
 import { journey, type Reach, type Trace } from "../trace.ts";
 import type { CaseFn } from "./conformance.ts";
 
@@ -94,4 +95,26 @@ export const TRACE_CASES: Readonly<Record<string, CaseFn>> = {
       const limited = await k.backend.trace(root.id, { limit: 2 });
       equal([limited.events.length, limited.truncated], [2, true]);
     },
+};
+
+/** The case run on a backend made without journeys (the default). */
+export const JOURNEYS_OFF_CASE =
+  "trace() on a backend without journeys rejects with a NotFoundError saying journeys are off";
+
+/** The cases that need a backend made with `journeys: true`, by name. */
+export const JOURNEY_CASE_NAMES: ReadonlySet<string> = new Set(Object.keys(TRACE_CASES));
+
+/** Every tracing case, the one without journeys included. */
+export const ALL_TRACE_CASES: Readonly<Record<string, CaseFn>> = {
+  ...TRACE_CASES,
+  [JOURNEYS_OFF_CASE]: async (k) => {
+    const s = k.name("plain");
+    const e = createEnvelope(s, "plain.made", { n: 0 }, "conf");
+    await k.backend.append([e]);
+    await k.backend.append([createEnvelope(s, "plain.made", { n: 1 }, "conf")], { dedupe: true });
+    const err = await k.backend.trace(e.id).then(() => undefined, (err) => err);
+    ok(err instanceof NotFoundError, `trace() rejected with ${err}`);
+    equal(err.what, "journeys");
+    ok(/journeys are off/i.test(err.message), err.message);
+  },
 };

@@ -17,7 +17,7 @@ async function withJourney(
   fn: (t: { base: string; path: string; rootId: string; childId: string }) => Promise<void>,
 ) {
   const db = await tempDb();
-  const bus = createBus({ backend: kv({ path: db.path }), source: "auth" });
+  const bus = createBus({ backend: kv({ path: db.path, journeys: true }), source: "auth" });
   const admin = createAdmin({ bus, token: TOKEN, log: { info() {} } });
   const server = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen() {} }, admin.fetch);
   const services = await startServices(bus);
@@ -83,4 +83,28 @@ Deno.test("herald trace prints the journey tree, --json the same document; unkno
     assertEquals(missing.code, 3);
     assertEquals((await herald(["trace", "--kv", path])).code, 2);
   });
+});
+
+Deno.test("journeys off (the default): GET /journeys/:id answers 404 saying so, herald trace hints at it", async () => {
+  const db = await tempDb();
+  const bus = createBus({ backend: kv({ path: db.path }), source: "auth" });
+  const admin = createAdmin({ bus, token: TOKEN, log: { info() {} } });
+  try {
+    const e = await bus.publish(Registered, { email: "ada@example.com" });
+    const res = await admin.fetch(
+      new Request(`http://admin/journeys/${e.id}`, {
+        headers: { authorization: `Bearer ${TOKEN}` },
+      }),
+    );
+    const body = await res.json();
+    assertEquals([res.status, body.code], [404, "not_found"]);
+    assertMatch(body.error, /Journeys are off: the kv backend was made without journeys: true/);
+    // The command line reads the index; with none written, it finds nothing and says why.
+    const cli = await herald(["trace", e.id, "--kv", db.path]);
+    assertEquals(cli.code, 3);
+    assertMatch(cli.stderr, /journeys/);
+  } finally {
+    await bus.close();
+    await db.cleanup();
+  }
 });

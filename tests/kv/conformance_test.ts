@@ -30,6 +30,10 @@ testBackendConformance({
     const backend = kv({ path: ":memory:" });
     return Promise.resolve({ backend, appendRaw: (s, v) => appendRaw(backend, s, v) });
   },
+  journeys: () => {
+    const backend = kv({ path: ":memory:", journeys: true });
+    return Promise.resolve({ backend, appendRaw: (s, v) => appendRaw(backend, s, v) });
+  },
 });
 
 testBackendConformance({
@@ -37,6 +41,11 @@ testBackendConformance({
   make: async () => {
     const db = await tempDb();
     const backend = kv({ path: db.path });
+    return { backend, appendRaw: (s, v) => appendRaw(backend, s, v), cleanup: db.cleanup };
+  },
+  journeys: async () => {
+    const db = await tempDb();
+    const backend = kv({ path: db.path, journeys: true });
     return { backend, appendRaw: (s, v) => appendRaw(backend, s, v), cleanup: db.cleanup };
   },
 });

@@ -9,7 +9,7 @@ import { tempDb } from "./_helpers.ts";
 
 Deno.test("kv() trims the correlation index with the events retention trims", async () => {
   const db = await tempDb();
-  const backend = kv({ path: db.path, retention: { maxLength: 2 } });
+  const backend = kv({ path: db.path, retention: { maxLength: 2 }, journeys: true });
   try {
     const root = createEnvelope("jobs", "job.started", { n: 0 }, "tests");
     const caused = (n: number) =>
@@ -44,7 +44,7 @@ Deno.test("kv() trims the correlation index with the events retention trims", as
 
 Deno.test("kv() still appends 900 unrelated events in one call with their index entries", async () => {
   const db = await tempDb();
-  const backend = kv({ path: db.path });
+  const backend = kv({ path: db.path, journeys: true });
   try {
     const events = Array.from(
       { length: 900 },

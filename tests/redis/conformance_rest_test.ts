@@ -6,18 +6,22 @@ import { appendRaw, type Emulator, SKIP, startEmulator, testBackend } from "./_r
 const emulator: Emulator | undefined = SKIP ? undefined : await startEmulator();
 globalThis.addEventListener("unload", () => void emulator?.stop());
 
+function target(journeys: boolean) {
+  const { backend, prefix, cleanup } = testBackend({
+    url: emulator!.url,
+    token: emulator!.token,
+    journeys,
+  });
+  return Promise.resolve({
+    backend,
+    appendRaw: (stream: string, value: unknown) => appendRaw(prefix, stream, value),
+    cleanup,
+  });
+}
+
 testBackendConformance({
   name: "redis (rest)",
   ignore: SKIP,
-  make: () => {
-    const { backend, prefix, cleanup } = testBackend({
-      url: emulator!.url,
-      token: emulator!.token,
-    });
-    return Promise.resolve({
-      backend,
-      appendRaw: (stream, value) => appendRaw(prefix, stream, value),
-      cleanup,
-    });
-  },
+  make: () => target(false),
+  journeys: () => target(true),
 });

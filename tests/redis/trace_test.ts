@@ -20,7 +20,7 @@ Deno.test({
   async fn() {
     for (const { trim, ttl } of cases) {
       const prefix = testPrefix();
-      const backend = redis({ url: REDIS_URL, prefix, trim });
+      const backend = redis({ url: REDIS_URL, prefix, trim, journeys: true });
       try {
         const root = createEnvelope("jobs", "job.started", { n: 0 }, "tests");
         const step = createEnvelope("jobs", "job.step", { n: 1 }, "tests", {

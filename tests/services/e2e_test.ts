@@ -45,9 +45,13 @@ async function wsUrl(c: Cluster, instance: string, groupId: string, token: strin
 /** The cluster's bus, opened from the test process as the services open it. */
 function openBus(c: Cluster, bus: BusKind): Backend {
   if (bus === "redis") {
-    return redis({ url: c.env.HERALD_REDIS_URL, prefix: c.env.HERALD_REDIS_PREFIX });
+    return redis({
+      url: c.env.HERALD_REDIS_URL,
+      prefix: c.env.HERALD_REDIS_PREFIX,
+      journeys: true,
+    });
   }
-  return kv({ path: c.env.HERALD_BUS_PATH, watch: false });
+  return kv({ path: c.env.HERALD_BUS_PATH, watch: false, journeys: true });
 }
 
 async function scenario(t: Deno.TestContext, bus: BusKind) {

@@ -43,7 +43,7 @@ import {
 } from "./keys.ts";
 import { commit, get, type KvStats, list, scan } from "./store.ts";
 import { startCursor, timeOf } from "./subscribe.ts";
-import { countDead, deadCountKey } from "./dead_bound.ts";
+import { countDead, deadCount, deadCountKey } from "./dead_bound.ts";
 
 /** How often a consumer's "last seen" is written at most, in milliseconds. */
 export const SEEN_EVERY_MS = 5_000;
@@ -113,7 +113,8 @@ export class KvInspector {
       const [group, s] = [c.key[2] as string, c.key[3] as string];
       if (stream !== undefined && s !== stream) continue;
       if (!dead.has(group)) {
-        dead.set(group, (await list(this.stats, this.kv, { prefix: deadPrefix(group) })).length);
+        // The counter settle, redrive and purge keep: no read of the dead letters themselves.
+        dead.set(group, await deadCount(this.kv, this.stats, group));
         consumers.set(group, await this.#consumers(group));
       }
       out.push(await this.#group(group, s, readCursor(c.value)[0], consumers.get(group)!, dead));

@@ -28,7 +28,7 @@ const NewPost = z.object({ body: z.string().trim().min(1).max(MAX_POST_CHARS) })
  *
  * @example
  * ```ts ignore
- * export default service({ name: "posts", app: postsRoutes(posts, db), ... });
+ * export default createService({ name: "posts", app: postsRoutes(posts, db), ... });
  * ```
  */
 export function postsRoutes(posts: Posts, db: Deno.Kv) {

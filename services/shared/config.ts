@@ -5,12 +5,12 @@
  * | --------------------- | -------------------- | ----------------------------------------------- |
  * | `HERALD_DATA_DIR`     | `.herald/data`       | where each service keeps `<service>.sqlite`     |
  * | `HERALD_BUS_PATH`     | `.herald/bus.sqlite` | the shared bus file (embedded backend)          |
- * | `HERALD_BACKEND`      | `kv`                 | `redis` puts the bus on Redis (`redisFromEnv`)  |
+ * | `HERALD_BACKEND`      | `kv`                 | `redis` puts the bus on Redis (`createRedisBackend`)  |
  * | `JWT_SECRET`          | a dev-only secret    | signs and verifies tokens; set it in production |
  * | `PBKDF2_ITERATIONS`   | `210000`             | password hashing cost                           |
  * | `HERALD_INSTANCE`     | random               | this process's name (Chat's live fan-out group) |
  * | `HERALD_KV_WATCH`     | `1`                  | `0`: no file-event wake-ups, only the poll       |
- * | `HERALD_KV_POLL_MS`   | kv()'s (50 unwatched) | how often idle claims look for new events       |
+ * | `HERALD_KV_POLL_MS`   | createKvBackend()'s (50 unwatched) | how often idle claims look for new events       |
  *
  * @module
  */

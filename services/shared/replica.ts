@@ -8,7 +8,7 @@
  *
  * @module
  */
-import type { OutboxAtomic, Worker } from "@herald/herald";
+import type { EventWorker, OutboxAtomic } from "@herald/herald";
 import {
   type Group,
   GroupCreated,
@@ -49,7 +49,7 @@ export interface ReplicaHooks {
  * export default replicate(createWorker({ bus, group }), db);
  * ```
  */
-export function replicate(worker: Worker, db: Deno.Kv, hooks: ReplicaHooks = {}): Worker {
+export function replicate(worker: EventWorker, db: Deno.Kv, hooks: ReplicaHooks = {}): EventWorker {
   const commit = (op: OutboxAtomic, unlessGone: Deno.KvKey[] = []) =>
     commitUnlessGone(db, op, unlessGone);
   const upsertUser = (user: User, op: OutboxAtomic) =>

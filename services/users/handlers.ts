@@ -3,7 +3,7 @@
  *
  * @module
  */
-import type { Worker } from "@herald/herald";
+import type { EventWorker } from "@herald/herald";
 import { UserRegistered } from "../contracts/mod.ts";
 import type { Users } from "./core.ts";
 
@@ -20,7 +20,7 @@ import type { Users } from "./core.ts";
  * usersHandlers(createWorker({ bus, group: "users" }), users, db);
  * ```
  */
-export function usersHandlers(worker: Worker, users: Users, db: Deno.Kv): Worker {
+export function usersHandlers(worker: EventWorker, users: Users, db: Deno.Kv): EventWorker {
   return worker.on(UserRegistered, async (event, ctx) => {
     await users.registered(event.data, ctx.atomic(db));
   });

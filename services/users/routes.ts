@@ -31,7 +31,7 @@ const NewMember = z.object({ userId: z.string().min(1).max(100) });
  *
  * @example
  * ```ts ignore
- * export default service({ name: "users", app: usersRoutes(users), ... });
+ * export default createService({ name: "users", app: usersRoutes(users), ... });
  * ```
  */
 export function usersRoutes(users: Users) {

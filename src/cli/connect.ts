@@ -6,7 +6,7 @@
  * @module
  */
 import type { Backend } from "../backend.ts";
-import { kv } from "../kv/mod.ts";
+import { createKvBackend } from "../kv/mod.ts";
 import { UsageError } from "./context.ts";
 
 /** The bus file services use when `HERALD_BUS_PATH` is not set. */
@@ -33,19 +33,19 @@ export async function connect(target: Target): Promise<Backend> {
   if (useRedis) return await openRedis(target);
   const path = target.kv ?? env("HERALD_BUS_PATH") ?? DEFAULT_BUS_PATH;
   if (path !== ":memory:") await mustExist(path);
-  return kv({ path });
+  return createKvBackend({ path });
 }
 
 async function openRedis(target: Target): Promise<Backend> {
-  const { redis, redisFromEnv } = await import("../redis/mod.ts");
+  const { createRedisBackend } = await import("../redis/mod.ts");
   const prefix = target.prefix ?? env("HERALD_REDIS_PREFIX");
-  if (target.redis === undefined) return redisFromEnv();
+  if (target.redis === undefined) return createRedisBackend();
   const url = target.redis;
   const token = env("UPSTASH_REDIS_REST_TOKEN");
   if (/^https?:/.test(url) && !token) {
     throw new UsageError("A REST URL needs UPSTASH_REDIS_REST_TOKEN in the environment");
   }
-  return redis({
+  return createRedisBackend({
     url,
     ...(token && /^https?:/.test(url) ? { token } : {}),
     ...(prefix ? { prefix } : {}),

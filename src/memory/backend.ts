@@ -63,12 +63,12 @@ interface GroupState {
  *
  * @example
  * ```ts
- * import { createBus, memory } from "@herald/herald";
- * const bus = createBus({ backend: memory(), source: "demo" });
+ * import { createBus, createMemoryBackend } from "@herald/herald";
+ * const bus = createBus({ backend: createMemoryBackend(), source: "demo" });
  * await bus.close();
  * ```
  */
-export function memory(): MemoryBackend {
+export function createMemoryBackend(): MemoryBackend {
   return new MemoryBackend();
 }
 

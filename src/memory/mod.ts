@@ -3,4 +3,4 @@
  *
  * @module
  */
-export { memory, MemoryBackend } from "./backend.ts";
+export { createMemoryBackend, type MemoryBackend } from "./backend.ts";

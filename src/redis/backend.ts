@@ -42,7 +42,7 @@ import { APPEND, LEAVE, REDRIVE, Scripts } from "./scripts.ts";
 import { indexTtlMs, redisTrace } from "./trace.ts";
 import type { Trace, TraceOptions } from "../trace.ts";
 
-/** The Redis Streams backend. Made by `redis()`. */
+/** The Redis Streams backend. Made by `createRedisBackend()`. */
 export class RedisBackend implements Backend {
   /** `redis`. */
   readonly name = "redis";
@@ -70,7 +70,7 @@ export class RedisBackend implements Backend {
   #backoffMs = 100;
 
   /**
-   * Makes the backend; `redis()` is the way in.
+   * Makes the backend; `createRedisBackend()` is the way in.
    *
    * @param client The connection to Redis.
    * @param options Checked options.

@@ -1,10 +1,10 @@
-import { memory } from "@herald/herald";
-import { testBackendConformance } from "@herald/herald/testing";
+import { createMemoryBackend } from "@herald/herald";
+import { testBackendConformance } from "@herald/herald/backend";
 
 testBackendConformance({
   name: "memory",
   make: () => {
-    const backend = memory();
+    const backend = createMemoryBackend();
     return Promise.resolve({
       backend,
       appendRaw: (stream, value) => Promise.resolve(backend.appendRaw(stream, value)),

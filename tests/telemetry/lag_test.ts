@@ -4,7 +4,8 @@
  */
 import { assert, assertEquals } from "@std/assert";
 import { z } from "zod";
-import { type Backend, createBus, defineEvent, kv } from "@herald/herald";
+import { createBus, createKvBackend, defineEvent } from "@herald/herald";
+import type { Backend } from "@herald/herald/backend";
 import { LAG, lagReader } from "../../src/telemetry/lag.ts";
 import { type Emulator, SKIP, startEmulator, testBackend } from "../redis/_redis.ts";
 
@@ -41,27 +42,29 @@ async function lagOf(make: () => Promise<{ backend: Backend; cleanup: () => Prom
   }
 }
 
-Deno.test("kv() reports a group's lag and its oldest unclaimed event (memory)", () =>
-  lagOf(() => Promise.resolve({ backend: kv({ path: ":memory:" }), cleanup: async () => {} })));
+Deno.test("createKvBackend() reports a group's lag and its oldest unclaimed event (memory)", () =>
+  lagOf(() =>
+    Promise.resolve({ backend: createKvBackend({ path: ":memory:" }), cleanup: async () => {} })
+  ));
 
-Deno.test("kv() reports a group's lag and its oldest unclaimed event (file)", async () => {
+Deno.test("createKvBackend() reports a group's lag and its oldest unclaimed event (file)", async () => {
   const dir = await Deno.makeTempDir();
   await lagOf(() =>
     Promise.resolve({
-      backend: kv({ path: `${dir}/bus.sqlite` }),
+      backend: createKvBackend({ path: `${dir}/bus.sqlite` }),
       cleanup: () => Deno.remove(dir, { recursive: true }),
     })
   );
 });
 
 Deno.test({
-  name: "redis() reports a group's lag and its oldest unclaimed event (tcp)",
+  name: "createRedisBackend() reports a group's lag and its oldest unclaimed event (tcp)",
   ignore: SKIP !== undefined,
   fn: () => lagOf(() => Promise.resolve(testBackend())),
 });
 
 Deno.test({
-  name: "redis() reports a group's lag and its oldest unclaimed event (rest)",
+  name: "createRedisBackend() reports a group's lag and its oldest unclaimed event (rest)",
   ignore: SKIP !== undefined,
   async fn() {
     const emulator: Emulator = await startEmulator();

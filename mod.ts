@@ -5,13 +5,20 @@
  * Deno KV writes), handle them in consumer groups with retries and dead letters, and run a
  * service's HTTP routes, handlers and cron jobs from one `deno serve` entry.
  *
- * The embedded default backend is Deno KV on a local file (`kv()`); Redis Streams is in
- * `@herald/herald/redis`; the test kit is in `@herald/herald/testing`.
+ * The embedded default backend is Deno KV on a local file (`createKvBackend()`); Redis Streams is in
+ * `@herald/herald/redis`; the test kit is in `@herald/herald/testing`; what only a backend author
+ * needs (the `Backend` contract and its conformance suite) is in `@herald/herald/backend`.
+ *
+ * Naming: a function that makes an object with a lifecycle (one you start, stop or close) is
+ * `createX`: `createBus`, `createWorker`, `createKvBackend`, `createService`, … No class is exported
+ * beside its factory: `KvBackend`, `OutboxAtomic` and the like are exported as types only.
+ * `defineEvent` and `defineCron` are `defineX` because they declare static contracts (a stream,
+ * a type and a schema; a name and a schedule) rather than make objects with a lifecycle.
  *
  * @example Publish and handle a typed event
  * ```ts
  * import { z } from "zod";
- * import { createBus, createWorker, defineEvent, kv } from "@herald/herald";
+ * import { createBus, createKvBackend, createWorker, defineEvent } from "@herald/herald";
  *
  * const UserCreated = defineEvent({
  *   stream: "users",
@@ -19,7 +26,7 @@
  *   schema: z.object({ id: z.string(), email: z.string().email() }),
  * });
  *
- * const bus = createBus({ backend: kv({ path: ":memory:" }), source: "users" });
+ * const bus = createBus({ backend: createKvBackend({ path: ":memory:" }), source: "users" });
  * const seen: string[] = [];
  * const worker = createWorker({ bus, group: "mailer" })
  *   .on(UserCreated, (event) => {
@@ -34,25 +41,11 @@
  *
  * @module
  */
-export type {
-  AppendOptions,
-  AtomicAppender,
-  Backend,
-  BackendFeatures,
-  ClaimOptions,
-  DeadLetter,
-  Delivery,
-  ErrorInfo,
-  Locks,
-  Settlement,
-  StartPosition,
-  Storage,
-} from "./src/backend.ts";
+export type { DeadLetter, ErrorInfo, StartPosition } from "./src/backend.ts";
 export type {
   ConsumerInfo,
   DeadLetterQuery,
   GroupInfo,
-  Inspector,
   PeekOptions,
   PeekPage,
   Position,
@@ -73,7 +66,6 @@ export {
   TRACE_LIMIT,
   type TracedEvent,
   type TraceOptions,
-  type Tracer,
 } from "./src/trace.ts";
 export {
   type DecodedPayload,
@@ -113,28 +105,27 @@ export {
 export type { Handler, HandlerContext, HandlerOptions, Middleware } from "./src/handler.ts";
 export type { RateLimit } from "./src/flow.ts";
 export type { DrainOptions, DrainResult } from "./src/drain.ts";
-export type { PushEndpoint, PushRegistry, RateLimits } from "./src/capabilities.ts";
 export { idTime, newId } from "./src/id.ts";
 export {
+  createKvBackend,
   DEFAULT_MAX_LENGTH,
-  kv,
-  KvBackend,
+  type KvBackend,
   type KvOptions,
   type KvStats,
   type RetentionOptions,
 } from "./src/kv/mod.ts";
-export { memory, MemoryBackend, type MemoryOptions } from "./src/memory/mod.ts";
-export { OutboxAtomic, type OutboxCommitResult } from "./src/outbox.ts";
+export { createMemoryBackend, type MemoryBackend, type MemoryOptions } from "./src/memory/mod.ts";
+export type { OutboxAtomic, OutboxCommitResult } from "./src/outbox.ts";
 export { type RelayOptions, relayOutbox } from "./src/relay.ts";
 export { backoff, DEFAULT_RETRY, type RetryPolicy } from "./src/retry.ts";
 export {
+  createService,
   type CronContext,
   type CronJob,
   type FetchApp,
   type PushConfig,
   type Role,
   type Service,
-  service,
   type ServiceOptions,
 } from "./src/runtime/mod.ts";
 export {
@@ -152,8 +143,8 @@ export type {
 } from "./src/telemetry/hooks.ts";
 export {
   createWorker,
+  type EventWorker,
   type StopOptions,
-  type Worker,
   type WorkerOptions,
   type WorkerStats,
 } from "./src/worker.ts";

@@ -4,7 +4,8 @@
  * @module
  */
 import { z } from "zod";
-import { type Backend, defineEvent, kv } from "@herald/herald";
+import { createKvBackend, defineEvent } from "@herald/herald";
+import type { Backend } from "@herald/herald/backend";
 
 /** The benchmark event: a sequence number, a publish stamp and padding to 200 bytes. */
 export const Tick = defineEvent({
@@ -24,7 +25,7 @@ export type BackendSpec =
  */
 export async function makeBackend(spec: BackendSpec): Promise<Backend> {
   const journeys = Deno.env.get("HERALD_BENCH_JOURNEYS") === "1";
-  if (spec.kind === "kv") return kv({ ...spec.options, path: spec.path, journeys });
-  const { redis } = await import("@herald/herald/redis");
-  return redis({ url: spec.url, token: spec.token, prefix: spec.prefix, journeys });
+  if (spec.kind === "kv") return createKvBackend({ ...spec.options, path: spec.path, journeys });
+  const { createRedisBackend } = await import("@herald/herald/redis");
+  return createRedisBackend({ url: spec.url, token: spec.token, prefix: spec.prefix, journeys });
 }

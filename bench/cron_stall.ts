@@ -1,7 +1,7 @@
 /**
  * HTTP latency beside a CPU-heavy cron job: the job (500 ms of busy loop every second) declared
  * in the worker module and run in its Web Worker, against the same job run in the main isolate
- * (`service({ cron })`). Each mode runs the test fixture `tests/runtime/fixtures/cron_main.ts`
+ * (`createService({ cron })`). Each mode runs the test fixture `tests/runtime/fixtures/cron_main.ts`
  * under `deno serve` in its own process, with Deno.cron firing every second; requests are sent
  * every 10 ms whether or not the last one answered, and each one's latency counts from its send
  * time, so a stalled isolate shows in every request it held up.

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { createBus, createWorker, type Worker } from "@herald/herald";
+import { createBus, createWorker, type EventWorker } from "@herald/herald";
 import { type BackendSpec, makeBackend } from "./_herald.ts";
 import { tickOn } from "./_scale.ts";
 
@@ -17,7 +17,7 @@ const p = JSON.parse(Deno.args[0]) as {
 const backend = await makeBackend(p.backend);
 const bus = createBus({ backend, source: "bench" });
 let handled = 0;
-const workers: Worker[] = p.groups.map(([group, stream]) =>
+const workers: EventWorker[] = p.groups.map(([group, stream]) =>
   createWorker({ bus, group, start: "earliest", batch: 100 })
     .on(tickOn(stream), () => void handled++, { concurrency: 100 })
 );

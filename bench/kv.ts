@@ -14,7 +14,7 @@ import type { ProducerResult } from "./_role.ts";
 
 const RAW = "Deno KV on a file · raw limits";
 const HERALD =
-  "Deno KV on a file · Herald kv() backend (handler concurrency 100, claims of up to 500: its default)";
+  "Deno KV on a file · Herald createKvBackend() backend (handler concurrency 100, claims of up to 500: its default)";
 
 /**
  * Events per throughput row: enough for several seconds here. Each process compiles its hot

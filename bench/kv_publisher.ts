@@ -9,14 +9,14 @@
  *   every process the same order;
  * - `+ envelope`: storing Herald's envelope instead of the bare payload;
  * - `+ doorbell`: also ringing a doorbell file, as Herald does so other processes wake;
- * - `append()`: the `kv()` backend's `append` of that envelope, as `publish()` makes it;
- * - `publish()`: Herald's `bus.publish` on the `kv()` backend.
+ * - `append()`: the `createKvBackend()` backend's `append` of that envelope, as `publish()` makes it;
+ * - `publish()`: Herald's `bus.publish` on the `createKvBackend()` backend.
  *
  * Usage: `deno run -A bench/kv_publisher.ts [rounds=12] [per=2000]`
  *
  * @module
  */
-import { createBus, createEnvelope, kv } from "@herald/herald";
+import { createBus, createEnvelope, createKvBackend } from "@herald/herald";
 import { tick, tickJson } from "./_clock.ts";
 import { Tick } from "./_herald.ts";
 
@@ -66,7 +66,7 @@ async function bareLoop(
 }
 
 function appendLoop(): Loop {
-  const backend = kv({ path: `${dir}/append.db` });
+  const backend = createKvBackend({ path: `${dir}/append.db` });
   let seq = 0;
   const run = async (n: number) => {
     for (let k = 0; k < n; k++) {
@@ -78,7 +78,10 @@ function appendLoop(): Loop {
 }
 
 function heraldLoop(): Loop {
-  const bus = createBus({ backend: kv({ path: `${dir}/herald.db` }), source: "bench" });
+  const bus = createBus({
+    backend: createKvBackend({ path: `${dir}/herald.db` }),
+    source: "bench",
+  });
   let seq = 0;
   const run = async (n: number) => {
     for (let k = 0; k < n; k++) await bus.publish(Tick, tick(seq++));

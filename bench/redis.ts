@@ -277,8 +277,8 @@ function herald(ctx: Context, e: Endpoint, prefix: string): Step[] {
   const row = (spec: RowSpec) => redisRow(ctx, spec, e.pid);
   const tcp = e.transport === "tcp";
   const section = tcp
-    ? "Redis over TCP · Herald redis() backend"
-    : "Redis over REST · Herald redis() backend";
+    ? "Redis over TCP · Herald createRedisBackend() backend"
+    : "Redis over REST · Herald createRedisBackend() backend";
   const n = sizes(ctx, e);
   const backend = (row: string) => ({
     backend: {

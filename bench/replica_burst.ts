@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { createBus, createEnvelope, createWorker, memory } from "@herald/herald";
+import { createBus, createEnvelope, createMemoryBackend, createWorker } from "@herald/herald";
 import { replicate } from "../services/shared/replica.ts";
 
 const N = 50;
@@ -16,7 +16,7 @@ const ROUNDS = 8;
 async function round(): Promise<number> {
   const dir = await Deno.makeTempDir({ prefix: "herald-bench-replica-" });
   const db = await Deno.openKv(`${dir}/replica.sqlite`);
-  const backend = memory();
+  const backend = createMemoryBackend();
   const bus = createBus({ backend, source: "bench" });
   const worker = replicate(createWorker({ bus, group: "replica", idleWaitMs: 5 }), db);
   await worker.start();

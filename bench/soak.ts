@@ -16,7 +16,13 @@
  *
  * @module
  */
-import { createBus, createWorker, DEFAULT_MAX_LENGTH, kv, type KvBackend } from "@herald/herald";
+import {
+  createBus,
+  createKvBackend,
+  createWorker,
+  DEFAULT_MAX_LENGTH,
+  type KvBackend,
+} from "@herald/herald";
 import { Tick } from "./_herald.ts";
 
 interface SoakFlags {
@@ -79,7 +85,7 @@ async function main(): Promise<void> {
   const dir = f.path ? undefined : await Deno.makeTempDir({ prefix: "herald-soak-" });
   const path = f.path ?? `${dir}/soak.db`;
   const retention = f.maxLength ? { maxLength: f.maxLength } : undefined;
-  const backend: KvBackend = kv({ path, retention });
+  const backend: KvBackend = createKvBackend({ path, retention });
   const bus = createBus({ backend, source: "soak" });
   let handled = 0;
   const worker = createWorker({ bus, group: "soak", batch: 100 })

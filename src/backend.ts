@@ -8,7 +8,7 @@
  * settle, close), `Inspector` (streams, groups, dead letters; see `inspect.ts`) and
  * {@linkcode Locks} (`tryLock`).
  *
- * Guarantees every backend gives, checked by the conformance suite in `./testing`:
+ * Guarantees every backend gives, checked by the conformance suite in `./backend`:
  * - **Fan-out**: every group subscribed to a stream receives every event appended to it after
  *   its start position.
  * - **Load-sharing**: within a group, a delivery is leased to one consumer at a time; while the
@@ -192,8 +192,8 @@ export interface Locks {
 
 /**
  * A backend for Herald: {@linkcode Storage} for the core, {@linkcode Inspector} for operators
- * (dead letters, groups, streams), {@linkcode Locks} for cron, `Tracer` for journeys. Every backend implements all three
- * and runs the conformance suite in `./testing`.
+ * (dead letters, groups, streams), {@linkcode Locks} for cron, {@linkcode Tracer} for journeys. Every backend implements all four
+ * and runs the conformance suite in `./backend`.
  */
 export interface Backend extends Storage, Inspector, Locks, Tracer {}
 

@@ -18,7 +18,7 @@ import { Pusher, pushOptionProblems, type PushOptions } from "./push/sender.ts";
 
 /** Options of {@linkcode createBus}. */
 export interface BusOptions {
-  /** Where events are stored: `kv()`, `redis()` from `./redis`, or `memory()`. */
+  /** Where events are stored: `createKvBackend()`, `createRedisBackend()` from `./redis`, or `createMemoryBackend()`. */
   backend: Backend;
   /** The publishing service's name, stamped into every envelope's `source`. */
   source: string;
@@ -78,11 +78,12 @@ export interface Bus {
   atomic(kv: Deno.Kv): OutboxAtomic;
   /**
    * Forwards events left in `kv`'s outbox (a process that stopped between its commit and the
-   * forward) to the backend, at least once, deduplicated by event id.
+   * forward) to the backend, at least once, deduplicated by event id: one pass. To keep doing
+   * it every few seconds, run `relayOutbox(bus, kv)` beside the service.
    *
    * @returns how many events were forwarded.
    */
-  flushOutbox(kv: Deno.Kv): Promise<number>;
+  relayOutbox(kv: Deno.Kv): Promise<number>;
   /**
    * Validates a payload and builds its envelope, without publishing it.
    *
@@ -107,14 +108,14 @@ export interface Bus {
  * @example Publishing an event
  * ```ts
  * import { z } from "zod";
- * import { createBus, defineEvent, memory } from "@herald/herald";
+ * import { createBus, createMemoryBackend, defineEvent } from "@herald/herald";
  *
  * const UserCreated = defineEvent({
  *   stream: "users",
  *   type: "user.created",
  *   schema: z.object({ id: z.string() }),
  * });
- * const bus = createBus({ backend: memory(), source: "users" });
+ * const bus = createBus({ backend: createMemoryBackend(), source: "users" });
  * const event = await bus.publish(UserCreated, { id: "u1" });
  * console.log(event.type); // user.created
  * await bus.close();
@@ -206,7 +207,7 @@ class HeraldBus implements Bus {
     return new OutboxAtomic(this.backend, kv, (c, d, o) => this.envelope(c, d, o));
   }
 
-  flushOutbox(kv: Deno.Kv): Promise<number> {
+  relayOutbox(kv: Deno.Kv): Promise<number> {
     return OutboxAtomic.flush(this.backend, kv);
   }
 

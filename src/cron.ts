@@ -48,7 +48,7 @@ export interface CronJob {
 }
 
 /**
- * A cron job's name and schedule without its function: what `service()` registers with
+ * A cron job's name and schedule without its function: what `createService()` registers with
  * `Deno.cron` in the main isolate for a job the worker module runs. Made by
  * {@linkcode defineCron}.
  */
@@ -82,7 +82,7 @@ export function cronProblems(name: unknown, schedule: unknown): string[] {
  * Declares a cron job whose function lives in a worker module. Keep declarations in a module
  * without side effects, imported both by the worker module (which gives each its function with
  * `worker.cron(declaration, run)`) and by the service's entry (which lists them in
- * `service({ workerCron })`, so `Deno.cron` sees them at the entry's top level).
+ * `createService({ workerCron })`, so `Deno.cron` sees them at the entry's top level).
  *
  * @param options The job's name and schedule.
  * @returns The declaration.

@@ -145,9 +145,9 @@ export interface PeekPage {
  *
  * @example Finding groups that fall behind, and replaying one from an hour ago
  * ```ts
- * import { createBus, memory } from "@herald/herald";
+ * import { createBus, createMemoryBackend } from "@herald/herald";
  *
- * const bus = createBus({ backend: memory(), source: "ops" });
+ * const bus = createBus({ backend: createMemoryBackend(), source: "ops" });
  * await bus.backend.subscribe("search", ["posts"], "earliest");
  * for (const g of await bus.backend.groups()) {
  *   if (g.lag > 1_000) console.log(`${g.group} is ${g.lag} events behind on ${g.stream}`);

@@ -4,7 +4,7 @@
  * When the bus's backend is the caller's own database (the embedded default with one file),
  * the events are written straight into the stream in the caller's operation. Otherwise they are
  * written into an outbox in the caller's database, forwarded to the backend right after the
- * commit, and swept again by `flushOutbox` if the process stopped in between; the backend
+ * commit, and swept again by `bus.relayOutbox` if the process stopped in between; the backend
  * deduplicates by event id, so forwarding twice is harmless.
  *
  * @module
@@ -38,14 +38,14 @@ type MakeEnvelope = (c: EventContract, data: unknown, o?: PublishOptions) => Env
  * @example Writing a user and publishing its event together
  * ```ts
  * import { z } from "zod";
- * import { createBus, defineEvent, memory } from "@herald/herald";
+ * import { createBus, createMemoryBackend, defineEvent } from "@herald/herald";
  *
  * const UserCreated = defineEvent({
  *   stream: "users",
  *   type: "user.created",
  *   schema: z.object({ id: z.string() }),
  * });
- * const bus = createBus({ backend: memory(), source: "users" });
+ * const bus = createBus({ backend: createMemoryBackend(), source: "users" });
  * const db = await Deno.openKv(":memory:");
  * const result = await bus.atomic(db)
  *   .check({ key: ["users", "u1"], versionstamp: null })
@@ -181,7 +181,7 @@ export class OutboxAtomic {
     return { ...result, events };
   }
 
-  /** Forwards what is left in `kv`'s outbox; see `Bus.flushOutbox`. */
+  /** Forwards what is left in `kv`'s outbox; see `Bus.relayOutbox`. */
   static async flush(backend: Backend, kv: Deno.Kv): Promise<number> {
     let forwarded = 0;
     while (true) {

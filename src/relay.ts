@@ -30,8 +30,8 @@ export interface RelayOptions {
  *
  * @example Running the relay beside a service
  * ```ts
- * import { createBus, memory, relayOutbox } from "@herald/herald";
- * const bus = createBus({ backend: memory(), source: "users" });
+ * import { createBus, createMemoryBackend, relayOutbox } from "@herald/herald";
+ * const bus = createBus({ backend: createMemoryBackend(), source: "users" });
  * const db = await Deno.openKv(":memory:");
  * const stop = new AbortController();
  * const relay = relayOutbox(bus, db, { intervalMs: 500, signal: stop.signal });
@@ -51,7 +51,7 @@ export async function relayOutbox(
   const signal = options.signal;
   while (!signal?.aborted) {
     try {
-      await bus.flushOutbox(kv);
+      await bus.relayOutbox(kv);
     } catch (err) {
       const logger = bus.logger ?? reachability(bus.backend).logger;
       logger.warn("outbox relay will retry", { source: bus.source, error: err });

@@ -124,14 +124,14 @@ export interface Journey {
  * @example Building the tree of a traced request
  * ```ts
  * import { z } from "zod";
- * import { createBus, defineEvent, journey, memory } from "@herald/herald";
+ * import { createBus, createMemoryBackend, defineEvent, journey } from "@herald/herald";
  *
  * const Placed = defineEvent({
  *   stream: "orders",
  *   type: "order.placed",
  *   schema: z.object({ n: z.number() }),
  * });
- * const backend = memory({ journeys: true });
+ * const backend = createMemoryBackend({ journeys: true });
  * const bus = createBus({ backend, source: "shop" });
  * const envelope = await bus.publish(Placed, { n: 1 });
  * const tree = journey(await backend.trace(envelope.id));

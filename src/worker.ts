@@ -98,7 +98,7 @@ export interface WorkerOptions extends WorkerObserveOptions {
   maxInFlight?: number;
 }
 
-/** Options of {@linkcode Worker.stop}. */
+/** Options of {@linkcode EventWorker.stop}. */
 export interface StopOptions {
   /**
    * How long running handlers may take to finish before their signal is aborted.
@@ -120,7 +120,7 @@ export interface WorkerStats {
 }
 
 /** A consumer group's handlers. Made by {@linkcode createWorker}. */
-export interface Worker {
+export interface EventWorker {
   /** The consumer group. */
   readonly group: string;
   /** Counters since start. */
@@ -135,7 +135,7 @@ export interface Worker {
   use(middleware: Middleware): this;
   /**
    * Declares a cron job that runs in this worker's isolate, beside its handlers (list its
-   * declaration in `service({ workerCron })` so the service's entry registers its tick).
+   * declaration in `createService({ workerCron })` so the service's entry registers its tick).
    *
    * @throws {InvalidOptionsError} for a bad name or schedule; {TypeError} for a name taken.
    */
@@ -203,20 +203,20 @@ const SETTLE_CLOSE_MS = 1_000;
  *
  * @param options The bus, the group and tuning.
  * @returns The worker; add handlers with `on`, then `start` it (or export it as the default of
- * a service's worker module, and `service()` starts it).
+ * a service's worker module, and `createService()` starts it).
  * @throws {InvalidOptionsError} listing every problem with the options.
  *
  * @example A worker that keeps a local copy of users
  * ```ts
  * import { z } from "zod";
- * import { createBus, createWorker, defineEvent, memory } from "@herald/herald";
+ * import { createBus, createMemoryBackend, createWorker, defineEvent } from "@herald/herald";
  *
  * const UserCreated = defineEvent({
  *   stream: "users",
  *   type: "user.created",
  *   schema: z.object({ id: z.string(), name: z.string() }),
  * });
- * const bus = createBus({ backend: memory(), source: "posts" });
+ * const bus = createBus({ backend: createMemoryBackend(), source: "posts" });
  * const users = new Map<string, string>();
  * const worker = createWorker({ bus, group: "posts" })
  *   .on(UserCreated, (event) => {
@@ -229,11 +229,11 @@ const SETTLE_CLOSE_MS = 1_000;
  * await bus.close();
  * ```
  */
-export function createWorker(options: WorkerOptions): Worker {
+export function createWorker(options: WorkerOptions): EventWorker {
   return new HeraldWorker(options);
 }
 
-class HeraldWorker implements Worker {
+class HeraldWorker implements EventWorker {
   readonly group: string;
   readonly stats: WorkerStats = { acked: 0, retried: 0, dead: 0, running: 0 };
   readonly #bus: Bus;

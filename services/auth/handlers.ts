@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { Worker } from "@herald/herald";
+import type { EventWorker } from "@herald/herald";
 import { UserDeleted } from "../contracts/mod.ts";
 import type { Auth } from "./core.ts";
 
@@ -21,6 +21,6 @@ import type { Auth } from "./core.ts";
  * authHandlers(createWorker({ bus, group: "auth" }), auth, db);
  * ```
  */
-export function authHandlers(worker: Worker, auth: Auth, db: Deno.Kv): Worker {
+export function authHandlers(worker: EventWorker, auth: Auth, db: Deno.Kv): EventWorker {
   return worker.on(UserDeleted, (event, ctx) => auth.forget(event.data.id, ctx.atomic(db)));
 }

@@ -6,7 +6,7 @@
 import { openBus, OutboxSweep } from "../shared/bus.ts";
 import { checkConfig, pbkdf2Iterations } from "../shared/config.ts";
 import { openDb } from "../shared/db.ts";
-import { service } from "@herald/herald";
+import { createService } from "@herald/herald";
 import { createAuth } from "./core.ts";
 import { authRoutes } from "./routes.ts";
 
@@ -15,7 +15,7 @@ const db = await openDb("auth");
 const bus = await openBus("auth");
 const auth = createAuth({ db, bus, iterations: pbkdf2Iterations() });
 
-export default service({
+export default createService({
   name: "auth",
   app: authRoutes(auth),
   worker: new URL("./worker.ts", import.meta.url),

@@ -24,7 +24,7 @@ const Login = z.object({ email: Email, password: z.string().min(1).max(200) });
  *
  * @example
  * ```ts ignore
- * export default service({ name: "auth", app: authRoutes(auth), ... });
+ * export default createService({ name: "auth", app: authRoutes(auth), ... });
  * ```
  */
 export function authRoutes(auth: Auth) {

@@ -10,7 +10,7 @@
  *
  * @module
  */
-import { type Bus, createWorker, type Worker } from "@herald/herald";
+import { type Bus, createWorker, type EventWorker } from "@herald/herald";
 import { ChatMessage, GroupDeleted, MemberRemoved, UserDeleted } from "../contracts/mod.ts";
 import { logEvents } from "../shared/log.ts";
 import { CLOSE, type Rooms } from "./rooms.ts";
@@ -38,7 +38,7 @@ export interface Live {
  * ```
  */
 export function createLive(bus: Bus, rooms: Rooms, instance: string): Live {
-  let worker: Worker | undefined;
+  let worker: EventWorker | undefined;
   let starting: Promise<void> | undefined;
   return {
     ensure() {

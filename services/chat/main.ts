@@ -7,7 +7,7 @@
 import { openBus, OutboxSweep } from "../shared/bus.ts";
 import { checkConfig, instanceId } from "../shared/config.ts";
 import { openDb } from "../shared/db.ts";
-import { service } from "@herald/herald";
+import { createService } from "@herald/herald";
 import { createChat } from "./core.ts";
 import { createLive } from "./live.ts";
 import { Rooms } from "./rooms.ts";
@@ -19,13 +19,13 @@ const bus = await openBus("chat");
 const rooms = new Rooms();
 const live = createLive(bus, rooms, instanceId());
 
-const chat = service({
+const chat = createService({
   name: "chat",
   app: chatRoutes({ chat: createChat(db, bus), bus, db, rooms, live }),
   worker: new URL("./worker.ts", import.meta.url),
   bus,
   workerCron: [OutboxSweep],
-  // The live fan-out runs beside the sockets, outside service(): stop it before the bus closes.
+  // The live fan-out runs beside the sockets, outside createService(): stop it before the bus closes.
   signals: false,
 });
 

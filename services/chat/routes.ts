@@ -52,7 +52,7 @@ const NewMessage = z.object({ text: z.string().trim().min(1).max(MAX_MESSAGE_CHA
  *
  * @example
  * ```ts ignore
- * export default service({ name: "chat", app: chatRoutes({ chat, bus, db, rooms, live }), ... });
+ * export default createService({ name: "chat", app: chatRoutes({ chat, bus, db, rooms, live }), ... });
  * ```
  */
 export function chatRoutes(

@@ -6,7 +6,7 @@
 import { openBus, OutboxSweep } from "../shared/bus.ts";
 import { checkConfig } from "../shared/config.ts";
 import { openDb } from "../shared/db.ts";
-import { service } from "@herald/herald";
+import { createService } from "@herald/herald";
 import { createPosts } from "./core.ts";
 import { postsRoutes } from "./routes.ts";
 
@@ -14,7 +14,7 @@ await checkConfig("posts");
 const db = await openDb("posts");
 const bus = await openBus("posts");
 
-export default service({
+export default createService({
   name: "posts",
   app: postsRoutes(createPosts(db, bus), db),
   worker: new URL("./worker.ts", import.meta.url),

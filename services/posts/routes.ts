@@ -34,7 +34,7 @@ const Page = z.object({
  *
  * @example
  * ```ts ignore
- * export default service({ name: "posts", app: postsRoutes(posts, db), ... });
+ * export default createService({ name: "posts", app: postsRoutes(posts, db), ... });
  * ```
  */
 export function postsRoutes(posts: Posts, db: Deno.Kv) {

@@ -1,11 +1,12 @@
 /**
  * The one place that picks the bus: the embedded Deno KV file every service shares by default,
- * or Redis when `HERALD_BACKEND=redis` (configured by `redisFromEnv`). Services never name a
+ * or Redis when `HERALD_BACKEND=redis` (configured by `createRedisBackend`). Services never name a
  * backend themselves, so switching is one setting.
  *
  * @module
  */
-import { type Backend, type Bus, createBus, defineCron, kv } from "@herald/herald";
+import { type Bus, createBus, createKvBackend, defineCron } from "@herald/herald";
+import type { Backend } from "@herald/herald/backend";
 import { dirname } from "node:path";
 import { backendKind, busPath, kvPollMs, kvWatch, pushOnPublish } from "./config.ts";
 
@@ -28,8 +29,8 @@ export async function openBus(source: string): Promise<Bus> {
 async function openBackend(): Promise<Backend> {
   if (backendKind() === "redis") {
     // Loaded only when asked for, so the embedded default never loads a Redis client.
-    const { redisFromEnv } = await import("@herald/herald/redis");
-    return redisFromEnv({ journeys: true });
+    const { createRedisBackend } = await import("@herald/herald/redis");
+    return createRedisBackend({ journeys: true });
   }
   const path = busPath();
   // A KV Connect URL (a database shared over the network) has no folder to make.
@@ -37,12 +38,17 @@ async function openBackend(): Promise<Backend> {
   // Claims wake on the backend's file-event doorbell; HERALD_KV_WATCH=0 leaves only the poll.
   const watch = kvWatch();
   // Journeys on: the admin API, the dashboard and `herald trace` follow requests across services.
-  return kv({ path, watch, pollMs: kvPollMs() ?? (watch ? undefined : 50), journeys: true });
+  return createKvBackend({
+    path,
+    watch,
+    pollMs: kvPollMs() ?? (watch ? undefined : 50),
+    journeys: true,
+  });
 }
 
 /**
  * The outbox sweep's tick: every service's worker module runs {@linkcode sweep} on it
- * (`worker.cron(OutboxSweep, …)`), and its entry registers it (`service({ workerCron })`).
+ * (`worker.cron(OutboxSweep, …)`), and its entry registers it (`createService({ workerCron })`).
  */
 export const OutboxSweep = defineCron({ name: "outbox-sweep", schedule: "* * * * *" });
 
@@ -61,6 +67,6 @@ export const OutboxSweep = defineCron({ name: "outbox-sweep", schedule: "* * * *
  * ```
  */
 export async function sweep(bus: Bus, db: Deno.Kv): Promise<void> {
-  const forwarded = await bus.flushOutbox(db);
+  const forwarded = await bus.relayOutbox(db);
   if (forwarded > 0) console.log(`outbox: forwarded ${forwarded} deferred event(s)`);
 }

@@ -5,13 +5,13 @@
  * | --------------------- | -------------------- | ----------------------------------------------- |
  * | `HERALD_DATA_DIR`     | `.herald/data`       | where each service keeps `<service>.sqlite`     |
  * | `HERALD_BUS_PATH`     | `.herald/bus.sqlite` | the shared bus file (embedded backend)          |
- * | `HERALD_BACKEND`      | `kv`                 | `redis` puts the bus on Redis (`redisFromEnv`)  |
+ * | `HERALD_BACKEND`      | `kv`                 | `redis` puts the bus on Redis (`createRedisBackend`)  |
  * | `JWT_SECRET`          | `<data dir>/jwt-secret` | signs tokens; required in production         |
  * | `HERALD_ENV`          | (dev)                | `production`: no secret made up, `JWT_SECRET` required |
  * | `PBKDF2_ITERATIONS`   | `210000`             | password hashing cost                           |
  * | `HERALD_INSTANCE`     | random               | this process's name (Chat's live fan-out group) |
  * | `HERALD_KV_WATCH`     | `1`                  | `0`: no file-event wake-ups, only the poll       |
- * | `HERALD_KV_POLL_MS`   | kv()'s (50 unwatched) | how often idle claims look for new events       |
+ * | `HERALD_KV_POLL_MS`   | createKvBackend()'s (50 unwatched) | how often idle claims look for new events       |
  * | `HERALD_PUSH_PUBLISH` | `1` on Deno Deploy   | `1`: publishers wake sleeping consumers (push)  |
  *
  * On Deno Deploy (`DENO_DEPLOYMENT_ID` is set) with no `HERALD_DATA_DIR`, each service keeps its

@@ -44,7 +44,7 @@ export interface LaunchOptions {
   onLine?: (line: string, stream: "stdout" | "stderr") => void;
   /**
    * Run it in its own process group, so a terminal's Ctrl-C reaches only the launcher, which
-   * then stops it with one signal (a second signal makes `service()` exit at once).
+   * then stops it with one signal (a second signal makes `createService()` exit at once).
    * @default {false}
    */
   ownProcessGroup?: boolean;

@@ -13,7 +13,7 @@
  *
  * @module
  */
-import type { Worker } from "@herald/herald";
+import type { EventWorker } from "@herald/herald";
 import { createGroupCommit, type GroupedWrite } from "./group_commit.ts";
 import {
   type Group,
@@ -64,7 +64,7 @@ export interface ReplicaHooks {
  * export default replicate(createWorker({ bus, group }), db);
  * ```
  */
-export function replicate(worker: Worker, db: Deno.Kv, hooks: ReplicaHooks = {}): Worker {
+export function replicate(worker: EventWorker, db: Deno.Kv, hooks: ReplicaHooks = {}): EventWorker {
   const commit = createGroupCommit(db);
   const upsert = (key: Deno.KvKey, gone: Deno.KvKey, value: { version: number }) =>
     upsertIn(db, commit, key, gone, value);

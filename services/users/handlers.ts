@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { Worker } from "@herald/herald";
+import type { EventWorker } from "@herald/herald";
 import { GroupDeleted, UserDeleted, UserRegistered } from "../contracts/mod.ts";
 import type { Users } from "./core.ts";
 
@@ -22,7 +22,7 @@ import type { Users } from "./core.ts";
  * usersHandlers(createWorker({ bus, group: "users" }), users, db);
  * ```
  */
-export function usersHandlers(worker: Worker, users: Users, db: Deno.Kv): Worker {
+export function usersHandlers(worker: EventWorker, users: Users, db: Deno.Kv): EventWorker {
   return worker
     .on(UserRegistered, async (event, ctx) => {
       await users.registered(event.data, ctx.atomic(db));

@@ -6,7 +6,7 @@
 import { openBus, OutboxSweep } from "../shared/bus.ts";
 import { checkConfig } from "../shared/config.ts";
 import { openDb } from "../shared/db.ts";
-import { service } from "@herald/herald";
+import { createService } from "@herald/herald";
 import { createUsers } from "./core.ts";
 import { usersRoutes } from "./routes.ts";
 
@@ -14,7 +14,7 @@ await checkConfig("users");
 const db = await openDb("users");
 const bus = await openBus("users");
 
-export default service({
+export default createService({
   name: "users",
   app: usersRoutes(createUsers(db, bus)),
   worker: new URL("./worker.ts", import.meta.url),

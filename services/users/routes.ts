@@ -34,7 +34,7 @@ const NewMember = z.object({ userId: IdText });
  *
  * @example
  * ```ts ignore
- * export default service({ name: "users", app: usersRoutes(users), ... });
+ * export default createService({ name: "users", app: usersRoutes(users), ... });
  * ```
  */
 export function usersRoutes(users: Users) {

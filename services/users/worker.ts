@@ -1,5 +1,5 @@
 /**
- * Users' worker module: `service()` runs it in its own Web Worker (or alone with
+ * Users' worker module: `createService()` runs it in its own Web Worker (or alone with
  * `HERALD_ROLE=worker`). It opens its own connections: a Web Worker shares no memory.
  *
  * @module

@@ -65,10 +65,10 @@ export interface AdminApp {
  * @example Mounting the admin API in a Hono app
  * ```ts
  * import { Hono } from "hono";
- * import { createBus, memory } from "@herald/herald";
+ * import { createBus, createMemoryBackend } from "@herald/herald";
  * import { createAdmin } from "@herald/herald/admin";
  *
- * const bus = createBus({ backend: memory(), source: "ops" });
+ * const bus = createBus({ backend: createMemoryBackend(), source: "ops" });
  * const token = "a-long-random-admin-token";
  * const admin = createAdmin({ bus, token });
  * const app = new Hono().mount("/herald", admin.fetch);

@@ -16,7 +16,7 @@ export function asyncApiRoute(app: Hono<AdminEnv>, document: AsyncApiDocument | 
         404,
         "not_found",
         "No AsyncAPI document: give the event contracts to createAdmin({ contracts }) " +
-          "(or service({ admin: { token, contracts } }))",
+          "(or createService({ admin: { token, contracts } }))",
       );
     }
     return c.json(document);

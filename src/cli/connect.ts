@@ -6,7 +6,7 @@
  * @module
  */
 import type { Backend } from "../backend.ts";
-import { kv } from "../kv/mod.ts";
+import { createKvBackend } from "../kv/mod.ts";
 import { UsageError } from "./context.ts";
 
 /** The bus file services use when `HERALD_BUS_PATH` is not set. */
@@ -34,19 +34,19 @@ export async function connect(target: Target): Promise<Backend> {
   const path = target.kv ?? env("HERALD_BUS_PATH") ?? DEFAULT_BUS_PATH;
   if (path !== ":memory:") await mustExist(path);
   // Journeys on: `herald trace` reads the index the services wrote (and a publish writes it).
-  return kv({ path, journeys: true });
+  return createKvBackend({ path, journeys: true });
 }
 
 async function openRedis(target: Target): Promise<Backend> {
-  const { redis, redisFromEnv } = await import("../redis/mod.ts");
+  const { createRedisBackend } = await import("../redis/mod.ts");
   const prefix = target.prefix ?? env("HERALD_REDIS_PREFIX");
-  if (target.redis === undefined) return redisFromEnv({ journeys: true });
+  if (target.redis === undefined) return createRedisBackend({ journeys: true });
   const url = target.redis;
   const token = env("UPSTASH_REDIS_REST_TOKEN");
   if (/^https?:/.test(url) && !token) {
     throw new UsageError("A REST URL needs UPSTASH_REDIS_REST_TOKEN in the environment");
   }
-  return redis({
+  return createRedisBackend({
     url,
     journeys: true,
     ...(token && /^https?:/.test(url) ? { token } : {}),

@@ -114,9 +114,9 @@ interface Open {
  * @example Appending and claiming through the backend directly
  * ```ts
  * import { createEnvelope } from "@herald/herald";
- * import { kv } from "@herald/herald";
+ * import { createKvBackend } from "@herald/herald";
  *
- * const backend = kv({ path: ":memory:" });
+ * const backend = createKvBackend({ path: ":memory:" });
  * await backend.subscribe("audit", ["users"], "earliest");
  * await backend.append([createEnvelope("users", "user.created", { id: "u1" }, "users")]);
  * const [delivery] = await backend.claim("audit", ["users"], {

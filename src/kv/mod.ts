@@ -21,9 +21,9 @@
  *
  * @example Using the backend with a bus
  * ```ts
- * import { createBus, kv } from "@herald/herald";
+ * import { createBus, createKvBackend } from "@herald/herald";
  *
- * const bus = createBus({ backend: kv({ path: ":memory:" }), source: "docs" });
+ * const bus = createBus({ backend: createKvBackend({ path: ":memory:" }), source: "docs" });
  * await bus.close();
  * ```
  *
@@ -32,7 +32,7 @@
 import { KvBackend } from "./backend.ts";
 import { type KvOptions, validateKvOptions } from "./options.ts";
 
-export { KvBackend } from "./backend.ts";
+export type { KvBackend } from "./backend.ts";
 export { DEFAULT_MAX_LENGTH } from "./options.ts";
 export type { KvOptions, RetentionOptions } from "./options.ts";
 export type { KvStats } from "./store.ts";
@@ -46,9 +46,9 @@ export type { KvStats } from "./store.ts";
  *
  * @example A file database shared with the service's own data
  * ```ts
- * import { kv } from "@herald/herald";
+ * import { createKvBackend } from "@herald/herald";
  *
- * const backend = kv({ path: await Deno.makeTempFile({ suffix: ".db" }) });
+ * const backend = createKvBackend({ path: await Deno.makeTempFile({ suffix: ".db" }) });
  * const db = await backend.open(); // the same database: keep your own keys in it too
  * await db.set(["users", "u1"], { name: "Ada" });
  * await backend.close();
@@ -56,16 +56,16 @@ export type { KvStats } from "./store.ts";
  *
  * @example Keeping a week of events, and only the last 1,000 of "audit"
  * ```ts
- * import { kv } from "@herald/herald";
+ * import { createKvBackend } from "@herald/herald";
  *
- * const backend = kv({
+ * const backend = createKvBackend({
  *   path: ":memory:",
  *   retention: { maxAgeMs: 7 * 24 * 3600_000, streams: { audit: { maxLength: 1000 } } },
  * });
  * await backend.close();
  * ```
  */
-export function kv(options: KvOptions = {}): KvBackend {
+export function createKvBackend(options: KvOptions = {}): KvBackend {
   validateKvOptions(options);
   return new KvBackend(options);
 }

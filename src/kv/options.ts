@@ -12,8 +12,8 @@ import { InvalidOptionsError } from "../errors.ts";
  *
  * @example Keeping twice the default
  * ```ts
- * import { DEFAULT_MAX_LENGTH, kv } from "@herald/herald";
- * const backend = kv({ path: ":memory:", retention: { maxLength: 2 * DEFAULT_MAX_LENGTH } });
+ * import { createKvBackend, DEFAULT_MAX_LENGTH } from "@herald/herald";
+ * const backend = createKvBackend({ path: ":memory:", retention: { maxLength: 2 * DEFAULT_MAX_LENGTH } });
  * await backend.close();
  * ```
  */

@@ -25,8 +25,8 @@ export const LIMITS = {
  *
  * @example Reading the counters
  * ```ts
- * import { kv } from "@herald/herald";
- * const backend = kv({ path: ":memory:" });
+ * import { createKvBackend } from "@herald/herald";
+ * const backend = createKvBackend({ path: ":memory:" });
  * console.log(backend.stats.lockedRetries); // 0
  * await backend.close();
  * ```

@@ -100,14 +100,14 @@ export interface MemoryOptions {
  *
  * @example
  * ```ts
- * import { createBus, memory } from "@herald/herald";
- * const bus = createBus({ backend: memory(), source: "demo" });
+ * import { createBus, createMemoryBackend } from "@herald/herald";
+ * const bus = createBus({ backend: createMemoryBackend(), source: "demo" });
  * await bus.close();
  * ```
  */
-export function memory(options: MemoryOptions = {}): MemoryBackend {
+export function createMemoryBackend(options: MemoryOptions = {}): MemoryBackend {
   if (options.journeys !== undefined && typeof options.journeys !== "boolean") {
-    throw new InvalidOptionsError("memory()", ["journeys must be a boolean"]);
+    throw new InvalidOptionsError("createMemoryBackend()", ["journeys must be a boolean"]);
   }
   return new MemoryBackend(options.journeys === true);
 }
@@ -130,7 +130,7 @@ export class MemoryBackend implements Backend, RateLimits, PushRegistry {
   #closed = false;
 
   /**
-   * Makes the backend; `memory()` is the way in.
+   * Makes the backend; `createMemoryBackend()` is the way in.
    *
    * @param journeys Whether appends are indexed for `trace()`.
    */

@@ -3,4 +3,4 @@
  *
  * @module
  */
-export { memory, MemoryBackend, type MemoryOptions } from "./backend.ts";
+export { createMemoryBackend, type MemoryBackend, type MemoryOptions } from "./backend.ts";

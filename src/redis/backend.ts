@@ -45,7 +45,7 @@ import { journeysOff, type Trace, type TraceOptions } from "../trace.ts";
 import { TAKE_RATE } from "./coord_scripts.ts";
 import type { PushEndpoint, PushRegistry, RateLimits } from "../capabilities.ts";
 
-/** The Redis Streams backend. Made by `redis()`. */
+/** The Redis Streams backend. Made by `createRedisBackend()`. */
 export class RedisBackend implements Backend, RateLimits, PushRegistry {
   /** `redis`. */
   readonly name = "redis";
@@ -73,7 +73,7 @@ export class RedisBackend implements Backend, RateLimits, PushRegistry {
   #backoffMs = 100;
 
   /**
-   * Makes the backend; `redis()` is the way in.
+   * Makes the backend; `createRedisBackend()` is the way in.
    *
    * @param client The connection to Redis.
    * @param options Checked options.

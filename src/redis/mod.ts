@@ -12,20 +12,19 @@
  * @example Switching a service to Redis
  * ```ts ignore
  * import { createBus } from "@herald/herald";
- * import { redis } from "@herald/herald/redis";
+ * import { createRedisBackend } from "@herald/herald/redis";
  *
- * const bus = createBus({ backend: redis({ url: "redis://127.0.0.1:6379" }), source: "users" });
+ * const bus = createBus({ backend: createRedisBackend({ url: "redis://127.0.0.1:6379" }), source: "users" });
  * ```
  *
  * @module
  */
-import { InvalidOptionsError } from "../errors.ts";
 import { RedisBackend } from "./backend.ts";
 import { optionsFromEnv, type RedisOptions, resolveOptions } from "./options.ts";
 import { tcpClient } from "./tcp.ts";
 import { upstashClient } from "./upstash.ts";
 
-export { RedisBackend } from "./backend.ts";
+export type { RedisBackend } from "./backend.ts";
 export { type RedisArg, type RedisClient, RedisReplyError } from "./client.ts";
 export type { RedisOptions, TrimPolicy } from "./options.ts";
 export { tcpClient, type TcpClientOptions } from "./tcp.ts";
@@ -34,63 +33,50 @@ export { upstashClient, type UpstashConfig, type UpstashExec } from "./upstash.t
 /**
  * Makes a Redis Streams backend. Nothing connects until first use.
  *
- * @param options Where Redis is (`url`, with `token` for REST, or a `client`), the key prefix,
- * trimming and polling.
+ * Given neither `url` nor `client`, it reads the environment (and needs `--allow-env`):
+ * `HERALD_REDIS_URL` (`redis://…`, TCP), or else `UPSTASH_REDIS_REST_URL` and
+ * `UPSTASH_REDIS_REST_TOKEN` (REST), and `HERALD_REDIS_PREFIX` when set; the options given apply
+ * over what the environment says.
+ *
+ * @param options Where Redis is (`url`, with `token` for REST, or a `client`; else the
+ * environment), the key prefix, trimming and polling.
  * @returns The backend.
- * @throws {InvalidOptionsError} listing every problem with the options.
+ * @throws {InvalidOptionsError} listing every problem with the options, including no Redis named
+ * by the options or the environment.
  *
  * @example Over TCP
  * ```ts
- * import { redis } from "@herald/herald/redis";
- * const backend = redis({ url: "redis://127.0.0.1:6379", prefix: "docs:" });
+ * import { createRedisBackend } from "@herald/herald/redis";
+ * const backend = createRedisBackend({ url: "redis://127.0.0.1:6379", prefix: "docs:" });
  * console.log(backend.name); // redis
  * await backend.close();
  * ```
  *
  * @example Through Upstash's REST API
  * ```ts ignore
- * import { redis } from "@herald/herald/redis";
- * const backend = redis({
+ * import { createRedisBackend } from "@herald/herald/redis";
+ * const backend = createRedisBackend({
  *   url: Deno.env.get("UPSTASH_REDIS_REST_URL")!,
  *   token: Deno.env.get("UPSTASH_REDIS_REST_TOKEN")!,
  * });
  * ```
+ *
+ * @example From the environment
+ * ```ts
+ * import { createRedisBackend } from "@herald/herald/redis";
+ * Deno.env.set("HERALD_REDIS_URL", "redis://127.0.0.1:6379");
+ * const backend = createRedisBackend();
+ * await backend.close();
+ * ```
  */
-export function redis(options: RedisOptions): RedisBackend {
-  const resolved = resolveOptions(options);
+export function createRedisBackend(options: RedisOptions = {}): RedisBackend {
+  const named = options.url !== undefined || options.client !== undefined;
+  const given = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined));
+  const resolved = resolveOptions(named ? options : { ...optionsFromEnv(), ...given });
   if (resolved.client) return new RedisBackend(resolved.client, resolved, false);
   const url = resolved.url!;
   const client = url.startsWith("http")
     ? upstashClient({ url, token: resolved.token! })
     : tcpClient(url);
   return new RedisBackend(client, resolved, true);
-}
-
-/**
- * Makes a Redis Streams backend from the environment: `HERALD_REDIS_URL` (`redis://…`, TCP), or
- * else `UPSTASH_REDIS_REST_URL` and `UPSTASH_REDIS_REST_TOKEN` (REST); `HERALD_REDIS_PREFIX`
- * when set. Needs `--allow-env`.
- *
- * @param options Other options, applied over what the environment says.
- * @returns The backend.
- * @throws {InvalidOptionsError} when the environment names no Redis.
- *
- * @example
- * ```ts
- * import { redisFromEnv } from "@herald/herald/redis";
- * Deno.env.set("HERALD_REDIS_URL", "redis://127.0.0.1:6379");
- * const backend = redisFromEnv();
- * await backend.close();
- * ```
- */
-export function redisFromEnv(
-  options: Omit<RedisOptions, "url" | "token" | "client"> = {},
-): RedisBackend {
-  const fromEnv = optionsFromEnv();
-  if (!fromEnv) {
-    throw new InvalidOptionsError("redisFromEnv()", [
-      "set HERALD_REDIS_URL, or UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN",
-    ]);
-  }
-  return redis({ ...fromEnv, ...options });
 }

@@ -19,7 +19,7 @@ export type TrimPolicy =
   /** Never trim. */
   | "none";
 
-/** Options of `redis()`. */
+/** Options of `createRedisBackend()`. */
 export interface RedisOptions {
   /**
    * Where Redis is: `redis://…` or `rediss://…` for TCP, `https://…` (with `token`) for an
@@ -94,7 +94,11 @@ const DAY = 86_400_000;
 export function resolveOptions(options: RedisOptions): ResolvedOptions {
   const problems: string[] = [];
   const { url, token, client } = options;
-  if (url === undefined && client === undefined) problems.push("give url or client");
+  if (url === undefined && client === undefined) {
+    problems.push(
+      "give url or client, or set HERALD_REDIS_URL (or UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN)",
+    );
+  }
   if (url !== undefined && client !== undefined) problems.push("give url or client, not both");
   if (url !== undefined) {
     const scheme = typeof url === "string" ? url.split(":")[0] : "";
@@ -125,7 +129,7 @@ export function resolveOptions(options: RedisOptions): ResolvedOptions {
   if (!Number.isFinite(pollMaxMs) || pollMaxMs < 1) problems.push("pollMaxMs must be at least 1");
   const journeys = options.journeys ?? false;
   if (typeof journeys !== "boolean") problems.push("journeys must be a boolean");
-  if (problems.length > 0) throw new InvalidOptionsError("redis()", problems);
+  if (problems.length > 0) throw new InvalidOptionsError("createRedisBackend()", problems);
   return { url, token, client, prefix, trim, dedupeTtlMs, deadLetterMaxLen, pollMaxMs, journeys };
 }
 

@@ -1,5 +1,5 @@
 /**
- * The runtime glue of a Herald service: `service()` is the default export of its `deno serve`
+ * The runtime glue of a Herald service: `createService()` is the default export of its `deno serve`
  * entry. It serves the service's Hono app with `/healthz` and `/readyz`, runs its worker module
  * in a Web Worker, registers its cron jobs with `Deno.cron` (one run per tick across replicas),
  * runs only the roles named by `HERALD_ROLE`, and on SIGTERM/SIGINT stops everything within a
@@ -8,12 +8,12 @@
  * @example services/posts/main.ts, run with `deno serve -A services/posts/main.ts`
  * ```ts ignore
  * import { Hono } from "hono";
- * import { createBus, kv, service } from "@herald/herald";
+ * import { createBus, createKvBackend, createService } from "@herald/herald";
  *
- * const bus = createBus({ backend: kv({ path: "./data/herald.db" }), source: "posts" });
+ * const bus = createBus({ backend: createKvBackend({ path: "./data/herald.db" }), source: "posts" });
  * const app = new Hono().get("/", (c) => c.text("posts"));
  *
- * export default service({
+ * export default createService({
  *   name: "posts",
  *   app,
  *   bus,
@@ -24,7 +24,7 @@
  *
  * @module
  */
-export { type Service, service } from "./service.ts";
+export { createService, type Service } from "./service.ts";
 export type {
   CronContext,
   CronDeclaration,

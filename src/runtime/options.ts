@@ -1,5 +1,5 @@
 /**
- * The options of `service()`, the roles a process can run, and their validation.
+ * The options of `createService()`, the roles a process can run, and their validation.
  *
  * @module
  */
@@ -47,22 +47,22 @@ export interface FetchApp {
 }
 
 /**
- * Options of `service()`.
+ * Options of `createService()`.
  *
  * @example Every option
  * ```ts ignore
- * import { service, type ServiceOptions } from "@herald/herald";
+ * import { createService, type ServiceOptions } from "@herald/herald";
  * const options: ServiceOptions = {
  *   name: "posts",
  *   app, // a Hono app
- *   bus, // createBus({ backend: kv({ path: "./data/bus.db" }), source: "posts" })
+ *   bus, // createBus({ backend: createKvBackend({ path: "./data/bus.db" }), source: "posts" })
  *   worker: new URL("./worker.ts", import.meta.url),
  *   cron: { "ping": { schedule: "* * * * *", run: () => console.log("alive") } },
  *   workerCron: [PurgeDrafts], // defineCron(); worker.cron(PurgeDrafts, run) in worker.ts
  *   onStop: () => db.close(),
  *   shutdownGraceMs: 10_000,
  * };
- * export default service(options);
+ * export default createService(options);
  * ```
  */
 export interface ServiceOptions {

@@ -68,7 +68,7 @@ export function postedError(err: unknown): PostedError {
   return { name: "NonError", message: String(err) };
 }
 
-/** What the default export of a worker module must look like (a Herald Worker). */
+/** What the default export of a worker module must look like (an `EventWorker`). */
 export interface StartableWorker {
   /** Subscribes and starts claiming; resolves once running. */
   start(): Promise<void>;

@@ -1,5 +1,5 @@
 /**
- * `service()`: one `deno serve` entry that runs a service's HTTP routes, its worker and its cron
+ * `createService()`: one `deno serve` entry that runs a service's HTTP routes, its worker and its cron
  * jobs, answers health checks, and shuts everything down on SIGTERM.
  *
  * @module
@@ -34,8 +34,8 @@ const EXIT_FALLBACK_MS = 1_000;
  *
  * @example Asking a service whether it is ready, and stopping it
  * ```ts
- * import { service } from "@herald/herald";
- * const s = service({ name: "probe", roles: ["web"], signals: false });
+ * import { createService } from "@herald/herald";
+ * const s = createService({ name: "probe", roles: ["web"], signals: false });
  * console.log((await s.fetch(new Request("http://localhost/readyz"))).status); // 200
  * await s.shutdown();
  * ```
@@ -71,12 +71,12 @@ export interface Service {
  * @example A service entry, run with `deno serve -A services/posts/main.ts`
  * ```ts
  * import { Hono } from "hono";
- * import { createBus, memory, service } from "@herald/herald";
+ * import { createBus, createMemoryBackend, createService } from "@herald/herald";
  *
- * const bus = createBus({ backend: memory(), source: "posts" });
+ * const bus = createBus({ backend: createMemoryBackend(), source: "posts" });
  * const app = new Hono().get("/", (c) => c.text("posts"));
  *
- * const posts = service({
+ * const posts = createService({
  *   name: "posts",
  *   app,
  *   bus,
@@ -88,7 +88,7 @@ export interface Service {
  * await posts.shutdown();
  * ```
  */
-export function service(options: ServiceOptions): Service {
+export function createService(options: ServiceOptions): Service {
   validateServiceOptions(options);
   const roles = options.roles ? ROLES.filter((r) => options.roles!.includes(r)) : rolesFromEnv();
   const svc = new HeraldService(options, roles);

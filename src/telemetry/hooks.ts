@@ -83,8 +83,8 @@ export interface WorkerErrorInfo {
  *
  * @example A worker with its own logger and hooks
  * ```ts
- * import { createBus, createLogger, createWorker, memory } from "@herald/herald";
- * const bus = createBus({ backend: memory(), source: "users" });
+ * import { createBus, createLogger, createMemoryBackend, createWorker } from "@herald/herald";
+ * const bus = createBus({ backend: createMemoryBackend(), source: "users" });
  * const worker = createWorker({
  *   bus,
  *   group: "users",

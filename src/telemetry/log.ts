@@ -34,7 +34,7 @@ export type LogFields = Record<string, unknown>;
 
 /**
  * Where Herald writes what it does: pass one as `logger` to `createBus`, `createWorker` and
- * `service()` to route Herald's lines into your own logging.
+ * `createService()` to route Herald's lines into your own logging.
  *
  * @example Sending Herald's warnings to your own logger
  * ```ts

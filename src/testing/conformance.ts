@@ -49,10 +49,10 @@ export interface ConformanceOptions {
  *
  * @example Running the suite against the in-memory backend
  * ```ts ignore
- * import { memory } from "@herald/herald";
- * import { testBackendConformance } from "@herald/herald/testing";
+ * import { createMemoryBackend } from "@herald/herald";
+ * import { testBackendConformance } from "@herald/herald/backend";
  *
- * testBackendConformance({ name: "memory", make: () => Promise.resolve({ backend: memory() }) });
+ * testBackendConformance({ name: "memory", make: () => Promise.resolve({ backend: createMemoryBackend() }) });
  * ```
  */
 export function testBackendConformance(options: ConformanceOptions): void {

@@ -7,11 +7,11 @@ import type { EventContract, EventData, EventInput } from "../contract.ts";
 import { DeliveryContext } from "../context.ts";
 import type { Envelope, PublishOptions } from "../envelope.ts";
 import { compose, type Handler, type Middleware } from "../handler.ts";
-import { type TestBus, testBus } from "./test_bus.ts";
+import { createTestBus, type TestBus } from "./test_bus.ts";
 
 /** Options of {@linkcode handle}. */
 export interface HandleOptions {
-  /** The bus the handler publishes through; a fresh `testBus()` by default. */
+  /** The bus the handler publishes through; a fresh `createTestBus()` by default. */
   bus?: TestBus;
   /**
    * The consumer group the handler runs as.
@@ -79,7 +79,7 @@ export async function handle<C extends EventContract>(
   data: EventInput<C>,
   options: HandleOptions = {},
 ): Promise<HandleResult<C>> {
-  const bus = options.bus ?? testBus();
+  const bus = options.bus ?? createTestBus();
   const event = bus.envelope(contract, data, options.event) as Envelope<EventData<C>>;
   const before = bus.published().length;
   const ctx = new DeliveryContext(

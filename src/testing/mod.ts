@@ -1,6 +1,7 @@
 /**
- * Herald's test kit: an in-memory bus that records what was published, a way to drive one
- * handler with one event, and the conformance suite every backend runs.
+ * Herald's test kit: an in-memory bus that records what was published, and a way to drive one
+ * handler with one event. The conformance suite every backend runs is in
+ * `@herald/herald/backend`.
  *
  * @example Testing a handler without a broker
  * ```ts
@@ -19,11 +20,5 @@
  *
  * @module
  */
-export {
-  type CaseName,
-  type ConformanceOptions,
-  type ConformanceTarget,
-  testBackendConformance,
-} from "./conformance.ts";
 export { handle, type HandleOptions, type HandleResult } from "./handle.ts";
-export { type TestBus, testBus } from "./test_bus.ts";
+export { createTestBus, type TestBus } from "./test_bus.ts";

@@ -47,20 +47,20 @@ class RecordingBackend extends MemoryBackend {
  * ```ts
  * import { z } from "zod";
  * import { defineEvent } from "@herald/herald";
- * import { testBus } from "@herald/herald/testing";
+ * import { createTestBus } from "@herald/herald/testing";
  *
  * const UserCreated = defineEvent({
  *   stream: "users",
  *   type: "user.created",
  *   schema: z.object({ id: z.string() }),
  * });
- * const bus = testBus();
+ * const bus = createTestBus();
  * await bus.publish(UserCreated, { id: "u1" });
  * console.log(bus.published(UserCreated).map((e) => e.data.id)); // ["u1"]
  * await bus.close();
  * ```
  */
-export function testBus(options: { source?: string } = {}): TestBus {
+export function createTestBus(options: { source?: string } = {}): TestBus {
   const backend = new RecordingBackend();
   const bus = createBus({ backend, source: options.source ?? "test" });
   return Object.assign(bus, {

@@ -5,7 +5,7 @@
  * @module
  */
 import { z } from "zod";
-import { createBus, defineEvent, DoNotRetryError, kv } from "@herald/herald";
+import { createBus, createKvBackend, defineEvent, DoNotRetryError } from "@herald/herald";
 import { createAdmin } from "@herald/herald/admin";
 import { createWorker } from "../../src/worker.ts";
 import { tempDb } from "../kv/_helpers.ts";
@@ -27,7 +27,7 @@ export const Failed = defineEvent({
 /** Starts everything; `close()` stops it and removes the file. */
 export async function startAdmin() {
   const db = await tempDb();
-  const bus = createBus({ backend: kv({ path: db.path }), source: "tests" });
+  const bus = createBus({ backend: createKvBackend({ path: db.path }), source: "tests" });
   const lines: string[] = [];
   const admin = createAdmin({
     bus,

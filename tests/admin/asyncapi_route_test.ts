@@ -1,13 +1,19 @@
 /**
  * The admin API serves the AsyncAPI document of the contracts it was given at `/asyncapi.json`,
- * over real HTTP, behind the bearer tokens (the read token is enough); `service()` passes
+ * over real HTTP, behind the bearer tokens (the read token is enough); `createService()` passes
  * `admin.contracts` through.
  */
 import { assertEquals, assertInstanceOf, assertThrows } from "@std/assert";
 import { Hono } from "hono";
 import { Parser } from "@asyncapi/parser";
 import { z } from "zod";
-import { createBus, defineEvent, InvalidOptionsError, memory, service } from "@herald/herald";
+import {
+  createBus,
+  createMemoryBackend,
+  createService,
+  defineEvent,
+  InvalidOptionsError,
+} from "@herald/herald";
 import { createAdmin } from "@herald/herald/admin";
 
 const TOKEN = "asyncapi-admin-token-0123456789";
@@ -25,7 +31,7 @@ const OrderPlaced = defineEvent({
 });
 
 Deno.test("GET /asyncapi.json serves the contracts' AsyncAPI document over HTTP, behind the tokens", async () => {
-  const bus = createBus({ backend: memory(), source: "shop" });
+  const bus = createBus({ backend: createMemoryBackend(), source: "shop" });
   const admin = createAdmin({
     bus,
     token: TOKEN,
@@ -56,7 +62,7 @@ Deno.test("GET /asyncapi.json serves the contracts' AsyncAPI document over HTTP,
 });
 
 Deno.test("GET /asyncapi.json answers 404 without contracts; a bad contract is refused at construction", async () => {
-  const bus = createBus({ backend: memory(), source: "shop" });
+  const bus = createBus({ backend: createMemoryBackend(), source: "shop" });
   try {
     const admin = createAdmin({ bus, token: TOKEN });
     const res = await admin.fetch(
@@ -67,7 +73,7 @@ Deno.test("GET /asyncapi.json answers 404 without contracts; a bad contract is r
     const err = assertThrows(() => createAdmin({ bus, token: TOKEN, contracts: [] }));
     assertInstanceOf(err, InvalidOptionsError);
     const refused = assertThrows(() =>
-      service({ name: "svc", bus, admin: { token: TOKEN, contracts: [] }, signals: false })
+      createService({ name: "svc", bus, admin: { token: TOKEN, contracts: [] }, signals: false })
     );
     assertInstanceOf(refused, InvalidOptionsError);
   } finally {
@@ -75,9 +81,9 @@ Deno.test("GET /asyncapi.json answers 404 without contracts; a bad contract is r
   }
 });
 
-Deno.test("service({ admin: { token, contracts } }) serves /herald/asyncapi.json", async () => {
-  const bus = createBus({ backend: memory(), source: "svc" });
-  const s = service({
+Deno.test("createService({ admin: { token, contracts } }) serves /herald/asyncapi.json", async () => {
+  const bus = createBus({ backend: createMemoryBackend(), source: "svc" });
+  const s = createService({
     name: "svc",
     app: new Hono(),
     bus,

@@ -3,7 +3,7 @@
  * `--help`, exit codes.
  */
 import { assert, assertEquals, assertMatch } from "@std/assert";
-import { createEnvelope, type Envelope, kv, type KvBackend } from "@herald/herald";
+import { createEnvelope, createKvBackend, type Envelope, type KvBackend } from "@herald/herald";
 import type { GroupInfo } from "../../src/inspect.ts";
 import { tempDb } from "../kv/_helpers.ts";
 import { REDIS_URL, SKIP, startEmulator, testBackend } from "../redis/_redis.ts";
@@ -11,7 +11,7 @@ import { herald, spawnHerald } from "./_cli.ts";
 
 async function withBus(fn: (b: KvBackend, path: string) => Promise<void>): Promise<void> {
   const db = await tempDb();
-  const backend = kv({ path: db.path });
+  const backend = createKvBackend({ path: db.path });
   try {
     await backend.open();
     await fn(backend, db.path);

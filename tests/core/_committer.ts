@@ -5,7 +5,7 @@
  * @module
  */
 import { z } from "zod";
-import { createBus, defineEvent, memory } from "@herald/herald";
+import { createBus, createMemoryBackend, defineEvent } from "@herald/herald";
 
 const Noted = defineEvent({
   stream: "notes",
@@ -14,7 +14,7 @@ const Noted = defineEvent({
 });
 const [path, count] = Deno.args;
 const db = await Deno.openKv(path);
-const bus = createBus({ backend: memory(), source: "committer" });
+const bus = createBus({ backend: createMemoryBackend(), source: "committer" });
 const me = crypto.randomUUID().slice(0, 8);
 let ok = 0, threw = 0;
 const errors: string[] = [];

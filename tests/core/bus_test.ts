@@ -2,13 +2,13 @@ import { assertEquals, assertRejects } from "@std/assert";
 import { z } from "zod";
 import {
   createBus,
+  createMemoryBackend,
   defineEvent,
   InvalidOptionsError,
-  memory,
   relayOutbox,
   ValidationError,
 } from "@herald/herald";
-import { testBus } from "@herald/herald/testing";
+import { createTestBus } from "@herald/herald/testing";
 
 const Note = defineEvent({
   stream: "notes",
@@ -28,7 +28,7 @@ Deno.test("createBus() reports every bad option at once", () => {
 });
 
 Deno.test("bus.publish() of an invalid payload throws the zod issues and writes nothing", async () => {
-  const bus = testBus();
+  const bus = createTestBus();
   const err = await assertRejects(() => bus.publish(Note, { text: "" }), ValidationError);
   assertEquals(err.issues[0].path, ["text"]);
   assertEquals(bus.published(), []);
@@ -36,7 +36,7 @@ Deno.test("bus.publish() of an invalid payload throws the zod issues and writes 
 });
 
 Deno.test("bus.publishMany() writes nothing when one payload is invalid", async () => {
-  const bus = testBus();
+  const bus = createTestBus();
   await assertRejects(
     () =>
       bus.publishMany([
@@ -55,7 +55,7 @@ Deno.test("bus.publishMany() writes nothing when one payload is invalid", async 
 });
 
 Deno.test("bus.atomic() commits events with the caller's writes, or neither", async () => {
-  const bus = testBus();
+  const bus = createTestBus();
   const db = await Deno.openKv(":memory:");
   try {
     const ok = await bus.atomic(db).set(["notes", 1], "a").publish(Note, { text: "a" }).commit();
@@ -75,19 +75,19 @@ Deno.test("bus.atomic() commits events with the caller's writes, or neither", as
   }
 });
 
-Deno.test("bus.flushOutbox() forwards events left behind, once", async () => {
-  const backend = memory();
+Deno.test("bus.relayOutbox() forwards events left behind, once", async () => {
+  const backend = createMemoryBackend();
   const bus = createBus({ backend, source: "notes" });
   const db = await Deno.openKv(":memory:");
   try {
     // A commit whose forward could not happen: the backend was closed at the time.
-    const closed = createBus({ backend: memory(), source: "notes" });
+    const closed = createBus({ backend: createMemoryBackend(), source: "notes" });
     await closed.close();
     const r = await closed.atomic(db).publish(Note, { text: "later" }).commit();
     assertEquals(r.ok, true);
     await backend.subscribe("g", ["notes"], "earliest");
-    assertEquals(await bus.flushOutbox(db), 1);
-    assertEquals(await bus.flushOutbox(db), 0);
+    assertEquals(await bus.relayOutbox(db), 1);
+    assertEquals(await bus.relayOutbox(db), 0);
     const got = await backend.claim("g", ["notes"], {
       consumer: "c",
       max: 10,
@@ -103,11 +103,11 @@ Deno.test("bus.flushOutbox() forwards events left behind, once", async () => {
 
 Deno.test("relayOutbox() forwards an event whose immediate forward failed", async () => {
   const db = await Deno.openKv(":memory:");
-  const backend = memory();
+  const backend = createMemoryBackend();
   const bus = createBus({ backend, source: "notes" });
   const stop = new AbortController();
   try {
-    const down = createBus({ backend: memory(), source: "notes" });
+    const down = createBus({ backend: createMemoryBackend(), source: "notes" });
     await down.close(); // the forward right after the commit fails: the event stays in the outbox
     await down.atomic(db).publish(Note, { text: "kept" }).commit();
     await backend.subscribe("g", ["notes"], "earliest");

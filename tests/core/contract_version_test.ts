@@ -5,7 +5,7 @@ import { createBus } from "../../src/bus.ts";
 import { decodePayload, defineEvent } from "../../src/contract.ts";
 import { decodeEvent } from "../../src/decode.ts";
 import { createEnvelope, envelopeProblem } from "../../src/envelope.ts";
-import { memory } from "../../src/memory/mod.ts";
+import { createMemoryBackend } from "../../src/memory/mod.ts";
 import { createWorker } from "../../src/worker.ts";
 import { until } from "../_until.ts";
 
@@ -60,7 +60,7 @@ Deno.test("`defineEvent()` lists every problem with version and upcast", () => {
 });
 
 Deno.test("`publish()` records a contract's version above 1 in the envelope", async () => {
-  const bus = createBus({ backend: memory(), source: "versions" });
+  const bus = createBus({ backend: createMemoryBackend(), source: "versions" });
   const old = await bus.publish(V1Renamed, { id: "u1", name: "Ada Lovelace" });
   const now = await bus.publish(V2Renamed, { id: "u1", first: "Ada", last: "Lovelace" });
   assertEquals("dataversion" in old, false);
@@ -109,7 +109,7 @@ Deno.test("`envelopeProblem()` rejects a dataversion that is not a positive inte
 });
 
 Deno.test("a worker on a version-2 contract handles version-1 events, dead-lettering only bad ones", async () => {
-  const bus = createBus({ backend: memory(), source: "versions" });
+  const bus = createBus({ backend: createMemoryBackend(), source: "versions" });
   const seen: V2[] = [];
   const worker = createWorker({ bus, group: "versions" }).on(V2Renamed, (e) => {
     seen.push(e.data);

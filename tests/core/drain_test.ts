@@ -1,6 +1,6 @@
 import { assert, assertEquals, assertRejects } from "@std/assert";
 import { z } from "zod";
-import { createBus, createWorker, defineEvent, memory } from "@herald/herald";
+import { createBus, createMemoryBackend, createWorker, defineEvent } from "@herald/herald";
 
 const Job = defineEvent({
   stream: "drain-jobs",
@@ -9,7 +9,7 @@ const Job = defineEvent({
 });
 
 Deno.test("worker.drain() on a worker that is not running starts it, handles and acks the backlog, and stops it", async () => {
-  const backend = memory();
+  const backend = createMemoryBackend();
   const bus = createBus({ backend, source: "test" });
   const seen: number[] = [];
   const w = createWorker({ bus, group: "g", idleWaitMs: 20 }).on(Job, (e) => {
@@ -32,7 +32,7 @@ Deno.test("worker.drain() on a worker that is not running starts it, handles and
 });
 
 Deno.test("worker.drain() ends at its budget and says what is left", async () => {
-  const bus = createBus({ backend: memory(), source: "test" });
+  const bus = createBus({ backend: createMemoryBackend(), source: "test" });
   const w = createWorker({ bus, group: "g", idleWaitMs: 20 }).on(Job, async (e) => {
     await new Promise((r) => setTimeout(r, e.data.ms));
   }, { concurrency: 1 });

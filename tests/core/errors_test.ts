@@ -10,6 +10,7 @@ import {
   BackendUnavailableError,
   createBus,
   createEnvelope,
+  createMemoryBackend,
   createWorker,
   decodeEvent,
   defineEvent,
@@ -19,7 +20,6 @@ import {
   InvalidOptionsError,
   LeaseLostError,
   MalformedEventError,
-  memory,
   RetryLaterError,
   UnknownEventError,
   ValidationError,
@@ -80,7 +80,7 @@ Deno.test("ValidationError.issues has one shape from parse, decodeEvent, publish
     () => decodeEvent([Signup], createEnvelope("signups", "signup.made", bad, "t")),
     ValidationError,
   ).issues;
-  const bus = createBus({ backend: memory(), source: "t" });
+  const bus = createBus({ backend: createMemoryBackend(), source: "t" });
   const fromPublish = await bus.publish(Signup, bad as never).then(
     () => [],
     (err: ValidationError) => err.issues,

@@ -1,14 +1,14 @@
 import { assert, assertEquals, assertInstanceOf, assertThrows } from "@std/assert";
 import { z } from "zod";
 import {
-  type Backend,
   createBus,
+  createMemoryBackend,
   createWorker,
   defineEvent,
   HandlerTimeoutError,
   InvalidOptionsError,
-  memory,
 } from "@herald/herald";
+import type { Backend } from "@herald/herald/backend";
 import { until } from "../_until.ts";
 
 const Job = defineEvent({
@@ -23,7 +23,7 @@ const Mail = defineEvent({
 });
 
 Deno.test("timeoutMs aborts ctx.signal with HandlerTimeoutError and retries the delivery", async () => {
-  const bus = createBus({ backend: memory(), source: "test" });
+  const bus = createBus({ backend: createMemoryBackend(), source: "test" });
   const reasons: unknown[] = [];
   const attempts: number[] = [];
   const w = createWorker({ bus, group: "g", idleWaitMs: 20 }).on(Job, async (_e, ctx) => {
@@ -45,7 +45,7 @@ Deno.test("timeoutMs aborts ctx.signal with HandlerTimeoutError and retries the 
 });
 
 Deno.test("timeoutMs dead-letters after the last attempt", async () => {
-  const backend = memory();
+  const backend = createMemoryBackend();
   const bus = createBus({ backend, source: "test" });
   const w = createWorker({ bus, group: "g", idleWaitMs: 20 }).on(
     Job,
@@ -63,7 +63,7 @@ Deno.test("timeoutMs dead-letters after the last attempt", async () => {
 });
 
 Deno.test("maxInFlight caps the deliveries a worker holds and runs, over every handler", async () => {
-  const bus = createBus({ backend: memory(), source: "test" });
+  const bus = createBus({ backend: createMemoryBackend(), source: "test" });
   let running = 0, most = 0, done = 0;
   const slow = async () => {
     running++;
@@ -94,7 +94,7 @@ Deno.test("maxInFlight caps the deliveries a worker holds and runs, over every h
 });
 
 Deno.test("createWorker() and on() report bad flow options, and a rate limit without takeRate()", () => {
-  const bare = memory();
+  const bare = createMemoryBackend();
   // A backend without the optional capability.
   const backend = new Proxy(bare, {
     get: (t, p) => p === "takeRate" ? undefined : Reflect.get(t, p, t),
@@ -114,7 +114,7 @@ Deno.test("createWorker() and on() report bad flow options, and a rate limit wit
 });
 
 Deno.test("rateLimit starts at most max runs per window in one worker", async () => {
-  const bus = createBus({ backend: memory(), source: "test" });
+  const bus = createBus({ backend: createMemoryBackend(), source: "test" });
   const starts: number[] = [];
   const perMs = 100, max = 5;
   const w = createWorker({ bus, group: "g", idleWaitMs: 20 }).on(Job, () => {

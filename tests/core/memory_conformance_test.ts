@@ -1,8 +1,8 @@
-import { memory } from "@herald/herald";
-import { testBackendConformance } from "@herald/herald/testing";
+import { createMemoryBackend } from "@herald/herald";
+import { testBackendConformance } from "@herald/herald/backend";
 
 function target(journeys: boolean) {
-  const backend = memory({ journeys });
+  const backend = createMemoryBackend({ journeys });
   return Promise.resolve({
     backend,
     appendRaw: (stream: string, value: unknown) =>

@@ -9,10 +9,10 @@ import { z } from "zod";
 import {
   BackendUnavailableError,
   createBus,
+  createMemoryBackend,
   defineEvent,
   type LogFields,
   type Logger,
-  memory,
 } from "@herald/herald";
 import { reachability } from "../../src/telemetry/health.ts";
 import { until } from "../_until.ts";
@@ -46,7 +46,7 @@ function server(status: number) {
 }
 
 Deno.test("createBus({ push }) sends signed wake-ups to the registered endpoint after commit", async () => {
-  const backend = memory();
+  const backend = createMemoryBackend();
   const ok = server(200);
   await backend.setPushEndpoint("g", [Ping.stream], { url: ok.url, secret: SECRET });
   const bus = createBus({ backend, source: "test", push: { cacheMs: 0 } });
@@ -77,7 +77,7 @@ function collect() {
 
 Deno.test("a failing push endpoint is not called on every publish, and is logged once", async () => {
   const logs = collect();
-  const backend = memory();
+  const backend = createMemoryBackend();
   const down = server(503);
   await backend.setPushEndpoint("g", [Ping.stream], { url: down.url, secret: SECRET });
   const bus = createBus({ backend, source: "test", push: true, logger: logs.logger });
@@ -102,7 +102,7 @@ Deno.test("a failing push endpoint is not called on every publish, and is logged
 });
 
 Deno.test("createBus({ push }) sees the outages its backend reports about itself", () => {
-  const backend = memory();
+  const backend = createMemoryBackend();
   const logs = collect();
   const bus = createBus({ backend, source: "test", push: true, logger: logs.logger });
   try {

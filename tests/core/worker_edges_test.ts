@@ -8,13 +8,13 @@
 import { assert, assertEquals, assertInstanceOf, assertRejects } from "@std/assert";
 import { z } from "zod";
 import {
-  type Backend,
   createBus,
+  createMemoryBackend,
   createWorker,
   defineEvent,
   LeaseLostError,
-  memory,
 } from "@herald/herald";
+import type { Backend } from "@herald/herald/backend";
 import { until } from "../_until.ts";
 
 const Job = defineEvent({
@@ -49,7 +49,7 @@ async function settlesWithin<T>(promise: Promise<T>, ms: number, what: string): 
 }
 
 Deno.test("worker.stop() while start() subscribes leaves no lease timer behind", async () => {
-  const backend = memory();
+  const backend = createMemoryBackend();
   const subscribing = Promise.withResolvers<void>();
   const release = Promise.withResolvers<void>();
   const bus = createBus({
@@ -74,7 +74,7 @@ Deno.test("worker.stop() while start() subscribes leaves no lease timer behind",
 });
 
 Deno.test("worker.stop({ graceMs }) returns while settle keeps failing; the lease lapses", async () => {
-  const backend = memory();
+  const backend = createMemoryBackend();
   let failing = true;
   const bus = createBus({
     backend: wrap(backend, {
@@ -102,7 +102,7 @@ Deno.test("worker.stop({ graceMs }) returns while settle keeps failing; the leas
 });
 
 Deno.test("a worker whose start() failed can start again", async () => {
-  const backend = memory();
+  const backend = createMemoryBackend();
   let failures = 1;
   const bus = createBus({
     backend: wrap(backend, {
@@ -122,7 +122,7 @@ Deno.test("a worker whose start() failed can start again", async () => {
 });
 
 Deno.test("LeaseLostError.eventId is the event's id", async () => {
-  const backend = memory();
+  const backend = createMemoryBackend();
   const bus = createBus({
     backend: wrap(backend, { extend: (_g, deliveries) => Promise.resolve([...deliveries]) }),
     source: "test",
@@ -148,7 +148,7 @@ Deno.test("LeaseLostError.eventId is the event's id", async () => {
 });
 
 Deno.test("a delivery that starts while its lease is being extended is aborted when lost", async () => {
-  const backend = memory();
+  const backend = createMemoryBackend();
   const extending = Promise.withResolvers<void>();
   const answer = Promise.withResolvers<void>();
   let second: string | undefined;

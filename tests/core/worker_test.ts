@@ -2,13 +2,13 @@ import { assert, assertEquals, assertInstanceOf, assertThrows } from "@std/asser
 import { z } from "zod";
 import {
   createBus,
+  createMemoryBackend,
   createWorker,
   defineEvent,
   DoNotRetryError,
   type Envelope,
   InvalidOptionsError,
   LeaseLostError,
-  memory,
   RetryLaterError,
 } from "@herald/herald";
 import { handle } from "@herald/herald/testing";
@@ -27,7 +27,7 @@ const JobDone = defineEvent({
 const Other = defineEvent({ stream: "jobs", type: "job.other", schema: z.object({}) });
 
 function fresh() {
-  return createBus({ backend: memory(), source: "test" });
+  return createBus({ backend: createMemoryBackend(), source: "test" });
 }
 
 Deno.test("createWorker() reports every bad option at once", () => {
@@ -103,7 +103,7 @@ Deno.test("worker handles events of one key in order, even with concurrency", as
 });
 
 Deno.test("DoNotRetryError dead-letters at once; RetryLaterError sets the delay", async () => {
-  const backend = memory();
+  const backend = createMemoryBackend();
   const bus = createBus({ backend, source: "t" });
   const attempts: number[] = [];
   const w = createWorker({ bus, group: "g", idleWaitMs: 20, retry: { baseMs: 60_000 } })
@@ -139,7 +139,7 @@ Deno.test("worker acknowledges types of its streams that it has no handler for",
 });
 
 Deno.test("a long handler keeps its lease: no other instance gets the event", async () => {
-  const backend = memory();
+  const backend = createMemoryBackend();
   const bus = createBus({ backend, source: "test" });
   // Counts the claims that returned after a's first lease would have lapsed.
   let lapsesAt = Infinity, claimsAfter = 0;
@@ -195,7 +195,7 @@ Deno.test("ctx.publish() carries correlation and sets causation", async () => {
 
 Deno.test("ctx.atomic() applies an event once: a redelivery reports a duplicate", async () => {
   const db = await Deno.openKv(":memory:");
-  const backend = memory();
+  const backend = createMemoryBackend();
   const bus = createBus({ backend, source: "t" });
   const results: { ok: boolean; duplicate?: boolean }[] = [];
   const w = createWorker({ bus, group: "g", idleWaitMs: 20 }).on(Job, async (e, ctx) => {
@@ -239,7 +239,7 @@ Deno.test("prefetched deliveries keep their lease while they wait for a slot", a
 });
 
 Deno.test("a worker's default batch is the backend's preferred claim size", async () => {
-  const backend = memory();
+  const backend = createMemoryBackend();
   // A backend that prefers claims of 7.
   Object.defineProperty(backend, "features", { value: { ...backend.features, claimBatch: 7 } });
   const asked: number[] = [];

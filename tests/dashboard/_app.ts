@@ -6,7 +6,7 @@
  * @module
  */
 import { z } from "zod";
-import { createBus, defineEvent, DoNotRetryError, kv } from "@herald/herald";
+import { createBus, createKvBackend, defineEvent, DoNotRetryError } from "@herald/herald";
 import { createAdmin } from "@herald/herald/admin";
 import { createWorker } from "../../src/worker.ts";
 import { tempDb } from "../kv/_helpers.ts";
@@ -22,7 +22,10 @@ export const Ordered = defineEvent({
 /** Starts the bus, the admin API (with its dashboard) and an idle worker. */
 export async function startApp() {
   const db = await tempDb();
-  const bus = createBus({ backend: kv({ path: db.path, journeys: true }), source: "shop" });
+  const bus = createBus({
+    backend: createKvBackend({ path: db.path, journeys: true }),
+    source: "shop",
+  });
   const admin = createAdmin({ bus, token: TOKEN, log: { info() {} } });
   const server = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen() {} }, admin.fetch);
   const url = `http://127.0.0.1:${server.addr.port}/dashboard`;

@@ -4,11 +4,11 @@
  */
 import { assert, assertEquals, assertMatch } from "@std/assert";
 import { Hono } from "hono";
-import { createBus, memory } from "@herald/herald";
+import { createBus, createMemoryBackend } from "@herald/herald";
 import { createAdmin } from "@herald/herald/admin";
 
 Deno.test("createAdmin() serves the dashboard page, script and style without a token", async () => {
-  const bus = createBus({ backend: memory(), source: "tests" });
+  const bus = createBus({ backend: createMemoryBackend(), source: "tests" });
   try {
     const admin = createAdmin({ bus, token: "dashboard-token-0123456789", log: { info() {} } });
     const app = new Hono().mount("/herald", admin.fetch);

@@ -8,7 +8,7 @@ import { HTTPException } from "hono/http-exception";
 import { z } from "zod";
 import { defineEvent } from "@herald/herald";
 import { heraldErrorHandler } from "@herald/herald/hono";
-import { testBus } from "@herald/herald/testing";
+import { createTestBus } from "@herald/herald/testing";
 
 const OrderPlaced = defineEvent({
   stream: "orders",
@@ -17,7 +17,7 @@ const OrderPlaced = defineEvent({
 });
 
 Deno.test("`heraldErrorHandler()` answers a ValidationError with 400 and every issue", async () => {
-  const bus = testBus();
+  const bus = createTestBus();
   try {
     const app = new Hono();
     app.onError(heraldErrorHandler);

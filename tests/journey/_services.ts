@@ -7,7 +7,7 @@
  */
 import { z } from "zod";
 import { type Bus, defineEvent, DoNotRetryError } from "@herald/herald";
-import { createWorker, type Worker } from "../../src/worker.ts";
+import { createWorker, type EventWorker } from "../../src/worker.ts";
 
 export const Registered = defineEvent({
   stream: "auth",
@@ -32,7 +32,7 @@ export async function startServices(bus: Bus) {
   chat.on(Created, () => {
     throw new DoNotRetryError("chat is down");
   });
-  const workers: Worker[] = [users, posts, chat];
+  const workers: EventWorker[] = [users, posts, chat];
   for (const w of workers) await w.start();
   return {
     async stop() {

@@ -4,7 +4,7 @@
  * with each group's outcome and the timing.
  */
 import { assert, assertEquals, assertMatch } from "@std/assert";
-import { createBus, type Journey, kv } from "@herald/herald";
+import { createBus, createKvBackend, type Journey } from "@herald/herald";
 import { createAdmin } from "@herald/herald/admin";
 import { until } from "../_until.ts";
 import { herald } from "../cli/_cli.ts";
@@ -17,7 +17,10 @@ async function withJourney(
   fn: (t: { base: string; path: string; rootId: string; childId: string }) => Promise<void>,
 ) {
   const db = await tempDb();
-  const bus = createBus({ backend: kv({ path: db.path, journeys: true }), source: "auth" });
+  const bus = createBus({
+    backend: createKvBackend({ path: db.path, journeys: true }),
+    source: "auth",
+  });
   const admin = createAdmin({ bus, token: TOKEN, log: { info() {} } });
   const server = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen() {} }, admin.fetch);
   const services = await startServices(bus);
@@ -87,7 +90,7 @@ Deno.test("herald trace prints the journey tree, --json the same document; unkno
 
 Deno.test("journeys off (the default): GET /journeys/:id answers 404 saying so, herald trace hints at it", async () => {
   const db = await tempDb();
-  const bus = createBus({ backend: kv({ path: db.path }), source: "auth" });
+  const bus = createBus({ backend: createKvBackend({ path: db.path }), source: "auth" });
   const admin = createAdmin({ bus, token: TOKEN, log: { info() {} } });
   try {
     const e = await bus.publish(Registered, { email: "ada@example.com" });

@@ -8,11 +8,11 @@
  */
 import { z } from "zod";
 import { createBus, createWorker, defineEvent } from "../../mod.ts";
-import { kv } from "../../src/kv/mod.ts";
+import { createKvBackend } from "../../src/kv/mod.ts";
 
 const Tick = defineEvent({ stream: "ticks", type: "tick", schema: z.object({ i: z.number() }) });
 const [path, group, consumer] = Deno.args;
-const bus = createBus({ backend: kv({ path }), source: "acker" });
+const bus = createBus({ backend: createKvBackend({ path }), source: "acker" });
 const say = (o: Record<string, unknown>) => console.log(JSON.stringify({ ...o, consumer }));
 const worker = createWorker({ bus, group, consumer, leaseMs: 2_000 }).on(Tick, async (event) => {
   say({ kind: "start", i: event.data.i, at: Date.now() });

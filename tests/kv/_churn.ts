@@ -6,10 +6,10 @@
  *
  * @module
  */
-import { kv } from "../../src/kv/mod.ts";
+import { createKvBackend } from "../../src/kv/mod.ts";
 import { events } from "./_helpers.ts";
 
 const [path, stream, from, n] = Deno.args;
-const backend = kv({ path });
+const backend = createKvBackend({ path });
 for (const e of events(stream, Number(n), Number(from))) await backend.append([e]);
 await backend.close();

@@ -7,10 +7,10 @@
  *
  * @module
  */
-import { kv } from "../../src/kv/mod.ts";
+import { createKvBackend } from "../../src/kv/mod.ts";
 
 const [path, group, stream, consumer, leaseMs, handlerMs] = Deno.args;
-const backend = kv({ path });
+const backend = createKvBackend({ path });
 const stop = new AbortController();
 Deno.addSignalListener("SIGTERM", () => stop.abort());
 const say = (o: Record<string, unknown>) => console.log(JSON.stringify({ ...o, consumer, group }));

@@ -11,7 +11,7 @@
 import { z } from "zod";
 import { createBus } from "../../src/bus.ts";
 import { defineEvent } from "../../src/contract.ts";
-import { kv } from "../../src/kv/mod.ts";
+import { createKvBackend } from "../../src/kv/mod.ts";
 import { createWorker } from "../../src/worker.ts";
 
 /** What an old deploy publishes: one `name`. */
@@ -37,7 +37,7 @@ export const RenamedV2 = defineEvent({
 
 if (import.meta.main) {
   const [role, path, ...rest] = Deno.args;
-  const bus = createBus({ backend: kv({ path }), source: `evolve-${role}` });
+  const bus = createBus({ backend: createKvBackend({ path }), source: `evolve-${role}` });
   if (role === "produce") {
     const [version, count, tag] = rest;
     for (let i = 0; i < Number(count); i++) {

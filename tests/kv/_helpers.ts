@@ -5,7 +5,7 @@
  */
 import { createEnvelope, type Envelope } from "../../src/envelope.ts";
 import type { Backend, Delivery } from "../../src/backend.ts";
-import { kv, type KvBackend, type KvOptions } from "../../src/kv/mod.ts";
+import { createKvBackend, type KvBackend, type KvOptions } from "../../src/kv/mod.ts";
 export { until } from "../_until.ts";
 
 /** Makes `n` envelopes on `stream` whose data is their index. */
@@ -30,8 +30,8 @@ export async function twoConnections(
   fn: (a: KvBackend, b: KvBackend) => Promise<void>,
 ): Promise<void> {
   const db = await tempDb();
-  const a = kv({ path: db.path });
-  const b = kv({ path: db.path });
+  const a = createKvBackend({ path: db.path });
+  const b = createKvBackend({ path: db.path });
   try {
     await fn(a, b);
   } finally {
@@ -79,7 +79,7 @@ export function bothStores(
       const made: KvBackend[] = [];
       try {
         await fn((options) => {
-          const b = kv({ ...options, path: db?.path ?? ":memory:" });
+          const b = createKvBackend({ ...options, path: db?.path ?? ":memory:" });
           made.push(b);
           return b;
         });

@@ -9,13 +9,13 @@
  * @module
  */
 import { z } from "zod";
-import { createBus, createWorker, defineEvent, kv } from "../../mod.ts";
+import { createBus, createKvBackend, createWorker, defineEvent } from "../../mod.ts";
 
 const [path, group, stream, dir, name] = Deno.args;
 const schema = z.object({ n: z.number().int() });
 const A = defineEvent({ stream, type: "keyed.a", schema });
 const B = defineEvent({ stream, type: "keyed.b", schema });
-const bus = createBus({ backend: kv({ path }), source: name });
+const bus = createBus({ backend: createKvBackend({ path }), source: name });
 
 async function handle(event: { key?: string; data: { n: number } }): Promise<void> {
   const key = event.key!;

@@ -7,13 +7,13 @@
  * @module
  */
 import { z } from "zod";
-import { createBus, defineEvent, kv } from "../../mod.ts";
+import { createBus, createKvBackend, defineEvent } from "../../mod.ts";
 
 const [path, stream, total, keys] = Deno.args;
 const schema = z.object({ n: z.number().int() });
 const A = defineEvent({ stream, type: "keyed.a", schema });
 const B = defineEvent({ stream, type: "keyed.b", schema });
-const bus = createBus({ backend: kv({ path }), source: "publisher" });
+const bus = createBus({ backend: createKvBackend({ path }), source: "publisher" });
 for (let from = 0; from < Number(total); from += 20) {
   await bus.publishMany(Array.from({ length: 20 }, (_, i) => {
     const n = from + i;

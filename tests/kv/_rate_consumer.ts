@@ -7,13 +7,14 @@
  * @module
  */
 import { z } from "zod";
-import { type Backend, createBus, createWorker, defineEvent, kv } from "../../mod.ts";
-import { redis } from "../../src/redis/mod.ts";
+import { createBus, createKvBackend, createWorker, defineEvent } from "../../mod.ts";
+import type { Backend } from "../../src/backend_mod.ts";
+import { createRedisBackend } from "../../src/redis/mod.ts";
 
 const [where, group, stream, max, perMs, prefix] = Deno.args;
 const backend: Backend = where.startsWith("redis:")
-  ? redis({ url: where, prefix })
-  : kv({ path: where });
+  ? createRedisBackend({ url: where, prefix })
+  : createKvBackend({ path: where });
 const Tick = defineEvent({ stream, type: "tick", schema: z.object({ i: z.number() }) });
 const bus = createBus({ backend, source: "rate" });
 const worker = createWorker({ bus, group, idleWaitMs: 200, batch: 20, prefetch: 0 }).on(

@@ -1,7 +1,7 @@
 import { assert, assertEquals, assertRejects, assertThrows } from "@std/assert";
 import { createEnvelope } from "../../src/envelope.ts";
 import { InvalidOptionsError } from "../../src/errors.ts";
-import { kv } from "../../src/kv/mod.ts";
+import { createKvBackend } from "../../src/kv/mod.ts";
 import { bothStores, claimN, events, indexOf, twoConnections } from "./_helpers.ts";
 
 bothStores("`append()` keeps append order, also for concurrent appends", async (make) => {
@@ -131,10 +131,10 @@ bothStores("`appendAtomic()` commits events with the caller's writes, or neither
   }
 });
 
-Deno.test("`kv()` reports every option problem at once", () => {
+Deno.test("`createKvBackend()` reports every option problem at once", () => {
   const err = assertThrows(
     () =>
-      kv({
+      createKvBackend({
         path: "",
         pollMs: -1,
         retention: { maxAgeMs: 0, maxLength: 1.5, streams: { a: { maxLength: 0 } } },

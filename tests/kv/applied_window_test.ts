@@ -7,7 +7,13 @@
 import { assert, assertEquals, assertThrows } from "@std/assert";
 import { DatabaseSync } from "node:sqlite";
 import { z } from "zod";
-import { createBus, createWorker, defineEvent, InvalidOptionsError, memory } from "@herald/herald";
+import {
+  createBus,
+  createMemoryBackend,
+  createWorker,
+  defineEvent,
+  InvalidOptionsError,
+} from "@herald/herald";
 import { until } from "../_until.ts";
 
 const Noted = defineEvent({
@@ -33,7 +39,7 @@ Deno.test("ctx.atomic() markers expire after dedupeWindowMs: 2,000 events leave 
   const dir = await Deno.makeTempDir({ prefix: "herald-applied-" });
   const path = `${dir}/service.sqlite3`;
   const db = await Deno.openKv(path);
-  const bus = createBus({ backend: memory(), source: "t" });
+  const bus = createBus({ backend: createMemoryBackend(), source: "t" });
   const windowMs = 2_000;
   let handled = 0;
   const w = createWorker({
@@ -71,7 +77,7 @@ Deno.test("ctx.atomic() markers expire after dedupeWindowMs: 2,000 events leave 
 });
 
 Deno.test("createWorker() refuses a dedupe window shorter than a retry policy's redeliveries", () => {
-  const bus = createBus({ backend: memory(), source: "t" });
+  const bus = createBus({ backend: createMemoryBackend(), source: "t" });
   assertThrows(
     () => createWorker({ bus, group: "g", dedupeWindowMs: 60_000 }),
     InvalidOptionsError,

@@ -3,9 +3,9 @@
  *
  * @module
  */
-import { kv } from "../../src/kv/mod.ts";
+import { createKvBackend } from "../../src/kv/mod.ts";
 import { eventKey, seqKey } from "../../src/kv/keys.ts";
-import { testBackendConformance } from "../../src/testing/mod.ts";
+import { testBackendConformance } from "../../src/backend_mod.ts";
 import type { KvBackend } from "../../src/kv/mod.ts";
 import { tempDb } from "./_helpers.ts";
 
@@ -27,11 +27,11 @@ async function appendRaw(backend: KvBackend, stream: string, value: unknown): Pr
 testBackendConformance({
   name: "kv (memory)",
   make: () => {
-    const backend = kv({ path: ":memory:" });
+    const backend = createKvBackend({ path: ":memory:" });
     return Promise.resolve({ backend, appendRaw: (s, v) => appendRaw(backend, s, v) });
   },
   journeys: () => {
-    const backend = kv({ path: ":memory:", journeys: true });
+    const backend = createKvBackend({ path: ":memory:", journeys: true });
     return Promise.resolve({ backend, appendRaw: (s, v) => appendRaw(backend, s, v) });
   },
 });
@@ -40,12 +40,12 @@ testBackendConformance({
   name: "kv (file)",
   make: async () => {
     const db = await tempDb();
-    const backend = kv({ path: db.path });
+    const backend = createKvBackend({ path: db.path });
     return { backend, appendRaw: (s, v) => appendRaw(backend, s, v), cleanup: db.cleanup };
   },
   journeys: async () => {
     const db = await tempDb();
-    const backend = kv({ path: db.path, journeys: true });
+    const backend = createKvBackend({ path: db.path, journeys: true });
     return { backend, appendRaw: (s, v) => appendRaw(backend, s, v), cleanup: db.cleanup };
   },
 });

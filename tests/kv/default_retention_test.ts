@@ -5,12 +5,12 @@
  * @module
  */
 import { assertEquals, assertThrows } from "@std/assert";
-import { DEFAULT_MAX_LENGTH, kv } from "../../src/kv/mod.ts";
+import { createKvBackend, DEFAULT_MAX_LENGTH } from "../../src/kv/mod.ts";
 import { InvalidOptionsError } from "../../src/errors.ts";
 import { bothStores, claimN, events } from "./_helpers.ts";
 
 bothStores(
-  "kv() keeps the newest DEFAULT_MAX_LENGTH events of a stream by default",
+  "createKvBackend() keeps the newest DEFAULT_MAX_LENGTH events of a stream by default",
   async (make) => {
     const b = make();
     await b.append(events("bounded", 1));
@@ -20,7 +20,7 @@ bothStores(
   },
 );
 
-bothStores('kv({ retention: "none" }) keeps every event', async (make) => {
+bothStores('createKvBackend({ retention: "none" }) keeps every event', async (make) => {
   const b = make({ retention: "none" });
   for (const e of events("all", 5)) await b.append([e]);
   assertEquals(await b.trim(["all"]), 0);
@@ -41,10 +41,10 @@ bothStores('a stream given "none" keeps every event while the others are trimmed
   assertEquals(infos.find((s) => s.stream === "cut")?.length, 2);
 });
 
-Deno.test('kv() rejects a retention that is neither an object nor "none"', () => {
+Deno.test('createKvBackend() rejects a retention that is neither an object nor "none"', () => {
   const err = assertThrows(
     // deno-lint-ignore no-explicit-any
-    () => kv({ path: ":memory:", retention: "all" as any }),
+    () => createKvBackend({ path: ":memory:", retention: "all" as any }),
     InvalidOptionsError,
   );
   assertEquals(err.message.includes('retention must be an object or "none"'), true);

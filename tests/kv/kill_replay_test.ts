@@ -7,7 +7,7 @@
 import { assert, assertEquals } from "@std/assert";
 import { z } from "zod";
 import { createBus, defineEvent } from "@herald/herald";
-import { kv } from "../../src/kv/mod.ts";
+import { createKvBackend } from "../../src/kv/mod.ts";
 import { ACK_WINDOW_MS } from "../../src/kv/settle.ts";
 import { until } from "../_until.ts";
 import { tempDb } from "./_helpers.ts";
@@ -48,7 +48,7 @@ function acker(path: string, name: string) {
 
 Deno.test("a worker killed with SIGKILL replays only what was in flight or acked in the last window", async () => {
   const db = await tempDb();
-  const bus = createBus({ backend: kv({ path: db.path }), source: "t" });
+  const bus = createBus({ backend: createKvBackend({ path: db.path }), source: "t" });
   const doomed = acker(db.path, "doomed");
   let heir: ReturnType<typeof acker> | undefined;
   try {

@@ -1,7 +1,7 @@
 import { assert, assertEquals, assertRejects } from "@std/assert";
 import { createEnvelope } from "../../src/envelope.ts";
 import { BackendUnavailableError } from "../../src/errors.ts";
-import { kv } from "../../src/kv/mod.ts";
+import { createKvBackend } from "../../src/kv/mod.ts";
 import { bothStores, claimN, events, indexOf, tempDb, until } from "./_helpers.ts";
 
 bothStores("`trim()` keeps the newest appends by length", async (make) => {
@@ -40,17 +40,17 @@ bothStores("`tryLock()` gives a lock to one caller until it expires", async (mak
   assertEquals(await b.tryLock("job", 200), true);
 });
 
-Deno.test("`kv()` creates parent folders and leaves a given Deno.Kv open", async () => {
+Deno.test("`createKvBackend()` creates parent folders and leaves a given Deno.Kv open", async () => {
   const db = await tempDb();
   const nested = db.path.replace("bus.db", "a/b/bus.db");
-  const b = kv({ path: nested });
+  const b = createKvBackend({ path: nested });
   await b.append(events("dirs", 1));
   await b.close();
   assert((await Deno.stat(nested)).isFile);
   await assertRejects(() => b.append(events("dirs", 1)), BackendUnavailableError);
 
   const own = await Deno.openKv(":memory:");
-  const shared = kv({ kv: own });
+  const shared = createKvBackend({ kv: own });
   assertEquals(await shared.open(), own);
   assertEquals(shared.kv, own);
   await shared.append(events("shared", 1));
@@ -61,7 +61,7 @@ Deno.test("`kv()` creates parent folders and leaves a given Deno.Kv open", async
 });
 
 Deno.test("`close()` ends waiting claims and later calls fail", async () => {
-  const b = kv({ path: ":memory:" });
+  const b = createKvBackend({ path: ":memory:" });
   await b.subscribe("close-g", ["close"], "latest");
   const waiting = b.claim("close-g", ["close"], {
     consumer: "c",
@@ -78,8 +78,8 @@ Deno.test("`close()` ends waiting claims and later calls fail", async () => {
 Deno.test("a claim after one that took everything wakes for another instance's append", async () => {
   const db = await tempDb();
   // A long backstop poll: only the doorbell can wake the second claim before its wait ends.
-  const a = kv({ path: db.path, pollMs: 60_000 });
-  const b = kv({ path: db.path, pollMs: 60_000 });
+  const a = createKvBackend({ path: db.path, pollMs: 60_000 });
+  const b = createKvBackend({ path: db.path, pollMs: 60_000 });
   try {
     await a.subscribe("wake-g", ["wake"], "earliest");
     const opts = { consumer: "c", max: 10, leaseMs: 30_000 };

@@ -4,13 +4,13 @@
  * @module
  */
 import { assert, assertEquals } from "@std/assert";
-import { kv } from "../../src/kv/mod.ts";
+import { createKvBackend } from "../../src/kv/mod.ts";
 import { events, tempDb, until } from "./_helpers.ts";
 import { ConsumerProcess, type Line } from "./_process.ts";
 
 Deno.test("a consumer process killed mid-handler has its events redelivered to another", async () => {
   const db = await tempDb();
-  const backend = kv({ path: db.path });
+  const backend = createKvBackend({ path: db.path });
   const procs: ConsumerProcess[] = [];
   try {
     await backend.subscribe("kill-g", ["kill"], "earliest");
@@ -39,7 +39,7 @@ Deno.test("a consumer process killed mid-handler has its events redelivered to a
 
 Deno.test("two groups across three consumer processes: fan-out, no concurrent double handling", async () => {
   const db = await tempDb();
-  const backend = kv({ path: db.path });
+  const backend = createKvBackend({ path: db.path });
   const procs: ConsumerProcess[] = [];
   try {
     await backend.subscribe("mp-x", ["mp"], "earliest");

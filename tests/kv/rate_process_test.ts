@@ -4,8 +4,9 @@
  */
 import { assert } from "@std/assert";
 import { z } from "zod";
-import { type Backend, createBus, defineEvent, kv } from "@herald/herald";
-import { redis } from "@herald/herald/redis";
+import { createBus, createKvBackend, defineEvent } from "@herald/herald";
+import type { Backend } from "@herald/herald/backend";
+import { createRedisBackend } from "@herald/herald/redis";
 import { until } from "../_until.ts";
 import { REDIS_URL, SKIP as REDIS_SKIP } from "../redis/_redis.ts";
 
@@ -96,7 +97,7 @@ Deno.test("rateLimit holds across two worker processes on one Deno KV file", asy
   const dir = await Deno.makeTempDir({ prefix: "herald-rate-" });
   const path = `${dir}/bus.db`;
   try {
-    await run("kv", kv({ path }), [path]);
+    await run("kv", createKvBackend({ path }), [path]);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
@@ -107,9 +108,9 @@ Deno.test({
   ignore: Boolean(REDIS_SKIP),
   async fn() {
     const prefix = `herald-test-rate-${crypto.randomUUID().slice(0, 8)}:`;
-    const backend = redis({ url: REDIS_URL, prefix });
+    const backend = createRedisBackend({ url: REDIS_URL, prefix });
     await run("redis", backend, [REDIS_URL, prefix]);
-    const raw = redis({ url: REDIS_URL, prefix });
+    const raw = createRedisBackend({ url: REDIS_URL, prefix });
     await raw.close();
   },
 });

@@ -4,11 +4,11 @@
  */
 import { assertEquals, assertStringIncludes } from "@std/assert";
 
-Deno.test("kv() with a KV Connect URL makes no local folders", async () => {
+Deno.test("createKvBackend() with a KV Connect URL makes no local folders", async () => {
   const cwd = await Deno.makeTempDir({ prefix: "herald-remote-" });
   const script = `
     import { kv } from "${new URL("../../mod.ts", import.meta.url).href}";
-    const b = kv({ path: "http://127.0.0.1:9/db" });
+    const b = createKvBackend({ path: "http://127.0.0.1:9/db" });
     try { await b.streams(); } catch (e) { console.log("failed:", e.message); }
     await b.close().catch(() => {});
   `;

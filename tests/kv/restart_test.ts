@@ -5,17 +5,17 @@
  * @module
  */
 import { assert, assertEquals } from "@std/assert";
-import { kv } from "../../src/kv/mod.ts";
+import { createKvBackend } from "../../src/kv/mod.ts";
 import { Bell, bellFile } from "../../src/kv/bell.ts";
 import { type Mark, Waker } from "../../src/kv/wake.ts";
 import { claimN, events, indexOf, tempDb, twoConnections, until } from "./_helpers.ts";
 import { ConsumerProcess } from "./_process.ts";
 
-Deno.test("`kv()` survives publishers restarting while consumer processes wait with the watch on", async () => {
+Deno.test("`createKvBackend()` survives publishers restarting while consumer processes wait with the watch on", async () => {
   const db = await tempDb();
   const procs: ConsumerProcess[] = [];
   try {
-    const setup = kv({ path: db.path });
+    const setup = createKvBackend({ path: db.path });
     await setup.subscribe("churn-g", ["churn"], "earliest");
     await setup.close();
     procs.push(
@@ -49,7 +49,7 @@ Deno.test("`kv()` survives publishers restarting while consumer processes wait w
     for (const p of procs.splice(0)) assertEquals((await p.stop()).code, 0);
 
     // The file is still a sound database, and holds every event.
-    const check = kv({ path: db.path });
+    const check = createKvBackend({ path: db.path });
     await check.subscribe("churn-check", ["churn"], "earliest");
     const got = await check.claim("churn-check", ["churn"], {
       consumer: "c",
@@ -67,7 +67,7 @@ Deno.test("`kv()` survives publishers restarting while consumer processes wait w
 
 Deno.test("`claim()` is woken by another process's doorbell ring", async () => {
   const db = await tempDb();
-  const waiting = kv({ path: db.path, pollMs: 60_000 });
+  const waiting = createKvBackend({ path: db.path, pollMs: 60_000 });
   try {
     await waiting.subscribe("bell-g", ["bell"], "latest");
     const claim = waiting.claim("bell-g", ["bell"], {
@@ -89,9 +89,9 @@ Deno.test("`claim()` is woken by another process's doorbell ring", async () => {
   }
 });
 
-Deno.test("`kv()` keeps its doorbell in `<path>.wake/`, apart from the database's files", async () => {
+Deno.test("`createKvBackend()` keeps its doorbell in `<path>.wake/`, apart from the database's files", async () => {
   const db = await tempDb();
-  const b = kv({ path: db.path });
+  const b = createKvBackend({ path: db.path });
   try {
     await b.open();
     await b.append(events("orders", 1));

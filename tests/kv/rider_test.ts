@@ -6,7 +6,7 @@
  */
 import { assert, assertEquals } from "@std/assert";
 import type { Delivery } from "../../src/backend.ts";
-import { kv } from "../../src/kv/mod.ts";
+import { createKvBackend } from "../../src/kv/mod.ts";
 import { bothStores, claimN, events, indexOf, tempDb, twoConnections } from "./_helpers.ts";
 
 const ack = (delivery: Delivery) => ({ delivery, outcome: "ack" as const });
@@ -80,7 +80,7 @@ Deno.test("`settle()` held by a claim that lost its race rides in the claim's ne
 Deno.test("`close()` writes settlements still held", async () => {
   const db = await tempDb();
   try {
-    const b = kv({ path: db.path });
+    const b = createKvBackend({ path: db.path });
     await b.subscribe("held-g", ["held"], "earliest");
     await b.append(events("held", 1));
     const [d] = await b.claim("held-g", ["held"], opts("c", 100));
@@ -92,7 +92,7 @@ Deno.test("`close()` writes settlements still held", async () => {
     }]);
     await b.close();
     await settled;
-    const again = kv({ path: db.path });
+    const again = createKvBackend({ path: db.path });
     const [retried] = await claimN(again, "held-g", ["held"], 1, { consumer: "next" });
     assertEquals(retried.attempt, 2);
     await again.close();
@@ -103,8 +103,8 @@ Deno.test("`close()` writes settlements still held", async () => {
 
 Deno.test("`settle()` with a release rings the doorbell and wakes another backend's claim", async () => {
   const db = await tempDb();
-  const waiting = kv({ path: db.path, pollMs: 60_000 });
-  const other = kv({ path: db.path });
+  const waiting = createKvBackend({ path: db.path, pollMs: 60_000 });
+  const other = createKvBackend({ path: db.path });
   try {
     await waiting.subscribe("bell-rq", ["bellrq"], "earliest");
     await other.append(events("bellrq", 1));

@@ -3,7 +3,7 @@
  * publish at once, in their own processes, into a consumer process already on version 2.
  */
 import { assert, assertEquals } from "@std/assert";
-import { kv } from "../../src/kv/mod.ts";
+import { createKvBackend } from "../../src/kv/mod.ts";
 
 const SCRIPT = new URL("./_evolve.ts", import.meta.url).pathname;
 const EACH = 150;
@@ -68,7 +68,7 @@ Deno.test("old producers and new consumers at once: every event handled, nothing
       assertEquals([h.first, h.last, h.dataversion], ["Ada", `${i} Lovelace`, 1]);
     }
     assert(handled.filter((h) => h.id.startsWith("new-")).every((h) => h.dataversion === 2));
-    const backend = kv({ path });
+    const backend = createKvBackend({ path });
     try {
       assertEquals(await backend.deadLetters("evolve"), []);
     } finally {

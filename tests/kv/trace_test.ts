@@ -4,12 +4,12 @@
  */
 import { assertEquals } from "@std/assert";
 import { createEnvelope } from "../../src/envelope.ts";
-import { kv } from "../../src/kv/mod.ts";
+import { createKvBackend } from "../../src/kv/mod.ts";
 import { tempDb } from "./_helpers.ts";
 
-Deno.test("kv() trims the correlation index with the events retention trims", async () => {
+Deno.test("createKvBackend() trims the correlation index with the events retention trims", async () => {
   const db = await tempDb();
-  const backend = kv({ path: db.path, retention: { maxLength: 2 }, journeys: true });
+  const backend = createKvBackend({ path: db.path, retention: { maxLength: 2 }, journeys: true });
   try {
     const root = createEnvelope("jobs", "job.started", { n: 0 }, "tests");
     const caused = (n: number) =>
@@ -42,9 +42,9 @@ Deno.test("kv() trims the correlation index with the events retention trims", as
   }
 });
 
-Deno.test("kv() still appends 900 unrelated events in one call with their index entries", async () => {
+Deno.test("createKvBackend() still appends 900 unrelated events in one call with their index entries", async () => {
   const db = await tempDb();
-  const backend = kv({ path: db.path, journeys: true });
+  const backend = createKvBackend({ path: db.path, journeys: true });
   try {
     const events = Array.from(
       { length: 900 },

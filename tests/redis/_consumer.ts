@@ -9,12 +9,12 @@
  */
 import { z } from "zod";
 import { createBus, createWorker, defineEvent } from "@herald/herald";
-import { redis } from "@herald/herald/redis";
+import { createRedisBackend } from "@herald/herald/redis";
 import { tcpClient } from "../../src/redis/tcp.ts";
 
 const [url, prefix, stream, group, consumer, leaseMs, handle] = Deno.args;
 const Thing = defineEvent({ stream, type: "thing.happened", schema: z.object({ n: z.number() }) });
-const bus = createBus({ backend: redis({ url, prefix }), source: "consumer" });
+const bus = createBus({ backend: createRedisBackend({ url, prefix }), source: "consumer" });
 const log = tcpClient(url);
 const worker = createWorker({ bus, group, consumer, leaseMs: Number(leaseMs), idleWaitMs: 200 })
   .on(Thing, async (event, ctx) => {

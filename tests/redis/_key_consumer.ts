@@ -11,14 +11,14 @@
  */
 import { z } from "zod";
 import { createBus, createWorker, defineEvent } from "@herald/herald";
-import { redis } from "@herald/herald/redis";
+import { createRedisBackend } from "@herald/herald/redis";
 import { tcpClient } from "../../src/redis/tcp.ts";
 
 const [url, token, logUrl, prefix, stream, group, consumer] = Deno.args;
 const schema = z.object({ n: z.number() });
 const A = defineEvent({ stream, type: "thing.a", schema });
 const B = defineEvent({ stream, type: "thing.b", schema });
-const backend = redis(token === "-" ? { url, prefix } : { url, token, prefix });
+const backend = createRedisBackend(token === "-" ? { url, prefix } : { url, token, prefix });
 const bus = createBus({ backend, source: "consumer" });
 const log = tcpClient(logUrl);
 const handle = async (event: { key?: string; data: { n: number } }, ctx: { attempt: number }) => {

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { redis, type RedisBackend, type RedisOptions } from "@herald/herald/redis";
+import { createRedisBackend, type RedisBackend, type RedisOptions } from "@herald/herald/redis";
 import { tcpClient } from "../../src/redis/tcp.ts";
 
 /** The Redis the tests use. */
@@ -148,7 +148,7 @@ export function testBackend(
   options: Omit<RedisOptions, "prefix"> = { url: REDIS_URL },
 ): { backend: RedisBackend; prefix: string; cleanup: () => Promise<void> } {
   const prefix = testPrefix();
-  const backend = redis({ ...options, prefix } as RedisOptions);
+  const backend = createRedisBackend({ ...options, prefix } as RedisOptions);
   return { backend, prefix, cleanup: () => dropPrefix(prefix) };
 }
 

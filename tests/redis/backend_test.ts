@@ -1,7 +1,7 @@
 import { assert, assertEquals, assertGreater, assertRejects, assertThrows } from "@std/assert";
 import { z } from "zod";
 import { createBus, createWorker, defineEvent } from "@herald/herald";
-import { redis, type RedisArg, redisFromEnv, tcpClient } from "@herald/herald/redis";
+import { createRedisBackend, type RedisArg, tcpClient } from "@herald/herald/redis";
 import { createEnvelope } from "../../src/envelope.ts";
 import { BackendUnavailableError, InvalidOptionsError } from "../../src/errors.ts";
 import { appendRaw, raw, REDIS_URL, redisTest, testBackend } from "./_redis.ts";
@@ -13,10 +13,10 @@ function closedPort(): number {
   return port;
 }
 
-Deno.test("redis() reports every problem with its options at once", () => {
+Deno.test("createRedisBackend() reports every problem with its options at once", () => {
   const err = assertThrows(
     () =>
-      redis({
+      createRedisBackend({
         url: "ftp://x",
         prefix: 3 as unknown as string,
         trim: { maxLen: 0 },
@@ -25,21 +25,30 @@ Deno.test("redis() reports every problem with its options at once", () => {
     InvalidOptionsError,
   );
   assertEquals(err.problems.length, 4);
-  assertThrows(() => redis({ url: "https://example.invalid" }), InvalidOptionsError, "token");
-  assertThrows(() => redis({}), InvalidOptionsError, "url or client");
+  assertThrows(
+    () => createRedisBackend({ url: "https://example.invalid" }),
+    InvalidOptionsError,
+    "token",
+  );
 });
 
-Deno.test("redisFromEnv() reads HERALD_REDIS_URL, then the Upstash variables", async () => {
+Deno.test("createRedisBackend() reads HERALD_REDIS_URL, then the Upstash variables", async () => {
   const names = ["HERALD_REDIS_URL", "UPSTASH_REDIS_REST_URL", "UPSTASH_REDIS_REST_TOKEN"];
   const saved = names.map((n) => Deno.env.get(n));
   try {
     for (const n of names) Deno.env.delete(n);
-    assertThrows(() => redisFromEnv(), InvalidOptionsError, "HERALD_REDIS_URL");
+    assertThrows(() => createRedisBackend(), InvalidOptionsError, "HERALD_REDIS_URL");
+    const err = assertThrows(
+      () => createRedisBackend({ prefix: 3 as unknown as string }),
+      InvalidOptionsError,
+    );
+    assertEquals(err.problems.length, 2); // no Redis named, and the prefix
+    assert(err.problems[0].includes("url or client"), err.problems[0]);
     Deno.env.set("UPSTASH_REDIS_REST_URL", "https://example.invalid");
     Deno.env.set("UPSTASH_REDIS_REST_TOKEN", "t");
-    await redisFromEnv().close();
+    await createRedisBackend().close();
     Deno.env.set("HERALD_REDIS_URL", REDIS_URL);
-    await redisFromEnv({ prefix: "env:" }).close();
+    await createRedisBackend({ prefix: "env:" }).close();
   } finally {
     names.forEach((n, i) =>
       saved[i] === undefined ? Deno.env.delete(n) : Deno.env.set(n, saved[i]!)
@@ -49,10 +58,10 @@ Deno.test("redisFromEnv() reads HERALD_REDIS_URL, then the Upstash variables", a
 
 Deno.test("append() to an unreachable Redis throws BackendUnavailableError, over TCP and REST", async () => {
   const e = createEnvelope("s", "t", {}, "test");
-  const tcp = redis({ url: `redis://127.0.0.1:${closedPort()}` });
+  const tcp = createRedisBackend({ url: `redis://127.0.0.1:${closedPort()}` });
   await assertRejects(() => tcp.append([e]), BackendUnavailableError);
   await tcp.close();
-  const rest = redis({ url: `http://127.0.0.1:${closedPort()}`, token: "t" });
+  const rest = createRedisBackend({ url: `http://127.0.0.1:${closedPort()}`, token: "t" });
   await assertRejects(() => rest.append([e]), BackendUnavailableError);
   await rest.close();
 });

@@ -1,4 +1,4 @@
-import { testBackendConformance } from "@herald/herald/testing";
+import { testBackendConformance } from "@herald/herald/backend";
 import { appendRaw, type Emulator, SKIP, startEmulator, testBackend } from "./_redis.ts";
 
 // One emulator for the whole file, started before the cases (each case would otherwise pay its

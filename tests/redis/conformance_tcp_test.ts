@@ -1,4 +1,4 @@
-import { testBackendConformance } from "@herald/herald/testing";
+import { testBackendConformance } from "@herald/herald/backend";
 import { appendRaw, REDIS_URL, SKIP, testBackend } from "./_redis.ts";
 
 function target(journeys: boolean) {

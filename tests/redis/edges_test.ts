@@ -8,7 +8,7 @@
 import { assert, assertEquals, assertRejects, assertStringIncludes } from "@std/assert";
 import { z } from "zod";
 import { BackendUnavailableError, createBus, createWorker, defineEvent } from "@herald/herald";
-import { redis, type RedisBackend } from "@herald/herald/redis";
+import { createRedisBackend, type RedisBackend } from "@herald/herald/redis";
 import { freePort, PrivateRedis } from "./_private_redis.ts";
 import { createEnvelope } from "../../src/envelope.ts";
 import { until } from "../_until.ts";
@@ -128,7 +128,7 @@ Deno.test({
   async fn() {
     const e = createEnvelope("s", "t", {}, "test");
     const port = freePort();
-    const refused = redis({ url: `redis://herald:s3cret@127.0.0.1:${port}` });
+    const refused = createRedisBackend({ url: `redis://herald:s3cret@127.0.0.1:${port}` });
     try {
       const err = await assertRejects(() => refused.append([e]), BackendUnavailableError);
       assertEquals(err.code, "BACKEND_UNAVAILABLE");
@@ -143,7 +143,10 @@ Deno.test({
     const dir = await Deno.makeTempDir({ prefix: "herald-redis-" });
     const server = new PrivateRedis(freePort(), dir);
     await server.start();
-    const backend = redis({ url: `redis://127.0.0.1:${server.port}`, prefix: "edges:" });
+    const backend = createRedisBackend({
+      url: `redis://127.0.0.1:${server.port}`,
+      prefix: "edges:",
+    });
     try {
       await backend.append([e]);
       await server.kill();
@@ -168,7 +171,7 @@ Deno.test({
     const server = new PrivateRedis(freePort(), dir);
     await server.start();
     const bus = createBus({
-      backend: redis({ url: `redis://127.0.0.1:${server.port}`, prefix: "outbox:" }),
+      backend: createRedisBackend({ url: `redis://127.0.0.1:${server.port}`, prefix: "outbox:" }),
       source: "t",
     });
     const db = await Deno.openKv(":memory:");

@@ -1,5 +1,5 @@
 import { assertEquals } from "@std/assert";
-import type { Delivery } from "@herald/herald";
+import type { Delivery } from "@herald/herald/backend";
 import { createEnvelope } from "../../src/envelope.ts";
 import { GATE } from "../../src/redis/key_scripts.ts";
 import { Keys } from "../../src/redis/keys.ts";

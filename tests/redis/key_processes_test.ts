@@ -1,7 +1,7 @@
 import { assert, assertEquals } from "@std/assert";
 import { z } from "zod";
 import { createBus, defineEvent } from "@herald/herald";
-import { redis } from "@herald/herald/redis";
+import { createRedisBackend } from "@herald/herald/redis";
 import { dropPrefix, raw, REDIS_URL, SKIP, startEmulator, testPrefix } from "./_redis.ts";
 
 const CONSUMER = new URL("./_key_consumer.ts", import.meta.url).pathname;
@@ -66,7 +66,10 @@ async function fourProcesses(backendUrl: string, token: string | undefined): Pro
   const schema = z.object({ n: z.number() });
   const A = defineEvent({ stream, type: "thing.a", schema });
   const B = defineEvent({ stream, type: "thing.b", schema });
-  const bus = createBus({ backend: redis({ url: REDIS_URL, prefix }), source: "test" });
+  const bus = createBus({
+    backend: createRedisBackend({ url: REDIS_URL, prefix }),
+    source: "test",
+  });
   const children: Deno.ChildProcess[] = [];
   try {
     await bus.backend.subscribe(group, [stream], "earliest");
@@ -111,13 +114,15 @@ async function fourProcesses(backendUrl: string, token: string | undefined): Pro
 }
 
 Deno.test({
-  name: "redis(): four consumer processes keep each key in publish order, one at a time (TCP)",
+  name:
+    "createRedisBackend(): four consumer processes keep each key in publish order, one at a time (TCP)",
   ignore: Boolean(SKIP),
   fn: () => fourProcesses(REDIS_URL, undefined),
 });
 
 Deno.test({
-  name: "redis(): four consumer processes keep each key in publish order, one at a time (REST)",
+  name:
+    "createRedisBackend(): four consumer processes keep each key in publish order, one at a time (REST)",
   ignore: Boolean(SKIP),
   async fn() {
     const emulator = await startEmulator();
@@ -131,7 +136,7 @@ Deno.test({
 
 Deno.test({
   name:
-    "redis(): keys held by a consumer killed with SIGKILL wait for its leases, then go on in order",
+    "createRedisBackend(): keys held by a consumer killed with SIGKILL wait for its leases, then go on in order",
   ignore: Boolean(SKIP),
   async fn() {
     const prefix = testPrefix(), stream = "orders", group = "billing";
@@ -140,7 +145,10 @@ Deno.test({
       type: "thing.happened",
       schema: z.object({ n: z.number() }),
     });
-    const bus = createBus({ backend: redis({ url: REDIS_URL, prefix }), source: "test" });
+    const bus = createBus({
+      backend: createRedisBackend({ url: REDIS_URL, prefix }),
+      source: "test",
+    });
     let b: Deno.ChildProcess | undefined;
     try {
       await bus.backend.subscribe(group, [stream], "earliest");

@@ -1,5 +1,5 @@
 import { assertEquals } from "@std/assert";
-import type { Delivery } from "@herald/herald";
+import type { Delivery } from "@herald/herald/backend";
 import { createEnvelope } from "../../src/envelope.ts";
 import { encodeRef } from "../../src/redis/keys.ts";
 import { raw, redisTest } from "./_redis.ts";

@@ -1,7 +1,7 @@
 import { assertEquals } from "@std/assert";
 import { z } from "zod";
 import { createBus, defineEvent } from "@herald/herald";
-import { redis } from "@herald/herald/redis";
+import { createRedisBackend } from "@herald/herald/redis";
 import { dropPrefix, REDIS_URL, SKIP, testPrefix } from "./_redis.ts";
 
 function closedPort(): number {
@@ -24,10 +24,13 @@ Deno.test({
     });
     const kv = await Deno.openKv(":memory:");
     const down = createBus({
-      backend: redis({ url: `redis://127.0.0.1:${closedPort()}`, prefix }),
+      backend: createRedisBackend({ url: `redis://127.0.0.1:${closedPort()}`, prefix }),
       source: "users",
     });
-    const up = createBus({ backend: redis({ url: REDIS_URL, prefix }), source: "users" });
+    const up = createBus({
+      backend: createRedisBackend({ url: REDIS_URL, prefix }),
+      source: "users",
+    });
     const warn = console.warn;
     console.warn = () => {};
     try {
@@ -37,8 +40,8 @@ Deno.test({
       }).commit();
       assertEquals(result.ok, true);
       assertEquals((await kv.get(["users", "u1"])).value, { id: "u1" });
-      assertEquals(await up.flushOutbox(kv), 1);
-      assertEquals(await up.flushOutbox(kv), 0);
+      assertEquals(await up.relayOutbox(kv), 1);
+      assertEquals(await up.relayOutbox(kv), 0);
       // Forwarded twice (a relay that died after appending, before clearing): still one event.
       await up.backend.append(result.events, { dedupe: true });
       const got = [];

@@ -1,7 +1,7 @@
 import { assert, assertEquals } from "@std/assert";
 import { z } from "zod";
 import { createBus, defineEvent } from "@herald/herald";
-import { redis } from "@herald/herald/redis";
+import { createRedisBackend } from "@herald/herald/redis";
 import { dropPrefix, raw, REDIS_URL, SKIP, testPrefix } from "./_redis.ts";
 
 const CONSUMER = new URL("./_consumer.ts", import.meta.url).pathname;
@@ -61,12 +61,15 @@ async function stop(child: Deno.ChildProcess, signal: Deno.Signal = "SIGTERM"): 
 
 Deno.test({
   name:
-    "redis(): a consumer killed with SIGKILL has its deliveries taken by another after the lease",
+    "createRedisBackend(): a consumer killed with SIGKILL has its deliveries taken by another after the lease",
   ignore: Boolean(SKIP),
   async fn() {
     const prefix = testPrefix(), stream = "orders", group = "billing";
     const Thing = thing(stream);
-    const bus = createBus({ backend: redis({ url: REDIS_URL, prefix }), source: "test" });
+    const bus = createBus({
+      backend: createRedisBackend({ url: REDIS_URL, prefix }),
+      source: "test",
+    });
     let b: Deno.ChildProcess | undefined;
     try {
       await bus.backend.subscribe(group, [stream], "earliest");
@@ -94,12 +97,15 @@ Deno.test({
 });
 
 Deno.test({
-  name: "redis(): four consumer processes in one group handle every event once",
+  name: "createRedisBackend(): four consumer processes in one group handle every event once",
   ignore: Boolean(SKIP),
   async fn() {
     const prefix = testPrefix(), stream = "clicks", group = "stats";
     const Thing = thing(stream);
-    const bus = createBus({ backend: redis({ url: REDIS_URL, prefix }), source: "test" });
+    const bus = createBus({
+      backend: createRedisBackend({ url: REDIS_URL, prefix }),
+      source: "test",
+    });
     const children: Deno.ChildProcess[] = [];
     try {
       await bus.backend.subscribe(group, [stream], "earliest");

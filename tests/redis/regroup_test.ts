@@ -5,8 +5,8 @@
  * PID and started again.
  */
 import { assert, assertEquals } from "@std/assert";
-import { createBus, service } from "@herald/herald";
-import { redis } from "@herald/herald/redis";
+import { createBus, createService } from "@herald/herald";
+import { createRedisBackend } from "@herald/herald/redis";
 import { until } from "../_until.ts";
 import { SKIP } from "./_redis.ts";
 import { freePort } from "./_private_redis.ts";
@@ -37,7 +37,7 @@ Deno.test({
     const { Noted, handled, warnings, bus: workerBus } = await import(
       "./fixtures/regroup_worker.ts"
     );
-    const s = service({
+    const s = createService({
       name: "regroup",
       worker: fixture,
       isolate: "same",
@@ -46,7 +46,7 @@ Deno.test({
       logger: { debug() {}, info() {}, warn() {}, error() {} },
     });
     const bus = createBus({
-      backend: redis({ url: `redis://127.0.0.1:${port}`, prefix: "regroup-test:" }),
+      backend: createRedisBackend({ url: `redis://127.0.0.1:${port}`, prefix: "regroup-test:" }),
       source: "test",
     });
     const readyz = async () => (await s.fetch(new Request("http://localhost/readyz"))).status;

@@ -2,18 +2,22 @@ import { assert, assertEquals, assertRejects } from "@std/assert";
 import type { Delivery } from "../../src/backend.ts";
 import { createEnvelope } from "../../src/envelope.ts";
 import { BackendUnavailableError } from "../../src/errors.ts";
-import { redis } from "@herald/herald/redis";
+import { createRedisBackend } from "@herald/herald/redis";
 import { SKIP } from "./_redis.ts";
 import { freePort, PrivateRedis } from "./_private_redis.ts";
 
 Deno.test({
-  name: "redis(): every acknowledged publish is delivered after Redis is killed and restarted",
+  name:
+    "createRedisBackend(): every acknowledged publish is delivered after Redis is killed and restarted",
   ignore: Boolean(SKIP),
   async fn() {
     const dir = await Deno.makeTempDir({ prefix: "herald-redis-" });
     const server = new PrivateRedis(freePort(), dir);
     await server.start();
-    const backend = redis({ url: `redis://127.0.0.1:${server.port}`, prefix: "restart:" });
+    const backend = createRedisBackend({
+      url: `redis://127.0.0.1:${server.port}`,
+      prefix: "restart:",
+    });
     const warnings: string[] = [];
     const warn = console.warn;
     const log = console.log;

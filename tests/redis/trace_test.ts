@@ -3,7 +3,7 @@
  * the events, with a length limit after `INDEX_TTL_MS`, and without trimming they stay.
  */
 import { assert, assertEquals } from "@std/assert";
-import { redis } from "@herald/herald/redis";
+import { createRedisBackend } from "@herald/herald/redis";
 import { createEnvelope } from "../../src/envelope.ts";
 import { INDEX_TTL_MS } from "../../src/redis/trace.ts";
 import { dropPrefix, raw, REDIS_URL, SKIP, testPrefix } from "./_redis.ts";
@@ -15,12 +15,13 @@ const cases = [
 ];
 
 Deno.test({
-  name: "redis() writes the correlation index with the append, expiring as the stream is trimmed",
+  name:
+    "createRedisBackend() writes the correlation index with the append, expiring as the stream is trimmed",
   ignore: SKIP !== undefined,
   async fn() {
     for (const { trim, ttl } of cases) {
       const prefix = testPrefix();
-      const backend = redis({ url: REDIS_URL, prefix, trim, journeys: true });
+      const backend = createRedisBackend({ url: REDIS_URL, prefix, trim, journeys: true });
       try {
         const root = createEnvelope("jobs", "job.started", { n: 0 }, "tests");
         const step = createEnvelope("jobs", "job.step", { n: 1 }, "tests", {

@@ -13,7 +13,7 @@ async function closeAll(procs: Served[]): Promise<void> {
   await Promise.all(procs.map((p) => p.close()));
 }
 
-Deno.test("`service()` runs each cron tick once across two replicas on one KV file", async () => {
+Deno.test("`createService()` runs each cron tick once across two replicas on one KV file", async () => {
   const db = await tempDb();
   const procs: Served[] = [];
   try {
@@ -35,7 +35,7 @@ Deno.test("`service()` runs each cron tick once across two replicas on one KV fi
   }
 });
 
-Deno.test("`service()` logs a cron job that throws and keeps running it", async () => {
+Deno.test("`createService()` logs a cron job that throws and keeps running it", async () => {
   const db = await tempDb();
   const s = await serve({
     HERALD_TEST_KV: db.path,
@@ -58,7 +58,7 @@ Deno.test("`service()` logs a cron job that throws and keeps running it", async 
   }
 });
 
-Deno.test("`service()` runs only the roles named by HERALD_ROLE", async () => {
+Deno.test("`createService()` runs only the roles named by HERALD_ROLE", async () => {
   const db = await tempDb();
   const procs: Served[] = [];
   try {

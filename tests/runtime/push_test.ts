@@ -5,7 +5,7 @@
  */
 import { assert, assertEquals } from "@std/assert";
 import { Webhook } from "standardwebhooks";
-import { createBus, service } from "@herald/herald";
+import { createBus, createService } from "@herald/herald";
 import { Ping } from "./fixtures/contracts.ts";
 import { backend, bus, handled } from "./fixtures/push_bus.ts";
 import { captureConsole } from "../_console.ts";
@@ -34,13 +34,13 @@ function signed(
 
 Deno.test("the push route drains on a signed wake-up; unsigned, forged, stale and replayed get 401", async () => {
   const logs = captureConsole();
-  const ref: { svc?: ReturnType<typeof service> } = {};
+  const ref: { svc?: ReturnType<typeof createService> } = {};
   const server = Deno.serve(
     { port: 0, hostname: "127.0.0.1", onListen() {} },
     (r) => ref.svc!.fetch(r),
   );
   const url = `http://127.0.0.1:${server.addr.port}/herald/push`;
-  const svc = ref.svc = service({
+  const svc = ref.svc = createService({
     name: "push-svc",
     bus,
     worker: new URL("./fixtures/push_worker.ts", import.meta.url),

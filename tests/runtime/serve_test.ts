@@ -1,5 +1,5 @@
 /**
- * `service()` under a real `deno serve`: HTTP, health endpoints, the Web Worker, and shutdown.
+ * `createService()` under a real `deno serve`: HTTP, health endpoints, the Web Worker, and shutdown.
  */
 import { assert, assertEquals } from "@std/assert";
 import { poll, serve, type Served, tempDb } from "./_serve.ts";
@@ -18,7 +18,7 @@ async function withService(
   }
 }
 
-Deno.test("`service()` serves the app, /healthz and /readyz under deno serve", async () => {
+Deno.test("`createService()` serves the app, /healthz and /readyz under deno serve", async () => {
   await withService({}, async (s) => {
     const health = await s.request("/healthz");
     assertEquals(health.status, 200);
@@ -31,7 +31,7 @@ Deno.test("`service()` serves the app, /healthz and /readyz under deno serve", a
   });
 });
 
-Deno.test("`service()` hands an event published over HTTP to the worker in a Web Worker", async () => {
+Deno.test("`createService()` hands an event published over HTTP to the worker in a Web Worker", async () => {
   await withService({}, async (s) => {
     await s.ready();
     const res = await s.request("/ping/http-1", { method: "POST" });
@@ -41,7 +41,7 @@ Deno.test("`service()` hands an event published over HTTP to the worker in a Web
   });
 });
 
-Deno.test("`service()` exits 0 on SIGTERM after the in-flight handler finishes", async () => {
+Deno.test("`createService()` exits 0 on SIGTERM after the in-flight handler finishes", async () => {
   await withService({}, async (s) => {
     await s.ready();
     await s.request("/ping/slow-1?slowMs=1500", { method: "POST" });
@@ -54,7 +54,7 @@ Deno.test("`service()` exits 0 on SIGTERM after the in-flight handler finishes",
   });
 });
 
-Deno.test("`service()` answers a request in flight at SIGTERM before it exits", async () => {
+Deno.test("`createService()` answers a request in flight at SIGTERM before it exits", async () => {
   await withService({}, async (s) => {
     await s.ready();
     const slow = s.request("/slow?ms=1500");
@@ -65,7 +65,7 @@ Deno.test("`service()` answers a request in flight at SIGTERM before it exits", 
   });
 });
 
-Deno.test("`service()` exits 0 once the grace period is over, leaving a slow handler", async () => {
+Deno.test("`createService()` exits 0 once the grace period is over, leaving a slow handler", async () => {
   await withService({ FIXTURE_GRACE_MS: "300" }, async (s) => {
     await s.ready();
     await s.request("/ping/slow-3?slowMs=60000", { method: "POST" });
@@ -77,7 +77,7 @@ Deno.test("`service()` exits 0 once the grace period is over, leaving a slow han
   });
 });
 
-Deno.test("`service()` exits at once with code 1 on a second signal during shutdown", async () => {
+Deno.test("`createService()` exits at once with code 1 on a second signal during shutdown", async () => {
   await withService({}, async (s) => {
     await s.ready();
     await s.request("/ping/slow-2?slowMs=4000", { method: "POST" });
@@ -90,7 +90,7 @@ Deno.test("`service()` exits at once with code 1 on a second signal during shutd
   });
 });
 
-Deno.test("`service()` exits 0 on SIGINT when idle", async () => {
+Deno.test("`createService()` exits 0 on SIGINT when idle", async () => {
   await withService({}, async (s) => {
     await s.ready();
     s.signal("SIGINT");
@@ -99,7 +99,7 @@ Deno.test("`service()` exits 0 on SIGINT when idle", async () => {
   });
 });
 
-Deno.test("`service()` restarts a Web Worker that crashed, reporting it in /readyz meanwhile", async () => {
+Deno.test("`createService()` restarts a Web Worker that crashed, reporting it in /readyz meanwhile", async () => {
   // Under deno serve, so that the crash Deno prints goes to this test's pipe, where it is checked.
   await withService({
     FIXTURE_NAME: "crashing-worker",

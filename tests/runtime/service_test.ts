@@ -1,13 +1,13 @@
 /**
- * `service()` in this process: options, roles, readiness, the in-isolate worker and shutdown.
+ * `createService()` in this process: options, roles, readiness, the in-isolate worker and shutdown.
  */
 import { assert, assertEquals, assertInstanceOf, assertThrows } from "@std/assert";
 import { Hono } from "hono";
 import { createBus } from "../../src/bus.ts";
 import { InvalidOptionsError } from "../../src/errors.ts";
-import { memory } from "../../src/memory/mod.ts";
+import { createMemoryBackend } from "../../src/memory/mod.ts";
 import { tickOf } from "../../src/runtime/cron.ts";
-import { type Service, service } from "../../src/runtime/mod.ts";
+import { createService, type Service } from "../../src/runtime/mod.ts";
 import { captureConsole } from "../_console.ts";
 import { poll } from "./_serve.ts";
 import { Ping } from "./fixtures/contracts.ts";
@@ -18,9 +18,9 @@ async function readyz(s: Service): Promise<{ status: number; body: Record<string
   return { status: res.status, body: await res.json() };
 }
 
-Deno.test("`service()` lists every problem with its options at once", () => {
+Deno.test("`createService()` lists every problem with its options at once", () => {
   const err = assertThrows(() =>
-    service({
+    createService({
       name: "",
       app: {} as never,
       worker: "not a url",
@@ -35,10 +35,10 @@ Deno.test("`service()` lists every problem with its options at once", () => {
   assertEquals(err.problems.length, 10, err.problems.join("\n"));
 });
 
-Deno.test("`service()` rejects an unknown role in HERALD_ROLE", () => {
+Deno.test("`createService()` rejects an unknown role in HERALD_ROLE", () => {
   Deno.env.set("HERALD_ROLE", "web, mailer");
   try {
-    const err = assertThrows(() => service({ name: "roles-env", signals: false }));
+    const err = assertThrows(() => createService({ name: "roles-env", signals: false }));
     assertInstanceOf(err, InvalidOptionsError);
     assert(err.message.includes('"mailer"'), err.message);
   } finally {
@@ -46,10 +46,10 @@ Deno.test("`service()` rejects an unknown role in HERALD_ROLE", () => {
   }
 });
 
-Deno.test("`service()` takes HERALD_ROLE as a comma-separated list", async () => {
+Deno.test("`createService()` takes HERALD_ROLE as a comma-separated list", async () => {
   Deno.env.set("HERALD_ROLE", " Cron , web");
   try {
-    const s = service({ name: "roles-list", signals: false });
+    const s = createService({ name: "roles-list", signals: false });
     assertEquals(s.roles, ["web", "cron"]);
     await s.shutdown();
   } finally {
@@ -57,9 +57,9 @@ Deno.test("`service()` takes HERALD_ROLE as a comma-separated list", async () =>
   }
 });
 
-Deno.test("`service()` throws for a schedule Deno.cron rejects, leaving no cron behind", () => {
+Deno.test("`createService()` throws for a schedule Deno.cron rejects, leaving no cron behind", () => {
   const err = assertThrows(() =>
-    service({
+    createService({
       name: "bad-schedule",
       roles: ["cron"],
       cron: {
@@ -73,10 +73,10 @@ Deno.test("`service()` throws for a schedule Deno.cron rejects, leaving no cron 
   assert(err.message.includes('"nope"'), err.message);
 });
 
-Deno.test("`service()` serves /healthz, /readyz and the app, and 404 without the web role", async () => {
+Deno.test("`createService()` serves /healthz, /readyz and the app, and 404 without the web role", async () => {
   const app = new Hono().get("/hi", (c) => c.text("hi"));
-  const web = service({ name: "web-only", app, roles: ["web"], signals: false });
-  const none = service({ name: "no-web", app, roles: ["cron"], signals: false });
+  const web = createService({ name: "web-only", app, roles: ["web"], signals: false });
+  const none = createService({ name: "no-web", app, roles: ["cron"], signals: false });
   try {
     assertEquals(await readyz(web), {
       status: 200,
@@ -93,8 +93,8 @@ Deno.test("`service()` serves /healthz, /readyz and the app, and 404 without the
   }
 });
 
-Deno.test('`service()` runs the worker in this isolate with `isolate: "same"`', async () => {
-  const s = service({
+Deno.test('`createService()` runs the worker in this isolate with `isolate: "same"`', async () => {
+  const s = createService({
     name: "same-isolate",
     bus: memoryBus,
     worker: new URL("./fixtures/same_worker.ts", import.meta.url),
@@ -115,9 +115,9 @@ Deno.test('`service()` runs the worker in this isolate with `isolate: "same"`', 
   assertEquals(after.body.roles, { worker: "stopped" });
 });
 
-Deno.test('`service()` with `isolate: "same"` starts a worker again after its start failed', async () => {
+Deno.test('`createService()` with `isolate: "same"` starts a worker again after its start failed', async () => {
   const flaky = await import("./fixtures/flaky_same_worker.ts");
-  const s = service({
+  const s = createService({
     name: "same-flaky",
     worker: new URL("./fixtures/flaky_same_worker.ts", import.meta.url),
     isolate: "same",
@@ -134,9 +134,9 @@ Deno.test('`service()` with `isolate: "same"` starts a worker again after its st
   }
 });
 
-Deno.test("`service()` reports in /readyz a worker module that cannot start", async () => {
+Deno.test("`createService()` reports in /readyz a worker module that cannot start", async () => {
   const logs = captureConsole();
-  const s = service({
+  const s = createService({
     name: "broken-worker",
     worker: new URL("./fixtures/not_a_worker.ts", import.meta.url),
     roles: ["worker"],
@@ -160,8 +160,8 @@ Deno.test("`service()` reports in /readyz a worker module that cannot start", as
   }
 });
 
-Deno.test("`service()` shutdown() is idempotent and removes its signal listeners", async () => {
-  const s = service({ name: "idempotent", roles: ["web"] });
+Deno.test("`createService()` shutdown() is idempotent and removes its signal listeners", async () => {
+  const s = createService({ name: "idempotent", roles: ["web"] });
   const first = s.shutdown();
   assert(first === s.shutdown());
   await first;
@@ -171,15 +171,15 @@ Deno.test("`service()` shutdown() is idempotent and removes its signal listeners
   await app.body?.cancel();
 });
 
-Deno.test("`service()` calls onStop once on shutdown, before it closes the bus", async () => {
+Deno.test("`createService()` calls onStop once on shutdown, before it closes the bus", async () => {
   const steps: string[] = [];
-  const backend = memory();
+  const backend = createMemoryBackend();
   const close = backend.close.bind(backend);
   backend.close = () => {
     steps.push("bus closed");
     return close();
   };
-  const s = service({
+  const s = createService({
     name: "on-stop",
     bus: createBus({ backend, source: "on-stop" }),
     roles: ["web"],

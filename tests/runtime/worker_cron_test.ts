@@ -1,5 +1,5 @@
 /**
- * Cron jobs declared in the worker module (`worker.cron()` + `service({ workerCron })`): the
+ * Cron jobs declared in the worker module (`worker.cron()` + `createService({ workerCron })`): the
  * tick registered by the entry, the work done in the worker's isolate; with real `deno serve`
  * processes sharing one Deno KV file.
  */
@@ -7,8 +7,8 @@ import { assert, assertEquals, assertGreater, assertInstanceOf, assertThrows } f
 import { createBus } from "../../src/bus.ts";
 import { defineCron } from "../../src/cron.ts";
 import { InvalidOptionsError } from "../../src/errors.ts";
-import { memory } from "../../src/memory/mod.ts";
-import { service } from "../../src/runtime/mod.ts";
+import { createMemoryBackend } from "../../src/memory/mod.ts";
+import { createService } from "../../src/runtime/mod.ts";
 import { createWorker } from "../../src/worker.ts";
 import { poll, serve, type Served, tempDb } from "./_serve.ts";
 
@@ -29,7 +29,7 @@ async function closeAll(procs: Served[]): Promise<void> {
 }
 
 Deno.test("`worker.cron()` rejects a bad declaration and a name declared twice", () => {
-  const bus = createBus({ backend: memory(), source: "cron-options" });
+  const bus = createBus({ backend: createMemoryBackend(), source: "cron-options" });
   const worker = createWorker({ bus, group: "cron-options" });
   const err = assertThrows(() => worker.cron("bad!", "soon", "no" as never));
   assertInstanceOf(err, InvalidOptionsError);
@@ -39,10 +39,10 @@ Deno.test("`worker.cron()` rejects a bad declaration and a name declared twice",
   assertEquals([...worker.crons.keys()], ["purge"]);
 });
 
-Deno.test("`service()` wants a worker for workerCron and one name per job", () => {
+Deno.test("`createService()` wants a worker for workerCron and one name per job", () => {
   const job = defineCron({ name: "purge", schedule: "0 3 * * *" });
   const err = assertThrows(() =>
-    service({
+    createService({
       name: "cron-options",
       cron: { purge: { schedule: "* * * * *", run: () => {} } },
       workerCron: [job, { name: "x!", schedule: "" }],

@@ -3,8 +3,8 @@
  * fast checks of the app's logic. The end-to-end test (`e2e_test.ts`) runs them as processes.
  */
 import { assert, assertEquals } from "@std/assert";
-import { type Bus, createBus, createWorker, type Worker } from "@herald/herald";
-import { testBus } from "@herald/herald/testing";
+import { type Bus, createBus, createWorker, type EventWorker } from "@herald/herald";
+import { createTestBus } from "@herald/herald/testing";
 import {
   GroupDeleted,
   PostDeleted,
@@ -28,7 +28,7 @@ interface App {
 }
 
 async function wire() {
-  const tb = testBus({ source: "auth" });
+  const tb = createTestBus({ source: "auth" });
   const bus = (source: string): Bus => createBus({ backend: tb.backend, source });
   const dbs = {
     auth: await Deno.openKv(":memory:"),
@@ -38,7 +38,7 @@ async function wire() {
   const auth = createAuth({ db: dbs.auth, bus: tb, iterations: 1_000 });
   const users = createUsers(dbs.users, bus("users"));
   const posts = createPosts(dbs.posts, bus("posts"));
-  const workers: Worker[] = [
+  const workers: EventWorker[] = [
     authHandlers(createWorker({ bus: tb, group: "auth", idleWaitMs: 20 }), auth, dbs.auth),
     usersHandlers(createWorker({ bus: bus("users"), group: "users" }), users, dbs.users),
     replicate(createWorker({ bus: bus("posts"), group: "posts" }), dbs.posts, posts),
@@ -228,7 +228,7 @@ Deno.test("`deleteUser()` deletes the groups the user owns, and Posts their post
 
 Deno.test("`deleteGroup()` and `deleteUser()` remove 600 memberships, over Deno KV's 1,000 mutations a commit", async () => {
   const db = await Deno.openKv(":memory:");
-  const tb = testBus({ source: "users" });
+  const tb = createTestBus({ source: "users" });
   try {
     const users = createUsers(db, tb);
     const ids = Array.from({ length: 601 }, (_, i) => `u${i}`);

@@ -5,14 +5,14 @@
  */
 import { assertEquals } from "@std/assert";
 import {
-  type Backend,
   createBus,
   createEnvelope,
+  createKvBackend,
+  createMemoryBackend,
   createWorker,
   type Envelope,
-  kv,
-  memory,
 } from "@herald/herald";
+import type { Backend } from "@herald/herald/backend";
 import { join } from "node:path";
 import {
   GroupCreated,
@@ -125,7 +125,7 @@ async function readHistory(backend: Backend): Promise<Envelope[]> {
 
 /** Feeds events to a fresh replica through a bus of its own, and waits for it to match. */
 async function replay(events: Envelope[], expected: Awaited<ReturnType<typeof stateOf>>) {
-  const backend = memory();
+  const backend = createMemoryBackend();
   const bus = createBus({ backend, source: "test" });
   const db = await Deno.openKv(":memory:");
   const worker = replicate(
@@ -151,7 +151,7 @@ Deno.test("a fresh replica fed a real history shuffled and partly duplicated end
   const c = await Cluster.start();
   try {
     await makeHistory(c);
-    const backend = kv({ path: c.env.HERALD_BUS_PATH, watch: false });
+    const backend = createKvBackend({ path: c.env.HERALD_BUS_PATH, watch: false });
     const history = await readHistory(backend).finally(() => backend.close());
     const usersDb = await Deno.openKv(join(c.env.HERALD_DATA_DIR, "users.sqlite"));
     const expected = await stateOf(usersDb).finally(() => usersDb.close());

@@ -4,8 +4,9 @@
  * 127.0.0.1:6379, on Redis.
  */
 import { assert, assertEquals } from "@std/assert";
-import { type Backend, createEnvelope, journey, kv } from "@herald/herald";
-import { redis } from "@herald/herald/redis";
+import { createEnvelope, createKvBackend, journey } from "@herald/herald";
+import type { Backend } from "@herald/herald/backend";
+import { createRedisBackend } from "@herald/herald/redis";
 import { join } from "node:path";
 import { SKIP } from "../redis/_redis.ts";
 import { api, type BusKind, Cluster, Socket } from "./_cluster.ts";
@@ -45,13 +46,13 @@ async function wsUrl(c: Cluster, instance: string, groupId: string, token: strin
 /** The cluster's bus, opened from the test process as the services open it. */
 function openBus(c: Cluster, bus: BusKind): Backend {
   if (bus === "redis") {
-    return redis({
+    return createRedisBackend({
       url: c.env.HERALD_REDIS_URL,
       prefix: c.env.HERALD_REDIS_PREFIX,
       journeys: true,
     });
   }
-  return kv({ path: c.env.HERALD_BUS_PATH, watch: false, journeys: true });
+  return createKvBackend({ path: c.env.HERALD_BUS_PATH, watch: false, journeys: true });
 }
 
 async function scenario(t: Deno.TestContext, bus: BusKind) {

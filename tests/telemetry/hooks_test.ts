@@ -7,12 +7,12 @@ import { assert, assertEquals, assertInstanceOf, assertThrows } from "@std/asser
 import { z } from "zod";
 import {
   createBus,
+  createKvBackend,
   createLogger,
   createWorker,
   type DeadInfo,
   defineEvent,
   InvalidOptionsError,
-  kv,
   type LogFields,
   type Logger,
   type RetryInfo,
@@ -43,7 +43,7 @@ function capture(): { logger: Logger; lines: Line[] } {
 }
 
 Deno.test("a worker logs and hooks every retry and the dead letter", async () => {
-  const bus = createBus({ backend: kv({ path: ":memory:" }), source: "t" });
+  const bus = createBus({ backend: createKvBackend({ path: ":memory:" }), source: "t" });
   const { logger, lines } = capture();
   const retries: RetryInfo[] = [];
   const dead: DeadInfo[] = [];
@@ -88,7 +88,7 @@ Deno.test("a worker logs and hooks every retry and the dead letter", async () =>
 });
 
 Deno.test("a hook that throws is logged and changes nothing", async () => {
-  const bus = createBus({ backend: kv({ path: ":memory:" }), source: "t" });
+  const bus = createBus({ backend: createKvBackend({ path: ":memory:" }), source: "t" });
   const { logger, lines } = capture();
   let handled = 0;
   const worker = createWorker({
@@ -116,7 +116,7 @@ Deno.test("a hook that throws is logged and changes nothing", async () => {
 });
 
 Deno.test("a worker whose claims fail tells onError and logs each failure", async () => {
-  const backend = kv({ path: ":memory:" });
+  const backend = createKvBackend({ path: ":memory:" });
   const bus = createBus({ backend, source: "t" });
   const { logger, lines } = capture();
   const errors: WorkerErrorInfo[] = [];
@@ -137,7 +137,7 @@ Deno.test("a worker whose claims fail tells onError and logs each failure", asyn
 });
 
 Deno.test("createWorker() and createBus() reject a logger or hook that is not one", () => {
-  const bus = createBus({ backend: kv({ path: ":memory:" }), source: "t" });
+  const bus = createBus({ backend: createKvBackend({ path: ":memory:" }), source: "t" });
   const err = assertThrows(() =>
     createWorker({
       bus,

@@ -7,7 +7,8 @@
 import { assert, assertEquals } from "@std/assert";
 import parsePrometheusTextFormat from "parse-prometheus-text-format";
 import { z } from "zod";
-import { type Backend, createBus, defineEvent, kv, memory } from "@herald/herald";
+import { createBus, createKvBackend, createMemoryBackend, defineEvent } from "@herald/herald";
+import type { Backend } from "@herald/herald/backend";
 import type { Delivery } from "../../src/backend.ts";
 import { WorkerTelemetry } from "../../src/telemetry/consume.ts";
 import { enablePromMetrics, refreshGauges } from "../../src/telemetry/metrics.ts";
@@ -80,30 +81,32 @@ async function watched(make: () => Promise<{ backend: Backend; cleanup: () => Pr
   }
 }
 
-Deno.test("the gauges read kv()'s Inspector (memory)", () =>
-  watched(() => Promise.resolve({ backend: kv({ path: ":memory:" }), cleanup: async () => {} })));
+Deno.test("the gauges read createKvBackend()'s Inspector (memory)", () =>
+  watched(() =>
+    Promise.resolve({ backend: createKvBackend({ path: ":memory:" }), cleanup: async () => {} })
+  ));
 
-Deno.test("the gauges read kv()'s Inspector (file)", async () => {
+Deno.test("the gauges read createKvBackend()'s Inspector (file)", async () => {
   const dir = await Deno.makeTempDir();
   await watched(() =>
     Promise.resolve({
-      backend: kv({ path: `${dir}/bus.sqlite` }),
+      backend: createKvBackend({ path: `${dir}/bus.sqlite` }),
       cleanup: () => Deno.remove(dir, { recursive: true }),
     })
   );
 });
 
-Deno.test("the gauges read memory()'s Inspector", () =>
-  watched(() => Promise.resolve({ backend: memory(), cleanup: async () => {} })));
+Deno.test("the gauges read createMemoryBackend()'s Inspector", () =>
+  watched(() => Promise.resolve({ backend: createMemoryBackend(), cleanup: async () => {} })));
 
 Deno.test({
-  name: "the gauges read redis()'s Inspector (tcp)",
+  name: "the gauges read createRedisBackend()'s Inspector (tcp)",
   ignore: SKIP !== undefined,
   fn: () => watched(() => Promise.resolve(testBackend())),
 });
 
 Deno.test({
-  name: "the gauges read redis()'s Inspector (rest)",
+  name: "the gauges read createRedisBackend()'s Inspector (rest)",
   ignore: SKIP !== undefined,
   async fn() {
     const emulator: Emulator = await startEmulator();

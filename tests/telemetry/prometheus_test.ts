@@ -41,7 +41,7 @@ function value(families: Family[], name: string, labels: Record<string, string>)
   return raw === undefined ? undefined : Number(raw);
 }
 
-Deno.test("service() serves /metrics with what its Web Worker measured, behind a token", async () => {
+Deno.test("createService() serves /metrics with what its Web Worker measured, behind a token", async () => {
   const c = await Cluster.start("kv", {
     env: { HERALD_METRICS: "prometheus", HERALD_METRICS_TOKEN: TOKEN },
   });

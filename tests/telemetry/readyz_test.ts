@@ -5,7 +5,7 @@
  * survives), killed and started again for real.
  */
 import { assert, assertEquals } from "@std/assert";
-import { service } from "@herald/herald";
+import { createService } from "@herald/herald";
 import { until } from "../_until.ts";
 
 function freePort(): number {
@@ -47,7 +47,7 @@ Deno.test("/readyz answers 503 while the Web Worker's bus is unreachable, 200 on
   let redis = startRedis(port, dir);
   await until(() => pings(port));
   Deno.env.set("READY_TEST_REDIS_URL", `redis://127.0.0.1:${port}`);
-  const s = service({
+  const s = createService({
     name: "ready",
     worker: new URL("./fixtures/redis_worker.ts", import.meta.url),
     isolate: "worker",

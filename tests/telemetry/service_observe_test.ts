@@ -1,5 +1,5 @@
 /**
- * `service()`'s observation options in this process: their validation, `/metrics` of what the
+ * `createService()`'s observation options in this process: their validation, `/metrics` of what the
  * main isolate published, and the service's lifecycle lines through its `logger`.
  */
 import { assertEquals, assertInstanceOf, assertThrows } from "@std/assert";
@@ -7,16 +7,16 @@ import parsePrometheusTextFormat from "parse-prometheus-text-format";
 import { z } from "zod";
 import {
   createBus,
+  createMemoryBackend,
+  createService,
   defineEvent,
   InvalidOptionsError,
   type LogFields,
-  memory,
-  service,
 } from "@herald/herald";
 
-Deno.test("service() lists every problem with its logger, metrics and unreachableMs", () => {
+Deno.test("createService() lists every problem with its logger, metrics and unreachableMs", () => {
   const err = assertThrows(() =>
-    service({
+    createService({
       name: "observe-bad",
       signals: false,
       logger: { info: () => {} } as never,
@@ -28,12 +28,12 @@ Deno.test("service() lists every problem with its logger, metrics and unreachabl
   assertEquals(err.problems.length, 3, err.problems.join("\n"));
 });
 
-Deno.test("service() serves /metrics of its own isolate and logs through its logger", async () => {
+Deno.test("createService() serves /metrics of its own isolate and logs through its logger", async () => {
   const Noted = defineEvent({ stream: "notes", type: "note.added", schema: z.object({}) });
-  const bus = createBus({ backend: memory(), source: "observe" });
+  const bus = createBus({ backend: createMemoryBackend(), source: "observe" });
   const lines: { message: string; fields?: LogFields }[] = [];
   const at = (message: string, fields?: LogFields) => void lines.push({ message, fields });
-  const s = service({
+  const s = createService({
     name: "observe",
     bus,
     metrics: true,

@@ -54,6 +54,10 @@ import { LeaseWriter } from "./settle.ts";
 import { commit, get, type KvStats, newStats } from "./store.ts";
 import { subscribeStream } from "./subscribe.ts";
 import { type Mark, Waker } from "./wake.ts";
+import { KvSchedule } from "./schedule.ts";
+import { Promoter } from "../promoter.ts";
+import type { Promotion, ScheduledEvent, Scheduler } from "../schedule.ts";
+import { defaultLogger } from "../telemetry/log.ts";
 
 /**
  * The claim size workers on this backend use unless told otherwise: a claim costs a commit, so
@@ -109,6 +113,7 @@ interface Open {
   bell?: Bell;
   claimer: Claimer;
   inspector: KvInspector;
+  schedule: KvSchedule;
   trimmer: Trimmer;
   waker: Waker;
   writer: LeaseWriter;
@@ -135,7 +140,7 @@ interface Open {
  * await backend.close();
  * ```
  */
-export class KvBackend implements Backend, AtomicAppender {
+export class KvBackend implements Backend, AtomicAppender, Scheduler {
   /** Always `"kv"`. */
   readonly name = "kv";
   /** What this backend can do: across processes and persistent unless in memory. */
@@ -151,6 +156,8 @@ export class KvBackend implements Backend, AtomicAppender {
   #inflight = new Set<Promise<unknown>>();
   /** What each consumer's claims on its streams left behind for its next claim. */
   #pace = new Map<string, Pace>();
+  /** Moves delayed events into their streams when due (see `promoter.ts`). */
+  #promoter: Promoter;
 
   /**
    * Makes the backend; the database opens on first use. Prefer {@linkcode kv}, which validates
@@ -162,6 +169,11 @@ export class KvBackend implements Backend, AtomicAppender {
     this.#options = options;
     const memory = options.path === ":memory:";
     this.features = { crossProcess: !memory, persistent: !memory, claimBatch: CLAIM_BATCH };
+    this.#promoter = new Promoter(
+      (now, max) => this.promote(now, max),
+      options.pollMs ?? DEFAULT_POLL_MS,
+      (error) => defaultLogger("herald").error("promoting delayed events failed", { error }),
+    );
   }
 
   /**
@@ -209,7 +221,25 @@ export class KvBackend implements Backend, AtomicAppender {
         await subscribeStream(p.kv, this.stats, group, s, start);
         p.claimer.forget(group, s);
       }
+      this.#promoter.start(); // a consumer's process promotes what falls due
     });
+  }
+
+  /** {@inheritDoc Scheduler.schedule} */
+  async schedule(events: readonly ScheduledEvent[]): Promise<void> {
+    if (events.length === 0) return;
+    const earliest = await this.#run((p) => p.schedule.schedule(events));
+    this.#promoter.scheduled(earliest);
+  }
+
+  /** {@inheritDoc Scheduler.cancel} */
+  async cancel(id: string): Promise<boolean> {
+    return await this.#run((p) => p.schedule.cancel(id));
+  }
+
+  /** {@inheritDoc Scheduler.promote} */
+  async promote(now: number, max: number): Promise<Promotion> {
+    return await this.#run((p) => p.schedule.promote(now, max));
   }
 
   /** {@inheritDoc Backend.claim} */
@@ -490,6 +520,7 @@ export class KvBackend implements Backend, AtomicAppender {
     if (this.#closed) return;
     this.#closed = true;
     this.#closing.abort();
+    await this.#promoter.close();
     if (!this.#open) return;
     let parts: Open;
     try {
@@ -571,7 +602,8 @@ export class KvBackend implements Backend, AtomicAppender {
       waker.notify();
     });
     const inspector = new KvInspector(kv, this.stats, (s) => trimmer.limitsOf(s));
-    this.#ready = { kv, appender, bell, claimer, inspector, trimmer, waker, writer };
+    const schedule = new KvSchedule(kv, this.stats, appender);
+    this.#ready = { kv, appender, bell, claimer, inspector, schedule, trimmer, waker, writer };
     return this.#ready;
   }
 }

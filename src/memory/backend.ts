@@ -25,6 +25,10 @@ import type {
 } from "../inspect.ts";
 import type { Trace, TraceOptions } from "../trace.ts";
 import { MemoryInspector } from "./inspect.ts";
+import { MemorySchedule } from "./schedule.ts";
+import { Promoter } from "../promoter.ts";
+import type { Promotion, ScheduledEvent, Scheduler } from "../schedule.ts";
+import { defaultLogger } from "../telemetry/log.ts";
 
 interface Entry {
   seq: number;
@@ -83,7 +87,7 @@ export function memory(): MemoryBackend {
 }
 
 /** The in-memory backend. Made by {@linkcode memory}. */
-export class MemoryBackend implements Backend {
+export class MemoryBackend implements Backend, Scheduler {
   /** Always `memory`. */
   readonly name = "memory";
   /** Single isolate, nothing persisted. */
@@ -94,6 +98,12 @@ export class MemoryBackend implements Backend {
   readonly #locks = new Map<string, number>();
   readonly #wakers = new Set<() => void>();
   readonly #inspector = new MemoryInspector(this.#streams, this.#groups);
+  readonly #schedule = new MemorySchedule();
+  readonly #promoter = new Promoter(
+    (now, max) => this.promote(now, max),
+    1_000,
+    (error) => defaultLogger("herald").error("promoting delayed events failed", { error }),
+  );
   #deadCount = 0;
   #closed = false;
 
@@ -310,11 +320,31 @@ export class MemoryBackend implements Backend {
     return Promise.resolve(true);
   }
 
+  /** {@inheritDoc Scheduler.schedule} */
+  schedule(events: readonly ScheduledEvent[]): Promise<void> {
+    return this.#sync(() => {
+      if (events.length > 0) this.#promoter.scheduled(this.#schedule.add(events));
+    });
+  }
+
+  /** {@inheritDoc Scheduler.cancel} */
+  cancel(id: string): Promise<boolean> {
+    return this.#sync(() => this.#schedule.cancel(id));
+  }
+
+  /** {@inheritDoc Scheduler.promote} */
+  async promote(now: number, max: number): Promise<Promotion> {
+    this.#open();
+    const { due, next } = this.#schedule.take(now, max);
+    await this.append(due);
+    return { moved: due.length, next };
+  }
+
   /** Ends waiting claims; later calls fail. */
-  close(): Promise<void> {
+  async close(): Promise<void> {
     this.#closed = true;
     for (const wake of this.#wakers) wake();
-    return Promise.resolve();
+    await this.#promoter.close();
   }
 
   /** Runs `fn` on the open backend, as a promise that rejects with what it throws. */

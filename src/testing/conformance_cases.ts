@@ -10,6 +10,7 @@ import { ns } from "./conformance.ts";
 import { INSPECT_CASES } from "./conformance_inspect_cases.ts";
 import { TRACE_CASES } from "./conformance_trace_cases.ts";
 import { KEY_CASES } from "./conformance_key_cases.ts";
+import { DELAY_CASES } from "./conformance_delay_cases.ts";
 import { WORKER_CASES } from "./conformance_worker_cases.ts";
 
 const err = { name: "Error", message: "boom" };
@@ -299,6 +300,7 @@ export const CASES: Readonly<Record<string, CaseFn>> = {
   ...INSPECT_CASES,
   ...TRACE_CASES,
   ...KEY_CASES,
+  ...DELAY_CASES,
 };
 
 /** The name of a conformance case, as reported by `deno test`. */

@@ -11,8 +11,12 @@
  */
 import type { Promotion } from "./schedule.ts";
 
-/** How many due events one promotion moves (one atomic operation each). */
-export const PROMOTE_BATCH = 64;
+/**
+ * How long a promoter that lost a race to another waits before it looks again, in milliseconds:
+ * the winner goes on with the rest, and every losing try would take the database's write lock
+ * (Deno KV) from it. Should the winner stop, this one takes over after the wait.
+ */
+const LOST_WAIT_MS = 50;
 
 /** Moves due events into their streams, waking at the earliest due time. */
 export class Promoter {
@@ -28,11 +32,13 @@ export class Promoter {
    * @param promote The backend's promotion (see `Scheduler.promote`).
    * @param backstopMs The longest sleep between two looks at the schedule.
    * @param onError Told of a promotion that failed; the next look tries again.
+   * @param batch How many due events one promotion moves at most (one atomic step each).
    */
   constructor(
     private readonly promote: (now: number, max: number) => Promise<Promotion>,
     private readonly backstopMs: number,
     private readonly onError: (err: unknown) => void,
+    private readonly batch = 100,
   ) {}
 
   /** Starts looking at the schedule (once; later calls do nothing). */
@@ -92,12 +98,14 @@ export class Promoter {
     while (!this.#closed) {
       let r: Promotion;
       try {
-        r = await this.promote(Date.now(), PROMOTE_BATCH);
+        r = await this.promote(Date.now(), this.batch);
       } catch (err) {
         if (!this.#closed) this.onError(err);
         return undefined;
       }
-      if (r.moved < PROMOTE_BATCH && !r.contended) return r.next;
+      if (r.lost) return Date.now() + LOST_WAIT_MS;
+      const more = r.moved >= this.batch || (r.next !== undefined && r.next <= Date.now());
+      if (!more) return r.next;
     }
     return undefined;
   }

@@ -28,10 +28,13 @@ export interface ScheduledEvent {
 export interface Promotion {
   /** How many events moved into their streams. */
   moved: number;
-  /** When the earliest event left in the schedule is due, if any. */
+  /**
+   * When the earliest event left in the schedule is due, if any: at or before `now` when due
+   * events were left for the next promotion.
+   */
   next?: number;
-  /** Another promoter (or a cancel) moved what this one read: look again at once. */
-  contended?: boolean;
+  /** Another promoter (or a cancel) committed first: nothing moved, that one is at work. */
+  lost?: boolean;
 }
 
 /**

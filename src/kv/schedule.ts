@@ -1,9 +1,12 @@
 /**
  * The Deno KV backend's schedule of delayed events (see `schedule.ts`): each waits under
  * `["herald", "due", dueMs, id]`, listed in due order, with `["herald", "sched", id]` naming its
- * due time for a cancel. A promotion checks the versionstamps of the due entries it read, deletes
- * them and appends their events in one atomic operation (the appender's `appendAtomic`): another
- * promoter or a cancel that got there first fails the check, and nothing is appended twice.
+ * due time for a cancel. A promotion reads `["herald", "promote"]`, then the due entries, and
+ * deletes them and appends their events in one atomic operation (the appender's `appendAtomic`)
+ * that checks and sets that key; a cancel checks and sets it too. So another promoter or a cancel
+ * that committed in between fails the check, and nothing is appended twice or after its cancel.
+ * One check for the whole batch, where one per entry would cap a promotion at Deno KV's 100
+ * checks: a batch is then bounded by mutations and bytes instead.
  *
  * @module
  */
@@ -11,11 +14,13 @@ import { type Envelope, envelopeJson, envelopeProblem, MAX_ENVELOPE_BYTES } from
 import { EnvelopeTooLargeError } from "../errors.ts";
 import type { Promotion, ScheduledEvent } from "../schedule.ts";
 import type { Appender } from "./append.ts";
-import { dueKey, duePrefix, schedKey } from "./keys.ts";
+import { dueKey, duePrefix, promoteKey, schedKey } from "./keys.ts";
 import { commit, get, getMany, keyBytes, type KvStats, LIMITS, utf8Bytes } from "./store.ts";
 
 /** The bytes one promotion moves at most, under Deno KV's limit of one atomic operation. */
 const PROMOTE_BYTES = Math.floor(LIMITS.mutationBytes * 0.4);
+/** The events one promotion moves at most: each costs up to five of Deno KV's 1,000 mutations. */
+const PROMOTE_EVENTS = 180;
 /** Headroom under Deno KV's byte limit for one scheduling write. */
 const SCHEDULE_BYTES = Math.floor(LIMITS.mutationBytes * 0.85);
 
@@ -54,12 +59,13 @@ export class KvSchedule {
   /** Removes a scheduled event; `false` when it is not in the schedule (any more). */
   async cancel(id: string): Promise<boolean> {
     for (;;) {
-      const entry = await get<number>(this.stats, this.kv, schedKey(id));
+      const [turn, entry] = await getMany<unknown>(this.stats, this.kv, [promoteKey, schedKey(id)]);
       if (entry.versionstamp === null) return false;
       const result = await commit(this.stats, this.kv, (op) => {
-        op.check(entry);
+        op.check(turn, entry);
+        op.set(promoteKey, Date.now());
         op.delete(schedKey(id));
-        op.delete(dueKey(entry.value, id));
+        op.delete(dueKey(entry.value as number, id));
       });
       if (result.ok) return true;
     }
@@ -67,17 +73,19 @@ export class KvSchedule {
 
   /** Moves up to `max` due events into their streams in one atomic operation. */
   async promote(now: number, max: number): Promise<Promotion> {
+    const turn = await get(this.stats, this.kv, promoteKey);
     const due: Deno.KvEntry<Envelope>[] = [];
     let next: number | undefined;
     let bytes = 0;
     const streams = new Set<string>();
-    const iter = this.kv.list<Envelope>({ prefix: duePrefix }, { limit: max + 1 });
+    const limit = Math.min(max, PROMOTE_EVENTS);
+    const iter = this.kv.list<Envelope>({ prefix: duePrefix }, { limit: limit + 1 });
     for await (const entry of iter) {
       const at = entry.key[2] as number;
       const s = new Set(streams).add(entry.value.stream);
       const size = utf8Bytes(envelopeJson(entry.value)) + 2 * keyBytes(entry.key);
-      // One check per entry and per stream; the bytes of the event, its deletes and index.
-      const fits = due.length < max && due.length + 1 + s.size <= LIMITS.checks &&
+      // One check per stream and the promotion's own; the bytes of the event, deletes and index.
+      const fits = due.length < limit && 1 + s.size <= LIMITS.checks &&
         (due.length === 0 || bytes + size <= PROMOTE_BYTES);
       if (at > now || !fits) {
         next = at;
@@ -89,13 +97,13 @@ export class KvSchedule {
     }
     if (due.length === 0) return { moved: 0, next };
     const result = await this.appender.appendAtomic((op) => {
+      op.check(turn).set(promoteKey, Date.now());
       for (const e of due) {
-        op.check(e);
         op.delete(e.key);
         op.delete(schedKey(e.value.id));
       }
     }, due.map((e) => e.value));
-    if (!result.ok) return { moved: 0, contended: true };
+    if (!result.ok) return { moved: 0, lost: true };
     return { moved: due.length, next };
   }
 }

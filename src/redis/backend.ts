@@ -46,6 +46,9 @@ import { Promoter } from "../promoter.ts";
 import type { Promotion, ScheduledEvent, Scheduler } from "../schedule.ts";
 import type { Trace, TraceOptions } from "../trace.ts";
 
+/** How many due events one promotion script moves: a script blocks Redis while it runs. */
+const PROMOTE_BATCH = 500;
+
 /** The Redis Streams backend. Made by `redis()`. */
 export class RedisBackend implements Backend, Scheduler {
   /** `redis`. */
@@ -110,6 +113,7 @@ export class RedisBackend implements Backend, Scheduler {
       (now, max) => this.promote(now, max),
       options.pollMaxMs,
       (error) => reachability(this).logger.error("promoting delayed events failed", { error }),
+      PROMOTE_BATCH,
     );
   }
 

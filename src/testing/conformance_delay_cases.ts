@@ -80,6 +80,29 @@ export const DELAY_CASES: Readonly<Record<string, CaseFn>> = {
     equal(await k.claim(g, [s], { waitMs: 200 }), [], "the cancelled event never came");
   },
 
+  "cancel() racing promote(): each event is either cancelled or delivered, never both": async (
+    k,
+  ) => {
+    const sched = scheduler(k);
+    const s = k.name("s"), g = k.name("g");
+    await k.backend.subscribe(g, [s], "earliest");
+    const events = k.events(s, 30);
+    await sched.schedule(events.map((envelope) => ({ envelope, dueAt: Date.now() })));
+    const [cancelled] = await Promise.all([
+      Promise.all(events.map((e) => sched.cancel(e.id))),
+      sched.promote(Date.now(), 10),
+      sched.promote(Date.now(), 10),
+    ]);
+    const left = cancelled.filter((c) => !c).length;
+    const got = left === 0 ? [] : await k.claimUntil(g, [s], left);
+    equal(await k.claim(g, [s], { waitMs: 100 }), [], "nothing beyond the events not cancelled");
+    equal(
+      ns(got).sort((x, y) => x - y),
+      events.flatMap((_, i) => cancelled[i] ? [] : [i]),
+      "delivered exactly the events whose cancel returned false",
+    );
+  },
+
   "cancel(): an event already due and in its stream is not cancelled": async (k) => {
     const sched = scheduler(k);
     const s = k.name("s"), g = k.name("g");

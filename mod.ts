@@ -118,6 +118,12 @@ export {
   type RetentionOptions,
 } from "./src/kv/mod.ts";
 export { memory, MemoryBackend } from "./src/memory/mod.ts";
+export {
+  MAX_DELAY_MS,
+  type Promotion,
+  type ScheduledEvent,
+  type Scheduler,
+} from "./src/schedule.ts";
 export { OutboxAtomic, type OutboxCommitResult } from "./src/outbox.ts";
 export { type RelayOptions, relayOutbox } from "./src/relay.ts";
 export { backoff, DEFAULT_RETRY, type RetryPolicy } from "./src/retry.ts";

@@ -116,6 +116,7 @@ export {
 } from "./src/kv/mod.ts";
 export { createMemoryBackend, type MemoryBackend, type MemoryOptions } from "./src/memory/mod.ts";
 export type { OutboxAtomic, OutboxCommitResult } from "./src/outbox.ts";
+export { MAX_DELAY_MS } from "./src/schedule.ts";
 export { type RelayOptions, relayOutbox } from "./src/relay.ts";
 export { backoff, DEFAULT_RETRY, type RetryPolicy } from "./src/retry.ts";
 export {

@@ -49,6 +49,7 @@ export type {
 } from "./backend.ts";
 export type { PushEndpoint, PushRegistry, RateLimits } from "./capabilities.ts";
 export type { Inspector } from "./inspect.ts";
+export type { Promotion, ScheduledEvent, Scheduler } from "./schedule.ts";
 export type { Tracer } from "./trace.ts";
 export {
   type CaseName,

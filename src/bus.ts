@@ -9,6 +9,7 @@ import { encodeEnvelope, type Envelope, type PublishOptions, withJson } from "./
 import { BackendUnavailableError, InvalidOptionsError } from "./errors.ts";
 import { stopForwarding } from "./forwarder.ts";
 import { OutboxAtomic } from "./outbox.ts";
+import { dueOf, isScheduler, type ScheduledEvent } from "./schedule.ts";
 import { type Reachability, reachability } from "./telemetry/health.ts";
 import { defaultLogger, type Logger } from "./telemetry/log.ts";
 import { createTraceparent, observePublish, publishObserved } from "./telemetry/publish.ts";
@@ -42,7 +43,7 @@ export interface PublishItem<C extends EventContract = EventContract> {
   contract: C;
   /** The payload; checked against the contract's schema. */
   data: EventInput<C>;
-  /** Ordering key and tracing fields. */
+  /** Ordering key, tracing fields, and `delay` or `at`. */
   options?: PublishOptions;
 }
 
@@ -59,6 +60,9 @@ export interface Bus {
    *
    * @throws {ValidationError} with the zod issues; nothing is written.
    * @throws {EnvelopeTooLargeError} when it encodes to more than `MAX_ENVELOPE_BYTES`.
+   * @throws {RangeError} when `delay` is negative or not finite, or the due time lies more than
+   *   365 days ahead.
+   * @throws {TypeError} when `at` is not a valid Date, or both `delay` and `at` are given.
    */
   publish<C extends EventContract>(
     contract: C,
@@ -66,11 +70,22 @@ export interface Bus {
     options?: PublishOptions,
   ): Promise<Envelope>;
   /**
-   * Validates every event, then publishes them all in one atomic write: all or none.
+   * Validates every event, then publishes them all in one atomic write: all or none. When any
+   * item has a `delay` or `at`, the whole batch is written into the schedule in that one write,
+   * and the items without one enter their streams from it at once.
    *
    * @throws {ValidationError} for the first invalid payload; nothing is written.
    */
   publishMany(items: readonly PublishItem[]): Promise<Envelope[]>;
+  /**
+   * Cancels a delayed event (published with `delay` or `at`) that is not due yet.
+   *
+   * @param id The event's id, as `publish` returned it.
+   * @returns `true` when it was cancelled; `false` when no such event waits (it is unknown,
+   *   cancelled already, or due and in its stream).
+   * @throws {TypeError} when the backend keeps no schedule.
+   */
+  cancel(id: string): Promise<boolean>;
   /**
    * Starts an atomic operation on `kv` that carries your own writes and events together: both
    * commit or neither does (the transactional outbox).
@@ -118,6 +133,22 @@ export interface Bus {
  * const bus = createBus({ backend: createMemoryBackend(), source: "users" });
  * const event = await bus.publish(UserCreated, { id: "u1" });
  * console.log(event.type); // user.created
+ * await bus.close();
+ * ```
+ *
+ * @example Publishing an event for later, and cancelling it
+ * ```ts
+ * import { z } from "zod";
+ * import { createBus, createMemoryBackend, defineEvent } from "@herald/herald";
+ *
+ * const Reminder = defineEvent({
+ *   stream: "reminders",
+ *   type: "reminder.due",
+ *   schema: z.object({ text: z.string() }),
+ * });
+ * const bus = createBus({ backend: createMemoryBackend(), source: "reminders" });
+ * const event = await bus.publish(Reminder, { text: "call Ada" }, { delay: 60_000 });
+ * console.log(await bus.cancel(event.id)); // true
  * await bus.close();
  * ```
  */
@@ -169,6 +200,9 @@ class HeraldBus implements Bus {
       const one = (tp?: string) => this.#publish([{ contract, data, options }], tp);
       return (await observePublish([contract.stream], options?.traceparent, one))[0];
     }
+    if (options?.delay !== undefined || options?.at !== undefined) {
+      return (await this.#publish([{ contract, data, options }]))[0];
+    }
     const encoded = this.#encode(contract, data, options);
     await this.#append([encoded]);
     return encoded.envelope;
@@ -182,6 +216,8 @@ class HeraldBus implements Bus {
 
   /** Publishes `items`; a `traceparent` given here replaces theirs (the producer span's). */
   async #publish(items: readonly PublishItem[], traceparent?: string): Promise<Envelope[]> {
+    const now = Date.now();
+    const dues = items.map((i) => dueOf(i.options, now));
     const encoded = items.map((i) =>
       this.#encode(
         i.contract,
@@ -189,13 +225,45 @@ class HeraldBus implements Bus {
         traceparent === undefined ? i.options : { ...i.options, traceparent },
       )
     );
-    if (encoded.length > 0) await this.#append(encoded);
+    if (dues.some((d) => d !== undefined)) {
+      const events = encoded.map((e, i) => ({ envelope: e.envelope, dueAt: dues[i] ?? now }));
+      await this.#write(encoded, () => this.#schedule(events));
+    } else if (encoded.length > 0) await this.#append(encoded);
     return encoded.map((e) => e.envelope);
   }
 
-  async #append(encoded: { envelope: Envelope; json: string }[]): Promise<void> {
+  #schedule(events: ScheduledEvent[]): Promise<void> {
+    const backend = this.backend;
+    if (!isScheduler(backend)) {
+      throw new TypeError(`The ${backend.name} backend cannot schedule delayed events`);
+    }
+    return backend.schedule(events);
+  }
+
+  cancel(id: string): Promise<boolean> {
+    const backend = this.backend;
+    if (typeof id !== "string" || id.length === 0) {
+      return Promise.reject(new TypeError("id must be a non-empty string"));
+    }
+    if (!isScheduler(backend)) {
+      return Promise.reject(
+        new TypeError(`The ${backend.name} backend cannot schedule delayed events`),
+      );
+    }
+    return backend.cancel(id);
+  }
+
+  #append(encoded: { envelope: Envelope; json: string }[]): Promise<void> {
+    return this.#write(encoded, () => this.backend.append(encoded.map((e) => e.envelope)));
+  }
+
+  /** Runs a write of `encoded`, with their JSON known (see `withJson`), tracking reachability. */
+  async #write(
+    encoded: { envelope: Envelope; json: string }[],
+    write: () => Promise<void>,
+  ): Promise<void> {
     try {
-      await withJson(encoded, () => this.backend.append(encoded.map((e) => e.envelope)));
+      await withJson(encoded, write);
     } catch (err) {
       if (err instanceof BackendUnavailableError) this.#health.down(err);
       throw err;

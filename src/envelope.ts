@@ -60,6 +60,16 @@ export interface PublishOptions {
   causationid?: string;
   /** W3C `traceparent` to carry. */
   traceparent?: string;
+  /**
+   * Publish later: the event enters its stream this many milliseconds from now, and no group
+   * sees it before (see docs/delay.md). At most 365 days; `0` publishes at once. Not with `at`.
+   */
+  delay?: number;
+  /**
+   * Publish at this time: the event enters its stream then, and no group sees it before. A time
+   * past publishes at once; at most 365 days ahead. Not with `delay`.
+   */
+  at?: Date;
 }
 
 /**

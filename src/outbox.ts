@@ -113,12 +113,19 @@ export class OutboxAtomic {
    * Publishes an event when the operation commits.
    *
    * @throws {ValidationError} at once when the payload does not match its contract.
+   * @throws {TypeError} when `options` has `delay` or `at`: the outbox publishes at commit.
    */
   publish<C extends EventContract>(
     contract: C,
     data: EventInput<C>,
     options?: PublishOptions,
   ): this {
+    if (options?.delay !== undefined || options?.at !== undefined) {
+      throw new TypeError(
+        "An atomic operation publishes at its commit: delay and at are for bus.publish and " +
+          "ctx.publish",
+      );
+    }
     this.#events.push(this.makeEnvelope(contract, data, { ...this.defaults, ...options }));
     return this;
   }

@@ -47,6 +47,10 @@ import { LeaseWriter } from "./settle.ts";
 import { commit, get, type KvStats, newStats } from "./store.ts";
 import { subscribeStream } from "./subscribe.ts";
 import { type Mark, Waker } from "./wake.ts";
+import { KvSchedule } from "./schedule.ts";
+import { Promoter } from "../promoter.ts";
+import type { Promotion, ScheduledEvent, Scheduler } from "../schedule.ts";
+import { defaultLogger } from "../telemetry/log.ts";
 
 /**
  * The claim size workers on this backend use unless told otherwise: a claim costs a commit, so
@@ -103,6 +107,7 @@ interface Open {
   claimer: Claimer;
   deadBound: DeadBound;
   inspector: KvInspector;
+  schedule: KvSchedule;
   trimmer: Trimmer;
   waker: Waker;
   writer: LeaseWriter;
@@ -129,7 +134,7 @@ interface Open {
  * await backend.close();
  * ```
  */
-export class KvBackend implements Backend, AtomicAppender, RateLimits, PushRegistry {
+export class KvBackend implements Backend, AtomicAppender, RateLimits, PushRegistry, Scheduler {
   /** Always `"kv"`. */
   readonly name = "kv";
   /** What this backend can do: across processes and persistent unless in memory. */
@@ -145,6 +150,8 @@ export class KvBackend implements Backend, AtomicAppender, RateLimits, PushRegis
   #inflight = new Set<Promise<unknown>>();
   /** What each consumer's claims on its streams left behind for its next claim. */
   #pace = new Map<string, Pace>();
+  /** Moves delayed events into their streams when due (see `promoter.ts`). */
+  #promoter: Promoter;
 
   /**
    * Makes the backend; the database opens on first use. Prefer {@linkcode kv}, which validates
@@ -156,6 +163,11 @@ export class KvBackend implements Backend, AtomicAppender, RateLimits, PushRegis
     this.#options = options;
     const memory = options.path === ":memory:";
     this.features = { crossProcess: !memory, persistent: !memory, claimBatch: CLAIM_BATCH };
+    this.#promoter = new Promoter(
+      (now, max) => this.promote(now, max),
+      options.pollMs ?? DEFAULT_POLL_MS,
+      (error) => defaultLogger("herald").error("promoting delayed events failed", { error }),
+    );
   }
 
   /**
@@ -203,7 +215,25 @@ export class KvBackend implements Backend, AtomicAppender, RateLimits, PushRegis
         await subscribeStream(p.kv, this.stats, group, s, start);
         p.claimer.forget(group, s);
       }
+      this.#promoter.start(); // a consumer's process promotes what falls due
     });
+  }
+
+  /** {@inheritDoc Scheduler.schedule} */
+  async schedule(events: readonly ScheduledEvent[]): Promise<void> {
+    if (events.length === 0) return;
+    const earliest = await this.#run((p) => p.schedule.schedule(events));
+    this.#promoter.scheduled(earliest);
+  }
+
+  /** {@inheritDoc Scheduler.cancel} */
+  async cancel(id: string): Promise<boolean> {
+    return await this.#run((p) => p.schedule.cancel(id));
+  }
+
+  /** {@inheritDoc Scheduler.promote} */
+  async promote(now: number, max: number): Promise<Promotion> {
+    return await this.#run((p) => p.schedule.promote(now, max));
   }
 
   /** {@inheritDoc Backend.claim} */
@@ -480,6 +510,7 @@ export class KvBackend implements Backend, AtomicAppender, RateLimits, PushRegis
     if (this.#closed) return;
     this.#closed = true;
     this.#closing.abort();
+    await this.#promoter.close();
     if (!this.#open) return;
     let parts: Open;
     try {
@@ -566,7 +597,19 @@ export class KvBackend implements Backend, AtomicAppender, RateLimits, PushRegis
       waker.notify();
     });
     const inspector = new KvInspector(kv, this.stats, (s) => trimmer.limitsOf(s));
-    this.#ready = { kv, appender, bell, claimer, deadBound, inspector, trimmer, waker, writer };
+    const schedule = new KvSchedule(kv, this.stats, appender);
+    this.#ready = {
+      kv,
+      appender,
+      bell,
+      claimer,
+      deadBound,
+      inspector,
+      schedule,
+      trimmer,
+      waker,
+      writer,
+    };
     return this.#ready;
   }
 }

@@ -18,6 +18,10 @@
  * - `["herald", "corr", correlationId, eventId]` → `[stream, seq]`: the correlation index, written
  *   with the append and deleted when retention trims the event.
  * - `["herald", "cev", eventId]` → correlation id, for events that do not start their chain.
+ * - `["herald", "due", dueMs, eventId]` → the envelope of a delayed event, until it is due.
+ * - `["herald", "sched", eventId]` → dueMs: where a delayed event waits, to cancel it by id.
+ * - `["herald", "promote"]` → the time of the last promotion or cancel: each checks and sets it,
+ *   so that a promotion commits only if no other promotion or cancel committed since it read.
  *
  * @module
  */
@@ -155,6 +159,10 @@ export const corrKey = (correlationId: string, eventId: string): Deno.KvKey => [
   correlationId,
   eventId,
 ];
+export const duePrefix: Deno.KvKey = [P, "due"];
+export const dueKey = (dueMs: number, id: string): Deno.KvKey => [P, "due", dueMs, id];
+export const promoteKey: Deno.KvKey = [P, "promote"];
+export const schedKey = (id: string): Deno.KvKey => [P, "sched", id];
 export const causedKey = (eventId: string): Deno.KvKey => [P, "cev", eventId];
 
 /** The correlation index's entries for an event numbered `seq`. */

@@ -32,6 +32,10 @@ import {
   type RateLimits,
   rateWindow,
 } from "../capabilities.ts";
+import { MemorySchedule } from "./schedule.ts";
+import { Promoter } from "../promoter.ts";
+import type { Promotion, ScheduledEvent, Scheduler } from "../schedule.ts";
+import { defaultLogger } from "../telemetry/log.ts";
 
 interface Entry {
   seq: number;
@@ -113,7 +117,7 @@ export function createMemoryBackend(options: MemoryOptions = {}): MemoryBackend 
 }
 
 /** The in-memory backend. Made by {@linkcode memory}. */
-export class MemoryBackend implements Backend, RateLimits, PushRegistry {
+export class MemoryBackend implements Backend, RateLimits, PushRegistry, Scheduler {
   /** Always `memory`. */
   readonly name = "memory";
   /** Single isolate, nothing persisted. */
@@ -126,6 +130,12 @@ export class MemoryBackend implements Backend, RateLimits, PushRegistry {
   readonly #push = new Map<string, Map<string, { url: string; secret: string }>>();
   readonly #wakers = new Set<() => void>();
   readonly #inspector = new MemoryInspector(this.#streams, this.#groups);
+  readonly #schedule = new MemorySchedule();
+  readonly #promoter = new Promoter(
+    (now, max) => this.promote(now, max),
+    1_000,
+    (error) => defaultLogger("herald").error("promoting delayed events failed", { error }),
+  );
   #deadCount = 0;
   #closed = false;
 
@@ -385,11 +395,31 @@ export class MemoryBackend implements Backend, RateLimits, PushRegistry {
     );
   }
 
+  /** {@inheritDoc Scheduler.schedule} */
+  schedule(events: readonly ScheduledEvent[]): Promise<void> {
+    return this.#sync(() => {
+      if (events.length > 0) this.#promoter.scheduled(this.#schedule.add(events));
+    });
+  }
+
+  /** {@inheritDoc Scheduler.cancel} */
+  cancel(id: string): Promise<boolean> {
+    return this.#sync(() => this.#schedule.cancel(id));
+  }
+
+  /** {@inheritDoc Scheduler.promote} */
+  async promote(now: number, max: number): Promise<Promotion> {
+    this.#open();
+    const { due, next } = this.#schedule.take(now, max);
+    await this.append(due);
+    return { moved: due.length, next };
+  }
+
   /** Ends waiting claims; later calls fail. */
-  close(): Promise<void> {
+  async close(): Promise<void> {
     this.#closed = true;
     for (const wake of this.#wakers) wake();
-    return Promise.resolve();
+    await this.#promoter.close();
   }
 
   /** Runs `fn` on the open backend, as a promise that rejects with what it throws. */

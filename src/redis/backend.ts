@@ -44,9 +44,15 @@ import { indexTtlMs, redisTrace } from "./trace.ts";
 import { journeysOff, type Trace, type TraceOptions } from "../trace.ts";
 import { TAKE_RATE } from "./coord_scripts.ts";
 import type { PushEndpoint, PushRegistry, RateLimits } from "../capabilities.ts";
+import { CANCEL, PROMOTE, promotion, SCHEDULE, scheduleArgs } from "./schedule.ts";
+import { Promoter } from "../promoter.ts";
+import type { Promotion, ScheduledEvent, Scheduler } from "../schedule.ts";
+
+/** How many due events one promotion script moves: a script blocks Redis while it runs. */
+const PROMOTE_BATCH = 500;
 
 /** The Redis Streams backend. Made by `createRedisBackend()`. */
-export class RedisBackend implements Backend, RateLimits, PushRegistry {
+export class RedisBackend implements Backend, RateLimits, PushRegistry, Scheduler {
   /** `redis`. */
   readonly name = "redis";
   /**
@@ -68,6 +74,8 @@ export class RedisBackend implements Backend, RateLimits, PushRegistry {
   #reader: Reader;
   #inspector: RedisInspector;
   #closed = false;
+  /** Moves delayed events into their streams when due (see `promoter.ts`). */
+  #promoter: Promoter;
   #rotate = 0;
   #outage = false;
   #backoffMs = 100;
@@ -103,19 +111,53 @@ export class RedisBackend implements Backend, RateLimits, PushRegistry {
         (await this.#claimOnce(group, [stream], consumer, max, leaseMs)).found,
       closed: () => this.#closed,
     });
+    this.#promoter = new Promoter(
+      (now, max) => this.promote(now, max),
+      options.pollMaxMs,
+      (error) => reachability(this).logger.error("promoting delayed events failed", { error }),
+      PROMOTE_BATCH,
+    );
+  }
+
+  /** {@inheritDoc Scheduler.schedule} */
+  async schedule(events: readonly ScheduledEvent[]): Promise<void> {
+    this.#open();
+    if (events.length === 0) return;
+    const args = scheduleArgs(this.#keys, events);
+    await this.#run(SCHEDULE, this.#keys.schedule(), args);
+    this.#promoter.scheduled(Math.min(...events.map((e) => e.dueAt)));
+  }
+
+  /** {@inheritDoc Scheduler.cancel} */
+  async cancel(id: string): Promise<boolean> {
+    this.#open();
+    return Number(await this.#run(CANCEL, this.#keys.schedule(), [id])) === 1;
+  }
+
+  /** {@inheritDoc Scheduler.promote} */
+  async promote(now: number, max: number): Promise<Promotion> {
+    this.#open();
+    const args = [now, max, ...this.#trimHead(), indexTtlMs(this.#options.trim)];
+    const result = promotion(await this.#run(PROMOTE, this.#keys.schedule(), args));
+    if (result.moved > 0) this.#poller.wakeAll();
+    return result;
+  }
+
+  /** The trim arguments of `APPEND` and `PROMOTE`: policy, approximation, limit. */
+  #trimHead(): RedisArg[] {
+    const trim = this.#options.trim;
+    if (trim === "none") return ["none", "~", 0];
+    const approx = trim.exact ? "=" : "~";
+    return "maxLen" in trim
+      ? ["MAXLEN", approx, trim.maxLen]
+      : ["MINID", approx, `${Date.now() - trim.maxAgeMs}-0`];
   }
 
   async append(events: readonly Envelope[], options: AppendOptions = {}): Promise<void> {
     this.#open();
     if (events.length === 0) return;
     const trim = this.#options.trim;
-    let head: RedisArg[] = ["none", "~", 0];
-    if (trim !== "none") {
-      const approx = trim.exact ? "=" : "~";
-      head = "maxLen" in trim
-        ? ["MAXLEN", approx, trim.maxLen]
-        : ["MINID", approx, `${Date.now() - trim.maxAgeMs}-0`];
-    }
+    const head = this.#trimHead();
     // Each stream named once in KEYS; with several, each event says which (see APPEND).
     const streams = [this.#keys.stream(events[0].stream)];
     const at = new Map([[events[0].stream, 1]]);
@@ -199,6 +241,7 @@ export class RedisBackend implements Backend, RateLimits, PushRegistry {
         ) throw err;
       }
     }));
+    this.#promoter.start(); // a consumer's process promotes what falls due
   }
 
   async claim(
@@ -483,6 +526,7 @@ export class RedisBackend implements Backend, RateLimits, PushRegistry {
     if (this.#closed) return;
     this.#reader.flushRecords();
     this.#closed = true;
+    await this.#promoter.close();
     this.#poller.wakeAll();
     this.#reader.close();
     if (this.#ownsClient) await this.#client.close();

@@ -90,6 +90,14 @@ export class Keys {
     return `${this.prefix}ce|${eventId}`;
   }
 
+  /**
+   * The schedule of delayed events (see schedule.ts): a sorted set of event ids by due time, and
+   * a hash of what each appends when due. One pair for every stream.
+   */
+  schedule(): [string, string] {
+    return [`${this.prefix}sched`, `${this.prefix}sched|e`];
+  }
+
   /** A named lock. */
   lock(name: string): string {
     return `${this.prefix}lock|${name}`;

@@ -11,6 +11,7 @@ import { CAPABILITY_CASES } from "./conformance_capability_cases.ts";
 import { INSPECT_CASES } from "./conformance_inspect_cases.ts";
 import { ALL_TRACE_CASES } from "./conformance_trace_cases.ts";
 import { KEY_CASES } from "./conformance_key_cases.ts";
+import { DELAY_CASES } from "./conformance_delay_cases.ts";
 import { WORKER_CASES } from "./conformance_worker_cases.ts";
 
 const err = { name: "Error", message: "boom" };
@@ -301,6 +302,7 @@ export const CASES: Readonly<Record<string, CaseFn>> = {
   ...ALL_TRACE_CASES,
   ...KEY_CASES,
   ...CAPABILITY_CASES,
+  ...DELAY_CASES,
 };
 
 /** The name of a conformance case, as reported by `deno test`. */

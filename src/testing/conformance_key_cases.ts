@@ -202,10 +202,11 @@ const WORKER_KEY_CASES: Readonly<Record<string, CaseFn>> = {
     const log: { key: string; n: number; edge: "start" | "end" }[] = [];
     const handle = async (e: { key?: string; data: { n: number } }) => {
       log.push({ key: e.key!, n: e.data.n, edge: "start" });
-      await new Promise((r) => setTimeout(r, Math.random() * 4));
+      await new Promise((r) => setTimeout(r, 10 + Math.random() * 10));
       log.push({ key: e.key!, n: e.data.n, edge: "end" });
     };
-    // Two slots each and no claiming ahead: neither worker can hold all four keys.
+    // Two slots each and no claiming ahead: neither worker can hold all four keys. Handlers slow
+    // enough that one worker alone falls behind, so a consumer standing by (Deno KV) joins in.
     const make = () =>
       createWorker({ bus, group, idleWaitMs: 20, batch: 8, prefetch: 0 })
         .on(A, handle, { concurrency: 1 })

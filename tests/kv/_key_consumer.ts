@@ -1,6 +1,7 @@
 /**
  * A worker process for the key-order test across processes: a Herald worker with two handlers
- * and concurrency 16 on a Deno KV file. Each handler marks its event's key busy by creating a
+ * of two slots each and no claiming ahead on a Deno KV file, so one process cannot hold every key
+ * and the others of its group take part. Each handler marks its event's key busy by creating a
  * file that must not exist yet (an overlap of one key is recorded when it does), appends the
  * event's number to the key's log, and removes the mark when it ends. Stops on SIGTERM.
  *
@@ -26,13 +27,20 @@ async function handle(event: { key?: string; data: { n: number } }): Promise<voi
     await Deno.writeTextFile(`${dir}/overlaps`, `${key} ${event.data.n}\n`, { append: true });
   }
   await Deno.writeTextFile(`${dir}/${key}.log`, `${event.data.n} ${name}\n`, { append: true });
-  await new Promise((r) => setTimeout(r, Math.random() * 3));
+  await new Promise((r) => setTimeout(r, 2 + Math.random() * 3));
   await Deno.remove(busy);
 }
 
-const worker = createWorker({ bus, group, consumer: name, idleWaitMs: 200, leaseMs: 10_000 })
-  .on(A, handle, { concurrency: 16 })
-  .on(B, handle, { concurrency: 16 });
+const worker = createWorker({
+  bus,
+  group,
+  consumer: name,
+  idleWaitMs: 200,
+  leaseMs: 10_000,
+  prefetch: 0,
+})
+  .on(A, handle, { concurrency: 2 })
+  .on(B, handle, { concurrency: 2 });
 await worker.start();
 console.log("ready");
 Deno.addSignalListener("SIGTERM", async () => {

@@ -15,7 +15,7 @@ import {
   park,
   readBuckets,
 } from "./keyhold.ts";
-import type { BucketPlan, Candidate, Cursor, Look } from "./look.ts";
+import type { Candidate, Cursor, Look } from "./look.ts";
 import { type KvStats, LIMITS, utf8Bytes } from "./store.ts";
 
 /** New events read for a look on a stream whose last look could not take all it read. */

@@ -69,8 +69,7 @@ export async function holdKeys(
   const drop = new Set<Candidate>();
   const cut = new Map<string, Cursor | undefined>(); // streams whose new events stop early
   const lastTo = new Map<string, Cursor>();
-  let parkBytes = 0;
-  let holdBytesAll = 0;
+  const sizes = { parked: 0, holds: 0 };
   const stop = (c: Candidate) => {
     drop.add(c);
     if (c.to === undefined) {
@@ -84,53 +83,12 @@ export async function holdKeys(
     }
     const key = keyed.get(c);
     if (key !== undefined) {
-      const b = bucketOf(key);
-      const bid = `${c.stream}\u0000${b}`;
-      let bucket = look.buckets.get(bid);
-      // Each bucket is a check, beside the cursors' and the replaced entries'.
-      if (!bucket && look.buckets.size >= checkBudget - look.replaced.length - look.cursors.size) {
+      const taken = takeKey(look, c, key, known, checkBudget, sizes);
+      if (taken === "stop") {
         stop(c);
         continue;
       }
-      const base = bucket?.base ?? known.get(bid)!;
-      const bytesBefore = bucket?.bytes ?? bucketBytes(base.holds);
-      const id = `${c.stream}\u0000${key}`;
-      const plan = look.holds.get(id);
-      const was = plan?.hold ?? base.holds.get(key);
-      let hold = was ? { ...was } : { s: c.seq, w: 0 };
-      const parks = hold.s !== c.seq;
-      let bytes = 0;
-      if (parks) {
-        bytes = storedBytes(c.value);
-        if (look.parked.length >= PARKS_PER_CLAIM || parkBytes + bytes > PARK_BYTES) {
-          stop(c);
-          continue;
-        }
-        hold = park(hold, c.seq);
-      }
-      const grown = holdBytes(key, hold) - (was ? holdBytes(key, was) : 0);
-      if (
-        grown > 0 &&
-        (bytesBefore + grown > BUCKET_BYTES || holdBytesAll + grown > HOLD_BYTES)
-      ) {
-        stop(c);
-        continue;
-      }
-      if (!bucket) {
-        bucket = { stream: c.stream, bucket: b, base, holds: new Map(base.holds), bytes: 0 };
-        bucket.bytes = bytesBefore;
-        look.buckets.set(bid, bucket);
-        holdBytesAll += bytesBefore;
-      }
-      bucket.holds.set(key, hold);
-      bucket.bytes += grown;
-      holdBytesAll += grown;
-      look.holds.set(id, { stream: c.stream, key, bucket: b, hold });
-      if (parks) {
-        parkBytes += bytes;
-        look.parked.push({ stream: c.stream, key, seq: c.seq, value: c.value });
-        drop.add(c);
-      }
+      if (taken === "parked") drop.add(c);
     }
     if (c.to !== undefined) lastTo.set(c.stream, c.to);
   }
@@ -140,6 +98,56 @@ export async function holdKeys(
   }
   if (drop.size > 0) look.found = look.found.filter((c) => !drop.has(c));
   return { cut: new Set(cut.keys()) };
+}
+
+/**
+ * Plans a keyed candidate: it takes its key (written in its bucket), or is parked behind it; or
+ * it does not fit in this claim (a new bucket past the checks, or past the bytes of parked
+ * copies or of holds).
+ */
+function takeKey(
+  look: Look,
+  c: Candidate,
+  key: string,
+  known: Map<string, KnownBucket>,
+  checkBudget: number,
+  sizes: { parked: number; holds: number },
+): "took" | "parked" | "stop" {
+  const b = bucketOf(key);
+  const bid = `${c.stream}\u0000${b}`;
+  let bucket = look.buckets.get(bid);
+  // Each bucket is a check, beside the cursors' and the replaced entries'.
+  if (!bucket && look.buckets.size >= checkBudget - look.replaced.length - look.cursors.size) {
+    return "stop";
+  }
+  const base = bucket?.base ?? known.get(bid)!;
+  const bytesBefore = bucket?.bytes ?? bucketBytes(base.holds);
+  const id = `${c.stream}\u0000${key}`;
+  const was = look.holds.get(id)?.hold ?? base.holds.get(key);
+  let hold = was ? { ...was } : { s: c.seq, w: 0 };
+  const parks = hold.s !== c.seq;
+  const bytes = parks ? storedBytes(c.value) : 0;
+  if (parks) {
+    if (look.parked.length >= PARKS_PER_CLAIM || sizes.parked + bytes > PARK_BYTES) return "stop";
+    hold = park(hold, c.seq);
+  }
+  const grown = holdBytes(key, hold) - (was ? holdBytes(key, was) : 0);
+  if (grown > 0 && (bytesBefore + grown > BUCKET_BYTES || sizes.holds + grown > HOLD_BYTES)) {
+    return "stop";
+  }
+  if (!bucket) {
+    bucket = { stream: c.stream, bucket: b, base, holds: new Map(base.holds), bytes: bytesBefore };
+    look.buckets.set(bid, bucket);
+    sizes.holds += bytesBefore;
+  }
+  bucket.holds.set(key, hold);
+  bucket.bytes += grown;
+  sizes.holds += grown;
+  look.holds.set(id, { stream: c.stream, key, bucket: b, hold });
+  if (!parks) return "took";
+  sizes.parked += bytes;
+  look.parked.push({ stream: c.stream, key, seq: c.seq, value: c.value });
+  return "parked";
 }
 
 /**

@@ -20,12 +20,12 @@ import { type HoldBucket, holdKey, type KeyHold } from "./keys.ts";
 import { getMany, type KvStats, LIMITS } from "./store.ts";
 
 /** Buckets of holds per group and stream: at most this many checks per claim or settlement. */
-export const BUCKETS = 32;
+export const BUCKETS = 16;
 /**
  * The most bytes one bucket of holds takes: a claim leaves keys that would pass it for a later
  * claim, and a settlement writing every bucket stays within Deno KV's bytes per operation.
  */
-export const BUCKET_BYTES = 12_000;
+export const BUCKET_BYTES = 24_000;
 
 /** A hold as last read or written by this process: `versionstamp` (its bucket's) null when none. */
 export interface KnownHold {

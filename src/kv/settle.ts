@@ -580,7 +580,9 @@ export class LeaseWriter {
   /** Records what a successful commit of `plan` changed. */
   #done(changes: Change[], plan: Plan, versionstamp: string): void {
     for (const h of plan.holds) {
-      this.holdBook.set(h.group, h.stream, h.bucket, { versionstamp, holds: h.holds });
+      // A bucket left empty is deleted: it has no versionstamp then.
+      const stamp = h.holds.size > 0 ? versionstamp : null;
+      this.holdBook.set(h.group, h.stream, h.bucket, { versionstamp: stamp, holds: h.holds });
     }
     for (const c of changes) {
       const lease = plan.next.get(c);

@@ -23,6 +23,7 @@ import {
   retryKey,
 } from "./keys.ts";
 import {
+  bucketBytes,
   bucketOf,
   type HoldBook,
   type KnownBucket,
@@ -44,7 +45,7 @@ const CHUNK = 90;
  * Bytes of dead letters per atomic operation: with the buckets of holds it may rewrite (see
  * `BUCKET_BYTES` in keyhold.ts), under Deno KV's 800 KiB.
  */
-const DEAD_BYTES_PER_OP = 400_000;
+const DEAD_BYTES_PER_OP = 350_000;
 /**
  * How long settlements wait for a claim to carry them before they are written alone, in ms. A
  * claim that loses its race to another consumer pauses (see `CONFLICT_PAUSE_MS` in claim.ts), so
@@ -206,7 +207,9 @@ export class LeaseWriter {
         if (!bucket || hold?.s !== seq || needsList(hold)) return undefined;
         if (avoid.has(JSON.stringify(holdKey(c.group, c.stream, b)))) return undefined;
         c.holds.set(seq, { versionstamp: bucket.versionstamp, hold });
-        buckets.set(bucketId(c.group, c.stream, b), {
+        const id = bucketId(c.group, c.stream, b);
+        if (!buckets.has(id)) bytes += bucketBytes(bucket.holds); // rewritten by the rider
+        buckets.set(id, {
           group: c.group,
           stream: c.stream,
           bucket: b,

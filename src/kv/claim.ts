@@ -22,7 +22,7 @@ import {
   seqKey,
 } from "./keys.ts";
 import { type LeaseBook, toDelivery } from "./leases.ts";
-import type { HoldBook } from "./keyhold.ts";
+import { type HoldBook, writeBucket } from "./keyhold.ts";
 import { holdKeys, KEYED_READ } from "./claim_keys.ts";
 import type { Candidate, Cursor, CursorState, Look, NewLease, Trimmed } from "./look.ts";
 
@@ -87,6 +87,18 @@ export interface ClaimLook {
   keyed?: true;
 }
 
+/** What one try at committing a look did. */
+interface Tried {
+  result: Deno.KvCommitResult | Deno.KvCommitError;
+  rider: Rider | undefined;
+  deliveries: Delivery[];
+}
+
+/** Whether a candidate is an event with a key (it may take or wait for its key). */
+function hasKey(c: Candidate): boolean {
+  return c.has && typeof (c.value as { key?: unknown } | null | undefined)?.key === "string";
+}
+
 /** Claims work; one per backend, caching cursors and lease-scan times. */
 export class Claimer {
   #cursors = new Map<string, CursorState>();
@@ -135,44 +147,26 @@ export class Claimer {
     const order = streams.map((_, i) => streams[(i + this.#turn) % streams.length]);
     this.#turn++;
     max = Math.min(max, MAX_PER_CLAIM);
-    // Holds are assumed from what this process knows until a check of one fails; then read.
-    let readHolds = false;
+    let retried = false;
     for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
       const look = await this.#look(group, order, max, leaseMs);
       if (look.found.length === 0) return { deliveries: [], wakeAt: look.wakeAt };
       await this.#readMissing(look, group);
-      const { assumed, cut } = await holdKeys(
-        { kv: this.kv, stats: this.stats, holds: this.holds },
-        look,
-        group,
-        readHolds,
-        CHECK_BUDGET,
-      );
-      for (const s of order) {
-        if (cut.has(s)) this.#keyedCut.add(`${group}\u0000${s}`);
-        else if (look.cursors.has(s)) this.#keyedCut.delete(`${group}\u0000${s}`);
-      }
-      const leases = this.#leasesOf(look, consumer, leaseMs);
-      // Settlements made meanwhile ride along: one commit instead of two.
-      const rider = this.takeRider(
-        LIMITS.checks - look.cursors.size - look.replaced.length - look.holds.size,
-        new Set([
-          ...look.replaced.map((r) => JSON.stringify(r.key)),
-          ...[...look.holds.values()].map((h) => JSON.stringify(holdKey(group, h.stream, h.key))),
-        ]),
-      );
-      let result: Deno.KvCommitResult | Deno.KvCommitError;
+      // Writes of holds in this process take turns: a claim and a settlement writing the same
+      // bucket at once would fail one of them (see keyhold.ts).
+      const release = look.found.some(hasKey) ? await this.holds.lock() : undefined;
+      let tried: Tried;
       try {
-        result = await this.#commitClaim(group, look, leases, rider);
-      } catch (err) {
-        rider?.failed(); // the settlements are written on their own
-        throw err;
+        tried = await this.#tryClaim(group, order, look, consumer, leaseMs);
+      } finally {
+        release?.();
       }
+      const { result, rider, deliveries } = tried;
       if (!result.ok) {
-        this.#forgetLost(group, look);
-        if (assumed && !readHolds) {
-          // A hold this process assumed may be what failed: look again at once, reading them.
-          readHolds = true;
+        if (look.buckets.size > 0 && !retried) {
+          // A bucket of holds may be what failed: look again at once, reading the buckets it
+          // wrote (`#forgetLost` forgot them).
+          retried = true;
           rider?.failed(0);
           continue;
         }
@@ -189,15 +183,61 @@ export class Claimer {
         await sleep(pause);
         continue;
       }
-      rider?.committed(result.versionstamp);
-      if (look.trimmed.length > 0) reportTrimmed(this.stats, group, look.trimmed);
-      const deliveries = this.#claimed(group, look, leases, result.versionstamp);
       if (deliveries.length > 0) {
         const keyed = look.holds.size > 0 || look.unparked.length > 0;
         return { deliveries, wakeAt: look.wakeAt, ...(keyed ? { keyed: true as const } : {}) };
       }
     }
     return { deliveries: [], wakeAt: Date.now() };
+  }
+
+  /**
+   * Plans the keys of a look, and commits it with the settlements that ride along: on success,
+   * records what it changed and makes its deliveries; on failure, forgets what it assumed.
+   */
+  async #tryClaim(
+    group: string,
+    order: readonly string[],
+    look: Look,
+    consumer: string,
+    leaseMs: number,
+  ): Promise<Tried> {
+    const { cut } = await holdKeys(
+      { kv: this.kv, stats: this.stats, holds: this.holds },
+      look,
+      group,
+      CHECK_BUDGET,
+    );
+    for (const s of order) {
+      if (cut.has(s)) this.#keyedCut.add(`${group}\u0000${s}`);
+      else if (look.cursors.has(s)) this.#keyedCut.delete(`${group}\u0000${s}`);
+    }
+    const leases = this.#leasesOf(look, consumer, leaseMs);
+    // Settlements made meanwhile ride along: one commit instead of two.
+    const rider = this.takeRider(
+      LIMITS.checks - look.cursors.size - look.replaced.length - look.buckets.size,
+      new Set([
+        ...look.replaced.map((r) => JSON.stringify(r.key)),
+        ...[...look.buckets.values()].map((b) =>
+          JSON.stringify(holdKey(group, b.stream, b.bucket))
+        ),
+      ]),
+    );
+    let result: Deno.KvCommitResult | Deno.KvCommitError;
+    try {
+      result = await this.#commitClaim(group, look, leases, rider);
+    } catch (err) {
+      rider?.failed(); // the settlements are written on their own
+      throw err;
+    }
+    if (!result.ok) {
+      this.#forgetLost(group, look);
+      return { result, rider, deliveries: [] };
+    }
+    rider?.committed(result.versionstamp);
+    if (look.trimmed.length > 0) reportTrimmed(this.stats, group, look.trimmed);
+    const deliveries = this.#claimed(group, look, leases, result.versionstamp);
+    return { result, rider, deliveries };
   }
 
   /** Looks for due retries, expired leases and new events, in that order. */
@@ -215,6 +255,7 @@ export class Claimer {
       taken: new Set(),
       cursors: new Map(),
       holds: new Map(),
+      buckets: new Map(),
       parked: [],
       unparked: [],
       trimmed: [],
@@ -442,7 +483,7 @@ export class Claimer {
       if (r.key[1] === "lease") this.#leaseScanAt.delete(`${group}\u0000${s}`);
       else this.#retryScanAt.delete(`${group}\u0000${s}`);
     }
-    for (const h of look.holds.values()) this.holds.delete(group, h.stream, h.key);
+    for (const b of look.buckets.values()) this.holds.forget(group, b.stream, b.bucket);
   }
 
   /** Records what a committed claim changed, and makes its deliveries. */
@@ -460,8 +501,8 @@ export class Claimer {
         this.book.delete(group, r.restStream!, r.key[4] as number, r.key[5] as string);
       }
     }
-    for (const h of look.holds.values()) {
-      this.holds.set(group, h.stream, h.key, { versionstamp, hold: h.hold });
+    for (const b of look.buckets.values()) {
+      this.holds.set(group, b.stream, b.bucket, { versionstamp, holds: b.holds });
     }
     const byKey = new Map<string, NewLease>();
     for (const l of leases.values()) {
@@ -531,10 +572,8 @@ export class Claimer {
         op.delete(r.key);
         if (r.rest) op.set(leaseKey(group, r.restStream!, r.rest.m[0], r.rest.t), r.rest);
       }
-      for (const h of look.holds.values()) {
-        const key = holdKey(group, h.stream, h.key);
-        op.check({ key, versionstamp: h.versionstamp });
-        op.set(key, h.hold);
+      for (const b of look.buckets.values()) {
+        writeBucket(op, holdKey(group, b.stream, b.bucket), b.base, b.holds);
       }
       for (const p of look.parked) op.set(parkKey(group, p.stream, p.key, p.seq), p.value);
       for (const k of look.unparked) op.delete(k);

@@ -1,24 +1,31 @@
 /**
  * Key order in a claim (see keyhold.ts): which keyed events of a look take their key, which are
- * parked behind it, and where the cursors stop when one claim cannot check or park more.
+ * parked behind it, and where the cursors stop when one claim cannot check, park or hold more.
  *
  * @module
  */
-import { type HoldBook, keyOf, type KnownHold, park, readHolds } from "./keyhold.ts";
+import {
+  BUCKET_BYTES,
+  bucketBytes,
+  bucketOf,
+  type HoldBook,
+  holdBytes,
+  keyOf,
+  type KnownBucket,
+  park,
+  readBuckets,
+} from "./keyhold.ts";
 import type { Candidate, Cursor, Look } from "./look.ts";
 import { type KvStats, LIMITS, utf8Bytes } from "./store.ts";
 
-/**
- * The most keys one claim takes or parks events behind: each is a check, and Deno KV allows 100
- * checks an operation, shared with the cursors, the entries a claim replaces and its riders.
- */
-export const HOLDS_PER_CLAIM = 60;
 /** New events read for a look on a stream whose last look could not take all it read. */
-export const KEYED_READ = 2 * HOLDS_PER_CLAIM;
+export const KEYED_READ = 200;
 /** The most events one claim parks behind their keys (each a mutation with its key's bytes). */
 const PARKS_PER_CLAIM = 200;
 /** The most bytes of events one claim parks (copies, so retention cannot lose them). */
 const PARK_BYTES = 300_000;
+/** The most bytes of buckets of holds one claim writes. */
+const HOLD_BYTES = 250_000;
 
 /** About how many bytes a parked copy of an event takes. */
 function storedBytes(value: unknown): number {
@@ -38,32 +45,31 @@ export interface HoldContext {
 
 /**
  * Key order: a keyed event new to the group (or redriven) takes its key when it is free, and
- * is parked behind it otherwise (see keyhold.ts). Holds are those this process knows, or
- * (with `read`, or for keys it knows nothing of that it must read) read now. New events past
- * what one claim can check or park are left for the next claim: the cursor stops before them.
+ * is parked behind it otherwise (see keyhold.ts). Buckets of holds are those this process knows,
+ * or (for buckets it knows nothing of, or forgot when a claim failed) read now. New events past
+ * what one claim can check, park or hold are left for the next claim: the cursor stops before
+ * them.
  *
- * @returns whether a hold was assumed rather than read, and the streams whose new events
- *   stopped early.
+ * @returns the streams whose new events stopped early.
  */
 export async function holdKeys(
   ctx: HoldContext,
   look: Look,
   group: string,
-  read: boolean,
   checkBudget: number,
-): Promise<{ assumed: boolean; cut: Set<string> }> {
+): Promise<{ cut: Set<string> }> {
   const keyed = new Map<Candidate, string>();
   for (const c of look.found) {
     if (!c.has || (c.to === undefined && !c.redriven)) continue;
     const key = keyOf(c.value);
     if (key !== undefined) keyed.set(c, key);
   }
-  if (keyed.size === 0) return { assumed: false, cut: new Set() };
-  const known = await knownHolds(ctx, group, keyed, read);
+  if (keyed.size === 0) return { cut: new Set() };
+  const known = await knownBuckets(ctx, group, keyed);
   const drop = new Set<Candidate>();
   const cut = new Map<string, Cursor | undefined>(); // streams whose new events stop early
   const lastTo = new Map<string, Cursor>();
-  let parkBytes = 0;
+  const sizes = { parked: 0, holds: 0 };
   const stop = (c: Candidate) => {
     drop.add(c);
     if (c.to === undefined) {
@@ -77,31 +83,12 @@ export async function holdKeys(
     }
     const key = keyed.get(c);
     if (key !== undefined) {
-      const id = `${c.stream}\u0000${key}`;
-      let plan = look.holds.get(id);
-      // Each hold is a check, beside the cursors' and the replaced entries'.
-      const room = checkBudget - look.replaced.length - look.cursors.size;
-      if (!plan && look.holds.size >= Math.min(HOLDS_PER_CLAIM, room)) {
+      const taken = takeKey(look, c, key, known, checkBudget, sizes);
+      if (taken === "stop") {
         stop(c);
         continue;
       }
-      if (!plan) {
-        const k = known.get(id)!;
-        const hold = k.hold ? { ...k.hold } : { s: c.seq, w: 0 };
-        plan = { stream: c.stream, key, versionstamp: k.versionstamp, hold };
-        look.holds.set(id, plan);
-      }
-      if (plan.hold.s !== c.seq) {
-        const bytes = storedBytes(c.value);
-        if (look.parked.length >= PARKS_PER_CLAIM || parkBytes + bytes > PARK_BYTES) {
-          stop(c);
-          continue;
-        }
-        parkBytes += bytes;
-        plan.hold = park(plan.hold, c.seq);
-        look.parked.push({ stream: c.stream, key, seq: c.seq, value: c.value });
-        drop.add(c);
-      }
+      if (taken === "parked") drop.add(c);
     }
     if (c.to !== undefined) lastTo.set(c.stream, c.to);
   }
@@ -110,33 +97,89 @@ export async function holdKeys(
     else look.cursors.delete(s);
   }
   if (drop.size > 0) look.found = look.found.filter((c) => !drop.has(c));
-  return { assumed: !read, cut: new Set(cut.keys()) };
+  return { cut: new Set(cut.keys()) };
 }
 
-/** The holds of the keys `keyed` names: as this process knows them, or read. */
-async function knownHolds(
+/**
+ * Plans a keyed candidate: it takes its key (written in its bucket), or is parked behind it; or
+ * it does not fit in this claim (a new bucket past the checks, or past the bytes of parked
+ * copies or of holds).
+ */
+function takeKey(
+  look: Look,
+  c: Candidate,
+  key: string,
+  known: Map<string, KnownBucket>,
+  checkBudget: number,
+  sizes: { parked: number; holds: number },
+): "took" | "parked" | "stop" {
+  const b = bucketOf(key);
+  const bid = `${c.stream}\u0000${b}`;
+  let bucket = look.buckets.get(bid);
+  // Each bucket is a check, beside the cursors' and the replaced entries'.
+  if (!bucket && look.buckets.size >= checkBudget - look.replaced.length - look.cursors.size) {
+    return "stop";
+  }
+  const base = bucket?.base ?? known.get(bid)!;
+  const bytesBefore = bucket?.bytes ?? bucketBytes(base.holds);
+  const id = `${c.stream}\u0000${key}`;
+  const was = look.holds.get(id)?.hold ?? base.holds.get(key);
+  let hold = was ? { ...was } : { s: c.seq, w: 0 };
+  const parks = hold.s !== c.seq;
+  const bytes = parks ? storedBytes(c.value) : 0;
+  if (parks) {
+    if (look.parked.length >= PARKS_PER_CLAIM || sizes.parked + bytes > PARK_BYTES) return "stop";
+    hold = park(hold, c.seq);
+  }
+  const grown = holdBytes(key, hold) - (was ? holdBytes(key, was) : 0);
+  if (grown > 0 && (bytesBefore + grown > BUCKET_BYTES || sizes.holds + grown > HOLD_BYTES)) {
+    return "stop";
+  }
+  if (!bucket) {
+    bucket = { stream: c.stream, bucket: b, base, holds: new Map(base.holds), bytes: bytesBefore };
+    look.buckets.set(bid, bucket);
+    sizes.holds += bytesBefore;
+  }
+  bucket.holds.set(key, hold);
+  bucket.bytes += grown;
+  sizes.holds += grown;
+  look.holds.set(id, { stream: c.stream, key, bucket: b, hold });
+  if (!parks) return "took";
+  sizes.parked += bytes;
+  look.parked.push({ stream: c.stream, key, seq: c.seq, value: c.value });
+  return "parked";
+}
+
+/**
+ * The buckets of the keys `keyed` names, by `stream\0bucket`: as this process knows them, or
+ * read (those it knows nothing of).
+ */
+async function knownBuckets(
   ctx: HoldContext,
   group: string,
   keyed: Map<Candidate, string>,
-  read: boolean,
-): Promise<Map<string, KnownHold>> {
-  const known = new Map<string, KnownHold>();
-  const toRead = new Map<string, Set<string>>();
+): Promise<Map<string, KnownBucket>> {
+  const known = new Map<string, KnownBucket>();
+  const toRead = new Map<string, Set<number>>();
   for (const [c, key] of keyed) {
-    const id = `${c.stream}\u0000${key}`;
-    if (known.has(id)) continue;
-    // Unknown to this process: assume the key is free; the claim's check tells otherwise.
-    const k = read ? undefined : ctx.holds.get(group, c.stream, key);
-    known.set(id, k ?? { versionstamp: null, hold: null });
-    if (read && (toRead.get(c.stream)?.size ?? 0) < HOLDS_PER_CLAIM) {
-      if (!toRead.has(c.stream)) toRead.set(c.stream, new Set());
-      toRead.get(c.stream)!.add(key);
+    const b = bucketOf(key);
+    const bid = `${c.stream}\u0000${b}`;
+    if (known.has(bid) || toRead.get(c.stream)?.has(b)) continue;
+    const k = ctx.holds.bucket(group, c.stream, b);
+    if (k) {
+      known.set(bid, k);
+      continue;
     }
+    if (!toRead.has(c.stream)) toRead.set(c.stream, new Set());
+    toRead.get(c.stream)!.add(b);
   }
-  await Promise.all([...toRead].map(async ([s, keys]) => {
-    const list = [...keys];
-    const holds = await readHolds(ctx.kv, ctx.stats, group, s, list);
-    list.forEach((key, i) => known.set(`${s}\u0000${key}`, holds[i]));
+  await Promise.all([...toRead].map(async ([s, set]) => {
+    const list = [...set];
+    const buckets = await readBuckets(ctx.kv, ctx.stats, group, s, list);
+    list.forEach((b, i) => {
+      known.set(`${s}\u0000${b}`, buckets[i]);
+      ctx.holds.set(group, s, b, buckets[i]);
+    });
   }));
   return known;
 }

@@ -4,8 +4,10 @@
  *
  * A claim that takes a keyed event new to the group (or redriven) writes the key's
  * {@linkcode KeyHold} when the key is free, or else parks the event (a copy, so retention cannot
- * lose it) under `parkKey` and counts it in the hold. Both check the hold's versionstamp, so a
- * claim and the settlement that frees the key never cross. The ack or dead letter of the holder
+ * lose it) under `parkKey` and counts it in the hold. Holds are stored in {@linkcode BUCKETS}
+ * entries per group and stream (a key's bucket is a hash of it): every write of a hold checks
+ * its bucket's versionstamp, so a claim and the settlement that frees the key never cross, and
+ * one claim or settlement of hundreds of keys checks and writes a few entries, not one per key. The ack or dead letter of the holder
  * frees the key: it deletes the hold, or hands it to the first parked event (the hold keeps the
  * first parked numbers, so this needs no read) and makes that one ready as a retry entry with
  * attempt 0 naming its parked copy, for any consumer; the claim that takes it deletes the copy. Retries, expired leases and releases
@@ -14,17 +16,32 @@
  * @module
  */
 import { envelopeProblem } from "../envelope.ts";
-import { holdKey, type KeyHold } from "./keys.ts";
+import { type HoldBucket, holdKey, type KeyHold } from "./keys.ts";
 import { getMany, type KvStats, LIMITS } from "./store.ts";
 
-/** A hold as last read or written by this process: `versionstamp` null when there is none. */
+/** Buckets of holds per group and stream: at most this many checks per claim or settlement. */
+export const BUCKETS = 16;
+/**
+ * The most bytes one bucket of holds takes: a claim leaves keys that would pass it for a later
+ * claim, and a settlement writing every bucket stays within Deno KV's bytes per operation.
+ */
+export const BUCKET_BYTES = 24_000;
+
+/** A hold as last read or written by this process: `versionstamp` (its bucket's) null when none. */
 export interface KnownHold {
   versionstamp: string | null;
   hold: KeyHold | null;
 }
 
+/** A bucket of holds as this process last read or wrote it; never changed in place. */
+export interface KnownBucket {
+  /** The bucket entry's versionstamp; `null`: there is none (no key of the bucket is held). */
+  versionstamp: string | null;
+  holds: ReadonlyMap<string, KeyHold>;
+}
+
 /** The most parked sequence numbers a hold keeps (`KeyHold.q`); past them, read the park list. */
-export const QUEUE_MAX = 200;
+export const QUEUE_MAX = 16;
 
 /** A hold with `seq` parked behind it. */
 export function park(hold: KeyHold, seq: number): KeyHold {
@@ -38,37 +55,78 @@ export function park(hold: KeyHold, seq: number): KeyHold {
   return { s: hold.s, w: hold.w + 1, q };
 }
 
-/** The most holds one process remembers; past it, it forgets them all and reads again. */
-const BOOK_MAX = 100_000;
+/** The bucket of a key: FNV-1a of its UTF-16 code units. */
+export function bucketOf(key: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < key.length; i++) {
+    h ^= key.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return (h >>> 0) % BUCKETS;
+}
+
+/** About how many bytes a hold takes in its bucket. */
+export function holdBytes(key: string, hold: KeyHold): number {
+  return key.length * 3 + 40 + 12 * (hold.q?.length ?? 0);
+}
+
+/** About how many bytes a bucket takes. */
+export function bucketBytes(holds: ReadonlyMap<string, KeyHold>): number {
+  let n = 16;
+  for (const [key, hold] of holds) n += holdBytes(key, hold);
+  return n;
+}
+
+/** The most buckets one process remembers; past it, it forgets them all and reads again. */
+const BOOK_MAX = 20_000;
 
 /**
- * The holds this process wrote or read last, by group, stream and key: a claim assumes them (or,
- * for a key it knows nothing of, that the key is free) and its checks tell when another process
- * changed them, so the common case costs no read.
+ * The buckets of holds this process wrote or read last, by group, stream and bucket: a claim or
+ * settlement assumes them and its checks tell when another process changed them, so the common
+ * case costs no read.
  */
 export class HoldBook {
-  #known = new Map<string, KnownHold>();
+  #known = new Map<string, KnownBucket>();
+  #tail: Promise<void> = Promise.resolve();
 
-  /** The hold as this process last saw it, if it did. */
+  /**
+   * Waits for this process's other writes of holds to end, so that its own claims and
+   * settlements do not fail each other's checks; returns the function that lets the next go.
+   */
+  async lock(): Promise<() => void> {
+    let release!: () => void;
+    const done = new Promise<void>((resolve) => release = resolve);
+    const before = this.#tail;
+    this.#tail = before.then(() => done);
+    await before;
+    return release;
+  }
+
+  /** The hold of a key as this process last saw its bucket, if it did. */
   get(group: string, stream: string, key: string): KnownHold | undefined {
-    return this.#known.get(id(group, stream, key));
+    const b = this.#known.get(id(group, stream, bucketOf(key)));
+    return b && { versionstamp: b.versionstamp, hold: b.holds.get(key) ?? null };
   }
 
-  /** Records a hold as written or read (`hold` null: the key is free). */
-  set(group: string, stream: string, key: string, known: KnownHold): void {
+  /** A bucket as this process last saw it, if it did. */
+  bucket(group: string, stream: string, bucket: number): KnownBucket | undefined {
+    return this.#known.get(id(group, stream, bucket));
+  }
+
+  /** Records a bucket as written or read. */
+  set(group: string, stream: string, bucket: number, known: KnownBucket): void {
     if (this.#known.size >= BOOK_MAX) this.#known.clear();
-    if (known.hold === null) this.#known.delete(id(group, stream, key));
-    else this.#known.set(id(group, stream, key), known);
+    this.#known.set(id(group, stream, bucket), known);
   }
 
-  /** Forgets a hold (a check of it failed). */
-  delete(group: string, stream: string, key: string): void {
-    this.#known.delete(id(group, stream, key));
+  /** Forgets a bucket (a check of it failed, or may have). */
+  forget(group: string, stream: string, bucket: number): void {
+    this.#known.delete(id(group, stream, bucket));
   }
 }
 
-function id(group: string, stream: string, key: string): string {
-  return `${group}\u0000${stream}\u0000${key}`;
+function id(group: string, stream: string, bucket: number): string {
+  return `${group}\u0000${stream}\u0000${bucket}`;
 }
 
 /** The key of a stored event, when it is an envelope with one. */
@@ -77,21 +135,36 @@ export function keyOf(value: unknown): string | undefined {
   return typeof key === "string" && envelopeProblem(value) === undefined ? key : undefined;
 }
 
-/** Reads the holds of `keys` of a group on a stream, ten a read, all reads at once. */
-export async function readHolds(
+/** Reads buckets of holds of a group on a stream, ten a read, all reads at once. */
+export async function readBuckets(
   kv: Deno.Kv,
   stats: KvStats,
   group: string,
   stream: string,
-  keys: readonly string[],
-): Promise<KnownHold[]> {
-  const reads: Promise<Deno.KvEntryMaybe<KeyHold>[]>[] = [];
-  for (let i = 0; i < keys.length; i += LIMITS.getMany) {
-    const part = keys.slice(i, i + LIMITS.getMany).map((k) => holdKey(group, stream, k));
-    reads.push(getMany<KeyHold>(stats, kv, part));
+  buckets: readonly number[],
+): Promise<KnownBucket[]> {
+  const reads: Promise<Deno.KvEntryMaybe<HoldBucket>[]>[] = [];
+  for (let i = 0; i < buckets.length; i += LIMITS.getMany) {
+    const part = buckets.slice(i, i + LIMITS.getMany).map((b) => holdKey(group, stream, b));
+    reads.push(getMany<HoldBucket>(stats, kv, part));
   }
   return (await Promise.all(reads)).flat().map((e) => ({
     versionstamp: e.versionstamp,
-    hold: e.value,
+    holds: new Map(Object.entries(e.value ?? {})),
   }));
+}
+
+/**
+ * Checks a bucket against the versionstamp it was known at and writes its new holds (deletes it
+ * when none is left).
+ */
+export function writeBucket(
+  op: Deno.AtomicOperation,
+  key: Deno.KvKey,
+  base: KnownBucket,
+  holds: ReadonlyMap<string, KeyHold>,
+): void {
+  op.check({ key, versionstamp: base.versionstamp });
+  if (holds.size === 0) op.delete(key);
+  else op.set(key, Object.fromEntries(holds) as HoldBucket);
 }

@@ -9,8 +9,10 @@
  *   the deliveries one claim handed out together (one write per batch, not per event).
  * - `["herald", "retry", group, stream, dueMs, seq]` → {@linkcode RetryEntry}.
  * - `["herald", "dead", group, id]` → {@linkcode DeadEntry}.
- * - `["herald", "hold", group, stream, key]` → {@linkcode KeyHold}: the event holding a key in a
- *   group (see "Key order" in `backend.ts`), and how many wait behind it.
+ * - `["herald", "hold", group, stream, bucket]` → {@linkcode HoldBucket}: the keys held in a
+ *   group whose hash falls in the bucket, each with its {@linkcode KeyHold} (see "Key order" in
+ *   `backend.ts`). Holds share a few entries so a claim or settlement of many keys checks a few
+ *   versionstamps, not one per key.
  * - `["herald", "park", group, stream, key, seq]` → the envelope of an event waiting for its key;
  *   the claim that hands it out deletes it.
  * - `["herald", "dedupe", eventId]` → 1, expiring after a day.
@@ -78,6 +80,9 @@ export interface KeyHold {
   q?: number[];
 }
 
+/** The holds of the keys of one bucket, by key. */
+export type HoldBucket = Record<string, KeyHold>;
+
 /** A dead letter as stored. */
 export interface DeadEntry {
   id: string;
@@ -128,12 +133,12 @@ export const retryKey = (group: string, stream: string, due: number, seq: number
 ];
 export const deadPrefix = (group: string): Deno.KvKey => [P, "dead", group];
 export const deadKey = (group: string, id: string): Deno.KvKey => [P, "dead", group, id];
-export const holdKey = (group: string, stream: string, key: string): Deno.KvKey => [
+export const holdKey = (group: string, stream: string, bucket: number): Deno.KvKey => [
   P,
   "hold",
   group,
   stream,
-  key,
+  bucket,
 ];
 export const parkPrefix = (group: string, stream: string, key: string): Deno.KvKey => [
   P,

@@ -5,6 +5,7 @@
  * @module
  */
 import type { KeyHold, Lease } from "./keys.ts";
+import type { KnownBucket } from "./keyhold.ts";
 
 /** A delivery a look found. */
 export interface Candidate {
@@ -24,13 +25,22 @@ export interface Candidate {
   parked?: string;
 }
 
-/** A hold one claim checks and writes (see keyhold.ts). */
+/** A hold one claim writes (see keyhold.ts), in its bucket. */
 export interface HoldPlan {
   stream: string;
   key: string;
-  /** The versionstamp the hold is checked against; `null`: the key was free. */
-  versionstamp: string | null;
+  bucket: number;
   hold: KeyHold;
+}
+
+/** A bucket of holds one claim checks and writes: as known, and its holds once written. */
+export interface BucketPlan {
+  stream: string;
+  bucket: number;
+  base: KnownBucket;
+  holds: Map<string, KeyHold>;
+  /** About how many bytes it takes once written. */
+  bytes: number;
 }
 
 /** An event one claim parks behind its key. */
@@ -52,6 +62,8 @@ export interface Look {
   taken: Set<string>;
   cursors: Map<string, { from: CursorState; to: Cursor }>;
   holds: Map<string, HoldPlan>;
+  /** The buckets of those holds, by `stream\0bucket`. */
+  buckets: Map<string, BucketPlan>;
   parked: Parked[];
   /** Parked copies of events handed out now, deleted with the claim. */
   unparked: Deno.KvKey[];

@@ -22,7 +22,16 @@ import {
   type RetryEntry,
   retryKey,
 } from "./keys.ts";
-import { type HoldBook, type KnownHold, QUEUE_MAX, readHolds } from "./keyhold.ts";
+import {
+  bucketBytes,
+  bucketOf,
+  type HoldBook,
+  type KnownBucket,
+  type KnownHold,
+  QUEUE_MAX,
+  readBuckets,
+  writeBucket,
+} from "./keyhold.ts";
 import type { LeaseBook } from "./leases.ts";
 import { deadEntry, deadSize, trimError } from "./dead_entry.ts";
 import { countDead } from "./dead_bound.ts";
@@ -30,11 +39,14 @@ import { commit, getMany, type KvStats, list } from "./store.ts";
 
 /**
  * Checks per atomic operation, within Deno KV's 100: one for each lease rewritten, and one for
- * each key an ack or dead letter frees.
+ * each bucket of holds (see keyhold.ts) whose keys its acks and dead letters free.
  */
 const CHUNK = 90;
-/** Bytes of dead letters per atomic operation, under Deno KV's 800 KiB. */
-const DEAD_BYTES_PER_OP = 600_000;
+/**
+ * Bytes of dead letters per atomic operation: with the buckets of holds it may rewrite (see
+ * `BUCKET_BYTES` in keyhold.ts), under Deno KV's 800 KiB.
+ */
+const DEAD_BYTES_PER_OP = 350_000;
 /**
  * How long settlements wait for a claim to carry them before they are written alone, in ms. A
  * claim that loses its race to another consumer pauses (see `CONFLICT_PAUSE_MS` in claim.ts), so
@@ -182,6 +194,7 @@ export class LeaseWriter {
     if (changes.length === 0 || checksOf(changes) > maxChecks) return undefined;
     let mutations = 0;
     let bytes = 0;
+    const buckets: Buckets = new Map();
     for (const c of changes) {
       const held = this.book.get(c.group, c.stream, c.first, c.token);
       if (!held || avoid.has(JSON.stringify(c.key))) return undefined;
@@ -189,10 +202,20 @@ export class LeaseWriter {
       c.lease = held.lease;
       // Keys freed ride only when this process knows their holds and nothing is parked.
       for (const [seq, key] of c.frees) {
-        const known = this.holdBook.get(c.group, c.stream, key);
-        if (known?.hold?.s !== seq || needsList(known.hold)) return undefined;
-        if (avoid.has(JSON.stringify(holdKey(c.group, c.stream, key)))) return undefined;
-        c.holds.set(seq, known);
+        const b = bucketOf(key);
+        const bucket = this.holdBook.bucket(c.group, c.stream, b);
+        const hold = bucket?.holds.get(key);
+        if (!bucket || hold?.s !== seq || needsList(hold)) return undefined;
+        if (avoid.has(JSON.stringify(holdKey(c.group, c.stream, b)))) return undefined;
+        c.holds.set(seq, { versionstamp: bucket.versionstamp, hold });
+        const id = bucketId(c.group, c.stream, b);
+        if (!buckets.has(id)) bytes += bucketBytes(bucket.holds); // rewritten by the rider
+        buckets.set(id, {
+          group: c.group,
+          stream: c.stream,
+          bucket: b,
+          base: bucket,
+        });
       }
       mutations += c.settles.size + c.frees.size + 1;
       bytes += c.bytes;
@@ -202,7 +225,7 @@ export class LeaseWriter {
     this.#held = [];
     clearTimeout(this.#holdTimer);
     this.#holdTimer = undefined;
-    const plan = this.#plan(changes, Date.now());
+    const plan = this.#plan(changes, Date.now(), buckets);
     return {
       checks: changes.length,
       build: plan.build,
@@ -213,9 +236,7 @@ export class LeaseWriter {
       },
       failed: (nextAttemptInMs) => {
         // A hold of ours may be what failed the claim: read them when written.
-        for (const c of changes) {
-          for (const key of c.frees.values()) this.holdBook.delete(c.group, c.stream, key);
-        }
+        for (const b of buckets.values()) this.holdBook.forget(b.group, b.stream, b.bucket);
         // Held back once only: a check of ours that keeps failing must not fail claims.
         if (
           nextAttemptInMs === undefined || ops.some((op) => op.kind === "settle" && op.rode)
@@ -291,7 +312,7 @@ export class LeaseWriter {
     let chunk: Change[] = [];
     let bytes = 0;
     let checks = 0;
-    for (const c of changes.flatMap(split)) {
+    for (const c of changes) {
       const full = checks + checksOf([c]) > CHUNK ||
         bytes + c.bytes > DEAD_BYTES_PER_OP ||
         chunk.some((o) => o.key === c.key); // parts of one lease go in turn
@@ -390,12 +411,18 @@ export class LeaseWriter {
         return false;
       });
       if (live.length === 0) return;
-      await this.#knowHolds(live, attempt > 0);
-      const plan = this.#plan(live, Date.now());
-      const result = await commit(this.stats, this.kv, plan.build);
-      if (result.ok) {
-        this.#done(live, plan, result.versionstamp);
-        return;
+      // Writes of holds in this process take turns (see `HoldBook.lock`).
+      const release = live.some((c) => c.frees.size > 0) ? await this.holdBook.lock() : undefined;
+      try {
+        const buckets = await this.#knowHolds(live, attempt > 0);
+        const plan = this.#plan(live, Date.now(), buckets);
+        const result = await commit(this.stats, this.kv, plan.build);
+        if (result.ok) {
+          this.#done(live, plan, result.versionstamp);
+          return;
+        }
+      } finally {
+        release?.();
       }
       unread = live; // a lease changed under us (taken over after expiry): read and redo
     }
@@ -403,10 +430,10 @@ export class LeaseWriter {
   }
 
   /** The checks and mutations that apply `changes` (whose leases are known), and their result. */
-  #plan(changes: Change[], now: number): Plan {
+  #plan(changes: Change[], now: number, buckets: Buckets): Plan {
     const next = new Map<Change, Lease | null>();
     const requeued = new Set<Change>();
-    const holds: Plan["holds"] = [];
+    const edits = new Map<string, Map<string, KeyHold | null>>();
     const ops: ((op: Deno.AtomicOperation) => void)[] = [];
     for (const c of changes) {
       const lease = c.lease!;
@@ -436,7 +463,9 @@ export class LeaseWriter {
           ? this.#free(c, seq, now, ops)
           : undefined;
         if (free) {
-          holds.push(free);
+          const id = bucketId(c.group, c.stream, bucketOf(free.key));
+          if (!edits.has(id)) edits.set(id, new Map());
+          edits.get(id)!.set(free.key, free.hold);
           if (free.hold) requeued.add(c);
         }
       }
@@ -448,6 +477,18 @@ export class LeaseWriter {
         ops.push((op) => op.set(key, updated));
         next.set(c, updated);
       }
+    }
+    const holds: Plan["holds"] = [];
+    for (const [id, edit] of edits) {
+      const { group, stream, bucket, base } = buckets.get(id)!;
+      const after = new Map(base.holds);
+      for (const [key, hold] of edit) {
+        if (hold) after.set(key, hold);
+        else after.delete(key);
+      }
+      const k = holdKey(group, stream, bucket);
+      ops.push((op) => writeBucket(op, k, base, after));
+      holds.push({ group, stream, bucket, holds: after });
     }
     return {
       next,
@@ -462,58 +503,68 @@ export class LeaseWriter {
   /**
    * Plans freeing the key that the event `seq` of `c` held: the hold goes, or passes to the
    * first event parked behind it, which becomes ready for any consumer (attempt 0, so it is
-   * handed out as attempt 1).
+   * handed out as attempt 1). The hold's bucket is written once per plan (see `#plan`).
    *
-   * @returns the hold's new state, or `undefined` when the event did not hold its key.
+   * @returns the key and its hold's new state (`null`: free), or `undefined` when the event did
+   *   not hold its key.
    */
   #free(
     c: Change,
     seq: number,
     now: number,
     ops: ((op: Deno.AtomicOperation) => void)[],
-  ): Plan["holds"][number] | undefined {
+  ): { key: string; hold: KeyHold | null } | undefined {
     const key = c.frees.get(seq)!;
     const known = c.holds.get(seq);
     if (!known?.hold || known.hold.s !== seq) return undefined;
-    const k = holdKey(c.group, c.stream, key);
-    ops.push((op) => op.check({ key: k, versionstamp: known.versionstamp }));
     const queue = known.hold.q?.length ? known.hold.q : known.more ?? [];
-    if (known.hold.w === 0 || queue.length === 0) {
-      ops.push((op) => op.delete(k));
-      return { group: c.group, stream: c.stream, key, hold: null };
-    }
+    if (known.hold.w === 0 || queue.length === 0) return { key, hold: null };
     const [next, ...rest] = queue;
     const hold: KeyHold = { s: next, w: known.hold.w - 1, q: rest };
     const entry: RetryEntry = { a: 0, p: key };
-    ops.push((op) => {
-      op.set(k, hold);
-      op.set(retryKey(c.group, c.stream, now, next), entry);
-    });
-    return { group: c.group, stream: c.stream, key, hold };
+    ops.push((op) => op.set(retryKey(c.group, c.stream, now, next), entry));
+    return { key, hold };
   }
 
   /**
    * Learns the holds of the keys the changes free, and the event parked first behind each: from
    * what this process knows, or (with `read`, or when it knows nothing) read now.
    */
-  async #knowHolds(changes: Change[], read: boolean): Promise<void> {
-    const toRead: { c: Change; seq: number; key: string }[] = [];
+  async #knowHolds(changes: Change[], read: boolean): Promise<Buckets> {
+    const buckets: Buckets = new Map();
+    const toRead = new Map<string, { group: string; stream: string; bucket: number }>();
     for (const c of changes) {
       c.holds.clear();
       for (const [seq, key] of c.frees) {
+        const b = bucketOf(key);
+        const id = bucketId(c.group, c.stream, b);
+        if (toRead.has(id)) continue;
         // Known to name another holder: this process's record is older than the event (handed
-        // the key by another process), so read it.
-        const known = read ? undefined : this.holdBook.get(c.group, c.stream, key);
-        if (known?.hold?.s === seq) c.holds.set(seq, known);
-        else toRead.push({ c, seq, key });
+        // the key by another process), so read the bucket.
+        const known = read ? undefined : this.holdBook.bucket(c.group, c.stream, b);
+        if (known?.holds.get(key)?.s === seq) {
+          buckets.set(id, { group: c.group, stream: c.stream, bucket: b, base: known });
+        } else {
+          buckets.delete(id);
+          toRead.set(id, { group: c.group, stream: c.stream, bucket: b });
+        }
       }
     }
-    const byScope = Map.groupBy(toRead, (r) => `${r.c.group}\u0000${r.c.stream}`);
+    const byScope = Map.groupBy(toRead.values(), (r) => `${r.group}\u0000${r.stream}`);
     await Promise.all([...byScope.values()].map(async (rs) => {
-      const { group, stream } = rs[0].c;
-      const holds = await readHolds(this.kv, this.stats, group, stream, rs.map((r) => r.key));
-      rs.forEach((r, i) => r.c.holds.set(r.seq, holds[i]));
+      const { group, stream } = rs[0];
+      const read = await readBuckets(this.kv, this.stats, group, stream, rs.map((r) => r.bucket));
+      rs.forEach((r, i) => {
+        buckets.set(bucketId(group, stream, r.bucket), { ...r, base: read[i] });
+        this.holdBook.set(group, stream, r.bucket, read[i]);
+      });
     }));
+    for (const c of changes) {
+      for (const [seq, key] of c.frees) {
+        const base = buckets.get(bucketId(c.group, c.stream, bucketOf(key)))!.base;
+        c.holds.set(seq, { versionstamp: base.versionstamp, hold: base.holds.get(key) ?? null });
+      }
+    }
     // A hold whose list of parked events ran out (more were parked than it lists): read them.
     await Promise.all(changes.flatMap((c) =>
       [...c.holds].map(async ([seq, known]) => {
@@ -527,12 +578,15 @@ export class LeaseWriter {
         c.holds.set(seq, { ...known, more });
       })
     ));
+    return buckets;
   }
 
   /** Records what a successful commit of `plan` changed. */
   #done(changes: Change[], plan: Plan, versionstamp: string): void {
     for (const h of plan.holds) {
-      this.holdBook.set(h.group, h.stream, h.key, { versionstamp, hold: h.hold });
+      // A bucket left empty is deleted: it has no versionstamp then.
+      const stamp = h.holds.size > 0 ? versionstamp : null;
+      this.holdBook.set(h.group, h.stream, h.bucket, { versionstamp: stamp, holds: h.holds });
     }
     for (const c of changes) {
       const lease = plan.next.get(c);
@@ -554,43 +608,25 @@ interface Plan {
   next: Map<Change, Lease | null>;
   /** The leases some of whose deliveries go back to be claimed again. */
   requeued: Set<Change>;
-  /** The holds it frees or passes on, and their new state (`null`: the key is free). */
-  holds: { group: string; stream: string; key: string; hold: KeyHold | null }[];
+  /** The buckets of the holds it frees or passes on, and their holds once written. */
+  holds: { group: string; stream: string; bucket: number; holds: ReadonlyMap<string, KeyHold> }[];
   build: (op: Deno.AtomicOperation) => void;
 }
 
-/** The checks writing `changes` takes: one per lease, and one per key freed (at most). */
+/** The checks writing `changes` takes: one per lease, and one per bucket of keys freed. */
 function checksOf(changes: readonly Change[]): number {
   let n = 0;
-  for (const c of changes) n += 1 + c.frees.size;
+  for (const c of changes) {
+    n += 1 + new Set([...c.frees.values()].map(bucketOf)).size;
+  }
   return n;
 }
 
-/** The most keys one part of a lease's change frees, so each part fits in one operation. */
-const FREES_PER_PART = CHUNK - 10;
+/** Buckets of holds a write plans with, by `bucketId`: as known before planning. */
+type Buckets = Map<string, { group: string; stream: string; bucket: number; base: KnownBucket }>;
 
-/** Splits a change freeing many keys into parts written in turn (the lease's extension first). */
-function split(c: Change): Change[] {
-  if (c.frees.size <= FREES_PER_PART) return [c];
-  const parts: Change[] = [];
-  let part: Change | undefined;
-  for (const [seq, s] of c.settles) {
-    if (!part || part.frees.size >= FREES_PER_PART) {
-      part = { ...c, settles: new Map(), frees: new Map(), holds: new Map(), bytes: 0 };
-      if (parts.length > 0) {
-        part.extends = [];
-        part.extendTo = undefined;
-      }
-      parts.push(part);
-    }
-    part.settles.set(seq, s);
-    const key = c.frees.get(seq);
-    if (key !== undefined) part.frees.set(seq, key);
-    if (s.outcome === "dead" || (key === undefined && s.delivery.envelope?.key !== undefined)) {
-      part.bytes += deadSize(s.delivery);
-    }
-  }
-  return parts;
+function bucketId(group: string, stream: string, bucket: number): string {
+  return `${group}\u0000${stream}\u0000${bucket}`;
 }
 
 /** Whether freeing a hold needs its parked events listed: some wait, and it lists none. */

@@ -1,6 +1,6 @@
 /**
  * Key order on the Deno KV backend beyond the conformance cases: the limits of one atomic
- * operation when many keys are freed and taken at once.
+ * operation when many keys are freed and taken at once, and a claim of 500 keys in one operation.
  *
  * @module
  */
@@ -80,3 +80,27 @@ Deno.test("a key held by a process whose lease lapsed is taken over and freed by
     assertEquals((next.envelope!.data as { i: number }).i, 1);
   });
 });
+
+bothStores(
+  "one claim hands out 500 events of 500 keys, and takes them again after freeing every key",
+  async (make) => {
+    const b = make();
+    const opts = { consumer: "c1", max: 500, leaseMs: 30_000, waitMs: 0 };
+    await b.subscribe("wide-g", ["wide"], "earliest");
+    await b.append(keyed("wide", 0, ks("k", 500)));
+    // Holds share a few entries, so one claim's checks cover all 500 keys.
+    const first = await b.claim("wide-g", ["wide"], opts);
+    assertEquals(first.length, 500);
+    // Acking every event frees every key; this process knows the holds are gone, so its next
+    // claim of the same keys commits without a failed check.
+    await b.settle("wide-g", first.map(ack));
+    await b.append(keyed("wide", 500, ks("k", 500)));
+    const again = await b.claim("wide-g", ["wide"], opts);
+    assertEquals(again.length, 500);
+    assertEquals(b.stats.claimConflicts, 0);
+    assertEquals(
+      again.map((d) => (d.envelope!.data as { i: number }).i),
+      Array.from({ length: 500 }, (_, i) => 500 + i),
+    );
+  },
+);

@@ -15,7 +15,8 @@
 import { z } from "zod";
 import { createBus, createKvBackend, createWorker, defineEvent } from "../mod.ts";
 import type { Backend } from "../src/backend_mod.ts";
-import { createRedisBackend, tcpClient } from "../src/redis/mod.ts";
+import { createRedisBackend } from "../src/redis/mod.ts";
+import { dropPrefix } from "../tests/redis/_redis.ts";
 import { percentiles } from "./_stats.ts";
 
 const Tick = defineEvent({
@@ -116,7 +117,7 @@ async function main(): Promise<void> {
   if (which !== "kv") {
     const url = flag("redis", "redis://127.0.0.1:6379");
     const prefix = `herald-bench-delay-${crypto.randomUUID().slice(0, 8)}:`;
-    places.push(["redis (tcp)", `${url}|${prefix}`, () => dropPrefix(url, prefix)]);
+    places.push(["redis (tcp)", `${url}|${prefix}`, () => dropPrefix(prefix, url)]);
   }
   console.log(`${n} events due at one moment; ms from due time (or publish) to handler start`);
   console.log("backend      | row                                   |   p50 |   p99 |   max");
@@ -138,22 +139,6 @@ async function main(): Promise<void> {
     } finally {
       await cleanup();
     }
-  }
-}
-
-async function dropPrefix(url: string, prefix: string): Promise<void> {
-  const client = tcpClient(url);
-  try {
-    let cursor = "0";
-    do {
-      const [next, keys] = await client.command(
-        ["SCAN", cursor, "MATCH", `${prefix}*`, "COUNT", 1000],
-      ) as [string, string[]];
-      cursor = next;
-      if (keys.length > 0) await client.command(["DEL", ...keys]);
-    } while (cursor !== "0");
-  } finally {
-    await client.close();
   }
 }
 

@@ -31,7 +31,8 @@ import { BackendUnavailableError } from "../errors.ts";
 import { sleep } from "../sleep.ts";
 import { type RedisArg, type RedisClient, RedisReplyError } from "./client.ts";
 import { RedisInspector } from "./inspect.ts";
-import { encodeRef, entryDelivery, Keys } from "./keys.ts";
+import { decodeRef, encodeRef, entryDelivery, Keys } from "./keys.ts";
+import { byStream, KeysCluster } from "./cluster_keys.ts";
 import type { ResolvedOptions } from "./options.ts";
 import { Poller } from "./poll.ts";
 import { extendCall, settleCall } from "./lease_args.ts";
@@ -83,7 +84,7 @@ export class RedisBackend implements Backend, RateLimits, PushRegistry {
     this.#client = client;
     this.#ownsClient = ownsClient;
     this.#options = options;
-    this.#keys = new Keys(options.prefix);
+    this.#keys = client.cluster ? new KeysCluster(options.prefix) : new Keys(options.prefix);
     this.#scripts = new Scripts(client);
     this.#poller = new Poller(options.pollMaxMs);
     const trim = options.trim;
@@ -108,6 +109,12 @@ export class RedisBackend implements Backend, RateLimits, PushRegistry {
   async append(events: readonly Envelope[], options: AppendOptions = {}): Promise<void> {
     this.#open();
     if (events.length === 0) return;
+    // Redis Cluster: one call per stream (slot), so a batch is atomic per stream only.
+    const parts = this.#keys.cluster ? byStream(events, (e) => e.stream) : undefined;
+    if (parts && parts.length > 1) {
+      await Promise.all(parts.map((part) => this.append(part, options)));
+      return;
+    }
     const trim = this.#options.trim;
     let head: RedisArg[] = ["none", "~", 0];
     if (trim !== "none") {
@@ -126,7 +133,7 @@ export class RedisBackend implements Backend, RateLimits, PushRegistry {
       }
     }
     const keys = options.dedupe
-      ? [...streams, ...events.map((e) => this.#keys.dedupe(e.id))]
+      ? [...streams, ...events.map((e) => this.#keys.dedupe(e.id, e.stream))]
       : [...streams];
     const index = new Map<string, number>();
     const place = (key: string) => {
@@ -144,8 +151,10 @@ export class RedisBackend implements Backend, RateLimits, PushRegistry {
     for (const e of events) {
       if (streams.length > 1) args.push(at.get(e.stream)!);
       const root = e.correlationid === e.id;
-      args.push(place(this.#keys[root ? "correlation" : "correlated"](e.correlationid)));
-      args.push(root ? 0 : place(this.#keys.caused(e.id)));
+      args.push(
+        place(this.#keys[root ? "correlation" : "correlated"](e.correlationid, e.stream)),
+      );
+      args.push(root ? 0 : place(this.#keys.caused(e.id, e.stream)));
       args.push(e.correlationid, envelopeJson(e));
     }
     await this.#run(APPEND, keys, args);
@@ -256,6 +265,9 @@ export class RedisBackend implements Backend, RateLimits, PushRegistry {
     max: number,
     leaseMs: number,
   ): Promise<{ now: number; nextDue: number; found: Delivery[]; lastIds: string[] }> {
+    if (this.#keys.cluster && streams.length > 1) {
+      return await this.#claimEach(group, streams, consumer, max, leaseMs);
+    }
     // Two sources per stream: the stream, and the group's redrive stream for it.
     const keys: string[] = [];
     for (const s of streams) keys.push(...this.#keys.keyed(s, group));
@@ -272,6 +284,28 @@ export class RedisBackend implements Backend, RateLimits, PushRegistry {
     return { now, nextDue, found, lastIds };
   }
 
+  // Redis Cluster: one CLAIM per stream (slot), from a rotating first stream, until one finds.
+  async #claimEach(
+    group: string,
+    streams: readonly string[],
+    consumer: string,
+    max: number,
+    leaseMs: number,
+  ): Promise<{ now: number; nextDue: number; found: Delivery[]; lastIds: string[] }> {
+    const first = this.#rotate++ % streams.length;
+    let now = 0, nextDue = -1;
+    const lastIds: string[] = [];
+    for (let i = 0; i < streams.length; i++) {
+      const stream = streams[(first + i) % streams.length];
+      const one = await this.#claimOnce(group, [stream], consumer, max, leaseMs);
+      if (one.found.length > 0) return one;
+      now = one.now;
+      if (one.nextDue >= 0) nextDue = nextDue < 0 ? one.nextDue : Math.min(nextDue, one.nextDue);
+      lastIds.push(...one.lastIds);
+    }
+    return { now, nextDue, found: [], lastIds };
+  }
+
   async extend(
     group: string,
     deliveries: readonly Delivery[],
@@ -279,6 +313,10 @@ export class RedisBackend implements Backend, RateLimits, PushRegistry {
   ): Promise<Delivery[]> {
     this.#open();
     if (deliveries.length === 0) return [];
+    const parts = this.#keys.cluster ? byStream(deliveries, (d) => d.stream) : undefined;
+    if (parts && parts.length > 1) {
+      return (await Promise.all(parts.map((p) => this.extend(group, p, leaseMs)))).flat();
+    }
     this.#reader.flushRecords();
     const { keys, args } = extendCall(this.#keys, group, deliveries, leaseMs);
     const lost = await this.#run(EXTEND, keys, args) as number[];
@@ -288,6 +326,14 @@ export class RedisBackend implements Backend, RateLimits, PushRegistry {
   async settle(group: string, settlements: readonly Settlement[]): Promise<void> {
     this.#open();
     if (settlements.length === 0) return;
+    // Redis Cluster: one SETTLE per stream (slot); the dead letters are the stream's too.
+    const parts = this.#keys.cluster
+      ? byStream(settlements, (s) => decodeRef(s.delivery.ref).stream)
+      : undefined;
+    if (parts && parts.length > 1) {
+      await Promise.all(parts.map((part) => this.settle(group, part)));
+      return;
+    }
     let rest = settlements;
     const sent: Promise<unknown>[] = [];
     let timersChanged = false;
@@ -371,7 +417,13 @@ export class RedisBackend implements Backend, RateLimits, PushRegistry {
   /** {@inheritDoc Tracer.trace} */
   async trace(id: string, options?: TraceOptions): Promise<Trace> {
     this.#open();
-    return await redisTrace((args) => this.#command(args), this.#keys, id, options);
+    return await redisTrace(
+      (args) => this.#command(args),
+      this.#keys,
+      id,
+      options,
+      () => this.#inspector.streamNames(),
+    );
   }
 
   async peek(stream: string, options?: PeekOptions): Promise<PeekPage> {
@@ -386,10 +438,14 @@ export class RedisBackend implements Backend, RateLimits, PushRegistry {
       !wanted || wanted.has(d.letter.id)
     );
     let moved = 0;
-    for (let i = 0; i < chosen.length; i += 500) {
-      const part = chosen.slice(i, i + 500);
+    // Redis Cluster: dead letters are per stream, so a call moves those of one stream.
+    const batches: (typeof chosen)[] = [];
+    for (const same of this.#keys.cluster ? byStream(chosen, (d) => d.letter.stream) : [chosen]) {
+      for (let i = 0; i < same.length; i += 500) batches.push(same.slice(i, i + 500));
+    }
+    for (const part of batches) {
       const keys = [
-        this.#keys.dead(group),
+        this.#keys.dead(group, part[0].letter.stream),
         ...part.map((d) => this.#keys.redrive(d.letter.stream, group)),
       ];
       const args = [group, ...part.map((d) => d.entryId)];
@@ -409,6 +465,10 @@ export class RedisBackend implements Backend, RateLimits, PushRegistry {
 
   async leave(group: string, streams: readonly string[], consumer: string): Promise<void> {
     this.#open();
+    if (this.#keys.cluster && streams.length > 1) {
+      await Promise.all(streams.map((s) => this.leave(group, [s], consumer)));
+      return;
+    }
     const keys = streams.flatMap((s) => [this.#keys.stream(s), this.#keys.redrive(s, group)]);
     await this.#run(LEAVE, keys, [group, consumer]);
   }

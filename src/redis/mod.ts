@@ -23,12 +23,14 @@ import { InvalidOptionsError } from "../errors.ts";
 import { RedisBackend } from "./backend.ts";
 import { optionsFromEnv, type RedisOptions, resolveOptions } from "./options.ts";
 import { tcpClient } from "./tcp.ts";
+import { clusterClient } from "./cluster.ts";
 import { upstashClient } from "./upstash.ts";
 
 export { RedisBackend } from "./backend.ts";
 export { type RedisArg, type RedisClient, RedisReplyError } from "./client.ts";
 export type { RedisOptions, TrimPolicy } from "./options.ts";
 export { tcpClient, type TcpClientOptions } from "./tcp.ts";
+export { clusterClient } from "./cluster.ts";
 export { upstashClient, type UpstashConfig, type UpstashExec } from "./upstash.ts";
 
 /**
@@ -59,6 +61,7 @@ export { upstashClient, type UpstashConfig, type UpstashExec } from "./upstash.t
 export function redis(options: RedisOptions): RedisBackend {
   const resolved = resolveOptions(options);
   if (resolved.client) return new RedisBackend(resolved.client, resolved, false);
+  if (resolved.cluster) return new RedisBackend(clusterClient(resolved.cluster), resolved, true);
   const url = resolved.url!;
   const client = url.startsWith("http")
     ? upstashClient({ url, token: resolved.token! })

@@ -31,6 +31,12 @@ export interface RedisOptions {
   /** A client you made (see `tcpClient`, `upstashClient`); the backend does not close it. */
   client?: RedisClient;
   /**
+   * Redis Cluster: `redis://host:port` URLs of some of its nodes (the client finds the rest).
+   * Every key of a stream and its groups then shares one hash slot; see `docs/backends.md`.
+   * Give `url`, `client` or `cluster`, one of them.
+   */
+  cluster?: readonly string[];
+  /**
    * Put before every key, so several apps (or tests) can share one Redis.
    *
    * @default {"herald:"}
@@ -70,6 +76,7 @@ export interface ResolvedOptions {
   url?: string;
   token?: string;
   client?: RedisClient;
+  cluster?: readonly string[];
   prefix: string;
   trim: TrimPolicy;
   dedupeTtlMs: number;
@@ -82,9 +89,11 @@ const DAY = 86_400_000;
 /** Checks options, reporting every problem at once. */
 export function resolveOptions(options: RedisOptions): ResolvedOptions {
   const problems: string[] = [];
-  const { url, token, client } = options;
-  if (url === undefined && client === undefined) problems.push("give url or client");
-  if (url !== undefined && client !== undefined) problems.push("give url or client, not both");
+  const { url, token, client, cluster } = options;
+  const given = [url, client, cluster].filter((v) => v !== undefined).length;
+  if (given === 0) problems.push("give url, client or cluster");
+  if (given > 1) problems.push("give one of url, client and cluster");
+  problems.push(...clusterProblems(cluster));
   if (url !== undefined) {
     const scheme = typeof url === "string" ? url.split(":")[0] : "";
     if (!["redis", "rediss", "http", "https"].includes(scheme)) {
@@ -95,6 +104,9 @@ export function resolveOptions(options: RedisOptions): ResolvedOptions {
   }
   const prefix = options.prefix ?? "herald:";
   if (typeof prefix !== "string") problems.push("prefix must be a string");
+  else if ((cluster || client?.cluster) && /[{}]/.test(prefix)) {
+    problems.push("in cluster mode the prefix must not hold { or } (Herald sets the hash tags)");
+  }
   const trim = options.trim ?? { maxLen: 1_000_000 };
   if (trim !== "none") {
     const n = "maxLen" in trim ? trim.maxLen : (trim as { maxAgeMs?: number }).maxAgeMs;
@@ -113,7 +125,19 @@ export function resolveOptions(options: RedisOptions): ResolvedOptions {
   const pollMaxMs = options.pollMaxMs ?? 1000;
   if (!Number.isFinite(pollMaxMs) || pollMaxMs < 1) problems.push("pollMaxMs must be at least 1");
   if (problems.length > 0) throw new InvalidOptionsError("redis()", problems);
-  return { url, token, client, prefix, trim, dedupeTtlMs, deadLetterMaxLen, pollMaxMs };
+  return { url, token, client, cluster, prefix, trim, dedupeTtlMs, deadLetterMaxLen, pollMaxMs };
+}
+
+// What is wrong with the cluster option: a non-empty list of redis:// or rediss:// URLs.
+function clusterProblems(cluster: readonly string[] | undefined): string[] {
+  if (cluster === undefined) return [];
+  if (!Array.isArray(cluster) || cluster.length === 0) {
+    return ["cluster must be a non-empty list of redis:// URLs"];
+  }
+  const bad = cluster.filter((u) => typeof u !== "string" || !/^rediss?:\/\/[^/]+/.test(u));
+  return bad.length > 0
+    ? [`cluster URLs must start with redis:// or rediss://: ${bad.join(", ")}`]
+    : [];
 }
 
 /**

@@ -1,0 +1,167 @@
+/**
+ * The Redis Cluster adapter, on npm `ioredis`'s `Cluster` client: it follows the cluster's slot
+ * map (and its changes after a failover), sends each command to the master of its keys' slot,
+ * loads scripts on every master, and walks `SCAN` over every master.
+ *
+ * @module
+ */
+import type { Cluster as IOCluster, Redis as IORedis } from "ioredis";
+import { BackendUnavailableError } from "../errors.ts";
+import { type RedisArg, type RedisClient, RedisReplyError } from "./client.ts";
+import type { TcpClientOptions } from "./tcp.ts";
+
+/**
+ * Connects to a Redis Cluster through some of its nodes (`redis://host:port` URLs; the client
+ * finds the others). The backend made on it keeps every key of a stream and its groups in one
+ * hash slot (see `docs/backends.md`, "Redis Cluster"). Commands fail fast with
+ * `BackendUnavailableError` while a slot has no reachable master; the client follows a failover
+ * by itself.
+ *
+ * @param nodes `redis://[user:password@]host:port` URLs of one or more nodes of the cluster.
+ * @param options Connection options.
+ * @returns The client; it connects on first use.
+ *
+ * @example Connect a backend to a cluster
+ * ```ts ignore
+ * import { clusterClient, redis } from "@herald/herald/redis";
+ * const backend = redis({ client: clusterClient(["redis://127.0.0.1:7000"]) });
+ * await backend.close();
+ * ```
+ */
+export function clusterClient(
+  nodes: readonly string[],
+  options: TcpClientOptions = {},
+): RedisClient {
+  return new ClusterClient(nodes, options);
+}
+
+class ClusterClient implements RedisClient {
+  readonly transport = "tcp";
+  readonly cluster = true;
+  #nodes: readonly string[];
+  #options: TcpClientOptions;
+  #conn?: Promise<IOCluster>;
+  #closed = false;
+
+  constructor(nodes: readonly string[], options: TcpClientOptions) {
+    if (nodes.length === 0) throw new TypeError("clusterClient needs at least one node URL");
+    this.#nodes = nodes;
+    this.#options = options;
+  }
+
+  async command(args: readonly RedisArg[]): Promise<unknown> {
+    const conn = await this.#connection();
+    const name = String(args[0]).toUpperCase();
+    // Scripts live per node: load one on every master, so EVALSHA finds it wherever it goes.
+    if (name === "SCRIPT") {
+      const masters = conn.nodes("master");
+      const replies = await Promise.all(masters.map((node) => run(node, args, this.#nodes)));
+      return replies[0];
+    }
+    if (name === "SCAN") return await this.#scan(conn, args);
+    return await run(conn, args, this.#nodes);
+  }
+
+  /**
+   * SCAN over every master in turn. The cursor handed back is `<master index>:<its cursor>`,
+   * and `0` once the last master is done, so a caller's usual cursor loop sees every key.
+   */
+  async #scan(conn: IOCluster, args: readonly RedisArg[]): Promise<unknown> {
+    const masters = conn.nodes("master").sort((a, b) => label(a).localeCompare(label(b)));
+    const cursor = String(args[1]);
+    let index = 0, inner = "0";
+    if (cursor !== "0") [index, inner] = [Number(cursor.split(":")[0]), cursor.split(":")[1]];
+    const node = masters[index];
+    if (!node) return ["0", []];
+    const [next, keys] = await run(node, ["SCAN", inner, ...args.slice(2)], this.#nodes) as [
+      string,
+      string[],
+    ];
+    if (String(next) !== "0") return [`${index}:${next}`, keys];
+    return [index + 1 < masters.length ? `${index + 1}:0` : "0", keys];
+  }
+
+  #connection(): Promise<IOCluster> {
+    if (this.#closed) {
+      return Promise.reject(
+        new BackendUnavailableError("redis", "the client is closed", { url: this.#nodes[0] }),
+      );
+    }
+    if (!this.#conn) {
+      this.#conn = this.#connect();
+      this.#conn.catch(() => this.#conn = undefined);
+    }
+    return this.#conn;
+  }
+
+  async #connect(): Promise<IOCluster> {
+    const { Cluster } = await import("ioredis");
+    const startup = this.#nodes.map((url) => {
+      const u = new URL(url);
+      return { host: u.hostname, port: Number(u.port || 6379) };
+    });
+    const first = new URL(this.#nodes[0]);
+    const conn = new Cluster(startup, {
+      lazyConnect: true,
+      // Commands wait while the slot map is refreshed (after MOVED or a failover), not forever:
+      // each retries a few times, then fails with an error the caller sees.
+      enableOfflineQueue: true,
+      retryDelayOnFailover: 200,
+      retryDelayOnClusterDown: 200,
+      retryDelayOnTryAgain: 200,
+      maxRedirections: 16,
+      clusterRetryStrategy: (times) => Math.min(100 * times, 2000),
+      redisOptions: {
+        username: first.username ? decodeURIComponent(first.username) : undefined,
+        password: first.password ? decodeURIComponent(first.password) : undefined,
+        tls: first.protocol === "rediss:" ? {} : undefined,
+        connectTimeout: this.#options.connectTimeoutMs ?? 5000,
+        maxRetriesPerRequest: 2,
+        autoResendUnfulfilledCommands: false,
+      },
+    });
+    // The backend reports outages itself; without a listener ioredis prints every retry.
+    conn.on("error", () => {});
+    try {
+      await conn.connect();
+    } catch (err) {
+      conn.disconnect();
+      throw new BackendUnavailableError("redis", describe(err), {
+        cause: err,
+        url: this.#nodes[0],
+      });
+    }
+    return conn;
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    const conn = await this.#conn?.catch(() => undefined);
+    if (!conn) return;
+    await conn.quit().catch(() => conn.disconnect());
+  }
+}
+
+function label(node: IORedis): string {
+  return `${node.options.host}:${node.options.port}`;
+}
+
+async function run(
+  conn: IOCluster | IORedis,
+  args: readonly RedisArg[],
+  nodes: readonly string[],
+): Promise<unknown> {
+  try {
+    return await conn.call(String(args[0]), ...args.slice(1));
+  } catch (err) {
+    if (err instanceof Error && err.name === "ReplyError") {
+      throw new RedisReplyError(err.message, { cause: err });
+    }
+    throw new BackendUnavailableError("redis", describe(err), { cause: err, url: nodes[0] });
+  }
+}
+
+function describe(err: unknown): string {
+  const message = err instanceof Error ? err.message : String(err);
+  return message || "unknown error";
+}

@@ -91,8 +91,8 @@ export function resolveOptions(options: RedisOptions): ResolvedOptions {
   const problems: string[] = [];
   const { url, token, client, cluster } = options;
   const given = [url, client, cluster].filter((v) => v !== undefined).length;
-  if (given === 0) problems.push("give url, client or cluster");
-  if (given > 1) problems.push("give one of url, client and cluster");
+  if (given === 0) problems.push("give url or client (or cluster)");
+  if (given > 1) problems.push("give url or client (or cluster), only one of them");
   problems.push(...clusterProblems(cluster));
   if (url !== undefined) {
     const scheme = typeof url === "string" ? url.split(":")[0] : "";

@@ -68,6 +68,7 @@ export class PrivateCluster {
         );
       }
       for (const node of cluster.nodes) await cluster.waitForState(node.port);
+      await cluster.waitForReplicas();
       return cluster;
     } catch (err) {
       await cluster.stop();
@@ -121,6 +122,29 @@ export class PrivateCluster {
     while (!(await this.cli(port, "CLUSTER", "INFO")).includes("cluster_state:ok")) {
       if (Date.now() > deadline) throw new Error(`node ${port} did not reach cluster_state:ok`);
       await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
+  /**
+   * Waits until every node sees three masters and three replicas, and every replica's link to
+   * its master is up (synced): a replica that never synced is not promoted on a failover.
+   */
+  async waitForReplicas(timeoutMs = 30_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    const ready = async (port: number) => {
+      const roles = (await this.cli(port, "CLUSTER", "NODES")).split("\n").map((l) => l.split(" "))
+        .filter((f) => f.length > 2).map((f) => f[2]);
+      if (roles.filter((r) => r.includes("slave")).length !== 3) return false;
+      const info = await this.cli(port, "INFO", "replication");
+      return info.includes("role:master")
+        ? info.includes("connected_slaves:1")
+        : info.includes("master_link_status:up");
+    };
+    for (const node of this.nodes) {
+      while (!(await ready(node.port))) {
+        if (Date.now() > deadline) throw new Error(`node ${node.port}: replicas did not sync`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
     }
   }
 
@@ -194,4 +218,23 @@ export async function sharedCluster(): Promise<PrivateCluster | undefined> {
   const cluster = await PrivateCluster.start();
   globalThis.addEventListener("unload", () => cluster.stopSync());
   return cluster;
+}
+
+/** The port of the master that serves `key`'s slot now, as the node at `port` sees it. */
+export async function masterOf(
+  cluster: PrivateCluster,
+  port: number,
+  key: string,
+): Promise<number> {
+  const slot = Number((await cluster.cli(port, "CLUSTER", "KEYSLOT", key)).trim());
+  for (const line of (await cluster.cli(port, "CLUSTER", "NODES")).split("\n")) {
+    const f = line.split(" ");
+    if (f.length < 9 || !f[2].includes("master") || f[2].includes("fail")) continue;
+    const serves = f.slice(8).some((range) => {
+      const [from, to] = range.split("-").map(Number);
+      return slot >= from && slot <= (to ?? from);
+    });
+    if (serves) return Number(f[1].split("@")[0].split(":")[1]);
+  }
+  throw new Error(`no master serves slot ${slot}`);
 }

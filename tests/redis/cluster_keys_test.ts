@@ -1,0 +1,74 @@
+import { assertEquals, assertThrows } from "@std/assert";
+import { InvalidOptionsError } from "../../src/errors.ts";
+import { redis } from "@herald/herald/redis";
+import { Keys } from "../../src/redis/keys.ts";
+import { KeysCluster } from "../../src/redis/cluster_keys.ts";
+
+/** Every key of stream `s` and group `g`, as each layout names it. */
+function all(keys: Keys, stream: string, group: string): string[] {
+  return [
+    keys.stream(stream),
+    ...keys.keyed(stream, group),
+    keys.dead(group, stream),
+    keys.dedupe("e1", stream),
+    keys.correlation("c1", stream),
+    keys.correlated("c1", stream),
+    keys.caused("e1", stream),
+  ];
+}
+
+Deno.test("single-node key names stay as they were (no migration for existing data)", () => {
+  assertEquals(all(new Keys("herald:"), "orders", "mailer"), [
+    "herald:s|orders",
+    "herald:s|orders",
+    "herald:t|orders|mailer",
+    "herald:r|orders|mailer",
+    "herald:rt|orders|mailer",
+    "herald:h|orders|mailer",
+    "herald:p|orders|mailer",
+    "herald:d|mailer",
+    "herald:id|e1",
+    "herald:c|c1",
+    "herald:cc|c1",
+    "herald:ce|e1",
+  ]);
+});
+
+Deno.test("in cluster mode every key of a stream hashes as the stream key (one slot)", () => {
+  const keys = new KeysCluster("herald:");
+  const names = all(keys, "orders", "mailer");
+  // The stream key keeps its name; every other key carries it as its hash tag.
+  assertEquals(names[0], "herald:s|orders");
+  for (const name of names.slice(1)) {
+    assertEquals(hashPart(name), "herald:s|orders", name);
+  }
+  // Another stream's keys hash apart.
+  assertEquals(hashPart(keys.timers("payments", "mailer")), "herald:s|payments");
+});
+
+Deno.test("in cluster mode the keys that name no stream are refused, not put in a wrong slot", () => {
+  const keys = new KeysCluster("herald:");
+  assertThrows(() => keys.dead("mailer"), Error, "needs a stream");
+  assertThrows(() => keys.dedupe("e1"), Error, "needs a stream");
+});
+
+Deno.test("redis({ cluster }) checks its node URLs and the prefix, with every problem", () => {
+  const err = assertThrows(
+    () => redis({ cluster: ["http://x:1", "127.0.0.1:7000"], prefix: "{app}:" }),
+    InvalidOptionsError,
+  );
+  assertEquals(err.problems.length, 2);
+  assertThrows(() => redis({ cluster: [] }), InvalidOptionsError, "non-empty list");
+  assertThrows(
+    () => redis({ cluster: ["redis://127.0.0.1:7000"], url: "redis://127.0.0.1:6379" }),
+    InvalidOptionsError,
+    "only one",
+  );
+});
+
+// What Redis Cluster hashes: the first {…} with something in it, else the whole key.
+function hashPart(key: string): string {
+  const open = key.indexOf("{");
+  const close = open < 0 ? -1 : key.indexOf("}", open + 1);
+  return close > open + 1 ? key.slice(open + 1, close) : key;
+}

@@ -6,8 +6,11 @@
  * @module
  */
 import type { Cluster as IOCluster, Redis as IORedis } from "ioredis";
+import calculateSlot from "cluster-key-slot";
 import { BackendUnavailableError } from "../errors.ts";
+import { sleep } from "../sleep.ts";
 import { type RedisArg, type RedisClient, RedisReplyError } from "./client.ts";
+import { interruptible } from "./poll.ts";
 import type { TcpClientOptions } from "./tcp.ts";
 
 /**
@@ -35,6 +38,16 @@ export function clusterClient(
   return new ClusterClient(nodes, options);
 }
 
+/** How often a consumer on streams in several slots looks again, in milliseconds. */
+const MULTI_SLOT_POLL_MS = 200;
+
+// A consumer's own connection to the master of the slot it waits on, and its id for unblocking.
+interface Channel {
+  node: string;
+  conn: IORedis;
+  id: number;
+}
+
 class ClusterClient implements RedisClient {
   readonly transport = "tcp";
   readonly cluster = true;
@@ -42,6 +55,7 @@ class ClusterClient implements RedisClient {
   #options: TcpClientOptions;
   #conn?: Promise<IOCluster>;
   #closed = false;
+  #channels = new Map<string, Promise<Channel>>();
 
   constructor(nodes: readonly string[], options: TcpClientOptions) {
     if (nodes.length === 0) throw new TypeError("clusterClient needs at least one node URL");
@@ -81,6 +95,118 @@ class ClusterClient implements RedisClient {
     return [index + 1 < masters.length ? `${index + 1}:0` : "0", keys];
   }
 
+  /**
+   * Waits for entries after `ids` in `keys`. Keys in one slot (a consumer on one stream): a
+   * blocking `XREAD` on the consumer's own connection to that slot's master. Keys in several
+   * slots cannot be read in one command: then a short wait, and the caller looks again.
+   */
+  async waitForEntries(
+    channel: string,
+    keys: readonly string[],
+    ids: readonly string[],
+    ms: number,
+    signal?: AbortSignal,
+  ): Promise<void> {
+    if (signal?.aborted || ms <= 0) return;
+    const conn = await this.#connection();
+    const slots = new Set(keys.map((k) => calculateSlot(k) as number));
+    const node = slots.size === 1 ? conn.slots[[...slots][0]]?.[0] : undefined;
+    if (node === undefined) return await sleep(Math.min(ms, MULTI_SLOT_POLL_MS), signal);
+    const ch = await this.#channel(channel, node);
+    const block = Math.max(1, Math.ceil(ms));
+    try {
+      await interruptible(this, channel, signal, async () => {
+        try {
+          return await ch.conn.call(
+            "XREAD",
+            "COUNT",
+            1,
+            "BLOCK",
+            block,
+            "STREAMS",
+            ...keys,
+            ...ids,
+          );
+        } catch (err) {
+          // The node went away or the slot moved: a new connection is made next time.
+          this.#drop(channel, ch);
+          throw err instanceof Error && err.name === "ReplyError"
+            ? new RedisReplyError(err.message, { cause: err })
+            : new BackendUnavailableError("redis", describe(err), { cause: err, url: node });
+        }
+      });
+    } catch (err) {
+      if (!signal?.aborted) throw err;
+    }
+  }
+
+  async unblock(channel: string): Promise<void> {
+    const ch = await this.#channels.get(channel)?.catch(() => undefined);
+    if (!ch) return;
+    const conn = await this.#connection();
+    const node = conn.nodes("master").find((n) => label(n) === ch.node);
+    try {
+      if (!node) throw new Error("no such master");
+      await node.call("CLIENT", "UNBLOCK", ch.id);
+    } catch {
+      this.#drop(channel, ch);
+    }
+  }
+
+  #drop(channel: string, ch: Channel): void {
+    this.#channels.delete(channel);
+    ch.conn.disconnect();
+  }
+
+  // A consumer's own connection to `node`; a connection to another node is replaced.
+  async #channel(channel: string, node: string): Promise<Channel> {
+    const pending = this.#channels.get(channel);
+    const had = await pending?.catch(() => undefined);
+    if (had && had.node === node && had.conn.status === "ready") return had;
+    if (had) this.#drop(channel, had);
+    const made = this.#connectNode(node);
+    this.#channels.set(channel, made);
+    made.catch(() => this.#channels.delete(channel));
+    return await made;
+  }
+
+  async #connectNode(node: string): Promise<Channel> {
+    const { Redis } = await import("ioredis");
+    const [host, port] = [
+      node.slice(0, node.lastIndexOf(":")),
+      node.slice(node.lastIndexOf(":") + 1),
+    ];
+    const conn = new Redis({
+      ...this.#nodeOptions(),
+      host,
+      port: Number(port),
+      lazyConnect: true,
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 0,
+      retryStrategy: () => null,
+      // A dropped connection's socket is destroyed at once rather than after a 2 s timer.
+      disconnectTimeout: 0,
+    });
+    conn.on("error", () => {});
+    try {
+      await conn.connect();
+      return { node, conn, id: await conn.call("CLIENT", "ID") as number };
+    } catch (err) {
+      conn.disconnect();
+      throw new BackendUnavailableError("redis", describe(err), { cause: err, url: node });
+    }
+  }
+
+  #nodeOptions() {
+    const first = new URL(this.#nodes[0]);
+    return {
+      username: first.username ? decodeURIComponent(first.username) : undefined,
+      password: first.password ? decodeURIComponent(first.password) : undefined,
+      tls: first.protocol === "rediss:" ? {} : undefined,
+      connectTimeout: this.#options.connectTimeoutMs ?? 5000,
+    };
+  }
+
   #connection(): Promise<IOCluster> {
     if (this.#closed) {
       return Promise.reject(
@@ -100,7 +226,6 @@ class ClusterClient implements RedisClient {
       const u = new URL(url);
       return { host: u.hostname, port: Number(u.port || 6379) };
     });
-    const first = new URL(this.#nodes[0]);
     const conn = new Cluster(startup, {
       lazyConnect: true,
       // Commands wait while the slot map is refreshed (after MOVED or a failover), not forever:
@@ -112,11 +237,10 @@ class ClusterClient implements RedisClient {
       maxRedirections: 16,
       clusterRetryStrategy: (times) => Math.min(100 * times, 2000),
       redisOptions: {
-        username: first.username ? decodeURIComponent(first.username) : undefined,
-        password: first.password ? decodeURIComponent(first.password) : undefined,
-        tls: first.protocol === "rediss:" ? {} : undefined,
-        connectTimeout: this.#options.connectTimeoutMs ?? 5000,
+        ...this.#nodeOptions(),
         maxRetriesPerRequest: 2,
+        // A closed node connection's socket is destroyed at once rather than after a 2 s timer.
+        disconnectTimeout: 0,
         autoResendUnfulfilledCommands: false,
       },
     });
@@ -136,6 +260,11 @@ class ClusterClient implements RedisClient {
 
   async close(): Promise<void> {
     this.#closed = true;
+    const channels = await Promise.all(
+      [...this.#channels.values()].map((p) => p.catch(() => undefined)),
+    );
+    this.#channels.clear();
+    for (const ch of channels) ch?.conn.disconnect();
     const conn = await this.#conn?.catch(() => undefined);
     if (!conn) return;
     await conn.quit().catch(() => conn.disconnect());

@@ -1,0 +1,112 @@
+/**
+ * Redis Cluster specifics on a real cluster the test starts: a consumer on one stream blocks on
+ * its slot's master rather than polling, and hears of an event another process's backend
+ * appends; a batch over several streams lands on several masters.
+ */
+import { assert, assertEquals } from "@std/assert";
+import { redis, type RedisArg, type RedisClient } from "@herald/herald/redis";
+import { clusterClient } from "../../src/redis/cluster.ts";
+import { createEnvelope } from "../../src/envelope.ts";
+import { CLUSTER_SKIP, masterOf, sharedCluster } from "./_cluster_redis.ts";
+import { testPrefix } from "./_redis.ts";
+
+const cluster = await sharedCluster();
+
+// A cluster client that counts the scripts it runs.
+function counted(inner: RedisClient): RedisClient & { scripts: number } {
+  const out = {
+    transport: inner.transport,
+    cluster: inner.cluster,
+    scripts: 0,
+    command(args: readonly RedisArg[], channel?: string) {
+      if (args[0] === "EVALSHA") out.scripts++;
+      return inner.command(args, channel);
+    },
+    waitForEntries: inner.waitForEntries!.bind(inner),
+    unblock: inner.unblock!.bind(inner),
+    close: () => inner.close(),
+  };
+  return out;
+}
+
+Deno.test({
+  name: "redis cluster: a waiting consumer blocks on its master, and wakes for another's append",
+  ignore: CLUSTER_SKIP !== undefined,
+  fn: async () => {
+    const prefix = testPrefix();
+    const client = counted(clusterClient(cluster!.urls));
+    const consumer = redis({ client, prefix });
+    const publisher = redis({ cluster: cluster!.urls, prefix });
+    try {
+      await consumer.subscribe("g", ["s"], "earliest");
+      // Nothing comes: one claim, one blocking read to the end of the wait, one claim after it.
+      // A polling consumer would have claimed again and again.
+      const options = { consumer: "c", max: 10, leaseMs: 30_000, waitMs: 1_500 };
+      assertEquals(await consumer.claim("g", ["s"], options), []);
+      assert(client.scripts <= 3, `claims while waiting: ${client.scripts}`);
+      // Another backend's append (as from another process) ends the wait.
+      const waiting = consumer.claim("g", ["s"], { ...options, waitMs: 60_000 });
+      const event = createEnvelope("s", "t", { n: 1 }, "test");
+      await publisher.append([event]);
+      const got = await waiting;
+      assertEquals(got.map((d) => d.envelope?.id), [event.id]);
+    } finally {
+      await consumer.close();
+      await client.close();
+      await publisher.close();
+    }
+  },
+});
+
+Deno.test({
+  name: "redis cluster: a batch over streams in several slots is written, each on its master",
+  ignore: CLUSTER_SKIP !== undefined,
+  fn: async () => {
+    const prefix = testPrefix();
+    const backend = redis({ cluster: cluster!.urls, prefix });
+    try {
+      // Streams until two masters serve them.
+      const streams: string[] = [];
+      const masters = new Set<number>();
+      for (let i = 0; masters.size < 2; i++) {
+        streams.push(`s${i}`);
+        masters.add(await masterOf(cluster!, cluster!.nodes[0].port, `${prefix}s|s${i}`));
+      }
+      for (const s of streams) await backend.subscribe("g", [s], "earliest");
+      const events = streams.map((s) => createEnvelope(s, "t", { s }, "test"));
+      await backend.append(events, { dedupe: true });
+      await backend.append(events, { dedupe: true });
+      const got = await backend.claim("g", streams, {
+        consumer: "c",
+        max: 100,
+        leaseMs: 30_000,
+        waitMs: 0,
+      });
+      const all = [...got];
+      while (all.length < events.length) {
+        const more = await backend.claim("g", streams, {
+          consumer: "c",
+          max: 100,
+          leaseMs: 30_000,
+          waitMs: 5_000,
+        });
+        assert(more.length > 0, "every stream's event is claimed");
+        all.push(...more);
+      }
+      assertEquals(all.map((d) => d.envelope?.id).sort(), events.map((e) => e.id).sort());
+      await backend.settle("g", all.map((delivery) => ({ delivery, outcome: "ack" as const })));
+      const groups = await backend.groups();
+      assertEquals(groups.map((g) => g.pending), streams.map(() => 0));
+    } finally {
+      await backend.close();
+    }
+  },
+});
+
+Deno.test({
+  name: "redis cluster: stop the cluster",
+  ignore: CLUSTER_SKIP !== undefined,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => await cluster!.stop(),
+});

@@ -70,7 +70,8 @@ export function redis(options: RedisOptions): RedisBackend {
 }
 
 /**
- * Makes a Redis Streams backend from the environment: `HERALD_REDIS_URL` (`redis://…`, TCP), or
+ * Makes a Redis Streams backend from the environment: `HERALD_REDIS_CLUSTER` (Redis Cluster node
+ * URLs, comma-separated), or else `HERALD_REDIS_URL` (`redis://…`, TCP), or
  * else `UPSTASH_REDIS_REST_URL` and `UPSTASH_REDIS_REST_TOKEN` (REST); `HERALD_REDIS_PREFIX`
  * when set. Needs `--allow-env`.
  *
@@ -92,7 +93,7 @@ export function redisFromEnv(
   const fromEnv = optionsFromEnv();
   if (!fromEnv) {
     throw new InvalidOptionsError("redisFromEnv()", [
-      "set HERALD_REDIS_URL, or UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN",
+      "set HERALD_REDIS_URL (or HERALD_REDIS_CLUSTER), or UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN",
     ]);
   }
   return redis({ ...fromEnv, ...options });

@@ -141,7 +141,8 @@ function clusterProblems(cluster: readonly string[] | undefined): string[] {
 }
 
 /**
- * Reads the Redis options from the environment: `HERALD_REDIS_URL` (a `redis://` URL, for
+ * Reads the Redis options from the environment: `HERALD_REDIS_CLUSTER` (`redis://` URLs of
+ * Redis Cluster nodes, comma-separated), or else `HERALD_REDIS_URL` (a `redis://` URL, for
  * TCP), or else `UPSTASH_REDIS_REST_URL` and `UPSTASH_REDIS_REST_TOKEN` (REST); and
  * `HERALD_REDIS_PREFIX` when set.
  *
@@ -153,6 +154,8 @@ export function optionsFromEnv(
 ): RedisOptions | undefined {
   const prefix = env.get("HERALD_REDIS_PREFIX");
   const base = prefix === undefined ? {} : { prefix };
+  const cluster = env.get("HERALD_REDIS_CLUSTER");
+  if (cluster) return { ...base, cluster: cluster.split(",").map((u) => u.trim()) };
   const url = env.get("HERALD_REDIS_URL");
   if (url) return { ...base, url };
   const restUrl = env.get("UPSTASH_REDIS_REST_URL");

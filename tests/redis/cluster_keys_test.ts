@@ -3,6 +3,7 @@ import { InvalidOptionsError } from "../../src/errors.ts";
 import { redis } from "@herald/herald/redis";
 import { Keys } from "../../src/redis/keys.ts";
 import { KeysCluster } from "../../src/redis/cluster_keys.ts";
+import { optionsFromEnv } from "../../src/redis/options.ts";
 
 /** Every key of stream `s` and group `g`, as each layout names it. */
 function all(keys: Keys, stream: string, group: string): string[] {
@@ -72,3 +73,14 @@ function hashPart(key: string): string {
   const close = open < 0 ? -1 : key.indexOf("}", open + 1);
   return close > open + 1 ? key.slice(open + 1, close) : key;
 }
+
+Deno.test("HERALD_REDIS_CLUSTER names the cluster's nodes, comma-separated", () => {
+  const env = new Map([
+    ["HERALD_REDIS_CLUSTER", "redis://10.0.0.1:7000, redis://10.0.0.2:7000"],
+    ["HERALD_REDIS_PREFIX", "shop:"],
+  ]);
+  assertEquals(optionsFromEnv(env), {
+    prefix: "shop:",
+    cluster: ["redis://10.0.0.1:7000", "redis://10.0.0.2:7000"],
+  });
+});

@@ -158,7 +158,29 @@ export class RedisBackend implements Backend, RateLimits, PushRegistry {
       args.push(e.correlationid, envelopeJson(e));
     }
     await this.#run(APPEND, keys, args);
+    if (this.#options.waitForReplicas) await this.#replicated(keys[0]);
     this.#poller.wakeAll();
+  }
+
+  // The publish just written to `key` is acknowledged once enough replicas hold it.
+  async #replicated(key: string): Promise<void> {
+    const { count, timeoutMs } = this.#options.waitForReplicas!;
+    const client = this.#client;
+    const held = Number(
+      await this.#wrap(
+        client.waitForReplicas
+          ? client.waitForReplicas(key, count, timeoutMs)
+          : client.command(["WAIT", count, timeoutMs]),
+      ),
+    );
+    if (held < count) {
+      throw new BackendUnavailableError(
+        "redis",
+        `the publish reached ${held} of ${count} replicas within ${timeoutMs} ms: its master ` +
+          `holds it, but a failover may lose it; retry with dedupe`,
+        { url: this.#url },
+      );
+    }
   }
 
   /** Where a group stands on a stream, for the metrics (see `telemetry/lag.ts`). */

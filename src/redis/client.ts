@@ -82,6 +82,12 @@ export interface RedisClient {
     ms: number,
     signal?: AbortSignal,
   ): Promise<void>;
+  /**
+   * Waits until `count` replicas hold the writes made so far on the connection that wrote
+   * `key` (`WAIT` on that key's master); answers how many do. Without it, the backend sends
+   * `WAIT` as a plain command, which a single connection runs where it wrote.
+   */
+  waitForReplicas?(key: string, count: number, timeoutMs: number): Promise<number>;
   /** Closes every connection. */
   close(): Promise<void>;
 }

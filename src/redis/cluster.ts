@@ -95,6 +95,19 @@ class ClusterClient implements RedisClient {
     return [index + 1 < masters.length ? `${index + 1}:0` : "0", keys];
   }
 
+  /** `WAIT` on the master of `key`'s slot, through the connection the cluster wrote with. */
+  async waitForReplicas(key: string, count: number, timeoutMs: number): Promise<number> {
+    const conn = await this.#connection();
+    const address = conn.slots[calculateSlot(key) as number]?.[0];
+    const node = conn.nodes("master").find((n) => label(n) === address);
+    if (!node) {
+      throw new BackendUnavailableError("redis", `no master known for ${key}`, {
+        url: this.#nodes[0],
+      });
+    }
+    return Number(await run(node, ["WAIT", count, timeoutMs], this.#nodes));
+  }
+
   /**
    * Waits for entries after `ids` in `keys`. Keys in one slot (a consumer on one stream): a
    * blocking `XREAD` on the consumer's own connection to that slot's master. Keys in several

@@ -69,6 +69,13 @@ export interface RedisOptions {
    * @default {1000}
    */
   pollMaxMs?: number;
+  /**
+   * TCP and Redis Cluster: a publish is acknowledged only once `count` replicas of its master
+   * hold it (`WAIT`), so that it survives the master's failover. When fewer confirm within
+   * `timeoutMs` (1000 by default), the publish fails with `BackendUnavailableError` although the
+   * master may hold it: retry it with `dedupe`. Off by default (Redis replicates asynchronously).
+   */
+  waitForReplicas?: { count: number; timeoutMs?: number };
 }
 
 /** The options after checks and defaults. */
@@ -82,6 +89,7 @@ export interface ResolvedOptions {
   dedupeTtlMs: number;
   deadLetterMaxLen: number;
   pollMaxMs: number;
+  waitForReplicas?: { count: number; timeoutMs: number };
 }
 
 const DAY = 86_400_000;
@@ -124,8 +132,39 @@ export function resolveOptions(options: RedisOptions): ResolvedOptions {
   }
   const pollMaxMs = options.pollMaxMs ?? 1000;
   if (!Number.isFinite(pollMaxMs) || pollMaxMs < 1) problems.push("pollMaxMs must be at least 1");
+  const waitForReplicas = replicasOption(options, problems);
   if (problems.length > 0) throw new InvalidOptionsError("redis()", problems);
-  return { url, token, client, cluster, prefix, trim, dedupeTtlMs, deadLetterMaxLen, pollMaxMs };
+  return {
+    url,
+    token,
+    client,
+    cluster,
+    prefix,
+    trim,
+    dedupeTtlMs,
+    deadLetterMaxLen,
+    pollMaxMs,
+    ...(waitForReplicas ? { waitForReplicas } : {}),
+  };
+}
+
+// The waitForReplicas option with its default, its problems added to `problems`.
+function replicasOption(
+  options: RedisOptions,
+  problems: string[],
+): ResolvedOptions["waitForReplicas"] {
+  const wait = options.waitForReplicas;
+  if (wait === undefined) return undefined;
+  const timeoutMs = wait?.timeoutMs ?? 1000;
+  if (!Number.isSafeInteger(wait?.count) || wait.count < 1) {
+    problems.push("waitForReplicas.count must be a positive integer");
+  }
+  if (!Number.isSafeInteger(timeoutMs) || timeoutMs < 1) {
+    problems.push("waitForReplicas.timeoutMs must be a positive integer");
+  }
+  const rest = options.client?.transport === "rest" || /^https?:/.test(options.url ?? "");
+  if (rest) problems.push("waitForReplicas needs TCP or Redis Cluster (REST cannot WAIT)");
+  return { count: wait?.count, timeoutMs };
 }
 
 // What is wrong with the cluster option: a non-empty list of redis:// or rediss:// URLs.

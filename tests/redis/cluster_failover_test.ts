@@ -21,6 +21,9 @@ Deno.test({
   fn: async () => {
     const cluster = await PrivateCluster.start();
     const prefix = "failover:";
+    // Default settings: acknowledged by the master (replication is asynchronous). With
+    // waitForReplicas the promoted replica, which has no replica of its own until the killed node
+    // comes back, could not acknowledge anything: see docs/backends.md.
     const backend = redis({ cluster: cluster.urls, prefix });
     const Thing = defineEvent({
       stream: "things",
@@ -67,7 +70,8 @@ Deno.test({
         60_000,
         20,
       );
-      const published = Math.min(...[...acked.values()].filter((t) => t > killedAt));
+      // Publishing resumed at the end of the longest pause between acknowledgements after the kill.
+      const published = resumedAt([...acked.values()], killedAt);
       await until(
         () => [...handled.keys()].some((n) => (acked.get(n) ?? 0) > published),
         60_000,
@@ -98,3 +102,13 @@ Deno.test({
     }
   },
 });
+
+// The end of the longest gap between acknowledgement times after `from`.
+function resumedAt(times: number[], from: number): number {
+  const sorted = [from, ...times.filter((t) => t > from)].sort((a, b) => a - b);
+  let best = sorted[1], gap = -1;
+  for (let i = 1; i < sorted.length; i++) {
+    if (sorted[i] - sorted[i - 1] > gap) [gap, best] = [sorted[i] - sorted[i - 1], sorted[i]];
+  }
+  return best;
+}

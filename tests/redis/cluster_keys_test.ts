@@ -61,6 +61,16 @@ Deno.test("redis({ cluster }) checks its node URLs and the prefix, with every pr
   assertEquals(err.problems.length, 2);
   assertThrows(() => redis({ cluster: [] }), InvalidOptionsError, "non-empty list");
   assertThrows(
+    () =>
+      redis({
+        url: "https://example.invalid",
+        token: "t",
+        waitForReplicas: { count: 0, timeoutMs: 0 },
+      }),
+    InvalidOptionsError,
+    "REST cannot WAIT",
+  );
+  assertThrows(
     () => redis({ cluster: ["redis://127.0.0.1:7000"], url: "redis://127.0.0.1:6379" }),
     InvalidOptionsError,
     "only one",

@@ -3,7 +3,8 @@
  * its slot's master rather than polling, and hears of an event another process's backend
  * appends; a batch over several streams lands on several masters.
  */
-import { assert, assertEquals } from "@std/assert";
+import { assert, assertEquals, assertRejects } from "@std/assert";
+import { BackendUnavailableError } from "../../src/errors.ts";
 import { redis, type RedisArg, type RedisClient } from "@herald/herald/redis";
 import { clusterClient } from "../../src/redis/cluster.ts";
 import { createEnvelope } from "../../src/envelope.ts";
@@ -99,6 +100,36 @@ Deno.test({
       assertEquals(groups.map((g) => g.pending), streams.map(() => 0));
     } finally {
       await backend.close();
+    }
+  },
+});
+
+Deno.test({
+  name: "redis cluster: waitForReplicas acknowledges a publish once a replica holds it",
+  ignore: CLUSTER_SKIP !== undefined,
+  fn: async () => {
+    const prefix = testPrefix();
+    const one = redis({ cluster: cluster!.urls, prefix, waitForReplicas: { count: 1 } });
+    // Each master has one replica: two can never confirm.
+    const two = redis({
+      cluster: cluster!.urls,
+      prefix,
+      waitForReplicas: { count: 2, timeoutMs: 100 },
+    });
+    try {
+      await one.append([createEnvelope("s", "t", { n: 1 }, "test")]);
+      const err = await assertRejects(
+        () => two.append([createEnvelope("s", "t", { n: 2 }, "test")]),
+        BackendUnavailableError,
+        "reached 1 of 2 replicas",
+      );
+      assert(err.message.includes("retry with dedupe"), err.message);
+      // The master holds both: the second was written, only not confirmed.
+      const page = await one.peek("s");
+      assertEquals(page.events.map((e) => e.envelope?.data), [{ n: 1 }, { n: 2 }]);
+    } finally {
+      await one.close();
+      await two.close();
     }
   },
 });

@@ -30,7 +30,9 @@ Deno.test({
       type: "thing",
       schema: z.object({ n: z.number() }),
     });
-    const bus = createBus({ backend, source: "test" });
+    // The worker runs on a backend of its own (its own connections, its own blocking reads), as
+    // in another process: nothing the publisher does wakes it.
+    const bus = createBus({ backend: redis({ cluster: cluster.urls, prefix }), source: "test" });
     const handled = new Map<number, number>(); // n → when handled
     const worker = createWorker({ bus, group: "g", idleWaitMs: 100 }).on(Thing, (e) => {
       if (!handled.has(e.data.n)) handled.set(e.data.n, Date.now());
@@ -98,6 +100,7 @@ Deno.test({
       stop = true;
       await worker.stop();
       await bus.close();
+      await backend.close();
       await cluster.stop();
     }
   },

@@ -38,8 +38,8 @@ export function clusterClient(
   return new ClusterClient(nodes, options);
 }
 
-/** How often a consumer on streams in several slots looks again, in milliseconds. */
-const MULTI_SLOT_POLL_MS = 200;
+/** How soon a consumer looks again when no master is known for its slot, in milliseconds. */
+const SLOT_UNKNOWN_MS = 200;
 
 // A consumer's own connection to the master of the slot it waits on, and its id for unblocking.
 interface Channel {
@@ -109,9 +109,10 @@ class ClusterClient implements RedisClient {
   }
 
   /**
-   * Waits for entries after `ids` in `keys`. Keys in one slot (a consumer on one stream): a
-   * blocking `XREAD` on the consumer's own connection to that slot's master. Keys in several
-   * slots cannot be read in one command: then a short wait, and the caller looks again.
+   * Waits for entries after `ids` in `keys`: a blocking `XREAD` on the consumer's own connection
+   * to the master of the keys' slot. Keys in several slots (a consumer on several streams) cannot
+   * be read by one command: one blocking read per slot, each on its own connection, and the
+   * first to return ends the others.
    */
   async waitForEntries(
     channel: string,
@@ -122,9 +123,49 @@ class ClusterClient implements RedisClient {
   ): Promise<void> {
     if (signal?.aborted || ms <= 0) return;
     const conn = await this.#connection();
-    const slots = new Set(keys.map((k) => calculateSlot(k) as number));
-    const node = slots.size === 1 ? conn.slots[[...slots][0]]?.[0] : undefined;
-    if (node === undefined) return await sleep(Math.min(ms, MULTI_SLOT_POLL_MS), signal);
+    const bySlot = new Map<number, { keys: string[]; ids: string[] }>();
+    keys.forEach((key, i) => {
+      const slot = calculateSlot(key) as number;
+      let part = bySlot.get(slot);
+      if (!part) bySlot.set(slot, part = { keys: [], ids: [] });
+      part.keys.push(key);
+      part.ids.push(ids[i]);
+    });
+    if (bySlot.size === 1) {
+      const [[slot, part]] = bySlot;
+      return await this.#block(channel, conn.slots[slot]?.[0], part.keys, part.ids, ms, signal);
+    }
+    const first = new AbortController();
+    const stop = () => first.abort();
+    signal?.addEventListener("abort", stop, { once: true });
+    try {
+      await Promise.all(
+        [...bySlot].map(([slot, part]) =>
+          this.#block(
+            `${channel}#${slot}`,
+            conn.slots[slot]?.[0],
+            part.keys,
+            part.ids,
+            ms,
+            first.signal,
+          ).finally(stop)
+        ),
+      );
+    } finally {
+      signal?.removeEventListener("abort", stop);
+    }
+  }
+
+  // One blocking read on `channel`'s connection to `node`, ended early by `signal`.
+  async #block(
+    channel: string,
+    node: string | undefined,
+    keys: readonly string[],
+    ids: readonly string[],
+    ms: number,
+    signal?: AbortSignal,
+  ): Promise<void> {
+    if (node === undefined) return await sleep(Math.min(ms, SLOT_UNKNOWN_MS), signal);
     const ch = await this.#channel(channel, node);
     const block = Math.max(1, Math.ceil(ms));
     try {
@@ -279,8 +320,9 @@ class ClusterClient implements RedisClient {
     this.#channels.clear();
     for (const ch of channels) ch?.conn.disconnect();
     const conn = await this.#conn?.catch(() => undefined);
-    if (!conn) return;
-    await conn.quit().catch(() => conn.disconnect());
+    if (conn) await conn.quit().catch(() => conn.disconnect());
+    // Let ioredis's zero-delay socket clean-up timers run before close() returns.
+    await new Promise((r) => setTimeout(r, 1));
   }
 }
 

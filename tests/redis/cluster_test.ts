@@ -60,6 +60,45 @@ Deno.test({
 });
 
 Deno.test({
+  name: "redis cluster: a consumer on streams in several slots blocks on each, and wakes for any",
+  ignore: CLUSTER_SKIP !== undefined,
+  fn: async () => {
+    const prefix = testPrefix();
+    const [a, b] = await twoMasters(prefix);
+    const client = counted(clusterClient(cluster!.urls));
+    const consumer = redis({ client, prefix });
+    const publisher = redis({ cluster: cluster!.urls, prefix });
+    try {
+      await consumer.subscribe("g", [a, b], "earliest");
+      // Nothing comes: one claim per stream before the wait and after it; a consumer polling
+      // every 200 ms would have claimed some twenty times.
+      const options = { consumer: "c", max: 10, leaseMs: 30_000, waitMs: 1_500 };
+      assertEquals(await consumer.claim("g", [a, b], options), []);
+      assert(client.scripts <= 5, `claims while waiting: ${client.scripts}`);
+      for (const stream of [b, a]) {
+        const waiting = consumer.claim("g", [a, b], { ...options, waitMs: 60_000 });
+        const event = createEnvelope(stream, "t", { n: 1 }, "test");
+        await publisher.append([event]);
+        assertEquals((await waiting).map((d) => d.envelope?.id), [event.id]);
+      }
+    } finally {
+      await consumer.close();
+      await client.close();
+      await publisher.close();
+    }
+  },
+});
+
+// Two stream names whose keys two different masters serve.
+async function twoMasters(prefix: string): Promise<[string, string]> {
+  const first = await masterOf(cluster!, cluster!.nodes[0].port, `${prefix}s|s0`);
+  for (let i = 1;; i++) {
+    const port = await masterOf(cluster!, cluster!.nodes[0].port, `${prefix}s|s${i}`);
+    if (port !== first) return ["s0", `s${i}`];
+  }
+}
+
+Deno.test({
   name: "redis cluster: a batch over streams in several slots is written, each on its master",
   ignore: CLUSTER_SKIP !== undefined,
   fn: async () => {

@@ -30,7 +30,8 @@ import { BackendUnavailableError } from "../errors.ts";
 import { sleep } from "../sleep.ts";
 import { type RedisArg, type RedisClient, RedisReplyError } from "./client.ts";
 import { RedisInspector } from "./inspect.ts";
-import { encodeRef, entryDelivery, Keys } from "./keys.ts";
+import { decodeRef, encodeRef, entryDelivery, Keys } from "./keys.ts";
+import { byStream, KeysCluster } from "./cluster_keys.ts";
 import type { ResolvedOptions } from "./options.ts";
 import { Poller } from "./poll.ts";
 import { extendCall, settleCall } from "./lease_args.ts";
@@ -91,7 +92,7 @@ export class RedisBackend implements Backend, RateLimits, PushRegistry, Schedule
     this.#client = client;
     this.#ownsClient = ownsClient;
     this.#options = options;
-    this.#keys = new Keys(options.prefix);
+    this.#keys = client.cluster ? new KeysCluster(options.prefix) : new Keys(options.prefix);
     this.#scripts = new Scripts(client);
     this.#poller = new Poller(options.pollMaxMs);
     const trim = options.trim;
@@ -123,6 +124,10 @@ export class RedisBackend implements Backend, RateLimits, PushRegistry, Schedule
   async schedule(events: readonly ScheduledEvent[]): Promise<void> {
     this.#open();
     if (events.length === 0) return;
+    if (this.#keys.cluster) {
+      // The schedule is one sorted set for every stream: its scripts would span hash slots.
+      throw new TypeError("Delayed events are not available on Redis Cluster yet");
+    }
     const args = scheduleArgs(this.#keys, events);
     await this.#run(SCHEDULE, this.#keys.schedule(), args);
     this.#promoter.scheduled(Math.min(...events.map((e) => e.dueAt)));
@@ -156,6 +161,12 @@ export class RedisBackend implements Backend, RateLimits, PushRegistry, Schedule
   async append(events: readonly Envelope[], options: AppendOptions = {}): Promise<void> {
     this.#open();
     if (events.length === 0) return;
+    // Redis Cluster: one call per stream (slot), so a batch is atomic per stream only.
+    const parts = this.#keys.cluster ? byStream(events, (e) => e.stream) : undefined;
+    if (parts && parts.length > 1) {
+      await Promise.all(parts.map((part) => this.append(part, options)));
+      return;
+    }
     const trim = this.#options.trim;
     const head = this.#trimHead();
     // Each stream named once in KEYS; with several, each event says which (see APPEND).
@@ -168,10 +179,11 @@ export class RedisBackend implements Backend, RateLimits, PushRegistry, Schedule
       }
     }
     const keys = options.dedupe
-      ? [...streams, ...events.map((e) => this.#keys.dedupe(e.id))]
+      ? [...streams, ...events.map((e) => this.#keys.dedupe(e.id, e.stream))]
       : [...streams];
     if (!this.#options.journeys) {
       await this.#appendPlain(events, options, head, streams, at, keys);
+      if (this.#options.waitForReplicas) await this.#replicated(keys[0]);
       return;
     }
     const index = new Map<string, number>();
@@ -190,12 +202,36 @@ export class RedisBackend implements Backend, RateLimits, PushRegistry, Schedule
     for (const e of events) {
       if (streams.length > 1) args.push(at.get(e.stream)!);
       const root = e.correlationid === e.id;
-      args.push(place(this.#keys[root ? "correlation" : "correlated"](e.correlationid)));
-      args.push(root ? 0 : place(this.#keys.caused(e.id)));
+      args.push(
+        place(this.#keys[root ? "correlation" : "correlated"](e.correlationid, e.stream)),
+      );
+      args.push(root ? 0 : place(this.#keys.caused(e.id, e.stream)));
       args.push(e.correlationid, envelopeJson(e));
     }
     await this.#run(APPEND, keys, args);
+    if (this.#options.waitForReplicas) await this.#replicated(keys[0]);
     this.#poller.wakeAll();
+  }
+
+  // The publish just written to `key` is acknowledged once enough replicas hold it.
+  async #replicated(key: string): Promise<void> {
+    const { count, timeoutMs } = this.#options.waitForReplicas!;
+    const client = this.#client;
+    const held = Number(
+      await this.#wrap(
+        client.waitForReplicas
+          ? client.waitForReplicas(key, count, timeoutMs)
+          : client.command(["WAIT", count, timeoutMs]),
+      ),
+    );
+    if (held < count) {
+      throw new BackendUnavailableError(
+        "redis",
+        `the publish reached ${held} of ${count} replicas within ${timeoutMs} ms: its master ` +
+          `holds it, but a failover may lose it; retry with dedupe`,
+        { url: this.#url },
+      );
+    }
   }
 
   // Without the correlation index: one event is one XADD (atomic by itself, no script); a
@@ -307,6 +343,9 @@ export class RedisBackend implements Backend, RateLimits, PushRegistry, Schedule
     max: number,
     leaseMs: number,
   ): Promise<{ now: number; nextDue: number; found: Delivery[]; lastIds: string[] }> {
+    if (this.#keys.cluster && streams.length > 1) {
+      return await this.#claimEach(group, streams, consumer, max, leaseMs);
+    }
     // Two sources per stream: the stream, and the group's redrive stream for it.
     const keys: string[] = [];
     for (const s of streams) keys.push(...this.#keys.keyed(s, group));
@@ -323,6 +362,28 @@ export class RedisBackend implements Backend, RateLimits, PushRegistry, Schedule
     return { now, nextDue, found, lastIds };
   }
 
+  // Redis Cluster: one CLAIM per stream (slot), from a rotating first stream, until one finds.
+  async #claimEach(
+    group: string,
+    streams: readonly string[],
+    consumer: string,
+    max: number,
+    leaseMs: number,
+  ): Promise<{ now: number; nextDue: number; found: Delivery[]; lastIds: string[] }> {
+    const first = this.#rotate++ % streams.length;
+    let now = 0, nextDue = -1;
+    const lastIds: string[] = [];
+    for (let i = 0; i < streams.length; i++) {
+      const stream = streams[(first + i) % streams.length];
+      const one = await this.#claimOnce(group, [stream], consumer, max, leaseMs);
+      if (one.found.length > 0) return one;
+      now = one.now;
+      if (one.nextDue >= 0) nextDue = nextDue < 0 ? one.nextDue : Math.min(nextDue, one.nextDue);
+      lastIds.push(...one.lastIds);
+    }
+    return { now, nextDue, found: [], lastIds };
+  }
+
   async extend(
     group: string,
     deliveries: readonly Delivery[],
@@ -330,6 +391,10 @@ export class RedisBackend implements Backend, RateLimits, PushRegistry, Schedule
   ): Promise<Delivery[]> {
     this.#open();
     if (deliveries.length === 0) return [];
+    const parts = this.#keys.cluster ? byStream(deliveries, (d) => d.stream) : undefined;
+    if (parts && parts.length > 1) {
+      return (await Promise.all(parts.map((p) => this.extend(group, p, leaseMs)))).flat();
+    }
     this.#reader.flushRecords();
     const { keys, args } = extendCall(this.#keys, group, deliveries, leaseMs);
     try {
@@ -357,6 +422,14 @@ export class RedisBackend implements Backend, RateLimits, PushRegistry, Schedule
   async #settle(group: string, settlements: readonly Settlement[]): Promise<void> {
     this.#open();
     if (settlements.length === 0) return;
+    // Redis Cluster: one SETTLE per stream (slot); the dead letters are the stream's too.
+    const parts = this.#keys.cluster
+      ? byStream(settlements, (s) => decodeRef(s.delivery.ref).stream)
+      : undefined;
+    if (parts && parts.length > 1) {
+      await Promise.all(parts.map((part) => this.settle(group, part)));
+      return;
+    }
     let rest = settlements;
     const sent: Promise<unknown>[] = [];
     let timersChanged = false;
@@ -441,7 +514,13 @@ export class RedisBackend implements Backend, RateLimits, PushRegistry, Schedule
   async trace(id: string, options?: TraceOptions): Promise<Trace> {
     this.#open();
     if (!this.#options.journeys) throw journeysOff(this.name);
-    return await redisTrace((args) => this.#command(args), this.#keys, id, options);
+    return await redisTrace(
+      (args) => this.#command(args),
+      this.#keys,
+      id,
+      options,
+      () => this.#inspector.streamNames(),
+    );
   }
 
   async peek(stream: string, options?: PeekOptions): Promise<PeekPage> {
@@ -456,10 +535,14 @@ export class RedisBackend implements Backend, RateLimits, PushRegistry, Schedule
       !wanted || wanted.has(d.letter.id)
     );
     let moved = 0;
-    for (let i = 0; i < chosen.length; i += 500) {
-      const part = chosen.slice(i, i + 500);
+    // Redis Cluster: dead letters are per stream, so a call moves those of one stream.
+    const batches: (typeof chosen)[] = [];
+    for (const same of this.#keys.cluster ? byStream(chosen, (d) => d.letter.stream) : [chosen]) {
+      for (let i = 0; i < same.length; i += 500) batches.push(same.slice(i, i + 500));
+    }
+    for (const part of batches) {
       const keys = [
-        this.#keys.dead(group),
+        this.#keys.dead(group, part[0].letter.stream),
         ...part.map((d) => this.#keys.redrive(d.letter.stream, group)),
       ];
       const args = [group, ...part.map((d) => d.entryId)];
@@ -479,6 +562,10 @@ export class RedisBackend implements Backend, RateLimits, PushRegistry, Schedule
 
   async leave(group: string, streams: readonly string[], consumer: string): Promise<void> {
     this.#open();
+    if (this.#keys.cluster && streams.length > 1) {
+      await Promise.all(streams.map((s) => this.leave(group, [s], consumer)));
+      return;
+    }
     const keys = streams.flatMap((s) => [this.#keys.stream(s), this.#keys.redrive(s, group)]);
     await this.#run(LEAVE, keys, [group, consumer]);
   }

@@ -42,6 +42,11 @@ export interface RedisClient {
    */
   readonly ordered?: boolean;
   /**
+   * A Redis Cluster client (see `clusterClient`): the backend then keeps each stream's keys in
+   * one hash slot and splits calls that span streams.
+   */
+  readonly cluster?: boolean;
+  /**
    * Runs one command. A TCP client runs it on the connection of `channel` (a consumer) when
    * given, so that a consumer's claims never queue behind other traffic, and its acks share a
    * write with its next claim; while that connection waits in a blocking read, on the main
@@ -77,6 +82,12 @@ export interface RedisClient {
     ms: number,
     signal?: AbortSignal,
   ): Promise<void>;
+  /**
+   * Waits until `count` replicas hold the writes made so far on the connection that wrote
+   * `key` (`WAIT` on that key's master); answers how many do. Without it, the backend sends
+   * `WAIT` as a plain command, which a single connection runs where it wrote.
+   */
+  waitForReplicas?(key: string, count: number, timeoutMs: number): Promise<number>;
   /** Closes every connection. */
   close(): Promise<void>;
 }

@@ -24,7 +24,9 @@ import {
   type StreamInfo,
 } from "../inspect.ts";
 import type { RedisArg } from "./client.ts";
+import { byStream } from "./cluster_keys.ts";
 import { parseDeadLetter, type StoredDeadLetter } from "./dead.ts";
+import { compareIds } from "./lease_args.ts";
 import { fieldsObject, type Keys, readEntry } from "./keys.ts";
 
 /** The largest sequence part of a stream entry id. */
@@ -82,7 +84,11 @@ export class RedisInspector {
       for (const g of await this.#groupsOf(this.keys.stream(s))) {
         const name = String(g.name);
         if (!dead.has(name)) {
-          dead.set(name, Number(await this.command(["XLEN", this.keys.dead(name)])));
+          let n = 0;
+          for (const key of await this.#deadKeys(name)) {
+            n += Number(await this.command(["XLEN", key]));
+          }
+          dead.set(name, n);
         }
         out.push(await this.#group(name, s, g, dead.get(name)!));
       }
@@ -173,14 +179,36 @@ export class RedisInspector {
     }
   }
 
+  /**
+   * The keys of a group's dead letters: one, or in cluster mode one per stream (see
+   * cluster_keys.ts).
+   */
+  async #deadKeys(group: string): Promise<string[]> {
+    if (!this.keys.cluster) return [this.keys.dead(group)];
+    return (await this.streamNames()).map((s) => this.keys.dead(group, s));
+  }
+
   /** Reads a group's dead letters from `after` on (an entry id), filtered, up to `limit`. */
   async readDead(group: string, query: DeadLetterQuery = {}): Promise<StoredDeadLetter[]> {
+    const keys = await this.#deadKeys(group);
+    if (keys.length === 1) return await this.#readDead(keys[0], group, query);
+    // Cluster mode: each stream's, merged in entry id order (ids are times).
+    const all = await Promise.all(keys.map((key) => this.#readDead(key, group, query)));
+    const merged = all.flat().sort((a, b) => compareIds(a.entryId, b.entryId));
+    return merged.slice(0, query.limit ?? Infinity);
+  }
+
+  async #readDead(
+    key: string,
+    group: string,
+    query: DeadLetterQuery,
+  ): Promise<StoredDeadLetter[]> {
     const limit = query.limit ?? Infinity;
     const out: StoredDeadLetter[] = [];
     let from = query.after === undefined ? "-" : `(${entryId(query.after)}`;
     while (out.length < limit) {
       const page = await this.command(
-        ["XRANGE", this.keys.dead(group), from, "+", "COUNT", PAGE],
+        ["XRANGE", key, from, "+", "COUNT", PAGE],
       ) as [string, unknown[]][];
       for (const entry of page) {
         const d = parseDeadLetter(group, entry);
@@ -197,17 +225,23 @@ export class RedisInspector {
   }
 
   async purgeDeadLetters(group: string, options: PurgeOptions = {}): Promise<number> {
-    const key = this.keys.dead(group);
     if (options.ids === undefined && options.before === undefined) {
-      const n = Number(await this.command(["XLEN", key]));
-      await this.command(["DEL", key]);
+      let n = 0;
+      for (const key of await this.#deadKeys(group)) {
+        n += Number(await this.command(["XLEN", key]));
+        await this.command(["DEL", key]);
+      }
       return n;
     }
     const doomed = (await this.readDead(group)).filter((d) => purgeSelects(d.letter, options));
     let n = 0;
-    for (let i = 0; i < doomed.length; i += PAGE) {
-      const ids = doomed.slice(i, i + PAGE).map((d) => d.entryId);
-      n += Number(await this.command(["XDEL", key, ...ids]));
+    // In cluster mode each letter is in its stream's dead letters; otherwise all in one.
+    const keyOf = (d: StoredDeadLetter) => this.keys.dead(group, d.letter.stream);
+    for (const same of byStream(doomed, keyOf)) {
+      for (let i = 0; i < same.length; i += PAGE) {
+        const ids = same.slice(i, i + PAGE).map((d) => d.entryId);
+        n += Number(await this.command(["XDEL", keyOf(same[0]), ...ids]));
+      }
     }
     return n;
   }
@@ -229,7 +263,9 @@ export class RedisInspector {
       found = true;
     }
     if (stream === undefined) {
-      found = Number(await this.command(["DEL", this.keys.dead(group)])) > 0 || found;
+      for (const key of await this.#deadKeys(group)) {
+        found = Number(await this.command(["DEL", key])) > 0 || found;
+      }
     }
     return found;
   }

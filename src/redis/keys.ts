@@ -10,6 +10,8 @@ import { type Envelope, envelopeProblem } from "../envelope.ts";
 /** The keys of one backend, under its prefix. */
 export class Keys {
   readonly prefix: string;
+  /** Whether the keys are laid out for Redis Cluster (see `KeysCluster` in cluster_keys.ts). */
+  readonly cluster: boolean = false;
 
   constructor(prefix: string) {
     this.prefix = prefix;
@@ -65,28 +67,28 @@ export class Keys {
     ];
   }
 
-  /** A group's dead letters. */
-  dead(group: string): string {
+  /** A group's dead letters (in cluster mode, those of `stream`). */
+  dead(group: string, _stream?: string): string {
     return `${this.prefix}d|${group}`;
   }
 
   /** The marker that an event id was appended (for deduplication). */
-  dedupe(eventId: string): string {
+  dedupe(eventId: string, _stream?: string): string {
     return `${this.prefix}id|${eventId}`;
   }
 
   /** The correlation index of the event that starts a chain: `<entry id>|<stream key>`. */
-  correlation(correlationId: string): string {
+  correlation(correlationId: string, _stream?: string): string {
     return `${this.prefix}c|${correlationId}`;
   }
 
   /** The correlation index of the other events of a chain: a list of `<entry id>|<stream key>`. */
-  correlated(correlationId: string): string {
+  correlated(correlationId: string, _stream?: string): string {
     return `${this.prefix}cc|${correlationId}`;
   }
 
   /** The correlation id of an event that does not start its chain. */
-  caused(eventId: string): string {
+  caused(eventId: string, _stream?: string): string {
     return `${this.prefix}ce|${eventId}`;
   }
 

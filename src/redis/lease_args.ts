@@ -54,7 +54,8 @@ export function settleCall(
       return entry;
     },
   );
-  const call: ScriptCall = { keys: [keys.dead(group)], args: [group, deadMaxLen] };
+  // In cluster mode the settlements are of one stream (see RedisBackend.settle).
+  const call: ScriptCall = { keys: [keys.dead(group, runs[0]?.stream)], args: [group, deadMaxLen] };
   for (const run of runs) {
     call.keys.push(...keys.keyed(run.stream, group));
     const n = run.entries.length;

@@ -22,12 +22,14 @@
 import { RedisBackend } from "./backend.ts";
 import { optionsFromEnv, type RedisOptions, resolveOptions } from "./options.ts";
 import { tcpClient } from "./tcp.ts";
+import { clusterClient } from "./cluster.ts";
 import { upstashClient } from "./upstash.ts";
 
 export type { RedisBackend } from "./backend.ts";
 export { type RedisArg, type RedisClient, RedisReplyError } from "./client.ts";
 export type { RedisOptions, TrimPolicy } from "./options.ts";
 export { tcpClient, type TcpClientOptions } from "./tcp.ts";
+export { clusterClient } from "./cluster.ts";
 export { upstashClient, type UpstashConfig, type UpstashExec } from "./upstash.ts";
 
 /**
@@ -74,6 +76,7 @@ export function createRedisBackend(options: RedisOptions = {}): RedisBackend {
   const given = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined));
   const resolved = resolveOptions(named ? options : { ...optionsFromEnv(), ...given });
   if (resolved.client) return new RedisBackend(resolved.client, resolved, false);
+  if (resolved.cluster) return new RedisBackend(clusterClient(resolved.cluster), resolved, true);
   const url = resolved.url!;
   const client = url.startsWith("http")
     ? upstashClient({ url, token: resolved.token! })

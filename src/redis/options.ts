@@ -31,6 +31,12 @@ export interface RedisOptions {
   /** A client you made (see `tcpClient`, `upstashClient`); the backend does not close it. */
   client?: RedisClient;
   /**
+   * Redis Cluster: `redis://host:port` URLs of some of its nodes (the client finds the rest).
+   * Every key of a stream and its groups then shares one hash slot; see `docs/backends.md`.
+   * Give `url`, `client` or `cluster`, one of them.
+   */
+  cluster?: readonly string[];
+  /**
    * Put before every key, so several apps (or tests) can share one Redis.
    *
    * @default {"herald:"}
@@ -73,6 +79,13 @@ export interface RedisOptions {
    * @default {false}
    */
   journeys?: boolean;
+  /**
+   * TCP and Redis Cluster: a publish is acknowledged only once `count` replicas of its master
+   * hold it (`WAIT`), so that it survives the master's failover. When fewer confirm within
+   * `timeoutMs` (1000 by default), the publish fails with `BackendUnavailableError` although the
+   * master may hold it: retry it with `dedupe`. Off by default (Redis replicates asynchronously).
+   */
+  waitForReplicas?: { count: number; timeoutMs?: number };
 }
 
 /** The options after checks and defaults. */
@@ -80,12 +93,14 @@ export interface ResolvedOptions {
   url?: string;
   token?: string;
   client?: RedisClient;
+  cluster?: readonly string[];
   prefix: string;
   trim: TrimPolicy;
   dedupeTtlMs: number;
   deadLetterMaxLen: number;
   pollMaxMs: number;
   journeys: boolean;
+  waitForReplicas?: { count: number; timeoutMs: number };
 }
 
 const DAY = 86_400_000;
@@ -93,13 +108,15 @@ const DAY = 86_400_000;
 /** Checks options, reporting every problem at once. */
 export function resolveOptions(options: RedisOptions): ResolvedOptions {
   const problems: string[] = [];
-  const { url, token, client } = options;
-  if (url === undefined && client === undefined) {
+  const { url, token, client, cluster } = options;
+  const given = [url, client, cluster].filter((v) => v !== undefined).length;
+  if (given === 0) {
     problems.push(
-      "give url or client, or set HERALD_REDIS_URL (or UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN)",
+      "give url, client or cluster, or set HERALD_REDIS_URL, HERALD_REDIS_CLUSTER, or UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN",
     );
   }
-  if (url !== undefined && client !== undefined) problems.push("give url or client, not both");
+  if (given > 1) problems.push("give url, client or cluster, only one of them");
+  problems.push(...clusterProblems(cluster));
   if (url !== undefined) {
     const scheme = typeof url === "string" ? url.split(":")[0] : "";
     if (!["redis", "rediss", "http", "https"].includes(scheme)) {
@@ -110,6 +127,9 @@ export function resolveOptions(options: RedisOptions): ResolvedOptions {
   }
   const prefix = options.prefix ?? "herald:";
   if (typeof prefix !== "string") problems.push("prefix must be a string");
+  else if ((cluster || client?.cluster) && /[{}]/.test(prefix)) {
+    problems.push("in cluster mode the prefix must not hold { or } (Herald sets the hash tags)");
+  }
   const trim = options.trim ?? { maxLen: 1_000_000 };
   if (trim !== "none") {
     const n = "maxLen" in trim ? trim.maxLen : (trim as { maxAgeMs?: number }).maxAgeMs;
@@ -129,12 +149,57 @@ export function resolveOptions(options: RedisOptions): ResolvedOptions {
   if (!Number.isFinite(pollMaxMs) || pollMaxMs < 1) problems.push("pollMaxMs must be at least 1");
   const journeys = options.journeys ?? false;
   if (typeof journeys !== "boolean") problems.push("journeys must be a boolean");
+  const waitForReplicas = replicasOption(options, problems);
   if (problems.length > 0) throw new InvalidOptionsError("createRedisBackend()", problems);
-  return { url, token, client, prefix, trim, dedupeTtlMs, deadLetterMaxLen, pollMaxMs, journeys };
+  return {
+    url,
+    token,
+    client,
+    cluster,
+    prefix,
+    trim,
+    dedupeTtlMs,
+    deadLetterMaxLen,
+    pollMaxMs,
+    journeys,
+    ...(waitForReplicas ? { waitForReplicas } : {}),
+  };
+}
+
+// The waitForReplicas option with its default, its problems added to `problems`.
+function replicasOption(
+  options: RedisOptions,
+  problems: string[],
+): ResolvedOptions["waitForReplicas"] {
+  const wait = options.waitForReplicas;
+  if (wait === undefined) return undefined;
+  const timeoutMs = wait?.timeoutMs ?? 1000;
+  if (!Number.isSafeInteger(wait?.count) || wait.count < 1) {
+    problems.push("waitForReplicas.count must be a positive integer");
+  }
+  if (!Number.isSafeInteger(timeoutMs) || timeoutMs < 1) {
+    problems.push("waitForReplicas.timeoutMs must be a positive integer");
+  }
+  const rest = options.client?.transport === "rest" || /^https?:/.test(options.url ?? "");
+  if (rest) problems.push("waitForReplicas needs TCP or Redis Cluster (REST cannot WAIT)");
+  return { count: wait?.count, timeoutMs };
+}
+
+// What is wrong with the cluster option: a non-empty list of redis:// or rediss:// URLs.
+function clusterProblems(cluster: readonly string[] | undefined): string[] {
+  if (cluster === undefined) return [];
+  if (!Array.isArray(cluster) || cluster.length === 0) {
+    return ["cluster must be a non-empty list of redis:// URLs"];
+  }
+  const bad = cluster.filter((u) => typeof u !== "string" || !/^rediss?:\/\/[^/]+/.test(u));
+  return bad.length > 0
+    ? [`cluster URLs must start with redis:// or rediss://: ${bad.join(", ")}`]
+    : [];
 }
 
 /**
- * Reads the Redis options from the environment: `HERALD_REDIS_URL` (a `redis://` URL, for
+ * Reads the Redis options from the environment: `HERALD_REDIS_CLUSTER` (`redis://` URLs of
+ * Redis Cluster nodes, comma-separated), or else `HERALD_REDIS_URL` (a `redis://` URL, for
  * TCP), or else `UPSTASH_REDIS_REST_URL` and `UPSTASH_REDIS_REST_TOKEN` (REST); and
  * `HERALD_REDIS_PREFIX` when set.
  *
@@ -146,6 +211,8 @@ export function optionsFromEnv(
 ): RedisOptions | undefined {
   const prefix = env.get("HERALD_REDIS_PREFIX");
   const base = prefix === undefined ? {} : { prefix };
+  const cluster = env.get("HERALD_REDIS_CLUSTER");
+  if (cluster) return { ...base, cluster: cluster.split(",").map((u) => u.trim()) };
   const url = env.get("HERALD_REDIS_URL");
   if (url) return { ...base, url };
   const restUrl = env.get("UPSTASH_REDIS_REST_URL");

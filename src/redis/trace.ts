@@ -41,15 +41,28 @@ export async function redisTrace(
   keys: Keys,
   id: string,
   options?: TraceOptions,
+  streams?: () => Promise<string[]>,
 ): Promise<Trace> {
   const limit = traceLimit(options);
-  const caused = await command(["GET", keys.caused(id)]);
-  const correlationId = typeof caused === "string" ? caused : id;
-  const first = await command(["GET", keys.correlation(correlationId)]);
-  const refs = [
-    ...(typeof first === "string" ? [first] : []),
-    ...await command(["LRANGE", keys.correlated(correlationId), 0, limit]) as string[],
-  ];
+  // Cluster mode keeps the index per stream (see cluster_keys.ts): look in every stream's.
+  const names = keys.cluster && streams ? await streams() : [undefined];
+  let correlationId = id;
+  for (const s of names) {
+    const caused = await command(["GET", keys.caused(id, s)]);
+    if (typeof caused === "string") {
+      correlationId = caused;
+      break;
+    }
+  }
+  const refs: string[] = [];
+  for (const s of names) {
+    const first = await command(["GET", keys.correlation(correlationId, s)]);
+    if (typeof first === "string") refs.push(first);
+    refs.push(
+      ...await command(["LRANGE", keys.correlated(correlationId, s), 0, limit]) as string[],
+    );
+  }
+  if (names.length > 1) refs.sort((a, b) => compareIds(a.split("|")[0], b.split("|")[0]));
   const groups = new Map<string, Promise<[string, string][]>>();
   const events: TracedEvent[] = [];
   for (const ref of refs.slice(0, limit)) {
@@ -96,11 +109,11 @@ interface Where {
 
 async function reachOf(command: Command, keys: Keys, w: Where): Promise<Reach> {
   const { group, envelope } = w;
-  const dead = await findDead(command, keys.dead(group), group, envelope);
+  const stream = w.streamKey.slice(keys.stream("").length);
+  const dead = await findDead(command, keys.dead(group, stream), group, envelope);
   if (dead) return dead;
   const held = await pendingCount(command, w.streamKey, group, w.entryId);
   if (held !== undefined) return { group, state: "pending", attempt: held };
-  const stream = w.streamKey.slice(keys.stream("").length);
   const redriven = await findRedriven(command, keys.redrive(stream, group), group, envelope.id);
   if (redriven) return redriven;
   return { group, state: compareIds(w.entryId, w.last) <= 0 ? "handled" : "waiting" };

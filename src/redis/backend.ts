@@ -277,7 +277,8 @@ export class RedisBackend implements Backend, RateLimits, PushRegistry, Schedule
         ) throw err;
       }
     }));
-    this.#promoter.start(); // a consumer's process promotes what falls due
+    // A consumer's process promotes what falls due (no schedule in cluster mode: see schedule()).
+    if (!this.#keys.cluster) this.#promoter.start();
   }
 
   async claim(

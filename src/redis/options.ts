@@ -112,10 +112,10 @@ export function resolveOptions(options: RedisOptions): ResolvedOptions {
   const given = [url, client, cluster].filter((v) => v !== undefined).length;
   if (given === 0) {
     problems.push(
-      "give url, client or cluster, or set HERALD_REDIS_URL, HERALD_REDIS_CLUSTER, or UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN",
+      "give url or client (or cluster), or set HERALD_REDIS_URL, HERALD_REDIS_CLUSTER, or UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN",
     );
   }
-  if (given > 1) problems.push("give url, client or cluster, only one of them");
+  if (given > 1) problems.push("give url or client (or cluster), only one of them");
   problems.push(...clusterProblems(cluster));
   if (url !== undefined) {
     const scheme = typeof url === "string" ? url.split(":")[0] : "";

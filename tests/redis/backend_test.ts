@@ -33,7 +33,12 @@ Deno.test("createRedisBackend() reports every problem with its options at once",
 });
 
 Deno.test("createRedisBackend() reads HERALD_REDIS_URL, then the Upstash variables", async () => {
-  const names = ["HERALD_REDIS_URL", "UPSTASH_REDIS_REST_URL", "UPSTASH_REDIS_REST_TOKEN"];
+  const names = [
+    "HERALD_REDIS_URL",
+    "HERALD_REDIS_CLUSTER",
+    "UPSTASH_REDIS_REST_URL",
+    "UPSTASH_REDIS_REST_TOKEN",
+  ];
   const saved = names.map((n) => Deno.env.get(n));
   try {
     for (const n of names) Deno.env.delete(n);

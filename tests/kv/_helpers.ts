@@ -90,3 +90,16 @@ export function bothStores(
     });
   }
 }
+
+/** Runs `fn` with console.warn collected (the default logger writes warnings there). */
+export async function warnings(fn: () => Promise<void>): Promise<string[]> {
+  const seen: string[] = [];
+  const warn = console.warn;
+  console.warn = (...args: unknown[]) => void seen.push(args.map(String).join(" "));
+  try {
+    await fn();
+  } finally {
+    console.warn = warn;
+  }
+  return seen;
+}

@@ -6,23 +6,10 @@
  */
 import { assertEquals, assertStringIncludes } from "@std/assert";
 import type { Delivery } from "../../src/backend.ts";
-import { bothStores, claimN, events, indexOf, until } from "./_helpers.ts";
+import { bothStores, claimN, events, indexOf, until, warnings } from "./_helpers.ts";
 
 const boom = { name: "Error", message: "boom" };
 const dead = (delivery: Delivery) => ({ delivery, outcome: "dead" as const, error: boom });
-
-/** Runs `fn` with console.warn collected. */
-async function warnings(fn: () => Promise<void>): Promise<string[]> {
-  const seen: string[] = [];
-  const warn = console.warn;
-  console.warn = (...args: unknown[]) => void seen.push(args.map(String).join(" "));
-  try {
-    await fn();
-  } finally {
-    console.warn = warn;
-  }
-  return seen;
-}
 
 bothStores(
   "deadLetterMaxLen keeps a group's newest dead letters, counting and logging the rest",

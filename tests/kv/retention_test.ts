@@ -5,20 +5,7 @@
  * @module
  */
 import { assertEquals, assertStringIncludes } from "@std/assert";
-import { bothStores, claimN, events, indexOf } from "./_helpers.ts";
-
-/** Runs `fn` with console.warn collected. */
-async function warnings(fn: () => Promise<void>): Promise<string[]> {
-  const seen: string[] = [];
-  const warn = console.warn;
-  console.warn = (...args: unknown[]) => void seen.push(args.map(String).join(" "));
-  try {
-    await fn();
-  } finally {
-    console.warn = warn;
-  }
-  return seen;
-}
+import { bothStores, claimN, events, indexOf, warnings } from "./_helpers.ts";
 
 bothStores("retention counts and reports the unread events of a lagging group", async (make) => {
   const b = make({ retention: { maxLength: 3 } });

@@ -2,6 +2,7 @@ import { assert, assertEquals } from "@std/assert";
 import { z } from "zod";
 import { createBus, defineEvent } from "@herald/herald";
 import { createRedisBackend } from "@herald/herald/redis";
+import { until } from "../_until.ts";
 import { dropPrefix, raw, REDIS_URL, SKIP, startEmulator, testPrefix } from "./_redis.ts";
 
 const CONSUMER = new URL("./_key_consumer.ts", import.meta.url).pathname;
@@ -37,14 +38,6 @@ async function spawn(script: string, args: string[]): Promise<Deno.ChildProcess>
     while (!(await reader.read()).done);
   })();
   return child;
-}
-
-async function until(check: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error("Timed out waiting for a condition");
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 async function stop(child: Deno.ChildProcess, signal: Deno.Signal = "SIGTERM"): Promise<void> {
@@ -88,7 +81,7 @@ async function fourProcesses(backendUrl: string, token: string | undefined): Pro
     }
     const log = async () => (await raw(["LRANGE", `${prefix}log`, 0, -1]) as string[]);
     const retries = Array.from({ length: EVENTS }, (_, n) => n).filter((n) => n % 7 === 3).length;
-    await until(async () => (await log()).length >= 2 * (EVENTS + retries));
+    await until(async () => (await log()).length >= 2 * (EVENTS + retries), 60_000, 50);
     await Promise.all(children.map((c) => stop(c)));
     const lines = (await log()).map((l) => l.split(" "));
     for (let k = 0; k < KEYS; k++) {
@@ -162,7 +155,7 @@ Deno.test({
         (await raw(["LRANGE", `${prefix}${list}`, 0, -1]) as string[]).map((l) => l.split(" "));
       // a takes the first event of each key and hangs in its handler (concurrency 4).
       const a = await plainConsumer([REDIS_URL, prefix, stream, group, "a", "1500", "hang"]);
-      await until(async () => (await lines("started")).length >= 3);
+      await until(async () => (await lines("started")).length >= 3, 60_000, 50);
       await stop(a, "SIGKILL");
       const byA = await lines("started");
       assertEquals(
@@ -171,7 +164,7 @@ Deno.test({
         "a held one event of each key, no more",
       );
       b = await plainConsumer([REDIS_URL, prefix, stream, group, "b", "1500", "0"]);
-      await until(async () => (await lines("done")).length >= 12);
+      await until(async () => (await lines("done")).length >= 12, 60_000, 50);
       const done = await lines("done");
       for (const key of ["k0", "k1", "k2"]) {
         const want = events.filter((e) => e.key === key).map((e) => e.id);

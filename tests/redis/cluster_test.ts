@@ -13,14 +13,15 @@ import { testPrefix } from "./_redis.ts";
 
 const cluster = await sharedCluster();
 
-// A cluster client that counts the scripts it runs.
+// A cluster client that counts the scripts it runs, but the promoter's looks at the schedule of
+// delayed events (once a second per stream a consumer subscribed to): those are no claims.
 function counted(inner: RedisClient): RedisClient & { scripts: number } {
   const out = {
     transport: inner.transport,
     cluster: inner.cluster,
     scripts: 0,
     command(args: readonly RedisArg[], channel?: string) {
-      if (args[0] === "EVALSHA") out.scripts++;
+      if (args[0] === "EVALSHA" && !String(args[3]).endsWith("sched")) out.scripts++;
       return inner.command(args, channel);
     },
     waitForEntries: inner.waitForEntries!.bind(inner),

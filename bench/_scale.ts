@@ -10,6 +10,8 @@ import { type BackendSpec, Tick } from "./_herald.ts";
 /** A Redis server of the bench's own, on a private port: the shared one stays small. */
 export interface PrivateRedis {
   url: string;
+  /** The server's process id (for its CPU time in `/proc`). */
+  pid: number;
   stop(): Promise<void>;
 }
 
@@ -33,6 +35,7 @@ export async function startRedis(): Promise<PrivateRedis> {
   }
   return {
     url,
+    pid: child.pid,
     async stop() {
       child.kill("SIGTERM");
       await child.status;

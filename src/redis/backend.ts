@@ -32,6 +32,7 @@ import { type RedisArg, type RedisClient, RedisReplyError } from "./client.ts";
 import { RedisInspector } from "./inspect.ts";
 import { decodeRef, encodeRef, entryDelivery, Keys } from "./keys.ts";
 import { byStream, KeysCluster } from "./cluster_keys.ts";
+import { ClusterSchedule } from "./cluster_schedule.ts";
 import type { ResolvedOptions } from "./options.ts";
 import { Poller } from "./poll.ts";
 import { extendCall, settleCall } from "./lease_args.ts";
@@ -77,6 +78,8 @@ export class RedisBackend implements Backend, RateLimits, PushRegistry, Schedule
   #closed = false;
   /** Moves delayed events into their streams when due (see `promoter.ts`). */
   #promoter: Promoter;
+  /** Cluster mode: the schedules per stream, and the streams this process promotes. */
+  #cluster?: ClusterSchedule;
   #rotate = 0;
   #outage = false;
   #backoffMs = 100;
@@ -112,6 +115,13 @@ export class RedisBackend implements Backend, RateLimits, PushRegistry, Schedule
         (await this.#claimOnce(group, [stream], consumer, max, leaseMs)).found,
       closed: () => this.#closed,
     });
+    if (this.#keys instanceof KeysCluster) {
+      this.#cluster = new ClusterSchedule(
+        this.#keys,
+        (script, keys, args) => this.#run(script, keys, args),
+        (args) => this.#command(args),
+      );
+    }
     this.#promoter = new Promoter(
       (now, max) => this.promote(now, max),
       options.pollMaxMs,
@@ -124,28 +134,27 @@ export class RedisBackend implements Backend, RateLimits, PushRegistry, Schedule
   async schedule(events: readonly ScheduledEvent[]): Promise<void> {
     this.#open();
     if (events.length === 0) return;
-    if (this.#keys.cluster) {
-      // The schedule is one sorted set for every stream: its scripts would span hash slots.
-      throw new TypeError("Delayed events are not available on Redis Cluster yet");
-    }
-    const args = scheduleArgs(this.#keys, events);
-    await this.#run(SCHEDULE, this.#keys.schedule(), args);
+    if (this.#cluster) await this.#cluster.schedule(events);
+    else await this.#run(SCHEDULE, this.#keys.schedule(), scheduleArgs(this.#keys, events));
     this.#promoter.scheduled(Math.min(...events.map((e) => e.dueAt)));
   }
 
   /** {@inheritDoc Scheduler.cancel} */
   async cancel(id: string): Promise<boolean> {
     this.#open();
+    if (this.#cluster) return await this.#cluster.cancel(id);
     return Number(await this.#run(CANCEL, this.#keys.schedule(), [id])) === 1;
   }
 
   /** {@inheritDoc Scheduler.promote} */
   async promote(now: number, max: number): Promise<Promotion> {
     this.#open();
-    const args = [now, max, ...this.#trimHead(), indexTtlMs(this.#options.trim)];
-    const result = promotion(await this.#run(PROMOTE, this.#keys.schedule(), args));
-    if (result.moved > 0) this.#poller.wakeAll();
-    return result;
+    const tail = [...this.#trimHead(), indexTtlMs(this.#options.trim)];
+    const { moved, next } = this.#cluster
+      ? await this.#cluster.promote(now, max, tail)
+      : promotion(await this.#run(PROMOTE, this.#keys.schedule(), [now, max, ...tail]));
+    if (moved > 0) this.#poller.wakeAll();
+    return { moved, next };
   }
 
   /** The trim arguments of `APPEND` and `PROMOTE`: policy, approximation, limit. */
@@ -277,8 +286,9 @@ export class RedisBackend implements Backend, RateLimits, PushRegistry, Schedule
         ) throw err;
       }
     }));
-    // A consumer's process promotes what falls due (no schedule in cluster mode: see schedule()).
-    if (!this.#keys.cluster) this.#promoter.start();
+    // A consumer's process promotes what falls due (in cluster mode, on the streams it consumes).
+    this.#cluster?.watch(streams);
+    this.#promoter.start();
   }
 
   async claim(

@@ -51,6 +51,8 @@ interface Channel {
 class ClusterClient implements RedisClient {
   readonly transport = "tcp";
   readonly cluster = true;
+  /** Commands without a channel go through one connection per master, in call order. */
+  readonly ordered = true;
   #nodes: readonly string[];
   #options: TcpClientOptions;
   #conn?: Promise<IOCluster>;
@@ -93,6 +95,41 @@ class ClusterClient implements RedisClient {
     ];
     if (String(next) !== "0") return [`${index}:${next}`, keys];
     return [index + 1 < masters.length ? `${index + 1}:0` : "0", keys];
+  }
+
+  /**
+   * Runs the commands of one slot (a consumer's read of one stream: see reader.ts) in one round
+   * trip, on `channel`'s own connection to that slot's master, so a blocking read there holds up
+   * nothing else. Without a channel, or for commands of no single slot, through the cluster's
+   * connections. A redirection (`MOVED`, the slot moved) is an error reply in its command's
+   * place: the backend's slower path, through the cluster's connections, follows it.
+   */
+  async pipeline(commands: readonly (readonly RedisArg[])[], channel?: string): Promise<unknown[]> {
+    const conn = await this.#connection();
+    const slot = channel === undefined ? undefined : slotOf(commands);
+    const node = slot === undefined ? undefined : conn.slots[slot]?.[0];
+    let settled: PromiseSettledResult<unknown>[] | undefined;
+    if (node !== undefined) {
+      const ch = await this.#channel(channel!, node).catch(() => undefined);
+      settled = ch && await Promise.allSettled(commands.map((args) => run(ch.conn, args, [node])));
+      if (!settled || settled.some((r) => r.status === "rejected" && !isReply(r.reason))) {
+        // The master went away (a failover): a new connection next time, to the master the
+        // refreshed slot map names; this time through the cluster's connections, which wait
+        // for it, and without blocking them.
+        if (ch) this.#drop(channel!, ch);
+        conn.refreshSlotsCache();
+        settled = undefined;
+      }
+    }
+    // A blocking read never goes out on the connections every command shares.
+    settled ??= await Promise.allSettled(
+      commands.map((args) => run(conn, unblocking(args), this.#nodes)),
+    );
+    return settled.map((r) => {
+      if (r.status === "fulfilled") return r.value;
+      if (r.reason instanceof RedisReplyError) return r.reason;
+      throw r.reason;
+    });
   }
 
   /** `WAIT` on the master of `key`'s slot, through the connection the cluster wrote with. */
@@ -324,6 +361,32 @@ class ClusterClient implements RedisClient {
     // Let ioredis's zero-delay socket clean-up timers run before close() returns.
     await new Promise((r) => setTimeout(r, 1));
   }
+}
+
+const isReply = (err: unknown) => err instanceof RedisReplyError;
+
+// A read that would block, without blocking.
+function unblocking(args: readonly RedisArg[]): readonly RedisArg[] {
+  const i = args.indexOf("BLOCK");
+  return i > 0 && String(args[0]).toUpperCase().startsWith("XREAD") ? args.toSpliced(i, 2) : args;
+}
+
+/** The one slot every command's first key is in, or `undefined` (no key, or several slots). */
+function slotOf(commands: readonly (readonly RedisArg[])[]): number | undefined {
+  let slot: number | undefined;
+  for (const args of commands) {
+    const name = String(args[0]).toUpperCase();
+    const at = name === "EVALSHA" || name === "EVAL"
+      ? (Number(args[2]) > 0 ? 3 : -1)
+      : name.startsWith("XREAD")
+      ? args.findIndex((a) => String(a).toUpperCase() === "STREAMS") + 1
+      : 1;
+    if (at <= 0 || at >= args.length) return undefined;
+    const one = calculateSlot(String(args[at])) as number;
+    if (slot !== undefined && one !== slot) return undefined;
+    slot = one;
+  }
+  return slot;
 }
 
 function label(node: IORedis): string {

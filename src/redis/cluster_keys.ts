@@ -2,7 +2,8 @@
  * The key layout of the Redis backend on Redis Cluster: every key of one stream, its groups,
  * their dead letters, its dedupe markers and its correlation index carries the hash tag
  * `{<prefix>s|<stream>}`, the stream key's own name, so it lands in the stream key's slot and
- * every script touches one slot. The stream key itself keeps its single-node name.
+ * every script touches one slot. The stream key itself keeps its single-node name. Only the
+ * index of delayed events by id (`sched|i|<id>`, for `cancel(id)`) hashes by the id.
  *
  * @module
  */
@@ -57,6 +58,20 @@ export class KeysCluster extends Keys {
 
   override push(stream: string): string {
     return `${this.tag(stream)}push`;
+  }
+
+  /** The schedule of delayed events is per stream in cluster mode: a promotion stays in its slot. */
+  override schedule(stream?: string): [string, string] {
+    const tag = this.tag(need(stream, "schedule"));
+    return [`${tag}sched`, `${tag}sched|e`];
+  }
+
+  /**
+   * Which stream's schedule holds a delayed event, by its id, for `cancel(id)`: a key in the
+   * id's own slot (none names the stream), holding the stream's name.
+   */
+  scheduled(eventId: string): string {
+    return `${this.prefix}sched|i|${eventId}`;
   }
 }
 

@@ -94,9 +94,10 @@ export class Keys {
 
   /**
    * The schedule of delayed events (see schedule.ts): a sorted set of event ids by due time, and
-   * a hash of what each appends when due. One pair for every stream.
+   * a hash of what each appends when due. One pair for every stream (in cluster mode, one pair
+   * per stream: see cluster_keys.ts).
    */
-  schedule(): [string, string] {
+  schedule(_stream?: string): [string, string] {
     return [`${this.prefix}sched`, `${this.prefix}sched|e`];
   }
 

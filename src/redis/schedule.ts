@@ -5,9 +5,10 @@
  * A script moves due events: out of both and into their streams (`XADD`, with the index writes
  * of `APPEND`), all in one step, so promoters racing in many processes move each event once.
  *
- * The pair is one for every stream, and the move writes stream and index keys named in the
- * hash, not in `KEYS`: fine on one Redis, and the part to split per stream (hash-tagged) for
- * Redis Cluster.
+ * On one Redis the pair is one for every stream, and the move writes stream and index keys
+ * named in the hash, not in `KEYS`. On Redis Cluster the pair is per stream, under the stream's
+ * hash tag, as are the keys the move writes: each script stays in one slot (see
+ * cluster_schedule.ts).
  *
  * @module
  */
@@ -39,9 +40,10 @@ return 0`;
 
 /**
  * promote — KEYS: the schedule's sorted set and hash. ARGV: now, the most to move, then trim
- * ("none" | "MAXLEN" | "MINID"), trim approx, trim arg, index ttl ms (0: none), as `APPEND`.
- * Each due event (plan: [stream key, first index key, caused key or "", correlation id,
- * envelope JSON]) leaves the schedule and is appended. Returns {moved, next due score or ""}.
+ * ("none" | "MAXLEN" | "MINID"), trim approx, trim arg, index ttl ms (0: none), as `APPEND`,
+ * and optionally "ids" to have the moved ids returned too. Each due event (plan: [stream key,
+ * first index key, caused key or "", correlation id, envelope JSON]) leaves the schedule and is
+ * appended. Returns {moved, next due score or "", the moved ids when asked}.
  */
 export const PROMOTE = `local now, max = ARGV[1], tonumber(ARGV[2])
 local trim, approx, limit, ittl = ARGV[3], ARGV[4], ARGV[5], tonumber(ARGV[6])
@@ -49,7 +51,7 @@ local function put(key, value)
   if ittl > 0 then redis.call('SET', key, value, 'PX', ittl) else redis.call('SET', key, value) end
 end
 local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, max)
-local touched = {}
+local touched, moved = {}, {}
 for _, id in ipairs(ids) do
   local plan = redis.call('HGET', KEYS[2], id)
   redis.call('ZREM', KEYS[1], id)
@@ -65,13 +67,14 @@ for _, id in ipairs(ids) do
       put(p[3], p[4])
     end
     touched[p[1]] = true
+    if ARGV[7] == 'ids' then table.insert(moved, id) end
   end
 end
 if trim ~= 'none' then
   for key in pairs(touched) do redis.call('XTRIM', key, trim, approx, limit) end
 end
 local first = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
-return {#ids, first[2] or ''}`;
+return {#ids, first[2] or '', moved}`;
 
 /** The arguments of {@linkcode SCHEDULE} for `events`; checks them first. */
 export function scheduleArgs(keys: Keys, events: readonly ScheduledEvent[]): RedisArg[] {
@@ -97,15 +100,19 @@ function plan(keys: Keys, e: Envelope, json: string): string[] {
   const root = e.correlationid === e.id;
   return [
     keys.stream(e.stream),
-    root ? keys.correlation(e.correlationid) : keys.correlated(e.correlationid),
-    root ? "" : keys.caused(e.id),
+    root ? keys.correlation(e.correlationid, e.stream) : keys.correlated(e.correlationid, e.stream),
+    root ? "" : keys.caused(e.id, e.stream),
     e.correlationid,
     json,
   ];
 }
 
-/** Reads the reply of {@linkcode PROMOTE}. */
-export function promotion(reply: unknown): Promotion {
-  const [moved, next] = reply as [number, string];
-  return { moved: Number(moved), next: next === "" || next == null ? undefined : Number(next) };
+/** Reads the reply of {@linkcode PROMOTE}; `ids` are the moved ids, when they were asked for. */
+export function promotion(reply: unknown): Promotion & { ids: string[] } {
+  const [moved, next, ids] = reply as [number, string, unknown];
+  return {
+    moved: Number(moved),
+    next: next === "" || next == null ? undefined : Number(next),
+    ids: Array.isArray(ids) ? ids.map(String) : [],
+  };
 }

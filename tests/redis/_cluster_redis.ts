@@ -31,7 +31,7 @@ export interface ClusterNode {
   child?: Deno.ChildProcess;
 }
 
-/** A running cluster of three masters and three replicas. */
+/** A running cluster of three masters and (by default) three replicas. */
 export class PrivateCluster {
   readonly nodes: ClusterNode[];
   readonly dir: string;
@@ -41,11 +41,15 @@ export class PrivateCluster {
     this.nodes = ports.map((port) => ({ port }));
   }
 
-  /** Starts six nodes, creates the cluster and waits until every node says `cluster_state:ok`. */
-  static async start(): Promise<PrivateCluster> {
+  /**
+   * Starts six nodes (three with `replicas: 0`), creates the cluster and waits until every node
+   * says `cluster_state:ok`.
+   */
+  static async start(options: { replicas?: 0 | 1 } = {}): Promise<PrivateCluster> {
+    const replicas = options.replicas ?? 1;
     const dir = await Deno.makeTempDir({ prefix: "herald-cluster-" });
     const ports = new Set<number>();
-    while (ports.size < 6) ports.add(freePort());
+    while (ports.size < 3 * (1 + replicas)) ports.add(freePort());
     const cluster = new PrivateCluster(dir, [...ports]);
     try {
       for (const node of cluster.nodes) cluster.#spawn(node);
@@ -56,7 +60,7 @@ export class PrivateCluster {
           "create",
           ...cluster.nodes.map((n) => `127.0.0.1:${n.port}`),
           "--cluster-replicas",
-          "1",
+          String(replicas),
           "--cluster-yes",
         ],
         stdout: "piped",
@@ -68,7 +72,7 @@ export class PrivateCluster {
         );
       }
       for (const node of cluster.nodes) await cluster.waitForState(node.port);
-      await cluster.waitForReplicas();
+      if (replicas > 0) await cluster.waitForReplicas();
       return cluster;
     } catch (err) {
       await cluster.stop();

@@ -15,6 +15,7 @@ function all(keys: Keys, stream: string, group: string): string[] {
     keys.correlation("c1", stream),
     keys.correlated("c1", stream),
     keys.caused("e1", stream),
+    ...keys.schedule(stream),
   ];
 }
 
@@ -32,6 +33,8 @@ Deno.test("single-node key names stay as they were (no migration for existing da
     "herald:c|c1",
     "herald:cc|c1",
     "herald:ce|e1",
+    "herald:sched",
+    "herald:sched|e",
   ]);
 });
 
@@ -51,6 +54,7 @@ Deno.test("in cluster mode the keys that name no stream are refused, not put in 
   const keys = new KeysCluster("herald:");
   assertThrows(() => keys.dead("mailer"), Error, "needs a stream");
   assertThrows(() => keys.dedupe("e1"), Error, "needs a stream");
+  assertThrows(() => keys.schedule(), Error, "needs a stream");
 });
 
 Deno.test("createRedisBackend({ cluster }) checks its node URLs and the prefix, with every problem", () => {

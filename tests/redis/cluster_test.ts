@@ -13,14 +13,15 @@ import { testPrefix } from "./_redis.ts";
 
 const cluster = await sharedCluster();
 
-// A cluster client that counts the scripts it runs.
+// A cluster client that counts the scripts it runs, but the promoter's looks at the schedule of
+// delayed events (once a second per stream a consumer subscribed to): those are no claims.
 function counted(inner: RedisClient): RedisClient & { scripts: number } {
   const out = {
     transport: inner.transport,
     cluster: inner.cluster,
     scripts: 0,
     command(args: readonly RedisArg[], channel?: string) {
-      if (args[0] === "EVALSHA") out.scripts++;
+      if (args[0] === "EVALSHA" && !String(args[3]).endsWith("sched")) out.scripts++;
       return inner.command(args, channel);
     },
     waitForEntries: inner.waitForEntries!.bind(inner),
@@ -173,6 +174,56 @@ Deno.test({
     } finally {
       await one.close();
       await two.close();
+    }
+  },
+});
+
+Deno.test({
+  name: "redis cluster: a busy consumer of one stream reads with a plain XREADGROUP, no script",
+  ignore: CLUSTER_SKIP !== undefined,
+  fn: async () => {
+    const prefix = testPrefix();
+    const inner = clusterClient(cluster!.urls);
+    const sent: string[] = [];
+    const client: RedisClient = {
+      transport: inner.transport,
+      cluster: inner.cluster,
+      ordered: inner.ordered,
+      command: (args, channel) => {
+        // The promoter's looks at the schedule of delayed events are no claims.
+        const promoter = args[0] === "EVALSHA" && String(args[3]).endsWith("sched");
+        sent.push(promoter ? "promote" : String(args[0]));
+        return inner.command(args, channel);
+      },
+      pipeline: (commands, channel) => {
+        sent.push(...commands.map((c) => String(c[0])));
+        return inner.pipeline!(commands, channel);
+      },
+      waitForEntries: inner.waitForEntries!.bind(inner),
+      unblock: inner.unblock!.bind(inner),
+      close: () => inner.close(),
+    };
+    const backend = createRedisBackend({ client, prefix });
+    const n = 100, max = 10;
+    try {
+      await backend.subscribe("g", ["s"], "earliest");
+      await backend.append(
+        Array.from({ length: n }, (_, i) => createEnvelope("s", "t", { i }, "x")),
+      );
+      const options = { consumer: "c", max, leaseMs: 30_000, waitMs: 0 };
+      // The first claim loads its scripts; the next ones look at the timers once, then read.
+      const got = await backend.claim("g", ["s"], options);
+      sent.length = 0;
+      while (got.length < n) got.push(...await backend.claim("g", ["s"], options));
+      assertEquals(got.map((d) => d.envelope?.data), Array.from({ length: n }, (_, i) => ({ i })));
+      const count = (name: string) => sent.filter((c) => c === name).length;
+      assertEquals(count("XREADGROUP"), n / max - 1, sent.join(" "));
+      assert(count("EVALSHA") <= 2, `scripts: ${sent.join(" ")}`);
+      await backend.settle("g", got.map((delivery) => ({ delivery, outcome: "ack" as const })));
+      assertEquals((await backend.groups("s"))[0].pending, 0);
+    } finally {
+      await backend.close();
+      await inner.close();
     }
   },
 });

@@ -9,18 +9,6 @@ import { testPrefix } from "./_redis.ts";
 
 const cluster = await sharedCluster();
 
-// The schedule of delayed events is one sorted set for every stream, so its scripts span slots.
-const NO_SCHEDULE = "delayed events are not yet laid out per slot in cluster mode";
-const DELAY_CASES = [
-  "schedule(): no group sees a delayed event before it is due; then every group gets it once",
-  "promote(): promoters racing move each due event once",
-  "cancel(): a cancelled event never enters its stream; cancelling twice returns false",
-  "cancel() racing promote(): each event is either cancelled or delivered, never both",
-  "cancel(): an event already due and in its stream is not cancelled",
-  "publish(): a 30-day delay is accepted, kept out of the stream, and cancellable",
-  "schedule(): a delayed keyed event takes its key's order when it enters the stream",
-];
-
 function target(journeys: boolean): Promise<ConformanceTarget> {
   {
     const prefix = testPrefix();
@@ -49,7 +37,6 @@ function target(journeys: boolean): Promise<ConformanceTarget> {
 testBackendConformance({
   name: "redis (cluster)",
   ignore: CLUSTER_SKIP,
-  skip: Object.fromEntries(DELAY_CASES.map((name) => [name, NO_SCHEDULE])),
   make: () => target(false),
   journeys: () => target(true),
 });

@@ -23,7 +23,21 @@ import { backendKind, busPath, kvPollMs, kvWatch, pushOnPublish } from "./config
  * ```
  */
 export async function openBus(source: string): Promise<Bus> {
-  return createBus({ backend: await openBackend(), source, push: pushOnPublish() });
+  const backend = await openBackend();
+  if (Deno.env.get("HERALD_LOG_EVENTS") === "json") reportStats(source, backend);
+  return createBus({ backend, source, push: pushOnPublish() });
+}
+
+/** Prints the backend's counters every second as a JSON line (for `bench/e2e_app.ts`). */
+function reportStats(source: string, backend: Backend) {
+  if (!("stats" in backend)) return;
+  const isolate = typeof Deno.env.get === "function" && "WorkerGlobalScope" in globalThis
+    ? "worker"
+    : "web";
+  const timer = setInterval(() => {
+    console.log(JSON.stringify({ stats: `${source}.${isolate}`, ...(backend.stats as object) }));
+  }, 500);
+  Deno.unrefTimer(timer);
 }
 
 async function openBackend(): Promise<Backend> {

@@ -11,7 +11,8 @@ export interface Handled {
   /** The service (its consumer group's name before the epoch). */
   stage: string;
   type: string;
-  key?: string;
+  /** The event's `data.id`: the user's id, for user events. */
+  id?: string;
   /** The envelope's time: when the event was made, before its commit. */
   published: number;
   start: number;
@@ -40,9 +41,9 @@ interface Stages {
   pickup: number;
   /** From the 201 until the copy holds the user (Posts, then Chat). */
   applied: number;
-  /** From the copy holding the user until the bench's poll saw it (the later service). */
+  /** From the copy holding the user until the bench's poll saw it (the service seen later). */
   seen: number;
-  /** What set the later service's time: `registered` or `created` (Users' event). */
+  /** Which event made the user in the service seen later: `registered` or `created` (Users'). */
   via: string;
 }
 
@@ -55,7 +56,8 @@ function stagesOf(r: Registration, events: Handled[]): Stages | undefined {
   };
   const [p, c] = [applied("posts"), applied("chat")];
   if (!p || !c) return undefined;
-  const later = r.posts - p.end > r.chat - c.end ? { seen: r.posts, h: p } : { seen: r.chat, h: c };
+  // The service seen later sets the total: its copy's write, then the poll that saw it.
+  const later = r.posts >= r.chat ? { seen: r.posts, h: p } : { seen: r.chat, h: c };
   const starts = events.filter((e) => e.stage === "posts" || e.stage === "chat");
   return {
     total: Math.max(r.posts, r.chat) - r.t0,
@@ -81,7 +83,7 @@ const pct = (xs: number[], q: number) => {
  * ```
  */
 export function printStages(regs: Registration[], handled: Handled[]): void {
-  const byKey = Map.groupBy(handled.filter((h) => h.key !== undefined), (h) => h.key!);
+  const byKey = Map.groupBy(handled.filter((h) => h.id !== undefined), (h) => h.id!);
   const rows = regs.map((r) => stagesOf(r, byKey.get(r.id) ?? [])).filter((s) => s !== undefined);
   if (rows.length === 0) return console.log("stages: no event lines read");
   const names = ["total", "auth", "pickup", "applied", "seen"] as const;
@@ -110,4 +112,36 @@ export function printStages(regs: Registration[], handled: Handled[]): void {
       }, seen +${s.seen.toFixed(1)} (via ${s.via})`,
     );
   }
+}
+
+/** One isolate's bus counters, printed when its bus closes (see services/shared/bus.ts). */
+export interface BusStats {
+  /** `<service>.web` or `<service>.worker`. */
+  stats: string;
+  lockedRetries: number;
+  lockedWaitMs: number;
+  claimConflicts: number;
+  appendConflicts: number;
+}
+
+/**
+ * Prints the Deno KV bus's "database is locked" retries (every service writes the one bus file),
+ * and the time spent waiting them out, per isolate.
+ *
+ * @example
+ * ```ts ignore
+ * printBusStats(busStats);
+ * ```
+ */
+export function printBusStats(lines: BusStats[]): void {
+  const all = [...new Map(lines.map((s) => [s.stats, s])).values()]; // the last of each
+  if (all.length === 0) return;
+  const sum = (f: (s: BusStats) => number) => all.reduce((n, s) => n + f(s), 0);
+  const each = all.toSorted((a, b) => a.stats < b.stats ? -1 : 1).filter((s) => s.lockedRetries)
+    .map((s) => `${s.stats} ${s.lockedRetries}/${s.lockedWaitMs.toFixed(0)} ms`);
+  console.log(
+    `  bus "database is locked" retries: ${sum((s) => s.lockedRetries)}, waited ${
+      sum((s) => s.lockedWaitMs).toFixed(0)
+    } ms in all (${each.join(", ")}); claim conflicts ${sum((s) => s.claimConflicts)}`,
+  );
 }

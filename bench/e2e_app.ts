@@ -21,7 +21,13 @@ import {
   SERVICES,
   waitReady,
 } from "../services/shared/launch.ts";
-import { type Handled, printStages, type Registration } from "./_e2e_stages.ts";
+import {
+  type BusStats,
+  type Handled,
+  printBusStats,
+  printStages,
+  type Registration,
+} from "./_e2e_stages.ts";
 
 const N = Number(Deno.env.get("E2E_N") ?? 200);
 const AT_ONCE = Number(Deno.env.get("E2E_AT_ONCE") ?? 50);
@@ -44,6 +50,7 @@ if (backend === "redis") {
 }
 const errors: string[] = [];
 const handled: Handled[] = [];
+const busStats: BusStats[] = [];
 const procs: Record<string, ServiceProcess> = {};
 for (const name of SERVICES) {
   procs[name] = launch(name, {
@@ -51,6 +58,7 @@ for (const name of SERVICES) {
     env,
     onLine: (l, s) => {
       if (s === "stdout" && l.startsWith('{"stage"')) return handled.push(JSON.parse(l));
+      if (s === "stdout" && l.startsWith('{"stats"')) return busStats.push(JSON.parse(l));
       if ((s === "stderr" && !l.includes("Listening on")) || l.includes("failed")) {
         errors.push(`${name} | ${l}`);
       }
@@ -117,6 +125,8 @@ for (let i = 0; i < N; i += AT_ONCE) {
   }
 }
 
+// The services print their bus counters every 200 ms: wait for the last.
+await new Promise((r) => setTimeout(r, 500));
 await Promise.all(Object.values(procs).map((p) => p.stop()));
 await Deno.remove(dir, { recursive: true });
 
@@ -134,4 +144,5 @@ console.log(
     `(target ≤ ${TARGET_P99_MS}), max ${latencies.at(-1)!.toFixed(1)} ms`,
 );
 printStages(registrations, handled);
+printBusStats(busStats);
 if (errors.length > 0) console.log(`stderr of the services:\n${errors.slice(-20).join("\n")}`);

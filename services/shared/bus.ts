@@ -23,20 +23,24 @@ import { backendKind, busPath, kvPollMs, kvWatch, pushOnPublish } from "./config
  * ```
  */
 export async function openBus(source: string): Promise<Bus> {
-  const backend = await openBackend();
-  if (Deno.env.get("HERALD_LOG_EVENTS") === "json") reportStats(source, backend);
-  return createBus({ backend, source, push: pushOnPublish() });
+  const bus = createBus({ backend: await openBackend(), source, push: pushOnPublish() });
+  if (Deno.env.get("HERALD_LOG_EVENTS") === "json") reportStats(bus);
+  return bus;
 }
 
-/** Prints the backend's counters every second as a JSON line (for `bench/e2e_app.ts`). */
-function reportStats(source: string, backend: Backend) {
+/**
+ * Prints the embedded bus's counters (`KvStats`: "database is locked" retries and their wait, …)
+ * as a JSON line when they changed, every 200 ms, for `bench/e2e_app.ts` (which keeps the last).
+ */
+function reportStats(bus: Bus) {
+  const { backend } = bus;
   if (!("stats" in backend)) return;
-  const isolate = typeof Deno.env.get === "function" && "WorkerGlobalScope" in globalThis
-    ? "worker"
-    : "web";
+  const isolate = "WorkerGlobalScope" in globalThis ? "worker" : "web";
+  let last = "";
   const timer = setInterval(() => {
-    console.log(JSON.stringify({ stats: `${source}.${isolate}`, ...(backend.stats as object) }));
-  }, 500);
+    const line = JSON.stringify({ stats: `${bus.source}.${isolate}`, ...backend.stats as object });
+    if (line !== last) console.log(last = line);
+  }, 200);
   Deno.unrefTimer(timer);
 }
 

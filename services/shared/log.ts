@@ -44,7 +44,7 @@ const logJson: Middleware = async (event, ctx, next) => {
     console.log(JSON.stringify({
       stage: ctx.group.split(".")[0],
       type: event.type,
-      key: event.key,
+      id: (event.data as { id?: unknown }).id,
       published: Date.parse(event.time),
       start,
       end: now(),

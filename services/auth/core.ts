@@ -67,7 +67,8 @@ export function createAuth(options: { db: Deno.Kv; bus: Bus; iterations: number 
         .set(emailKey(email), id)
         .set(credentialsKey(id), { id, email, hash } satisfies Credentials)
         // No key: one registration per user id, so key order would have nothing to order, and
-        // a keyed event costs each consuming group a hold on its key (two more writes each).
+        // a keyed event makes each consuming group hold its key while handling it, and write
+        // the release at once instead of with its next claim.
         .publish(UserRegistered, { id, email, name })
         .commit();
       if (!result.ok) throw new ConflictError("Email already registered");

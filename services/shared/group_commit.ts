@@ -2,11 +2,11 @@
  * Group commit for a replica's writes: while one commit is on its way to the database, the
  * writes of other handlers gather, and go together in the next. A burst of events then costs a
  * few SQLite commits instead of one each, queued behind one another. Each write keeps its own
- * checks; when a shared commit fails one, a read of the checked keys finds the writes whose checks
- * no longer hold, and the others commit together again (each is tried alone as a last resort),
- * so a conflict fails only its own event. Two writes checking the same key never share a commit (both checks would
- * pass against the state before it): the later one waits for the next, and its check sees the
- * first.
+ * checks; when a shared commit fails one, a read of the checked keys finds the writes whose
+ * checks no longer hold, and the others commit together again (each is tried alone as a last
+ * resort), so a conflict fails only its own event. Two writes checking the same key never share
+ * a commit (both checks would pass against the state before it): the later one waits for the
+ * next, and its check sees the first.
  *
  * @module
  */

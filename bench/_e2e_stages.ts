@@ -41,7 +41,10 @@ interface Stages {
   pickup: number;
   /** From the 201 until the copy holds the user (Posts, then Chat). */
   applied: number;
-  /** From the copy holding the user until the bench's poll saw it (the service seen later). */
+  /**
+   * From the later of the 201 and the copy holding the user until the bench's poll saw it, for
+   * the service seen later: the bench's own poll, HTTP and reads.
+   */
   seen: number;
   /** Which event made the user in the service seen later: `registered` or `created` (Users'). */
   via: string;
@@ -64,7 +67,7 @@ function stagesOf(r: Registration, events: Handled[]): Stages | undefined {
     auth: r.t0 - registered.published,
     pickup: Math.min(...starts.map((e) => e.start)) - r.t0,
     applied: Math.max(p.end, c.end) - r.t0,
-    seen: later.seen - later.h.end,
+    seen: later.seen - Math.max(later.h.end, r.t0),
     via: later.h.type === "user.registered" ? "registered" : "created",
   };
 }

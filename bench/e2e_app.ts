@@ -21,6 +21,13 @@ import {
   SERVICES,
   waitReady,
 } from "../services/shared/launch.ts";
+import {
+  type BusStats,
+  type Handled,
+  printBusStats,
+  printStages,
+  type Registration,
+} from "./_e2e_stages.ts";
 
 const N = Number(Deno.env.get("E2E_N") ?? 200);
 const AT_ONCE = Number(Deno.env.get("E2E_AT_ONCE") ?? 50);
@@ -34,18 +41,24 @@ const env: Record<string, string> = {
   HERALD_BACKEND: backend,
   PBKDF2_ITERATIONS: "1000",
   JWT_SECRET: "bench",
+  // One JSON line per handled event, with its times: the stages below are read from them.
+  HERALD_LOG_EVENTS: "json",
 };
 if (backend === "redis") {
   env.HERALD_REDIS_URL = Deno.env.get("HERALD_REDIS_URL") ?? "redis://127.0.0.1:6379";
   env.HERALD_REDIS_PREFIX = `bench-${crypto.randomUUID().slice(0, 8)}`;
 }
 const errors: string[] = [];
+const handled: Handled[] = [];
+const busStats: BusStats[] = [];
 const procs: Record<string, ServiceProcess> = {};
 for (const name of SERVICES) {
   procs[name] = launch(name, {
     port: freePort(),
     env,
     onLine: (l, s) => {
+      if (s === "stdout" && l.startsWith('{"stage"')) return handled.push(JSON.parse(l));
+      if (s === "stdout" && l.startsWith('{"stats"')) return busStats.push(JSON.parse(l));
       if ((s === "stderr" && !l.includes("Listening on")) || l.includes("failed")) {
         errors.push(`${name} | ${l}`);
       }
@@ -69,7 +82,7 @@ async function visible(base: string, id: string, token: string): Promise<number>
       headers: { authorization: `Bearer ${token}` },
     });
     await res.body?.cancel();
-    if (res.status === 200) return performance.now();
+    if (res.status === 200) return wall();
     await new Promise((r) => setTimeout(r, 5));
   }
 }
@@ -79,22 +92,27 @@ const me = { email: "bench@example.com", password: "bench password", name: "Benc
 await post(`${procs.auth.url}/register`, me);
 const { token } = (await post(`${procs.auth.url}/login`, me)).body;
 
+/** Wall-clock milliseconds, comparable with the services' stage lines. */
+const wall = () => performance.timeOrigin + performance.now();
+
 async function one(i: number): Promise<number> {
   const reg = await post(`${procs.auth.url}/register`, {
     email: `u${i}-${crypto.randomUUID().slice(0, 6)}@example.com`,
     password: "bench password",
     name: `User ${i}`,
   });
-  const t0 = performance.now();
+  const t0 = wall();
   if (reg.status !== 201) throw new Error(`register: ${reg.status} ${JSON.stringify(reg.body)}`);
   const [inPosts, inChat] = await Promise.all([
     visible(procs.posts.url, reg.body.id, token),
     visible(procs.chat.url, reg.body.id, token),
   ]);
+  registrations.push({ id: reg.body.id, t0, posts: inPosts, chat: inChat });
   return Math.max(inPosts, inChat) - t0;
 }
 
 const latencies: number[] = [];
+const registrations: Registration[] = [];
 for (let i = 0; i < N; i += AT_ONCE) {
   const wave = Array.from({ length: Math.min(AT_ONCE, N - i) }, (_, j) => one(i + j));
   const times = await Promise.all(wave);
@@ -107,6 +125,8 @@ for (let i = 0; i < N; i += AT_ONCE) {
   }
 }
 
+// The services print their bus counters every 200 ms: wait for the last.
+await new Promise((r) => setTimeout(r, 500));
 await Promise.all(Object.values(procs).map((p) => p.stop()));
 await Deno.remove(dir, { recursive: true });
 
@@ -123,4 +143,6 @@ console.log(
     `p50 ${at(0.5).toFixed(1)} ms, p90 ${at(0.9).toFixed(1)} ms, p99 ${at(0.99).toFixed(1)} ms ` +
     `(target ≤ ${TARGET_P99_MS}), max ${latencies.at(-1)!.toFixed(1)} ms`,
 );
+printStages(registrations, handled);
+printBusStats(busStats);
 if (errors.length > 0) console.log(`stderr of the services:\n${errors.slice(-20).join("\n")}`);

@@ -66,7 +66,10 @@ export function createAuth(options: { db: Deno.Kv; bus: Bus; iterations: number 
         .check({ key: emailKey(email), versionstamp: null })
         .set(emailKey(email), id)
         .set(credentialsKey(id), { id, email, hash } satisfies Credentials)
-        .publish(UserRegistered, { id, email, name }, { key: id })
+        // No key: one registration per user id, so key order would have nothing to order, and
+        // a keyed event makes each consuming group hold its key while handling it, and write
+        // the release at once instead of with its next claim.
+        .publish(UserRegistered, { id, email, name })
         .commit();
       if (!result.ok) throw new ConflictError("Email already registered");
       return { id };

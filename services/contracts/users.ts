@@ -53,10 +53,14 @@ export const UserUpdated = defineEvent({ stream: "users", type: "user.updated", 
 
 /**
  * A user was deleted: every service forgets them, their memberships, and what is theirs.
- * Keyed by user id.
+ * Keyed by user id. On a stream of its own, `deletions`: Auth, Chat's sockets and Users itself
+ * need nothing else of a user's, and a consumer group claims and acknowledges every event of the
+ * streams it reads, handled or not (with `user.deleted` on `users`, each sign-up cost those
+ * three groups a claim of `user.created` each). The copies in Posts and Chat do not need it
+ * ordered with `user.updated`: they go by versions and tombstones.
  */
 export const UserDeleted = defineEvent({
-  stream: "users",
+  stream: "deletions",
   type: "user.deleted",
   schema: z.object({ id: z.string().min(1), version: Version }),
 });

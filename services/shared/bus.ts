@@ -23,7 +23,25 @@ import { backendKind, busPath, kvPollMs, kvWatch, pushOnPublish } from "./config
  * ```
  */
 export async function openBus(source: string): Promise<Bus> {
-  return createBus({ backend: await openBackend(), source, push: pushOnPublish() });
+  const bus = createBus({ backend: await openBackend(), source, push: pushOnPublish() });
+  if (Deno.env.get("HERALD_LOG_EVENTS") === "json") reportStats(bus);
+  return bus;
+}
+
+/**
+ * Prints the embedded bus's counters (`KvStats`: "database is locked" retries and their wait, …)
+ * as a JSON line when they changed, every 200 ms, for `bench/e2e_app.ts` (which keeps the last).
+ */
+function reportStats(bus: Bus) {
+  const { backend } = bus;
+  if (!("stats" in backend)) return;
+  const isolate = "WorkerGlobalScope" in globalThis ? "worker" : "web";
+  let last = "";
+  const timer = setInterval(() => {
+    const line = JSON.stringify({ stats: `${bus.source}.${isolate}`, ...backend.stats as object });
+    if (line !== last) console.log(last = line);
+  }, 200);
+  Deno.unrefTimer(timer);
 }
 
 async function openBackend(): Promise<Backend> {

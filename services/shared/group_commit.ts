@@ -2,10 +2,11 @@
  * Group commit for a replica's writes: while one commit is on its way to the database, the
  * writes of other handlers gather, and go together in the next. A burst of events then costs a
  * few SQLite commits instead of one each, queued behind one another. Each write keeps its own
- * checks; when a shared commit fails one, every write in it is tried alone, so a conflict fails
- * only its own event. Two writes checking the same key never share a commit (both checks would
- * pass against the state before it): the later one waits for the next, and its check sees the
- * first.
+ * checks; when a shared commit fails one, a read of the checked keys finds the writes whose
+ * checks no longer hold, and the others commit together again (each is tried alone as a last
+ * resort), so a conflict fails only its own event. Two writes checking the same key never share
+ * a commit (both checks would pass against the state before it): the later one waits for the
+ * next, and its check sees the first.
  *
  * @module
  */
@@ -20,6 +21,10 @@ export interface GroupedWrite {
 
 /** Writes in one shared commit: two checks each stays within Deno KV's 100 checks. */
 const MAX_WRITES = 40;
+/** How often a failed shared commit is narrowed down by reading before each write goes alone. */
+const REVALIDATE_ROUNDS = 3;
+/** Deno KV's most keys in one `getMany`. */
+const GET_MANY = 10;
 
 /**
  * Makes the group commit of one database.
@@ -65,25 +70,40 @@ export function createGroupCommit(db: Deno.Kv): (write: GroupedWrite) => Promise
     return batch;
   };
 
+  /** Commits a batch as one operation; `undefined` when it throws (too big, a key twice). */
+  const together = async (batch: typeof queue) => {
+    try {
+      const op = db.atomic();
+      for (const { write } of batch) write.apply(op.check(...write.checks));
+      return (await op.commit()).ok;
+    } catch {
+      return undefined;
+    }
+  };
+
+  /**
+   * Commits a batch. When a check fails, one read of the checked keys finds whose: those fail,
+   * and the rest commit together again, instead of one commit each in turn (a burst of
+   * registrations queued 40 commits behind one conflict).
+   */
+  const commitBatch = async (batch: typeof queue) => {
+    for (let round = 0; batch.length > 1 && round < REVALIDATE_ROUNDS; round++) {
+      const ok = await together(batch);
+      if (ok) {
+        for (const item of batch) item.done.resolve(true);
+        return;
+      }
+      const stale = ok === false ? await failing(db, batch.map((i) => i.write)) : undefined;
+      if (!stale || stale.size === 0) break;
+      for (const i of stale) batch[i].done.resolve(false);
+      batch = batch.filter((_, i) => !stale.has(i));
+    }
+    for (const item of batch) await alone(item);
+  };
+
   const flush = async () => {
     running = true;
-    while (queue.length > 0) {
-      const batch = takeBatch();
-      if (batch.length === 1) {
-        await alone(batch[0]);
-        continue;
-      }
-      let ok = false;
-      try {
-        const op = db.atomic();
-        for (const { write } of batch) write.apply(op.check(...write.checks));
-        ok = (await op.commit()).ok;
-      } catch {
-        // Too big, or two writes to one key: each alone says which.
-      }
-      if (ok) { for (const item of batch) item.done.resolve(true); }
-      else for (const item of batch) await alone(item);
-    }
+    while (queue.length > 0) await commitBatch(takeBatch());
     running = false;
   };
 
@@ -93,6 +113,27 @@ export function createGroupCommit(db: Deno.Kv): (write: GroupedWrite) => Promise
     if (!running) flush();
     return done.promise;
   };
+}
+
+/**
+ * The indexes of the writes whose checks no longer hold; `undefined` when the read failed.
+ */
+async function failing(db: Deno.Kv, writes: GroupedWrite[]): Promise<Set<number> | undefined> {
+  const checks = writes.flatMap((w, i) => w.checks.map((c) => ({ c, i })));
+  const chunks = Array.from(
+    { length: Math.ceil(checks.length / GET_MANY) },
+    (_, n) => checks.slice(n * GET_MANY, (n + 1) * GET_MANY),
+  );
+  try {
+    const read = await Promise.all(chunks.map((ch) => db.getMany(ch.map(({ c }) => c.key))));
+    const stale = new Set<number>();
+    read.flat().forEach((entry, n) => {
+      if (entry.versionstamp !== checks[n].c.versionstamp) stale.add(checks[n].i);
+    });
+    return stale;
+  } catch {
+    return undefined;
+  }
 }
 
 function keyId(key: Deno.KvKey): string {

@@ -93,7 +93,10 @@ export function replicate(worker: EventWorker, db: Deno.Kv, hooks: ReplicaHooks 
     .on(MemberRemoved, (e) => leave(db, e.data));
 }
 
-/** Thrown when the copy changed between reading and writing: the worker retries the event. */
+/**
+ * Thrown when the copy changed between reading and writing {@linkcode CONFLICT_TRIES} times in a
+ * row: the worker retries the event.
+ */
 class ReplicaConflictError extends Error {
   constructor() {
     super("Replica write conflicted; retrying");
@@ -101,9 +104,24 @@ class ReplicaConflictError extends Error {
   }
 }
 
-async function commitOrRetry(op: Deno.AtomicOperation): Promise<void> {
-  if (!(await op.commit()).ok) throw new ReplicaConflictError();
+/**
+ * How often a write that lost a race (another handler changed the key between its read and its
+ * commit: Auth's `user.registered` and Users' `user.created` of one user arrive together) reads
+ * again and decides afresh, at once, before the event goes back to the worker's retry backoff.
+ */
+const CONFLICT_TRIES = 4;
+
+/**
+ * Runs a read-decide-write step until it applies or finds nothing to do.
+ *
+ * @param step Reads, then writes; `false` when its write's checks failed.
+ */
+async function untilApplied(step: () => Promise<boolean>): Promise<void> {
+  for (let i = 0; i < CONFLICT_TRIES; i++) if (await step()) return;
+  throw new ReplicaConflictError();
 }
+
+const committed = async (op: Deno.AtomicOperation) => (await op.commit()).ok;
 
 /** Writes a user or group unless it is deleted or what the copy holds is as new. */
 async function upsertIn(
@@ -113,20 +131,23 @@ async function upsertIn(
   gone: Deno.KvKey,
   value: { version: number },
 ): Promise<void> {
-  const [current, tomb] = await db.getMany<[{ version?: number }, number]>([key, gone]);
-  if (tomb.versionstamp !== null) return;
-  if ((current.value?.version ?? 0) >= value.version) return;
-  const ok = await commit({ checks: [current, tomb], apply: (op) => op.set(key, value) });
-  if (!ok) throw new ReplicaConflictError();
+  await untilApplied(async () => {
+    const [current, tomb] = await db.getMany<[{ version?: number }, number]>([key, gone]);
+    if (tomb.versionstamp !== null) return true;
+    if ((current.value?.version ?? 0) >= value.version) return true;
+    return await commit({ checks: [current, tomb], apply: (op) => op.set(key, value) });
+  });
 }
 
 /** Deletes a user or group and lays its tombstone (deletion is final: any version wins). */
-async function bury(db: Deno.Kv, key: Deno.KvKey, gone: Deno.KvKey, version: number) {
-  const tomb = await db.get<number>(gone);
-  if ((tomb.value ?? 0) >= version) return;
-  await commitOrRetry(
-    db.atomic().check(tomb).delete(key).set(gone, version, { expireIn: TOMBSTONE_MS }),
-  );
+function bury(db: Deno.Kv, key: Deno.KvKey, gone: Deno.KvKey, version: number) {
+  return untilApplied(async () => {
+    const tomb = await db.get<number>(gone);
+    if ((tomb.value ?? 0) >= version) return true;
+    return await committed(
+      db.atomic().check(tomb).delete(key).set(gone, version, { expireIn: TOMBSTONE_MS }),
+    );
+  });
 }
 
 /** Deletes every key under `prefix` with its mirror keys, in batches. */
@@ -161,26 +182,30 @@ async function membershipState(db: Deno.Kv, { groupId, userId }: Membership) {
   return { member, left, userGone, groupGone, version, deleted };
 }
 
-async function join(db: Deno.Kv, m: Membership): Promise<void> {
-  const s = await membershipState(db, m);
-  if (s.deleted || s.version >= m.version) return;
-  await commitOrRetry(
-    db.atomic().check(s.member, s.left, s.userGone, s.groupGone)
-      .set(memberKey(m.groupId, m.userId), m.version)
-      .set(membershipKey(m.userId, m.groupId), m.version)
-      .delete(leftKey(m.groupId, m.userId)),
-  );
+function join(db: Deno.Kv, m: Membership): Promise<void> {
+  return untilApplied(async () => {
+    const s = await membershipState(db, m);
+    if (s.deleted || s.version >= m.version) return true;
+    return await committed(
+      db.atomic().check(s.member, s.left, s.userGone, s.groupGone)
+        .set(memberKey(m.groupId, m.userId), m.version)
+        .set(membershipKey(m.userId, m.groupId), m.version)
+        .delete(leftKey(m.groupId, m.userId)),
+    );
+  });
 }
 
-async function leave(db: Deno.Kv, m: Membership): Promise<void> {
-  const s = await membershipState(db, m);
-  if (s.version >= m.version) return;
-  await commitOrRetry(
-    db.atomic().check(s.member, s.left)
-      .delete(memberKey(m.groupId, m.userId))
-      .delete(membershipKey(m.userId, m.groupId))
-      .set(leftKey(m.groupId, m.userId), m.version, { expireIn: TOMBSTONE_MS }),
-  );
+function leave(db: Deno.Kv, m: Membership): Promise<void> {
+  return untilApplied(async () => {
+    const s = await membershipState(db, m);
+    if (s.version >= m.version) return true;
+    return await committed(
+      db.atomic().check(s.member, s.left)
+        .delete(memberKey(m.groupId, m.userId))
+        .delete(membershipKey(m.userId, m.groupId))
+        .set(leftKey(m.groupId, m.userId), m.version, { expireIn: TOMBSTONE_MS }),
+    );
+  });
 }
 
 /**

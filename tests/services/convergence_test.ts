@@ -115,7 +115,9 @@ async function readHistory(backend: Backend): Promise<Envelope[]> {
         seen.some((e) =>
           e.type === "group.updated" && (e.data as { name: string }).name === "last"
         ) &&
-        seen.some((e) => e.type === "user.updated" && (e.data as { bio: string }).bio === "last"),
+        seen.some((e) => e.type === "user.updated" && (e.data as { bio: string }).bio === "last") &&
+        // Deletions have a stream of their own: read in no order with the others.
+        seen.some((e) => e.type === "user.deleted"),
     );
   } finally {
     await worker.stop();

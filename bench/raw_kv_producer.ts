@@ -16,12 +16,9 @@ const kv = await Deno.openKv(p.path);
 await produce(
   p,
   async (seq) => {
-    const write = async (traceparent?: string) => {
-      const value = traceparent ? `${tickJson(seq)}\n${traceparent}` : tickJson(seq);
-      const res = await kv.atomic().set(["ev", seq], value).commit();
-      if (!res.ok) throw new Error("commit failed");
-    };
-    await (p.spans ? producerSpan("ev", write) : write());
+    if (p.spans) return await producerSpan("ev", (traceparent) => write(seq, traceparent));
+    const res = await kv.atomic().set(["ev", seq], tickJson(seq)).commit();
+    if (!res.ok) throw new Error("commit failed");
   },
   async (seqs) => {
     const op = kv.atomic();
@@ -31,3 +28,10 @@ await produce(
   () => ({ kv: profile() }),
 );
 kv.close();
+
+/** One event with the `traceparent` of its producer span after it. */
+async function write(seq: number, traceparent: string | undefined): Promise<void> {
+  const value = traceparent ? `${tickJson(seq)}\n${traceparent}` : tickJson(seq);
+  const res = await kv.atomic().set(["ev", seq], value).commit();
+  if (!res.ok) throw new Error("commit failed");
+}

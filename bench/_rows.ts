@@ -35,6 +35,8 @@ export interface RowSpec {
   env?: Record<string, string>;
   /** The target and whether the result meets it. */
   judge?: (r: PipelineResult) => { target: string; pass: boolean; note?: string };
+  /** A note on the result, for a row without a target. */
+  note?: (r: PipelineResult) => string | undefined;
 }
 
 /**
@@ -90,7 +92,8 @@ export async function pipelineRow(
       ...(paced ? { p50: r.latency.p50, p99: r.latency.p99 } : {}),
       target: judged?.target,
       pass: judged ? judged.pass && r.missing === 0 : undefined,
-      note: [judged?.note, behind(spec, r), ...pipelineNotes(r)].filter(Boolean).join("; "),
+      note: [judged?.note, spec.note?.(r), behind(spec, r), ...pipelineNotes(r)]
+        .filter(Boolean).join("; "),
       detail: {
         published: r.producer.published,
         publishSeconds: r.producer.seconds,

@@ -84,7 +84,7 @@ function startSpan(
       ...(streams.length === 1 ? { "messaging.destination.name": streams[0] } : {}),
     },
   }, parent);
-  return { span, traceparent: traceparentOf(trace.setSpan(parent, span)) };
+  return { span, traceparent: traceparentOf(span) };
 }
 
 /** Marks a span failed with the error. */

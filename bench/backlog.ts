@@ -12,7 +12,7 @@
  * ```sh
  * deno run -A bench/backlog.ts                           # both backends, 1,000,000 events
  * deno run -A bench/backlog.ts --backend kv --events 200000   # a shorter run
- * deno run -A bench/backlog.ts --v8-flags=--max-semi-space-size=2   # workers with a small young heap
+ * deno run -A bench/backlog.ts --v8-flags=--max-semi-space-size=16  # workers with a capped young heap
  * ```
  *
  * @module
@@ -33,7 +33,7 @@ interface Flags {
   events: number;
   single: number;
   batched: number;
-  /** V8 flags for the draining workers, e.g. `--max-semi-space-size=2`. */
+  /** V8 flags for the draining workers, e.g. `--max-semi-space-size=16`. */
   v8?: string;
 }
 

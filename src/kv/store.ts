@@ -224,10 +224,18 @@ export function list<T>(
   selector: Deno.KvListSelector,
   options: Deno.KvListOptions = {},
 ): Promise<Deno.KvEntry<T>[]> {
-  return unlocked(stats, () => Array.fromAsync(kv.list<T>(selector, options)));
+  return unlocked(stats, async () => {
+    const read: Deno.KvEntry<T>[] = [];
+    for await (const e of kv.list<T>(selector, options)) read.push(detach(e));
+    return read;
+  });
 }
 
-/** Reads a range in order until `enough` says so (or the range ends). */
+/**
+ * Reads a range in order until `enough` says so (or the range ends), one batch per list call.
+ * Each list is read to its end, the entries past `enough` dropped: a list left half read keeps
+ * its unread entries reachable (see {@linkcode detach}).
+ */
 export function scan<T>(
   stats: KvStats,
   kv: Deno.Kv,
@@ -235,14 +243,38 @@ export function scan<T>(
   options: Deno.KvListOptions,
   enough: (read: Deno.KvEntry<T>[]) => boolean,
 ): Promise<Deno.KvEntry<T>[]> {
+  const batchSize = options.batchSize ?? 100;
   return unlocked(stats, async () => {
     const read: Deno.KvEntry<T>[] = [];
-    for await (const e of kv.list<T>(selector, options)) {
-      read.push(e);
-      if (enough(read)) break;
+    let cursor = options.cursor;
+    while (true) {
+      const it = kv.list<T>(selector, { ...options, batchSize, limit: batchSize, cursor });
+      let got = 0;
+      let done = false;
+      for await (const e of it) {
+        got++;
+        const copy = detach(e);
+        if (!done) {
+          read.push(copy);
+          done = enough(read);
+        }
+      }
+      if (done || got < batchSize) return read;
+      cursor = it.cursor;
     }
-    return read;
   });
+}
+
+/**
+ * A copy of a listed entry, and the entry emptied of its value. Deno's list iterator keeps a
+ * closure over the last entry it returned (for its `cursor`), and V8's scavenger keeps it alive
+ * until the next full collection: with the value attached, every event a claim reads outlived two
+ * young collections, was copied into the old generation and grew the young one to its limit.
+ */
+function detach<T>(e: Deno.KvEntry<T>): Deno.KvEntry<T> {
+  const copy = { key: e.key, value: e.value, versionstamp: e.versionstamp };
+  (e as { value: unknown }).value = undefined;
+  return copy;
 }
 
 /** Reads any number of keys, in chunks of Deno KV's `getMany` limit, in parallel. */

@@ -254,6 +254,11 @@ export class Claimer {
     rider?.committed(result.versionstamp);
     if (look.trimmed.length > 0) reportTrimmed(this.stats, group, look.trimmed);
     const deliveries = this.#claimed(group, look, leases, result.versionstamp);
+    for (const { stream, lease } of leases.values()) {
+      // A lease this process wrote falls due for its group's other consumers when it expires.
+      const k = `${group}\u0000${stream}`;
+      this.#leaseDue.set(k, Math.min(this.#leaseDue.get(k) ?? Infinity, lease.u));
+    }
     return { result, rider, deliveries };
   }
 
@@ -349,6 +354,7 @@ export class Claimer {
           ...(v.p !== undefined ? { parked: v.p } : {}),
         });
       }
+      look.dueAt = Math.min(look.dueAt, this.#retryDue.get(scanKey)!);
     });
   }
 

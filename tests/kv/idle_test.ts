@@ -68,7 +68,10 @@ Deno.test("a worker idle past its claim waits handles an event another process p
   const publisher = createKvBackend({ path: db.path, pollMs: 60_000 });
   assertEquals(consumer.features.claimWaitMs, 30_000);
   const seen: number[] = [];
-  const worker = createWorker({ bus: createBus({ backend: consumer, source: "tests" }), group: "idle-w" })
+  const worker = createWorker({
+    bus: createBus({ backend: consumer, source: "tests" }),
+    group: "idle-w",
+  })
     .on(Ping, (e) => void seen.push(e.data.n));
   try {
     await worker.start();

@@ -112,9 +112,6 @@ export class Claimer {
   #chunks = new Map<string, { first: number; value: unknown }>();
   #leaseScanAt = new Map<string, number>();
   #retryScanAt = new Map<string, number>();
-  /** When the last scans found a lease expiring or a retry due, per group and stream. */
-  #leaseDue = new Map<string, number>();
-  #retryDue = new Map<string, number>();
   /** Events per stored entry last seen on each stream (appends store a chunk each). */
   #perEntry = new Map<string, number>();
   /** Groups and streams whose last look left new keyed events for lack of room (`#holdKeys`). */
@@ -254,11 +251,6 @@ export class Claimer {
     rider?.committed(result.versionstamp);
     if (look.trimmed.length > 0) reportTrimmed(this.stats, group, look.trimmed);
     const deliveries = this.#claimed(group, look, leases, result.versionstamp);
-    for (const { stream, lease } of leases.values()) {
-      // A lease this process wrote falls due for its group's other consumers when it expires.
-      const k = `${group}\u0000${stream}`;
-      this.#leaseDue.set(k, Math.min(this.#leaseDue.get(k) ?? Infinity, lease.u));
-    }
     return { result, rider, deliveries };
   }
 
@@ -307,9 +299,11 @@ export class Claimer {
     const scanned = order.filter((s) => now >= (this.#retryScanAt.get(`${group}\u0000${s}`) ?? 0));
     for (const s of order) {
       if (!scanned.includes(s)) {
-        const k = `${group}\u0000${s}`;
-        look.wakeAt = Math.min(look.wakeAt, this.#retryScanAt.get(k)!);
-        look.dueAt = Math.min(look.dueAt, this.#retryDue.get(k) ?? Infinity);
+        // Not scanned now: what the last scan did not see (before a ring could tell of it) is
+        // seen by the next.
+        const at = this.#retryScanAt.get(`${group}\u0000${s}`)!;
+        look.wakeAt = Math.min(look.wakeAt, at);
+        look.dueAt = Math.min(look.dueAt, at);
       }
     }
     const limit = Math.min(max, CHECK_BUDGET) + 1;
@@ -323,20 +317,20 @@ export class Claimer {
       let next = now + RETRY_SCAN_MAX_MS;
       if (retries[i].length === limit) next = now;
       this.#retryScanAt.set(scanKey, next);
-      this.#retryDue.set(scanKey, next === now ? now : Infinity);
       look.wakeAt = Math.min(look.wakeAt, next);
+      let due = next === now ? now : Infinity; // more than this look could read: due now
       for (const e of retries[i]) {
-        const due = e.key[4] as number;
-        if (due > now) {
-          look.wakeAt = Math.min(look.wakeAt, due);
-          this.#retryScanAt.set(scanKey, Math.min(next, due));
-          this.#retryDue.set(scanKey, Math.min(this.#retryDue.get(scanKey)!, due));
+        const at = e.key[4] as number;
+        if (at > now) {
+          look.wakeAt = Math.min(look.wakeAt, at);
+          this.#retryScanAt.set(scanKey, Math.min(next, at));
+          due = Math.min(due, at);
           break;
         }
         if (look.found.length >= max || look.replaced.length >= CHECK_BUDGET) {
           look.wakeAt = now;
           this.#retryScanAt.set(scanKey, now);
-          this.#retryDue.set(scanKey, now);
+          due = now;
           break;
         }
         const v = e.value;
@@ -354,7 +348,7 @@ export class Claimer {
           ...(v.p !== undefined ? { parked: v.p } : {}),
         });
       }
-      look.dueAt = Math.min(look.dueAt, this.#retryDue.get(scanKey)!);
+      look.dueAt = Math.min(look.dueAt, due);
     });
   }
 
@@ -372,7 +366,7 @@ export class Claimer {
       const scanAt = this.#leaseScanAt.get(scanKey) ?? 0;
       if (look.found.length >= max || look.replaced.length >= CHECK_BUDGET || now < scanAt) {
         look.wakeAt = Math.min(look.wakeAt, scanAt);
-        look.dueAt = Math.min(look.dueAt, this.#leaseDue.get(scanKey) ?? Infinity);
+        look.dueAt = Math.min(look.dueAt, scanAt); // as for retries
         continue;
       }
       const leases = await list<Lease>(this.stats, this.kv, { prefix: leasePrefix(group, s) });
@@ -403,7 +397,6 @@ export class Claimer {
         if (rest.length > 0) next = due = now;
       }
       this.#leaseScanAt.set(scanKey, next);
-      this.#leaseDue.set(scanKey, due);
       look.wakeAt = Math.min(look.wakeAt, next);
       look.dueAt = Math.min(look.dueAt, due);
     }

@@ -302,14 +302,7 @@ export class KvBackend implements Backend, AtomicAppender, RateLimits, PushRegis
           return [];
         }
         const mark = p.waker.mark();
-        const look = await p.claimer.claimOnce(
-          group,
-          streams,
-          consumer,
-          max,
-          leaseMs,
-          waitMs > 0,
-        );
+        const look = await p.claimer.claimOnce(group, streams, consumer, max, leaseMs, waitMs > 0);
         if (look.outpaced) {
           this.stats.standbys++;
           pace.lingerUntil = 0;

@@ -43,6 +43,13 @@ export async function startRedis(): Promise<PrivateRedis> {
   };
 }
 
+/** CPU seconds a process spent so far (user + system), from `/proc` (Linux). */
+export async function cpuOf(pid: number): Promise<number> {
+  const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in 1/100 s
+}
+
 /** A backend spec for `kind` in `dir` (KV) or on `redisUrl`, with a fresh key prefix. */
 export function specFor(kind: "kv" | "redis", dir: string, redisUrl?: string): BackendSpec {
   if (kind === "kv") return { kind: "kv", path: `${dir}/scale.db` };
@@ -86,15 +93,15 @@ export interface ScaleRow {
   unit: string;
   /**
    * `min`: value/base must reach `target`; `max`: value/base must stay under `target`; `abs`:
-   * value must stay under `target`; `info`: no target.
+   * value must stay under `target`; `info`: no target; `compare`: no target, both shown.
    */
-  kind: "min" | "max" | "abs" | "info";
+  kind: "min" | "max" | "abs" | "info" | "compare";
   target: number;
 }
 
 /** Whether a row meets its target. */
 export function met(r: ScaleRow): boolean {
-  if (r.kind === "info") return true;
+  if (r.kind === "info" || r.kind === "compare") return true;
   if (r.kind === "abs") return r.value < r.target;
   const ratio = r.value / r.base;
   return r.kind === "min" ? ratio >= r.target : ratio <= r.target;
@@ -107,7 +114,7 @@ export function printRows(title: string, rows: readonly ScaleRow[]): void {
   for (const r of rows) {
     const f = (n: number) => n >= 100 ? Math.round(n).toLocaleString("en") : n.toFixed(2);
     const ratio = r.kind === "abs" || r.kind === "info" ? "" : (r.value / r.base).toFixed(2);
-    const target = r.kind === "info"
+    const target = r.kind === "info" || r.kind === "compare"
       ? ""
       : r.kind === "abs"
       ? `< ${r.target} ${r.unit}`
@@ -119,7 +126,7 @@ export function printRows(title: string, rows: readonly ScaleRow[]): void {
         `${f(r.value)} ${r.unit}`,
         ratio,
         target,
-        r.kind === "info" ? "" : met(r) ? "yes" : "NO",
+        r.kind === "info" || r.kind === "compare" ? "" : met(r) ? "yes" : "NO",
       ]
         .join("\t"),
     );

@@ -13,12 +13,14 @@ const p = JSON.parse(Deno.args[0]) as {
   backend: BackendSpec;
   /** [group, stream] pairs. */
   groups: [string, string][];
+  /** The workers' claim size; the backend's default when missing. */
+  batch?: number;
 };
 const backend = await makeBackend(p.backend);
 const bus = createBus({ backend, source: "bench" });
 let handled = 0;
 const workers: EventWorker[] = p.groups.map(([group, stream]) =>
-  createWorker({ bus, group, start: "earliest", batch: 100 })
+  createWorker({ bus, group, start: "earliest", ...(p.batch ? { batch: p.batch } : {}) })
     .on(tickOn(stream), () => void handled++, { concurrency: 100 })
 );
 for (const w of workers) await w.start();

@@ -107,6 +107,12 @@ export interface BackendFeatures {
    * pays a commit per claim (about a millisecond on a file), so it prefers bigger claims.
    */
   readonly claimBatch?: number;
+  /**
+   * How long a worker's claim waits for events when its `idleWaitMs` is not set: Deno KV wakes a
+   * waiting claim at once when events come, and ends it when the worker stops, so one long wait
+   * costs an idle worker less than a claim every second.
+   */
+  readonly claimWaitMs?: number;
 }
 
 /** Options of {@linkcode Storage.claim}. */

@@ -77,7 +77,7 @@ export interface WorkerOptions extends WorkerObserveOptions {
   prefetch?: number;
   /**
    * How long one claim waits for new events when none is ready, in milliseconds.
-   * @default {1000}
+   * @default {the backend's `claimWaitMs` (30,000 on Deno KV), else 1000}
    */
   idleWaitMs?: number;
   /** The retry policy of every handler, unless the handler overrides it. */
@@ -292,7 +292,7 @@ class HeraldWorker implements EventWorker {
     this.#leaseMs = options.leaseMs ?? 30_000;
     this.#batch = options.batch ?? options.bus.backend.features?.claimBatch ?? 100;
     this.#prefetch = options.prefetch ?? this.#batch;
-    this.#idleWaitMs = options.idleWaitMs ?? 1_000;
+    this.#idleWaitMs = options.idleWaitMs ?? options.bus.backend.features?.claimWaitMs ?? 1_000;
     this.#retry = { ...DEFAULT_RETRY, ...options.retry };
     this.#dedupeWindowMs = options.dedupeWindowMs ?? DEFAULT_DEDUPE_WINDOW_MS;
     const horizon = redeliveryHorizonMs(this.#retry, this.#leaseMs);

@@ -60,6 +60,11 @@ const CLAIM_BATCH = 500;
 /** The default backstop poll of waiting claims, in milliseconds. */
 const DEFAULT_POLL_MS = 1_000;
 /**
+ * How long a worker's claim waits by default (see `BackendFeatures.claimWaitMs`): 50 idle
+ * workers each claiming every second took more CPU than a core's 1%.
+ */
+const CLAIM_WAIT_MS = 30_000;
+/**
  * How long a consumer waits before its next claim when events arrive faster than it claims
  * them, in milliseconds: the wait then takes a bigger batch with fewer commits, and every
  * commit a consumer leaves out leaves SQLite's write lock (held through an fsync) to the
@@ -81,6 +86,13 @@ const LINGER_MIN = 6;
  */
 const STANDBY_MS = 250;
 
+/**
+ * An idle consumer, which waits for rings, looks again after this many `pollMs` without one (see
+ * `#waitIdle`). Each look reads a group's retries, leases and stream: with many idle groups, one a
+ * second each took more CPU than everything else they do.
+ */
+const IDLE_POLLS = 10;
+
 /** What one consumer's last claim on its streams tells the next one. */
 interface Pace {
   /**
@@ -97,6 +109,11 @@ interface Pace {
    * something it knows of falls due.
    */
   drained?: { mark: Mark; wakeAt: number };
+  /**
+   * Set when the last look found nothing while every write reaches the waker: its mark, and
+   * until when the consumer may wait for a ring before looking again (see `#waitIdle`).
+   */
+  idle?: { mark: Mark; until: number };
 }
 
 /** The parts of a backend that exist once its database is open. */
@@ -162,7 +179,12 @@ export class KvBackend implements Backend, AtomicAppender, RateLimits, PushRegis
   constructor(options: KvOptions) {
     this.#options = options;
     const memory = options.path === ":memory:";
-    this.features = { crossProcess: !memory, persistent: !memory, claimBatch: CLAIM_BATCH };
+    this.features = {
+      crossProcess: !memory,
+      persistent: !memory,
+      claimBatch: CLAIM_BATCH,
+      claimWaitMs: CLAIM_WAIT_MS,
+    };
     this.#promoter = new Promoter(
       (now, max) => this.promote(now, max),
       options.pollMs ?? DEFAULT_POLL_MS,
@@ -276,15 +298,11 @@ export class KvBackend implements Backend, AtomicAppender, RateLimits, PushRegis
         if (pace.standby && waitMs > 0) {
           if (!await this.#standBy(p, pace, group, streams, deadline, signal)) return [];
         }
+        if (pace.idle && waitMs > 0 && !await this.#waitIdle(p, pace, deadline, signal)) {
+          return [];
+        }
         const mark = p.waker.mark();
-        const look = await p.claimer.claimOnce(
-          group,
-          streams,
-          consumer,
-          max,
-          leaseMs,
-          waitMs > 0,
-        );
+        const look = await p.claimer.claimOnce(group, streams, consumer, max, leaseMs, waitMs > 0);
         if (look.outpaced) {
           this.stats.standbys++;
           pace.lingerUntil = 0;
@@ -303,6 +321,10 @@ export class KvBackend implements Backend, AtomicAppender, RateLimits, PushRegis
           return look.deliveries;
         }
         pace.lingerUntil = 0;
+        if (waitMs > 0 && p.waker.complete) {
+          pace.idle = { mark, until: Math.min(look.dueAt, mark.at + poll * IDLE_POLLS) };
+          continue; // `#waitIdle` waits, here or in the next claim
+        }
         const now = Date.now();
         if (now >= deadline || signal?.aborted || this.#closed) return [];
         const until = Math.min(deadline, look.wakeAt, now + poll);
@@ -310,6 +332,32 @@ export class KvBackend implements Backend, AtomicAppender, RateLimits, PushRegis
       }
       return [];
     });
+  }
+
+  /**
+   * Waits, without looking, while the consumer's last look found nothing and nothing may have
+   * come since: every append and requeue of another process rings, and its ring wakes the wait
+   * at once. So an idle consumer costs no reads, across as many claims as it makes, until a ring,
+   * something it knows of falls due (a retry, a lease expiring), or the backstop look after
+   * {@linkcode IDLE_POLLS} polls (for a ring the watch missed, and leases of consumers in other
+   * processes that stopped).
+   *
+   * @returns `false` when the claim's wait (or the backend) ended first: the claim returns empty,
+   *   and the next one goes on waiting.
+   */
+  async #waitIdle(
+    p: Open,
+    pace: Pace,
+    deadline: number,
+    signal: AbortSignal | undefined,
+  ): Promise<boolean> {
+    const idle = pace.idle!;
+    while (p.waker.complete && !p.waker.changedSince(idle.mark) && Date.now() < idle.until) {
+      if (Date.now() >= deadline || signal?.aborted || this.#closed) return false;
+      await p.waker.wait(idle.mark, Math.min(deadline, idle.until) - Date.now(), signal);
+    }
+    pace.idle = undefined;
+    return !(signal?.aborted || this.#closed);
   }
 
   /**

@@ -74,6 +74,12 @@ export interface ClaimLook {
   /** When something known is due (a retry, a lease to re-check), in ms since the epoch. */
   wakeAt: number;
   /**
+   * When something this process knows of falls due: a retry, a lease expiring, or more than one
+   * look could take. Unlike `wakeAt`, not the next scan of retries and leases, which only
+   * catches what no ring told of (another process's retries ring; see `KvBackend.claim`).
+   */
+  dueAt: number;
+  /**
    * Set when the claim lost its race to another consumer of the group that took everything this
    * look saw, with fewer than a claim's `max` events waiting after what it took: that consumer
    * keeps up, and this one may stand by (see `KvBackend.claim`). Where the group stood on each
@@ -150,7 +156,9 @@ export class Claimer {
     let retried = false;
     for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
       const look = await this.#look(group, order, max, leaseMs);
-      if (look.found.length === 0) return { deliveries: [], wakeAt: look.wakeAt };
+      if (look.found.length === 0) {
+        return { deliveries: [], wakeAt: look.wakeAt, dueAt: look.dueAt };
+      }
       await this.#readMissing(look, group);
       // Writes of holds in this process take turns: a claim and a settlement writing the same
       // bucket at once would fail one of them (see keyhold.ts).
@@ -174,7 +182,7 @@ export class Claimer {
           const outpaced = await this.#outpaced(group, order, look.cursors, max);
           if (outpaced) {
             rider?.failed(); // no next attempt soon: the settlements are written on their own
-            return { deliveries: [], wakeAt: look.wakeAt, outpaced };
+            return { deliveries: [], wakeAt: look.wakeAt, dueAt: look.dueAt, outpaced };
           }
         }
         // Riders wait for the next attempt.
@@ -185,10 +193,16 @@ export class Claimer {
       }
       if (deliveries.length > 0) {
         const keyed = look.holds.size > 0 || look.unparked.length > 0;
-        return { deliveries, wakeAt: look.wakeAt, ...(keyed ? { keyed: true as const } : {}) };
+        return {
+          deliveries,
+          wakeAt: look.wakeAt,
+          dueAt: look.dueAt,
+          ...(keyed ? { keyed: true as const } : {}),
+        };
       }
     }
-    return { deliveries: [], wakeAt: Date.now() };
+    const now = Date.now();
+    return { deliveries: [], wakeAt: now, dueAt: now };
   }
 
   /**
@@ -247,9 +261,11 @@ export class Claimer {
     max: number,
     leaseMs: number,
   ): Promise<Look> {
+    this.stats.looks++;
     const look: Look = {
       now: Date.now(),
       wakeAt: Infinity,
+      dueAt: Infinity,
       found: [],
       replaced: [],
       taken: new Set(),
@@ -283,7 +299,11 @@ export class Claimer {
     const scanned = order.filter((s) => now >= (this.#retryScanAt.get(`${group}\u0000${s}`) ?? 0));
     for (const s of order) {
       if (!scanned.includes(s)) {
-        look.wakeAt = Math.min(look.wakeAt, this.#retryScanAt.get(`${group}\u0000${s}`)!);
+        // Not scanned now: what the last scan did not see (before a ring could tell of it) is
+        // seen by the next.
+        const at = this.#retryScanAt.get(`${group}\u0000${s}`)!;
+        look.wakeAt = Math.min(look.wakeAt, at);
+        look.dueAt = Math.min(look.dueAt, at);
       }
     }
     const limit = Math.min(max, CHECK_BUDGET) + 1;
@@ -298,16 +318,19 @@ export class Claimer {
       if (retries[i].length === limit) next = now;
       this.#retryScanAt.set(scanKey, next);
       look.wakeAt = Math.min(look.wakeAt, next);
+      let due = next === now ? now : Infinity; // more than this look could read: due now
       for (const e of retries[i]) {
-        const due = e.key[4] as number;
-        if (due > now) {
-          look.wakeAt = Math.min(look.wakeAt, due);
-          this.#retryScanAt.set(scanKey, Math.min(next, due));
+        const at = e.key[4] as number;
+        if (at > now) {
+          look.wakeAt = Math.min(look.wakeAt, at);
+          this.#retryScanAt.set(scanKey, Math.min(next, at));
+          due = Math.min(due, at);
           break;
         }
         if (look.found.length >= max || look.replaced.length >= CHECK_BUDGET) {
           look.wakeAt = now;
           this.#retryScanAt.set(scanKey, now);
+          due = now;
           break;
         }
         const v = e.value;
@@ -325,6 +348,7 @@ export class Claimer {
           ...(v.p !== undefined ? { parked: v.p } : {}),
         });
       }
+      look.dueAt = Math.min(look.dueAt, due);
     });
   }
 
@@ -342,17 +366,20 @@ export class Claimer {
       const scanAt = this.#leaseScanAt.get(scanKey) ?? 0;
       if (look.found.length >= max || look.replaced.length >= CHECK_BUDGET || now < scanAt) {
         look.wakeAt = Math.min(look.wakeAt, scanAt);
+        look.dueAt = Math.min(look.dueAt, scanAt); // as for retries
         continue;
       }
       const leases = await list<Lease>(this.stats, this.kv, { prefix: leasePrefix(group, s) });
       let next = now + Math.min(leaseMs, LEASE_SCAN_MAX_MS);
+      let due = Infinity;
       for (const e of leases) {
         if (e.value.u > now) {
           next = Math.min(next, e.value.u);
+          due = Math.min(due, e.value.u);
           continue;
         }
         if (look.found.length >= max || look.replaced.length >= CHECK_BUDGET) {
-          next = now;
+          next = due = now;
           continue;
         }
         const room = max - look.found.length;
@@ -367,10 +394,11 @@ export class Claimer {
         for (const seq of take) {
           this.#add(look, { stream: s, seq, attempt: e.value.a + 1, has: false });
         }
-        if (rest.length > 0) next = now;
+        if (rest.length > 0) next = due = now;
       }
       this.#leaseScanAt.set(scanKey, next);
       look.wakeAt = Math.min(look.wakeAt, next);
+      look.dueAt = Math.min(look.dueAt, due);
     }
   }
 

@@ -56,6 +56,8 @@ export interface Look {
   now: number;
   /** When something known falls due. */
   wakeAt: number;
+  /** When something known falls due, leaving out the next scans (see `ClaimLook.dueAt`). */
+  dueAt: number;
   found: Candidate[];
   replaced: Replaced[];
   /** Candidates by `stream\0seq`, so a delivery is taken once. */

@@ -88,7 +88,9 @@ export interface KvOptions {
   /**
    * The slowest a waiting `claim` notices events written by another process, in milliseconds.
    * On a local file, the doorbell watch (see `watch`) usually wakes it within a millisecond or
-   * two; this poll is the backstop where file events do not exist.
+   * two; this poll is the backstop where file events do not exist. Where the watch works, an
+   * idle consumer looks only every 10 polls without a ring (for a ring the watch missed, and for
+   * leases of consumers in other processes that stopped).
    *
    * @default {1000}
    */

@@ -44,6 +44,8 @@ export interface KvStats {
   appendCommits: number;
   /** Doorbell rings heard from other processes (see `KvOptions.watch`). */
   rings: number;
+  /** Looks for work made by claims (an idle consumer waits for a ring instead). */
+  looks: number;
   /** `settle` calls written inside a claim's commit instead of one of their own. */
   carriedSettles: number;
   /**
@@ -71,6 +73,7 @@ export function newStats(): KvStats {
     claimConflicts: 0,
     appendCommits: 0,
     rings: 0,
+    looks: 0,
     carriedSettles: 0,
     standbys: 0,
     trimmedUnhandled: 0,

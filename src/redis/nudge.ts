@@ -101,20 +101,26 @@ export class Nudges {
     wait: (signal: AbortSignal) => Promise<T>,
   ): Promise<T> {
     for (const s of streams) this.#watch(s, group);
-    const nudge = new AbortController();
-    const listener: Listener = { group, streams, fire: () => nudge.abort() };
+    // (One controller and listeners rather than AbortSignal.any: this runs for every blocking
+    // read, and a consumer that keeps up blocks on nearly every claim.)
+    const ended = new AbortController();
+    const end = () => ended.abort();
+    const listener: Listener = { group, streams, fire: end };
     this.#listeners.add(listener);
+    signal?.addEventListener("abort", end, { once: true });
+    if (signal?.aborted || this.#closing.signal.aborted) end();
     try {
-      const signals = [nudge.signal, this.#closing.signal];
-      return await wait(AbortSignal.any(signal ? [...signals, signal] : signals));
+      return await wait(ended.signal);
     } finally {
       this.#listeners.delete(listener);
+      signal?.removeEventListener("abort", end);
     }
   }
 
   /** Ends every watch; resolves when their reads have returned. */
   async close(): Promise<void> {
     this.#closing.abort();
+    for (const l of [...this.#listeners]) l.fire();
     await Promise.all([...this.#watches.values()].map((w) => w.loop));
   }
 
@@ -143,6 +149,7 @@ export class Nudges {
       for (const g of groups) read.push(this.#keys.nudge(stream, g));
       for (const g of groups) read.push(watch.ids.get(g)!);
       watch.restart = new AbortController();
+      const sentAt = performance.now();
       let reply: unknown;
       try {
         const signal = AbortSignal.any([watch.restart.signal, closing]);
@@ -157,6 +164,11 @@ export class Nudges {
         // An outage: the ids are kept, so nothing sent meanwhile is missed once it is over.
         if (!closing.aborted) await sleep(RETRY_MS, closing).catch(() => {});
         continue;
+      }
+      if (reply == null && !watch.restart.signal.aborted && !closing.aborted) {
+        // Back before its time, unasked: the read went out without blocking (a cluster client
+        // does that while a failover moves the slot), so wait rather than spin.
+        if (performance.now() - sentAt < WATCH_MS / 2) await sleep(RETRY_MS, closing);
       }
       for (const [key, entries] of (reply ?? []) as [string, [string][]][]) {
         const i = groups.findIndex((g) => this.#keys.nudge(stream, g) === key);

@@ -77,7 +77,7 @@ export interface WorkerOptions extends WorkerObserveOptions {
   prefetch?: number;
   /**
    * How long one claim waits for new events when none is ready, in milliseconds.
-   * @default {the backend's `claimWaitMs` (30,000 on Deno KV), else 1000}
+   * @default {the backend's `claimWaitMs` (30,000 on Deno KV and on Redis over TCP), else 1000}
    */
   idleWaitMs?: number;
   /** The retry policy of every handler, unless the handler overrides it. */

@@ -30,6 +30,10 @@ export class KeysCluster extends Keys {
     return `${this.tag(stream)}rt|${group}`;
   }
 
+  override nudge(stream: string, group: string): string {
+    return `${this.tag(stream)}n|${group}`;
+  }
+
   override gate(stream: string, group: string): [string, string] {
     return [`${this.tag(stream)}h|${group}`, `${this.tag(stream)}p|${group}`];
   }

@@ -37,6 +37,14 @@ export class Keys {
     return `${this.prefix}rt|${stream}|${group}`;
   }
 
+  /**
+   * A group's nudge stream on a stream (see nudge.ts): one entry kept, appended when the group
+   * changes in a way a blocked read of the stream would not see.
+   */
+  nudge(stream: string, group: string): string {
+    return `${this.prefix}n|${stream}|${group}`;
+  }
+
   /** A source's stream key and timers key: the stream itself (`s`) or its redrive stream. */
   source(kind: "s" | "r", stream: string, group: string): [string, string] {
     return kind === "s"

@@ -16,6 +16,7 @@ import { PEEK, SENTINEL_MEMBER, SWEEP, TRACK } from "./claim_scripts.ts";
 import { GATE } from "./key_scripts.ts";
 import { compareIds } from "./lease_args.ts";
 import { decodeRef, entryDelivery, type Keys } from "./keys.ts";
+import type { Nudges } from "./nudge.ts";
 import { interruptible, type Poller } from "./poll.ts";
 import { Riders } from "./riders.ts";
 import { sleep } from "../sleep.ts";
@@ -121,6 +122,8 @@ export interface ReaderDeps {
   scripts: Scripts;
   keys: Keys;
   poller: Poller;
+  /** Ends blocked reads when their group changes elsewhere (see nudge.ts). */
+  nudges: Nudges;
   /** Runs the CLAIM script once on one stream: due timers first, then new entries. */
   slow(group: string, stream: string, consumer: string, max: number, leaseMs: number): Promise<
     Delivery[]
@@ -132,6 +135,9 @@ export interface ReaderDeps {
 // What one consumer remembers about one stream between claims.
 interface State {
   group: string;
+  stream: string;
+  /** The group's nudge count (Nudges.gen) when its timers were last looked at. */
+  gen: number;
   /** An id at or after which lies every entry this consumer was handed from the stream. */
   cursor: string;
   /** Timers fell due while a full batch of new entries came: the next claim serves them first. */
@@ -195,8 +201,6 @@ type StreamReply = [string, [string, unknown[]][]][] | null;
 export class Reader {
   #deps: ReaderDeps;
   #states = new Map<string, State>();
-  // Channels in a blocking read, and their group.
-  #blocked = new Map<string, string>();
   // Aborted when the backend closes: ends blocking reads and waits.
   #closing = new AbortController();
   // Redis's clock (ms) as the last PEEK read it, and the monotonic time it was sent at.
@@ -343,18 +347,14 @@ export class Reader {
   // One read, with SWEEP, PEEK or TRACK as they are due: what it hands out (due timers too),
   // and how many entries it read; undefined when the fast path cannot serve the claim.
   async #readOnce(run: ClaimRun): Promise<{ out: Delivery[]; read: number } | undefined> {
+    if (run.look) run.state.gen = this.#deps.nudges.gen(run.group, run.stream);
     const made = this.#commands(run);
     const { commands, sweeping, carried, trackArgs } = made instanceof Promise ? await made : made;
     const sentAt = Date.now(), sentTick = performance.now();
     let replies: unknown[];
     const sent = run.ordered ? undefined : this.#riders.sending();
     try {
-      replies = await this.#send(
-        commands,
-        run.group,
-        run.channel,
-        run.block > 0 ? run.signal : undefined,
-      );
+      replies = await this.#send(commands, run);
     } catch (err) {
       carried?.fail(err);
       throw err;
@@ -571,9 +571,7 @@ export class Reader {
    */
   timersChanged(group: string): void {
     for (const state of this.#states.values()) if (state.group === group) state.seenAt = 0;
-    for (const [channel, g] of this.#blocked) {
-      if (g === group) void this.#deps.client.unblock?.(channel).catch(() => {});
-    }
+    this.#deps.nudges.nudged(group);
   }
 
   /** Ends every blocking read and wait: the backend closes. Riders waiting go out alone. */
@@ -587,7 +585,7 @@ export class Reader {
   #fresh(state: State): boolean {
     const now = Date.now();
     return this.#clock !== undefined && !state.dueFirst && now - state.seenAt < FRESH_MS &&
-      now < state.dueAt;
+      now < state.dueAt && state.gen === this.#deps.nudges.gen(state.group, state.stream);
   }
 
   #state(group: string, channel: string, stream: string): State {
@@ -599,6 +597,8 @@ export class Reader {
       if (this.#states.size >= MAX_STATES) this.#states.clear();
       state = {
         group,
+        stream,
+        gen: 0,
         cursor: "-",
         dueFirst: false,
         // A consumer's first claim sweeps: a process that starts again frees what it left.
@@ -783,27 +783,22 @@ export class Reader {
     return deliveries;
   }
 
-  // Sends the pipeline; a blocking one is ended by `signal` through CLIENT UNBLOCK.
-  async #send(
-    commands: (readonly RedisArg[])[],
-    group: string,
-    channel: string,
-    signal?: AbortSignal,
-  ): Promise<unknown[]> {
-    const { client } = this.#deps;
-    if (!signal) return await client.pipeline!(commands, channel);
-    if (signal.aborted) return await client.pipeline!(commands.map(unblocking), channel);
-    this.#blocked.set(channel, group);
-    try {
-      return await interruptible(
-        client,
-        channel,
-        signal,
-        () => client.pipeline!(commands, channel),
-      );
-    } finally {
-      this.#blocked.delete(channel);
+  // Sends the pipeline. A blocking one is ended through CLIENT UNBLOCK by the claim's signal
+  // or by a nudge of its group (see nudge.ts); it does not block when one came since the group
+  // was last looked at.
+  async #send(commands: (readonly RedisArg[])[], run: ClaimRun): Promise<unknown[]> {
+    const { client, nudges } = this.#deps;
+    const { channel, signal, group, stream } = run;
+    if (run.block <= 0) return await client.pipeline!(commands, channel);
+    if (signal.aborted || nudges.gen(group, stream) !== run.state.gen) {
+      return await client.pipeline!(commands.map(unblocking), channel);
     }
+    return await nudges.during(
+      group,
+      [stream],
+      signal,
+      (ended) => interruptible(client, channel, ended, () => client.pipeline!(commands, channel)),
+    );
   }
 }
 

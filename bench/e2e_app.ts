@@ -2,8 +2,8 @@
  * How long, end to end, a new user takes to appear in Posts and in Chat after registering:
  * the four services as `deno serve` processes, 200 registrations in waves of `E2E_AT_ONCE`
  * (default 50) at once; for each, the time from Auth's 201 until both Posts and Chat hold the
- * user: their own database files read every 2 ms (see `_e2e_seen.ts`), then `GET /users/:id`
- * answering 200 from each, checked outside the timed window. `E2E_SEEN=http` times that GET
+ * user: their own database files read every 2 ms (see `_e2e_seen.ts`); after each wave,
+ * `GET /users/:id` must answer 200 from each, outside the timed window. `E2E_SEEN=http` times that GET
  * instead, polled every 5 ms per registration and service (it loads the services it measures).
  * Prints p50/p90/p99/max beside the target. Nothing is asserted.
  *
@@ -47,7 +47,7 @@ const env: Record<string, string> = {
   PBKDF2_ITERATIONS: "1000",
   JWT_SECRET: "bench",
   // One JSON line per handled event, with its times: the stages below are read from them.
-  HERALD_LOG_EVENTS: "json",
+  HERALD_LOG_EVENTS: Deno.env.get("HERALD_LOG_EVENTS") ?? "json",
 };
 if (backend === "redis") {
   env.HERALD_REDIS_URL = Deno.env.get("HERALD_REDIS_URL") ?? "redis://127.0.0.1:6379";
@@ -100,15 +100,24 @@ async function bothHold(id: string): Promise<[number, number]> {
       visible(procs.chat.url, id, token),
     ]);
   }
-  const times = await Promise.all([watchers.posts.seen(id), watchers.chat.seen(id)]);
-  for (const base of [procs.posts.url, procs.chat.url]) {
-    const res = await fetch(`${base}/users/${id}`, {
-      headers: { authorization: `Bearer ${token}` },
-    });
-    await res.body?.cancel();
-    if (res.status !== 200) throw new Error(`${base}/users/${id} answered ${res.status}`);
-  }
-  return times;
+  return await Promise.all([watchers.posts.seen(id), watchers.chat.seen(id)]);
+}
+
+/**
+ * Each copy that held a user also serves it: `GET /users/:id` answers 200 from Posts and Chat.
+ * Run after a wave, so that these reads do not load the services while the wave is timed.
+ */
+async function served(ids: string[]): Promise<void> {
+  if (SEEN_BY_HTTP) return;
+  await Promise.all(ids.flatMap((id) =>
+    [procs.posts.url, procs.chat.url].map(async (base) => {
+      const res = await fetch(`${base}/users/${id}`, {
+        headers: { authorization: `Bearer ${token}` },
+      });
+      await res.body?.cancel();
+      if (res.status !== 200) throw new Error(`${base}/users/${id} answered ${res.status}`);
+    })
+  ));
 }
 
 // A token to read with: any valid one will do, so log in once.
@@ -136,11 +145,38 @@ async function one(i: number): Promise<number> {
   return Math.max(inPosts, inChat) - t0;
 }
 
+/** user+sys CPU ms of a process, from /proc (Linux); NaN elsewhere. */
+function cpuMs(pid: number | "self"): number {
+  try {
+    const f = Deno.readTextFileSync(`/proc/${pid}/stat`).split(") ")[1].split(" ");
+    return (Number(f[11]) + Number(f[12])) * 10;
+  } catch {
+    return NaN;
+  }
+}
+function tasks(pid: number): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const t of Deno.readDirSync(`/proc/${pid}/task`)) {
+    try {
+      const raw = Deno.readTextFileSync(`/proc/${pid}/task/${t.name}/stat`);
+      const comm = raw.slice(raw.indexOf("(") + 1, raw.lastIndexOf(")"));
+      const f = raw.slice(raw.lastIndexOf(") ") + 2).split(" ");
+      out[`${comm}#${t.name}`] = (Number(f[11]) + Number(f[12])) * 10;
+    } catch { /* gone */ }
+  }
+  return out;
+}
+const tasksOf = () => Object.fromEntries(SERVICES.map((s) => [s, tasks(procs[s].pid)]));
+const cpuOf = () => [...SERVICES.map((s) => cpuMs(procs[s].pid)), cpuMs("self")];
+
 const latencies: number[] = [];
 const registrations: Registration[] = [];
+const cpu0 = cpuOf();
+const tasks0 = tasksOf();
 for (let i = 0; i < N; i += AT_ONCE) {
   const wave = Array.from({ length: Math.min(AT_ONCE, N - i) }, (_, j) => one(i + j));
   const times = await Promise.all(wave);
+  await served(registrations.slice(i).map((r) => r.id));
   latencies.push(...times);
   if (Deno.env.get("E2E_WAVES")) {
     const sorted = times.toSorted((a, b) => a - b);
@@ -150,6 +186,8 @@ for (let i = 0; i < N; i += AT_ONCE) {
   }
 }
 
+const cpu = cpuOf().map((c, i) => (c - cpu0[i]) / N);
+const tasks1 = tasksOf();
 // The services print their bus counters every 200 ms: wait for the last.
 await new Promise((r) => setTimeout(r, 500));
 watchers.posts.close();
@@ -171,6 +209,27 @@ console.log(
     `p50 ${at(0.5).toFixed(1)} ms, p90 ${at(0.9).toFixed(1)} ms, p99 ${at(0.99).toFixed(1)} ms ` +
     `(target ≤ ${TARGET_P99_MS}), max ${latencies.at(-1)!.toFixed(1)} ms`,
 );
+console.log(
+  `CPU ms per registration: ${
+    [...SERVICES, "bench"].map((s, i) => `${s} ${cpu[i].toFixed(2)}`).join(", ")
+  }, total ${cpu.reduce((a, b) => a + b, 0).toFixed(2)}`,
+);
 printStages(registrations, handled);
 printBusStats(busStats);
+if (Deno.env.get("E2E_THREADS")) {
+  for (const s of SERVICES) {
+    const by: Record<string, number> = {};
+    for (const [k, v] of Object.entries(tasks1[s])) {
+      const name = k.split("#")[0];
+      by[name] = (by[name] ?? 0) + (v - (tasks0[s][k] ?? 0)) / N;
+    }
+    console.log(
+      `threads ${s}: ${
+        Object.entries(by).filter(([, v]) => v > 0).sort((a, b) => b[1] - a[1]).map(([k, v]) =>
+          `${k} ${v.toFixed(2)}`
+        ).join(", ")
+      }`,
+    );
+  }
+}
 if (errors.length > 0) console.log(`stderr of the services:\n${errors.slice(-20).join("\n")}`);

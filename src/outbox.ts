@@ -16,6 +16,7 @@ import type { EventContract, EventInput } from "./contract.ts";
 import type { Envelope, PublishOptions } from "./envelope.ts";
 import { forwardSoon } from "./forwarder.ts";
 import { retryLocked } from "./locked.ts";
+import { deleteForwarded } from "./outbox_cleanup.ts";
 
 /** The key prefix of outbox entries in the caller's database. */
 export const OUTBOX_PREFIX: readonly ["herald_outbox"] = ["herald_outbox"];
@@ -174,11 +175,7 @@ export class OutboxAtomic {
     if (!result.ok || events.length === 0) return { ...result, events };
     try {
       await this.backend.append(events, { dedupe: true });
-      await retryLocked(() => {
-        const cleanup = this.kv.atomic();
-        for (const e of events) cleanup.delete([...OUTBOX_PREFIX, e.id]);
-        return cleanup.commit();
-      });
+      await deleteForwarded(this.kv, events.map((e) => [...OUTBOX_PREFIX, e.id]));
       countSent(events);
     } catch (err) {
       // The events are safe in the outbox: forwarded as soon as the backend answers again.

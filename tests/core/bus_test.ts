@@ -127,3 +127,30 @@ Deno.test("relayOutbox() forwards an event whose immediate forward failed", asyn
     await bus.close();
   }
 });
+
+Deno.test("bus.atomic() commits at once delete their forwarded outbox entries together", async () => {
+  const bus = createBus({ backend: createMemoryBackend(), source: "notes" });
+  const db = await Deno.openKv(":memory:");
+  let commits = 0;
+  const atomic = db.atomic.bind(db);
+  db.atomic = () => {
+    const op = atomic();
+    const commit = op.commit.bind(op);
+    op.commit = () => (commits++, commit());
+    return op;
+  };
+  try {
+    const n = 50;
+    const results = await Promise.all(
+      Array.from({ length: n }, (_, i) => bus.atomic(db).publish(Note, { text: `n${i}` }).commit()),
+    );
+    assertEquals(results.every((r) => r.ok), true);
+    assertEquals(await Array.fromAsync(db.list({ prefix: ["herald_outbox"] })), []);
+    // One commit each for the writes; their deletions share commits (one each before).
+    assertEquals(commits < 2 * n, true, `${commits} commits`);
+    assertEquals(await bus.relayOutbox(db), 0, "nothing left to forward");
+  } finally {
+    db.close();
+    await bus.close();
+  }
+});

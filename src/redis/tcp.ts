@@ -343,16 +343,16 @@ const utf8 = new TextDecoder();
  * A reply with every Buffer in it decoded as UTF-8, as ioredis's `replyEncoding: "utf8"` does,
  * but faster for long strings: ioredis calls `Buffer#toString` for each, which in Deno is slower
  * than `TextDecoder` (both replace malformed bytes with U+FFFD), and a claim's reply holds three
- * strings per event.
+ * strings per event. Arrays are decoded in place (the parser made them for this reply only), so
+ * a claim's reply is not copied once more.
  */
 function decodeReply(value: unknown): unknown {
   if (value instanceof Uint8Array) {
     return value.length > 32 ? utf8.decode(value) : (value as Buffer).toString();
   }
   if (!Array.isArray(value)) return value;
-  const out = new Array(value.length);
-  for (let i = 0; i < value.length; i++) out[i] = decodeReply(value[i]);
-  return out;
+  for (let i = 0; i < value.length; i++) value[i] = decodeReply(value[i]);
+  return value;
 }
 
 // A string's length in UTF-8, as Buffer.byteLength counts it (a lone surrogate takes 3 bytes).

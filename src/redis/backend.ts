@@ -55,9 +55,9 @@ import type { Promotion, ScheduledEvent, Scheduler } from "../schedule.ts";
 const PROMOTE_BATCH = 500;
 
 /**
- * Over TCP, how long a worker's claim waits by default (`BackendFeatures.claimWaitMs`): 50 idle
- * workers whose blocked reads ended every second took 3.0-3.5% of a core. A nudge (see
- * nudge.ts) ends a wait when the group changes in a way no new entry shows.
+ * Over TCP, how long a worker's claim waits by default (`BackendFeatures.claimWaitMs`): long,
+ * so that idle workers cost next to nothing (see bench/fanout.ts). A nudge (see nudge.ts) ends
+ * a wait when the group changes in a way no new entry shows.
  */
 const CLAIM_WAIT_MS = 30_000;
 

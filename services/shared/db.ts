@@ -23,7 +23,19 @@ export async function openDb(service: string): Promise<Deno.Kv> {
   if (onDeploy() && Deno.env.get("HERALD_DATA_DIR") === undefined) return await Deno.openKv();
   const path = dbPath(service);
   await Deno.mkdir(dirname(path), { recursive: true });
-  return await Deno.openKv(path);
+  return await openRetrying(path);
+}
+
+/** Opening sets the file up, which meets the other isolate's or replica's lock: try again. */
+async function openRetrying(path: string): Promise<Deno.Kv> {
+  for (let attempt = 1;; attempt++) {
+    try {
+      return await Deno.openKv(path);
+    } catch (err) {
+      if (attempt >= 100 || !/database is locked/i.test(String(err))) throw err;
+      await new Promise((r) => setTimeout(r, Math.random() * 20));
+    }
+  }
 }
 
 /**

@@ -27,6 +27,7 @@ import type {
 } from "../inspect.ts";
 import { BackendUnavailableError } from "../errors.ts";
 import { sleep } from "../sleep.ts";
+import { retryLocked } from "../locked.ts";
 import { Appender } from "./append.ts";
 import { Bell } from "./bell.ts";
 import { Claimer, type Standing } from "./claim.ts";
@@ -606,7 +607,8 @@ export class KvBackend implements Backend, AtomicAppender, RateLimits, PushRegis
         bell = await Bell.open(path);
       }
       try {
-        kv = await Deno.openKv(path);
+        // Opening sets the file up (journal mode, schema), which meets other processes' locks.
+        kv = await retryLocked(() => Deno.openKv(path));
       } catch (err) {
         bell?.close();
         throw err;

@@ -76,8 +76,10 @@ export interface WorkerOptions extends WorkerObserveOptions {
    */
   prefetch?: number;
   /**
-   * How long one claim waits for new events when none is ready, in milliseconds.
-   * @default {the backend's `claimWaitMs` (30,000 on Deno KV and on Redis over TCP), else 1000}
+   * How long one claim waits for new events when none is ready, in milliseconds. A waiting
+   * claim may not hear of another instance's lease lapsing until it ends, so the default is no
+   * longer than `leaseMs`.
+   * @default {the backend's `claimWaitMs` (30,000 on Deno KV and on Redis over TCP), else 1000; at most `leaseMs`}
    */
   idleWaitMs?: number;
   /** The retry policy of every handler, unless the handler overrides it. */
@@ -292,7 +294,8 @@ class HeraldWorker implements EventWorker {
     this.#leaseMs = options.leaseMs ?? 30_000;
     this.#batch = options.batch ?? options.bus.backend.features?.claimBatch ?? 100;
     this.#prefetch = options.prefetch ?? this.#batch;
-    this.#idleWaitMs = options.idleWaitMs ?? options.bus.backend.features?.claimWaitMs ?? 1_000;
+    this.#idleWaitMs = options.idleWaitMs ??
+      Math.min(options.bus.backend.features?.claimWaitMs ?? 1_000, this.#leaseMs);
     this.#retry = { ...DEFAULT_RETRY, ...options.retry };
     this.#dedupeWindowMs = options.dedupeWindowMs ?? DEFAULT_DEDUPE_WINDOW_MS;
     const horizon = redeliveryHorizonMs(this.#retry, this.#leaseMs);

@@ -191,3 +191,32 @@ Deno.test("a delivery that starts while its lease is being extended is aborted w
   await w.stop({ graceMs: 50 });
   await bus.close();
 });
+
+Deno.test("a worker's default claim wait is no longer than its lease", async () => {
+  // A backend that asks for long waits (as Deno KV and Redis over TCP do): a claim blocked that
+  // long would not hear of another instance's short lease lapsing until it ended.
+  const backend = createMemoryBackend();
+  const waits: (number | undefined)[] = [];
+  const bus = createBus({
+    backend: wrap(backend, {
+      features: { ...backend.features, claimWaitMs: 30_000 },
+      claim: (group, streams, options) => {
+        waits.push(options.waitMs);
+        return backend.claim(group, streams, options);
+      },
+    }),
+    source: "test",
+  });
+  const short = createWorker({ bus, group: "short", leaseMs: 500 }).on(Job, () => {});
+  const long = createWorker({ bus, group: "long" }).on(Job, () => {});
+  await short.start();
+  await until(() => waits.length > 0);
+  await short.stop();
+  assertEquals(waits.every((w) => w === 500), true, `waits: ${waits}`);
+  waits.length = 0;
+  await long.start();
+  await until(() => waits.length > 0);
+  await long.stop();
+  assertEquals(waits.every((w) => w === 30_000), true, `waits: ${waits}`);
+  await bus.close();
+});

@@ -5,6 +5,8 @@
  * @module
  */
 
+import { cpuMs } from "./_cpu.ts";
+
 const ROOT = new URL("../", import.meta.url);
 
 /** Options of {@linkcode Child.spawn}. */
@@ -110,11 +112,7 @@ export class Child {
 
   /** User + system CPU time the child has used so far, in seconds (Linux `/proc`). */
   cpuSeconds(): number {
-    const stat = Deno.readTextFileSync(`/proc/${this.pid}/stat`);
-    // Fields after the command name, which is in parentheses and may hold spaces.
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    const ticks = Number(fields[11]) + Number(fields[12]); // utime, stime (fields 14, 15)
-    return ticks / 100; // USER_HZ is 100 on Linux
+    return cpuMs(this.pid) / 1000;
   }
 
   #tail(): string {

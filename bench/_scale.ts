@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { cpuMs } from "./_cpu.ts";
 import { type Bus, defineEvent } from "@herald/herald";
 import { type BackendSpec, Tick } from "./_herald.ts";
 
@@ -44,10 +45,8 @@ export async function startRedis(): Promise<PrivateRedis> {
 }
 
 /** CPU seconds a process spent so far (user + system), from `/proc` (Linux). */
-export async function cpuOf(pid: number): Promise<number> {
-  const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in 1/100 s
+export function cpuOf(pid: number): Promise<number> {
+  return Promise.resolve(cpuMs(pid) / 1000);
 }
 
 /** A backend spec for `kind` in `dir` (KV) or on `redisUrl`, with a fresh key prefix. */

@@ -23,7 +23,7 @@ import type { Cluster as IOCluster, Redis as IORedis } from "ioredis";
 import { createBus, createWorker, type EventWorker } from "@herald/herald";
 import { createRedisBackend } from "@herald/herald/redis";
 import { PrivateCluster } from "../tests/redis/_cluster_redis.ts";
-import { startRedis, tickOn } from "./_scale.ts";
+import { cpuOf, startRedis, tickOn } from "./_scale.ts";
 
 interface Flags {
   events: number;
@@ -69,13 +69,6 @@ interface Row {
 
 const PAD = "x".repeat(120);
 const tickJson = (seq: number) => JSON.stringify({ seq, t: Date.now(), pad: PAD });
-
-/** CPU seconds `pid` spent so far (user + system). */
-async function cpuOf(pid: number): Promise<number> {
-  const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return (Number(fields[11]) + Number(fields[12])) / 100;
-}
 
 /** Runs `fn` (which handles `n` events) and measures its rate and CPU per event. */
 async function measure(

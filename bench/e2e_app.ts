@@ -32,6 +32,7 @@ import {
   type Registration,
 } from "./_e2e_stages.ts";
 import { SeenWatcher } from "./_e2e_seen.ts";
+import { cpuMs } from "./_cpu.ts";
 
 const N = Number(Deno.env.get("E2E_N") ?? 200);
 const AT_ONCE = Number(Deno.env.get("E2E_AT_ONCE") ?? 50);
@@ -146,10 +147,9 @@ async function one(i: number): Promise<number> {
 }
 
 /** user+sys CPU ms of a process, from /proc (Linux); NaN elsewhere. */
-function cpuMs(pid: number | "self"): number {
+function cpuMsOr(pid: number | "self"): number {
   try {
-    const f = Deno.readTextFileSync(`/proc/${pid}/stat`).split(") ")[1].split(" ");
-    return (Number(f[11]) + Number(f[12])) * 10;
+    return cpuMs(pid);
   } catch {
     return NaN;
   }
@@ -167,7 +167,7 @@ function tasks(pid: number): Record<string, number> {
   return out;
 }
 const tasksOf = () => Object.fromEntries(SERVICES.map((s) => [s, tasks(procs[s].pid)]));
-const cpuOf = () => [...SERVICES.map((s) => cpuMs(procs[s].pid)), cpuMs("self")];
+const cpuOf = () => [...SERVICES.map((s) => cpuMsOr(procs[s].pid)), cpuMsOr("self")];
 
 const latencies: number[] = [];
 const registrations: Registration[] = [];

@@ -6,6 +6,7 @@
  * @module
  */
 import type { Context } from "./_context.ts";
+import { cpuMs } from "./_cpu.ts";
 import { alternate, type Step } from "./_steps.ts";
 import { pipelineRow, type RowSpec } from "./_rows.ts";
 import { connect } from "./_redis_raw.ts";
@@ -106,9 +107,7 @@ async function commandStats(): Promise<Map<string, { calls: number; usec: number
 function processCpuMs(pid: number | undefined): number | undefined {
   if (pid === undefined) return undefined;
   try {
-    // Fields after the command name: utime and stime are the 12th and 13th, in clock ticks.
-    const fields = Deno.readTextFileSync(`/proc/${pid}/stat`).split(") ")[1].split(" ");
-    return (Number(fields[11]) + Number(fields[12])) * 10;
+    return cpuMs(pid);
   } catch {
     return undefined;
   }

@@ -46,8 +46,6 @@ interface Stages {
    * the service seen later: the bench's own poll, HTTP and reads.
    */
   seen: number;
-  /** Which event made the user in the service seen later: `registered` or `created` (Users'). */
-  via: string;
 }
 
 function stagesOf(r: Registration, events: Handled[]): Stages | undefined {
@@ -68,7 +66,6 @@ function stagesOf(r: Registration, events: Handled[]): Stages | undefined {
     pickup: Math.min(...starts.map((e) => e.start)) - r.t0,
     applied: Math.max(p.end, c.end) - r.t0,
     seen: later.seen - Math.max(later.h.end, r.t0),
-    via: later.h.type === "user.registered" ? "registered" : "created",
   };
 }
 
@@ -99,8 +96,6 @@ export function printStages(regs: Registration[], handled: Handled[]): void {
       }  max ${Math.max(...xs).toFixed(1).padStart(6)}`,
     );
   }
-  const via = rows.filter((r) => r.via === "created").length;
-  console.log(`  the later copy was made from Users' user.created in ${via} of ${rows.length}`);
   const failed = Map.groupBy(
     handled.filter((h) => h.error),
     (h) => `${h.stage} ${h.type} ${h.error}`,
@@ -112,7 +107,7 @@ export function printStages(regs: Registration[], handled: Handled[]): void {
     console.log(
       `  slow: total ${s.total.toFixed(1)} = pickup ${s.pickup.toFixed(1)}, applied ${
         s.applied.toFixed(1)
-      }, seen +${s.seen.toFixed(1)} (via ${s.via})`,
+      }, seen +${s.seen.toFixed(1)}`,
     );
   }
 }

@@ -11,7 +11,9 @@ import { defineEvent } from "@herald/herald";
 export const Name: z.ZodString = z.string().trim().min(1).max(100);
 
 /**
- * Someone signed up: Auth stored their credentials under `id`.
+ * Someone signed up: Auth stored their credentials under `id`. The one event that creates a user
+ * everywhere, at version 1 (`userFromRegistration` in users.ts): Users makes its own from it, and
+ * Posts and Chat their copies, each on its own; no second event follows.
  *
  * @example Publishing a registration with the user's credentials, atomically
  * ```ts ignore

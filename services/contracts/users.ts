@@ -1,5 +1,7 @@
 /**
- * Events Users publishes about users: it owns User, every other service keeps a copy.
+ * Events Users publishes about users: it owns User, every other service keeps a copy. A user
+ * begins with Auth's `user.registered` (see {@linkcode userFromRegistration}); Users' events
+ * carry what changes after that, each at a higher version.
  *
  * @module
  */
@@ -26,18 +28,10 @@ export const User = z.object({
 export type User = z.output<typeof User>;
 
 /**
- * A user now exists in Users (made from `user.registered`). Keyed by user id.
- *
- * @example Keeping a local copy
- * ```ts ignore
- * worker.on(UserCreated, (e) => db.set(["users", e.data.id], e.data));
- * ```
- */
-export const UserCreated = defineEvent({ stream: "users", type: "user.created", schema: User });
-
-/**
- * The user a registration makes, at version 1: Users creates it from `user.registered`, and
- * Posts and Chat start their copies from the same event, one hop sooner than `user.created`.
+ * The user a registration makes, at version 1, everywhere: Auth's `user.registered` is the one
+ * event that creates a user. Users makes its own from it, and Posts and Chat their copies from the
+ * same event; nobody publishes a second event to say so (each would cost every copy a claim, a
+ * read and a settlement, for a user it already holds).
  *
  * @example
  * ```ts ignore
@@ -56,7 +50,7 @@ export const UserUpdated = defineEvent({ stream: "users", type: "user.updated", 
  * Keyed by user id. On a stream of its own, `deletions`: Auth, Chat's sockets and Users itself
  * need nothing else of a user's, and a consumer group claims and acknowledges every event of the
  * streams it reads, handled or not (with `user.deleted` on `users`, each sign-up cost those
- * three groups a claim of `user.created` each). The copies in Posts and Chat do not need it
+ * three groups a claim of every `user.updated`). The copies in Posts and Chat do not need it
  * ordered with `user.updated`: they go by versions and tombstones.
  */
 export const UserDeleted = defineEvent({

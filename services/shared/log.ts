@@ -17,8 +17,8 @@ const now = () => performance.timeOrigin + performance.now();
  *
  * @example
  * ```ts ignore
- * createWorker({ bus, group: "posts" }).use(logEvents).on(UserCreated, handler);
- * // posts.k3x9 ← user.created from users · corr …4Q7Z · 3 ms
+ * createWorker({ bus, group: "posts" }).use(logEvents).on(UserUpdated, handler);
+ * // posts.k3x9 ← user.updated from users · corr …4Q7Z · 3 ms
  * ```
  */
 export const logEvents: Middleware = async (event, ctx, next) => {

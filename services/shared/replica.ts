@@ -1,6 +1,6 @@
 /**
  * A service's own copy of users, groups and memberships, kept from Users' events (and a new user
- * from Auth's `user.registered`). Posts and Chat both keep one; each checks membership against its
+ * from Auth's `user.registered`, as Users makes its own). Posts and Chat both keep one; each checks membership against its
  * own copy, never by calling Users.
  *
  * Events may arrive more than once (at least once) and in any order (retries, replays). Every
@@ -24,7 +24,6 @@ import {
   MemberRemoved,
   type Membership,
   type User,
-  UserCreated,
   UserDeleted,
   userFromRegistration,
   UserRegistered,
@@ -70,10 +69,8 @@ export function replicate(worker: EventWorker, db: Deno.Kv, hooks: ReplicaHooks 
     upsertIn(db, commit, key, gone, value);
   const upsertUser = (user: User) => upsert(userKey(user.id), goneKey("user", user.id), user);
   return worker
-    // The user Users makes from a registration, one hop sooner: `user.created` then carries the
-    // same version 1, and changes nothing.
+    // A new user, at version 1: the same user Users makes from the same event.
     .on(UserRegistered, (e) => upsertUser(userFromRegistration(e.data)))
-    .on(UserCreated, (e) => upsertUser(e.data))
     .on(UserUpdated, (e) => upsertUser(e.data))
     .on(UserDeleted, async (e) => {
       const { id, version } = e.data;
@@ -106,8 +103,9 @@ class ReplicaConflictError extends Error {
 
 /**
  * How often a write that lost a race (another handler changed the key between its read and its
- * commit: Auth's `user.registered` and Users' `user.created` of one user arrive together) reads
- * again and decides afresh, at once, before the event goes back to the worker's retry backoff.
+ * commit: a user's `user.registered` and first `user.updated` arrive together, or an event and its
+ * redelivery) reads again and decides afresh, at once, before the event goes back to the worker's
+ * retry backoff.
  */
 const CONFLICT_TRIES = 4;
 

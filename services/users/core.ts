@@ -4,6 +4,8 @@
  * keyed by user id and group events by group id, so consumers apply each one's changes in order;
  * each carries its aggregate's version (a user; a group with its memberships), raised by one in
  * the same commit, so a copy can tell an old event from a new one whatever order they arrive in.
+ * A new user is the one change it does not announce: Auth's `user.registered` makes it, at version
+ * 1, in Users and in every copy alike.
  *
  * Deleting a user or a group is one commit that removes it and says so; its memberships, which
  * have no bound, are then removed in batches (`purgeUser`, `purgeGroup`), and again by Users'
@@ -20,7 +22,6 @@ import {
   MemberAdded,
   MemberRemoved,
   type User,
-  UserCreated,
   UserDeleted,
   userFromRegistration,
   UserUpdated,
@@ -125,14 +126,16 @@ export function createUsers(db: Deno.Kv, bus: Bus) {
   };
 
   return {
-    /** Creates the user of a registration, inside the handler's `op`; once per user. */
+    /**
+     * Creates the user of a registration, inside the handler's `op`; once per user. Publishes
+     * nothing: Posts and Chat make the same user, at the same version, from `user.registered`.
+     */
     async registered(data: { id: string; email: string; name: string }, op: OutboxAtomic) {
       const user = userFromRegistration(data);
       const result = await op
         .check({ key: userKey(user.id), versionstamp: null })
         .check({ key: deletedKey(user.id), versionstamp: null })
         .set(userKey(user.id), user)
-        .publish(UserCreated, user, { key: user.id })
         .commit();
       // Not ok: applied before, or the user exists or was deleted; nothing to do either way.
       return result.ok;

@@ -39,15 +39,15 @@ Deno.test("`createAsyncApi()` documents the example app's contracts with no pars
   const types = document.messages().all().map((m) => m.title()).sort();
   assertEquals(types, expected.map((c) => c.type).sort());
   // The CloudEvents attributes are the headers; the payload is the zod schema.
-  const created = document.messages().all().find((m) => m.title() === "user.created")!;
-  const headers = created.headers()!.properties()!;
+  const updated = document.messages().all().find((m) => m.title() === "user.updated")!;
+  const headers = updated.headers()!.properties()!;
   for (const attr of ["specversion", "id", "source", "type", "time", "correlationid", "stream"]) {
     assert(attr in headers, `no ${attr} header`);
   }
-  assertEquals(headers.type.const(), "user.created");
+  assertEquals(headers.type.const(), "user.updated");
   assertEquals(
-    Object.keys(created.payload()!.properties()!).sort(),
-    Object.keys(contracts.UserCreated.schema.shape).sort(),
+    Object.keys(updated.payload()!.properties()!).sort(),
+    Object.keys(contracts.UserUpdated.schema.shape).sort(),
   );
 });
 

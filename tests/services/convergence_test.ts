@@ -20,8 +20,8 @@ import {
   GroupUpdated,
   MemberAdded,
   MemberRemoved,
-  UserCreated,
   UserDeleted,
+  UserRegistered,
   UserUpdated,
 } from "../../services/contracts/mod.ts";
 import { replicate } from "../../services/shared/replica.ts";
@@ -29,7 +29,7 @@ import { api, Cluster, type Person, register } from "./_cluster.ts";
 import { until } from "./_poll.ts";
 
 const CONTRACTS = [
-  UserCreated,
+  UserRegistered,
   UserUpdated,
   UserDeleted,
   GroupCreated,
@@ -101,7 +101,10 @@ async function makeHistory(c: Cluster): Promise<void> {
   await call(c, "PATCH", "/users/me", ada, { bio: "last" });
 }
 
-/** Reads every user and group event on the bus, in a group of its own, until the last ones. */
+/**
+ * Reads every user and group event on the bus, in a group of its own, until the last ones: from
+ * `user.registered` (the event that makes a user) on.
+ */
 async function readHistory(backend: Backend): Promise<Envelope[]> {
   const seen: Envelope[] = [];
   const bus = createBus({ backend, source: "test" });

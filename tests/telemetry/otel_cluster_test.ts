@@ -1,8 +1,8 @@
 /**
  * The example app as four `deno serve` processes with `OTEL_DENO=true`, exporting to a receiver
  * this test runs: one trace goes from Auth's registration request through its publish to the
- * consumer span of Users' worker (in its Web Worker, in another process), and on to the event
- * Users publishes in turn; Herald's metrics arrive by name and value.
+ * consumer spans of Users', Posts' and Chat's workers (each in its Web Worker, in another process);
+ * Herald's metrics arrive by name and value.
  */
 import { assert, assertEquals } from "@std/assert";
 import { api, type BusKind, Cluster } from "../services/_cluster.ts";
@@ -12,7 +12,7 @@ import { OtlpReceiver, type ReceivedSpan } from "./_otlp.ts";
 const SERVER = 2, PRODUCER = 4, CONSUMER = 5;
 
 for (const bus of ["kv", "redis"] as BusKind[]) {
-  Deno.test(`OTEL_DENO: one trace from Auth's registration to Users' handler, and metrics (${bus})`, async () => {
+  Deno.test(`OTEL_DENO: one trace from Auth's registration to Users', Posts' and Chat's handlers, and metrics (${bus})`, async () => {
     const otlp = new OtlpReceiver();
     const c = await Cluster.start(bus, { env: otlp.env() });
     try {
@@ -52,16 +52,15 @@ for (const bus of ["kv", "redis"] as BusKind[]) {
       assertEquals(consumer.attributes["herald.outcome"], "ack");
       assert(typeof consumer.attributes["messaging.message.id"] === "string");
 
-      // The handler's own publish (user.created, through its outbox) continues the trace.
-      const next = await until(
-        "Users' publish inside its handler",
-        () =>
-          otlp.spans.find(
-            span({ service: "users", kind: PRODUCER, parentSpanId: consumer.spanId }),
-          ),
-      );
-      assertEquals(next.name, "create users");
-      assertEquals(next.traceId, producer.traceId);
+      // Posts and Chat make their copies from the same event: the same trace, one hop each.
+      for (const service of ["posts", "chat"]) {
+        const copy = await until(
+          `${service}'s consumer span`,
+          () => otlp.spans.find(span({ service, kind: CONSUMER, traceId: producer.traceId })),
+        );
+        assertEquals(copy.parentSpanId, producer.spanId);
+        assertEquals(copy.attributes["herald.event.type"], "user.registered");
+      }
 
       const at = (service: string, metric: string, attributes: Record<string, unknown>) =>
         until(`${metric} from ${service}`, () => otlp.latest(service, metric, attributes));

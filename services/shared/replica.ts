@@ -1,7 +1,7 @@
 /**
  * A service's own copy of users, groups and memberships, kept from Users' events (and a new user
- * from Auth's `user.registered`, as Users makes its own). Posts and Chat both keep one; each checks membership against its
- * own copy, never by calling Users.
+ * from Auth's `user.registered`, as Users makes its own). Posts and Chat both keep one; each
+ * checks membership against its own copy, never by calling Users.
  *
  * Events may arrive more than once (at least once) and in any order (retries, replays). Every
  * event carries its aggregate's version (a user; a group with its memberships), and the copy

@@ -23,8 +23,8 @@ export interface Chunk {
  * that: Deno KV's SQLite table keeps each value inside its key's row, and a search that passes a
  * row too big for its page reads the whole row, overflow pages and all, to compare keys. Every
  * lookup of a key near a stream's events passes a few of them, so its cost grows with the size of
- * a chunk; and the rows a stream's next append passes must stay in SQLite's page cache for each
- * stream appended to, which 56,000-byte chunks of 10 streams did not.
+ * a chunk, and so does the page cache that the rows passed by the next append of every stream
+ * appended to need. Smaller chunks cost more writes per append: see `docs/backends.md`.
  */
 export const CHUNK_BYTES = 16_000;
 

@@ -9,7 +9,7 @@
 import type { AppendOptions } from "../backend.ts";
 import { type Envelope, envelopeJson, envelopeProblem, MAX_ENVELOPE_BYTES } from "../envelope.ts";
 import { EnvelopeTooLargeError } from "../errors.ts";
-import { CHUNK_BYTES, pack, runs, storedSize } from "./chunks.ts";
+import { pack, runs, storedSize } from "./chunks.ts";
 import { dedupeKey, eventKey, indexKeys, indexWrites, seqKey } from "./keys.ts";
 import {
   APPEND_SHORT_RETRIES,
@@ -253,9 +253,8 @@ export class Appender {
 
   /**
    * Commits the common append in one go: events of one stream, no dedupe, the stream's sequence
-   * cached, one chunk's worth. Nothing is built that this case does not need: a sequential
-   * publisher waits on everything done between two commits, which costs it more than the CPU
-   * time of that work.
+   * cached. Nothing is built that this case does not need: a sequential publisher waits on
+   * everything done between two commits, which costs it more than the CPU time of that work.
    *
    * @returns `false` when the batch is not that case, or the commit met another writer (a moved
    *   sequence, a locked database): the general path then takes it, with its retries.
@@ -267,17 +266,17 @@ export class Appender {
     const stream = events[0].stream;
     const state = this.#seqs.get(stream);
     if (!state) return false;
-    let bytes = 0;
-    for (const size of cost.sizes) bytes += size;
-    if (bytes > CHUNK_BYTES && events.length > 1) return false;
     const seq = state.seq + events.length;
     const key = seqKey(stream);
     let result: Deno.KvCommitResult | Deno.KvCommitError;
     try {
-      const op = this.kv.atomic()
-        .check({ key, versionstamp: state.versionstamp })
-        .set(eventKey(stream, state.seq + 1), pack(events as Envelope[]))
-        .set(key, seq);
+      const op = this.kv.atomic().check({ key, versionstamp: state.versionstamp });
+      let first = state.seq + 1;
+      for (const run of runs(events as Envelope[], cost.sizes)) {
+        op.set(eventKey(stream, first), pack(run));
+        first += run.length;
+      }
+      op.set(key, seq);
       if (this.journeys) {
         events.forEach((e, i) => {
           for (const [k, v] of indexWrites(e, state.seq + 1 + i)) op.set(k, v);

@@ -18,8 +18,15 @@ export interface Chunk {
   e: Envelope[];
 }
 
-/** The most bytes of events put in one chunk: Deno KV values hold at most 64 KiB. */
-export const CHUNK_BYTES = 56_000;
+/**
+ * The most bytes of events put in one chunk (Deno KV values hold at most 64 KiB). Kept well under
+ * that: Deno KV's SQLite table keeps each value inside its key's row, and a search that passes a
+ * row too big for its page reads the whole row, overflow pages and all, to compare keys. Every
+ * lookup of a key near a stream's events passes a few of them, so its cost grows with the size of
+ * a chunk, and so does the page cache that the rows passed by the next append of every stream
+ * appended to need. Smaller chunks cost more writes per append: see `docs/backends.md`.
+ */
+export const CHUNK_BYTES = 16_000;
 
 /** Whether a stored value is a chunk. */
 export function isChunk(value: unknown): value is Chunk {

@@ -308,47 +308,58 @@ class TcpClient implements RedisClient {
 }
 
 /**
- * A command as an ioredis connection handles it: `sendCommand` reads only these members, so our
- * own object does, in place of ioredis's `Command`. That one marks itself resolved when its reply
- * comes, and that write (the same one in a class of ours) made every reply outlive the next young
- * collection in Deno: a bare loop of claims (XREADGROUP of 100 events) kept 336-525 bytes per event
- * alive across young collections, this object 24-29 (`--trace-gc-nvp`), and a draining worker grew
- * V8's young generation to its largest and filled the old one. So nothing is written to it once
- * sent. Arguments are encoded here, measuring short ones in JavaScript: ioredis calls
- * `Buffer.byteLength` for each, which is slow in Deno, and a claim's lease records and a settle
- * carry two arguments per event. Replies come as Buffers, decoded by {@linkcode decodeReply}.
+ * A command as an ioredis connection handles it: `sendCommand` reads only these members, so a
+ * plain object does, in place of ioredis's `Command`. With `Command`, every reply outlived the
+ * next young collection in Deno: a bare loop of claims (XREADGROUP of 100 events) kept 336-525
+ * bytes per event alive across young collections, and a draining worker grew V8's young generation
+ * to its largest and filled the old one. So did an instance of a class of ours with the same members
+ * (437-565 bytes per event; why is not known), where this object literal keeps 24-29.
  */
-class Sent {
+interface Sent {
+  readonly name: string;
+  readonly args: readonly string[];
   readonly promise: Promise<unknown>;
-  readonly resolve: (reply: unknown) => void;
-  readonly reject: (err: Error) => void;
+  resolve(reply: unknown): void;
+  reject(err: Error): void;
   // Read by ioredis: this client sends no transactions; ioredis sets `isTraced` when it sends.
-  readonly inTransaction = false;
-  isTraced = false;
+  readonly inTransaction: false;
+  isTraced: boolean;
+  toWritable(): string;
+  setTimeout(): void;
+  setBlockingTimeout(): void;
+  extractBlockingTimeout(): undefined;
+}
 
-  constructor(readonly name: string, readonly args: readonly string[]) {
-    let resolve!: (value: unknown) => void, reject!: (err: Error) => void;
-    this.promise = new Promise((yes, no) => {
-      resolve = yes;
-      reject = no;
-    });
-    this.resolve = (reply) => resolve(decodeReply(reply));
-    this.reject = reject;
-  }
-
-  toWritable(): string {
-    const { name, args } = this;
-    let out = `*${args.length + 1}\r\n$${byteLength(name)}\r\n${name}\r\n`;
-    for (const arg of args) out += `$${byteLength(arg)}\r\n${arg}\r\n`;
-    return out;
-  }
-
-  // Timers ioredis sets for its own timeouts, which this client does not use.
-  setTimeout(): void {}
-  setBlockingTimeout(): void {}
-  extractBlockingTimeout(): undefined {
-    return undefined;
-  }
+/**
+ * Makes the command `name args`. Arguments are encoded here, measuring short ones in JavaScript:
+ * ioredis calls `Buffer.byteLength` for each, which is slow in Deno, and a claim's lease records and
+ * a settle carry two arguments per event. Replies come as Buffers, decoded by
+ * {@linkcode decodeReply}.
+ */
+function sent(name: string, args: readonly string[]): Sent {
+  let resolve!: (value: unknown) => void, reject!: (err: Error) => void;
+  const promise = new Promise((yes, no) => {
+    resolve = yes;
+    reject = no;
+  });
+  return {
+    name,
+    args,
+    promise,
+    resolve: (reply) => resolve(decodeReply(reply)),
+    reject,
+    inTransaction: false,
+    isTraced: false,
+    toWritable() {
+      let out = `*${args.length + 1}\r\n$${byteLength(name)}\r\n${name}\r\n`;
+      for (const arg of args) out += `$${byteLength(arg)}\r\n${arg}\r\n`;
+      return out;
+    },
+    // Timers ioredis sets for its own timeouts, which this client does not use.
+    setTimeout() {},
+    setBlockingTimeout() {},
+    extractBlockingTimeout: () => undefined,
+  };
 }
 
 const utf8 = new TextDecoder();
@@ -394,8 +405,7 @@ async function run(conn: IORedis, args: readonly RedisArg[]): Promise<unknown> {
   try {
     const rest = new Array<string>(args.length - 1);
     for (let i = 1; i < args.length; i++) rest[i - 1] = String(args[i]);
-    const sent = new Sent(String(args[0]), rest);
-    return await conn.sendCommand(sent as unknown as Command);
+    return await conn.sendCommand(sent(String(args[0]), rest) as unknown as Command);
   } catch (err) {
     if (isReplyError(err)) throw new RedisReplyError(err.message, { cause: err });
     throw unavailable(conn, err);

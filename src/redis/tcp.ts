@@ -309,11 +309,10 @@ class TcpClient implements RedisClient {
 
 /**
  * A command as an ioredis connection handles it: `sendCommand` reads only these members, so a
- * plain object does, in place of ioredis's `Command`. With `Command`, every reply outlived the
- * next young collection in Deno: a bare loop of claims (XREADGROUP of 100 events) kept 336-525
- * bytes per event alive across young collections, and a draining worker grew V8's young generation
- * to its largest and filled the old one. So did an instance of a class of ours with the same members
- * (437-565 bytes per event; why is not known), where this object literal keeps 24-29.
+ * plain object does, in place of ioredis's `Command`. With `Command`, and with an instance of a
+ * class of ours with the same members, every reply outlived the next young collection in Deno
+ * (why is not known), so a draining worker grew V8's young generation to its largest and filled the
+ * old one; with an object literal it does not (see "A draining worker's memory" in bench/README.md).
  */
 interface Sent {
   readonly name: string;

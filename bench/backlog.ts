@@ -7,7 +7,8 @@
  *   at which a new group drains the events batched into the empty stream);
  * - the median and p99 latency of claims that returned events while draining (no growth: at
  *   most 1.25 times the empty stream's);
- * - the draining worker's peak RSS (under 150 MB).
+ * - the draining worker's peak RSS (under 150 MB), and what it was made of at its peak: V8's
+ *   young generation, the rest of V8's heap, other anonymous memory, file-backed pages.
  *
  * ```sh
  * deno run -A bench/backlog.ts                           # both backends, 1,000,000 events
@@ -58,6 +59,10 @@ function parseFlags(args: string[]): Flags {
 interface Drain {
   rate: number;
   peakRssMB: number;
+  peakYoungMB: number;
+  peakHeapRestMB: number;
+  peakNativeMB: number;
+  peakFileMB: number;
   claimP50: number;
   claimP99: number;
 }
@@ -204,11 +209,30 @@ async function runOn(kind: "kv" | "redis", f: Flags): Promise<ScaleRow[]> {
         kind: "abs",
         target: 150,
       },
+      ...rssParts(kind, small, big),
     ];
   } finally {
     await server?.stop();
     await Deno.remove(dir, { recursive: true });
   }
+}
+
+/** What the peak RSS of each drain was made of, the empty stream's beside the big one's. */
+function rssParts(kind: string, small: Drain, big: Drain): ScaleRow[] {
+  const parts: [string, keyof Drain][] = [
+    ["V8 young generation", "peakYoungMB"],
+    ["rest of V8's heap", "peakHeapRestMB"],
+    ["other anonymous memory", "peakNativeMB"],
+    ["file-backed (the deno binary)", "peakFileMB"],
+  ];
+  return parts.map(([what, field]) => ({
+    name: `${kind} ... of which ${what}`,
+    base: small[field],
+    value: big[field],
+    unit: "MB",
+    kind: "compare",
+    target: 0,
+  }));
 }
 
 if (import.meta.main) {

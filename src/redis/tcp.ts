@@ -6,7 +6,7 @@
  */
 import { Buffer } from "node:buffer";
 import process from "node:process";
-import type { Redis as IORedis, RedisOptions as IORedisOptions } from "ioredis";
+import type { Command, Redis as IORedis, RedisOptions as IORedisOptions } from "ioredis";
 import { BackendUnavailableError } from "../errors.ts";
 import { type RedisArg, type RedisClient, RedisReplyError } from "./client.ts";
 import { interruptible } from "./poll.ts";
@@ -286,8 +286,7 @@ class TcpClient implements RedisClient {
   }
 
   async #connect(): Promise<IORedis> {
-    const { Redis, Command } = await import("ioredis");
-    FastCommand ??= fastCommand(Command);
+    const { Redis } = await import("ioredis");
     const conn = new Redis(this.#url, this.#options);
     // The backend reports outages itself; without a listener ioredis prints every retry. The
     // last one is the cause a failing command reports.
@@ -308,32 +307,57 @@ class TcpClient implements RedisClient {
   }
 }
 
-type CommandClass = typeof import("ioredis").Command;
-
-// ioredis's Command, but encoded faster (see fastCommand); set once ioredis is loaded.
-let FastCommand: CommandClass | undefined;
+/**
+ * A command as an ioredis connection handles it: `sendCommand` reads only these members, so a
+ * plain object does, in place of ioredis's `Command`. With `Command`, and with an instance of a
+ * class of ours with the same members, every reply outlived the next young collection in Deno
+ * (why is not known), so a draining worker grew V8's young generation to its largest and filled the
+ * old one; with an object literal it does not (see "A draining worker's memory" in bench/README.md).
+ */
+interface Sent {
+  readonly name: string;
+  readonly args: readonly string[];
+  readonly promise: Promise<unknown>;
+  resolve(reply: unknown): void;
+  reject(err: Error): void;
+  // Read by ioredis: this client sends no transactions; ioredis sets `isTraced` when it sends.
+  readonly inTransaction: false;
+  isTraced: boolean;
+  toWritable(): string;
+  setTimeout(): void;
+  setBlockingTimeout(): void;
+  extractBlockingTimeout(): undefined;
+}
 
 /**
- * A subclass of ioredis's `Command` whose encoding measures short arguments in JavaScript:
- * ioredis calls `Buffer.byteLength` for every argument, which is slow in Deno, and a claim's
- * lease records and a settle carry two arguments per event. Commands with Buffer arguments are
- * encoded by ioredis.
+ * Makes the command `name args`. Arguments are encoded here, measuring short ones in JavaScript:
+ * ioredis calls `Buffer.byteLength` for each, which is slow in Deno, and a claim's lease records and
+ * a settle carry two arguments per event. Replies come as Buffers, decoded by
+ * {@linkcode decodeReply}.
  */
-function fastCommand(Base: CommandClass): CommandClass {
-  return class extends Base {
-    override toWritable(socket: object): string | Buffer {
-      const { name, args } = this as unknown as { name: string; args: unknown[] };
+function sent(name: string, args: readonly string[]): Sent {
+  let resolve!: (value: unknown) => void, reject!: (err: Error) => void;
+  const promise = new Promise((yes, no) => {
+    resolve = yes;
+    reject = no;
+  });
+  return {
+    name,
+    args,
+    promise,
+    resolve: (reply) => resolve(decodeReply(reply)),
+    reject,
+    inTransaction: false,
+    isTraced: false,
+    toWritable() {
       let out = `*${args.length + 1}\r\n$${byteLength(name)}\r\n${name}\r\n`;
-      for (const arg of args) {
-        if (typeof arg !== "string") return super.toWritable(socket);
-        out += `$${byteLength(arg)}\r\n${arg}\r\n`;
-      }
+      for (const arg of args) out += `$${byteLength(arg)}\r\n${arg}\r\n`;
       return out;
-    }
-
-    override transformReply(result: Buffer | Buffer[]): string | string[] | Buffer | Buffer[] {
-      return super.transformReply(decodeReply(result) as Buffer);
-    }
+    },
+    // Timers ioredis sets for its own timeouts, which this client does not use.
+    setTimeout() {},
+    setBlockingTimeout() {},
+    extractBlockingTimeout: () => undefined,
   };
 }
 
@@ -378,11 +402,9 @@ function isReplyError(err: unknown): err is Error {
 
 async function run(conn: IORedis, args: readonly RedisArg[]): Promise<unknown> {
   try {
-    const name = String(args[0]);
-    const rest = args.slice(1);
-    if (!FastCommand) return await conn.call(name, ...rest);
-    // Replies come as Buffers and FastCommand decodes them (see decodeReply).
-    return await conn.sendCommand(new FastCommand(name, rest, { replyEncoding: null }));
+    const rest = new Array<string>(args.length - 1);
+    for (let i = 1; i < args.length; i++) rest[i - 1] = String(args[i]);
+    return await conn.sendCommand(sent(String(args[0]), rest) as unknown as Command);
   } catch (err) {
     if (isReplyError(err)) throw new RedisReplyError(err.message, { cause: err });
     throw unavailable(conn, err);

@@ -1,7 +1,8 @@
 /**
- * Three services on one bus, as in the example app: Auth publishes `user.registered`; Users
- * handles it and publishes `user.created`; Posts handles that, and Chat fails on it for good
- * (`chat is down`). One registration's journey is then Auth → Users → Posts and Chat.
+ * Three services on one bus, a chain of two events (the example app's sign-up is one event; this
+ * shape gives a journey depth): Auth publishes `user.registered`; Users handles it and publishes
+ * `user.created`; Posts handles that, and Chat fails on it for good (`chat is down`). One
+ * registration's journey is then Auth → Users → Posts and Chat.
  *
  * @module
  */

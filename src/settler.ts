@@ -88,16 +88,21 @@ export class Settler {
 }
 
 /**
- * The settlement as it waits to be written: an ack or a release of an event without a key names
- * its delivery only (stream, ref, attempt), which is all a backend reads of it. Settlements wait
- * here and in the backend (Deno KV holds them up to 100 ms for a claim to carry), so with the
- * event attached every event a draining worker handled outlived two young collections and was
- * copied into the old generation.
+ * An ack or a release of `delivery`, as it waits to be written: for an event without a key, one
+ * that names its delivery only (stream, ref, attempt), which is all a backend reads of it.
+ * Settlements wait in the settler and in the backend (Deno KV holds them up to 100 ms for a claim
+ * to carry), so with the event attached every event a draining worker handled outlived two young
+ * collections and was copied into the old generation.
  */
+export function settlementOf(outcome: "ack" | "release", delivery: Delivery): Settlement {
+  if (delivery.envelope?.key !== undefined) return { delivery, outcome };
+  return new Bare(outcome, new Named(delivery.stream, delivery.ref, delivery.attempt));
+}
+
+/** The settlement as it waits to be written (see {@linkcode settlementOf}). */
 function slim(s: Settlement): Settlement {
-  const d = s.delivery;
-  if ((s.outcome !== "ack" && s.outcome !== "release") || d.envelope?.key !== undefined) return s;
-  return new Bare(s.outcome, new Named(d.stream, d.ref, d.attempt));
+  if (s instanceof Bare || (s.outcome !== "ack" && s.outcome !== "release")) return s;
+  return settlementOf(s.outcome, s.delivery);
 }
 
 // Classes, not object literals: V8 moved a literal made for every event, with the ones it

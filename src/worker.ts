@@ -37,7 +37,7 @@ import {
   type RetryPolicy,
   retryProblems,
 } from "./retry.ts";
-import { Settler } from "./settler.ts";
+import { settlementOf, Settler } from "./settler.ts";
 import { sleep } from "./sleep.ts";
 import { type Run, WorkerTelemetry } from "./telemetry/consume.ts";
 import { reachability } from "./telemetry/health.ts";
@@ -174,6 +174,8 @@ interface Route {
   handlerMs?: number;
   /** Runs started, to time one in {@linkcode TIME_EVERY}. */
   runs: number;
+  /** Whether {@linkcode EventWorker} is starting its waiting deliveries now. */
+  pumping: boolean;
   /** The shared rate limit, when the handler has one. */
   gate?: RateGate;
   /** The handler's time limit, when it has one. */
@@ -249,6 +251,8 @@ class HeraldWorker implements EventWorker {
   readonly #dedupeWindowMs: number;
   readonly #maxInFlight: number;
   readonly #routes = new Map<string, Route>();
+  /** The routes by stream, then type: finding one makes no key string for every event. */
+  readonly #byStream = new Map<string, Map<string, Route>>();
   readonly crons = new Map<string, CronJob>();
   readonly #middlewares: Middleware[] = [];
   readonly #flights = new Flights();
@@ -326,7 +330,7 @@ class HeraldWorker implements EventWorker {
     const backend = this.#bus.backend;
     problems.push(...flowProblems(backend, options.rateLimit, options.timeoutMs));
     if (problems.length > 0) throw new InvalidOptionsError(`on(${contract.type})`, problems);
-    this.#routes.set(route, {
+    const entry: Route = {
       contract,
       handler: handler as Handler,
       retry,
@@ -334,11 +338,15 @@ class HeraldWorker implements EventWorker {
       running: 0,
       waiting: [],
       runs: 0,
+      pumping: false,
       timeoutMs: options.timeoutMs,
       gate: options.rateLimit && hasRateLimits(backend)
         ? new RateGate(backend, `${this.group}:${route}`, options.rateLimit)
         : undefined,
-    });
+    };
+    this.#routes.set(route, entry);
+    const types = this.#byStream.get(contract.stream) ?? new Map<string, Route>();
+    this.#byStream.set(contract.stream, types.set(contract.type, entry));
     return this;
   }
 
@@ -563,7 +571,7 @@ class HeraldWorker implements EventWorker {
       const error = { name: "MalformedEventError", message: `Malformed entry: ${reason}` };
       return this.#settle({ delivery, outcome: "dead", error });
     }
-    const route = this.#routes.get(routeOf(delivery.stream, event.type));
+    const route = this.#byStream.get(delivery.stream)?.get(event.type);
     // A type this group has no handler for: it subscribed to the stream, not to every type.
     if (!route) return this.#settle({ delivery, outcome: "ack" });
     route.waiting.push(delivery);
@@ -571,70 +579,149 @@ class HeraldWorker implements EventWorker {
   }
 
   #pump(route: Route): void {
-    while (
-      route.running < route.concurrency && route.waiting.length > 0 &&
-      this.stats.running < this.#maxInFlight
-    ) {
-      const delivery = route.waiting.shift()!;
-      route.running++;
-      this.stats.running++;
-      // The backend hands out one event of a key at a time to the whole group (see "Key
-      // order" in backend.ts), so a keyed delivery starts at once like any other.
-      this.#handle(route, this.#flights.add(delivery));
+    // A handler that returns without a promise ends within this loop and calls #pump again:
+    // the loop already running goes on instead of a nested one.
+    if (route.pumping) return;
+    route.pumping = true;
+    try {
+      while (
+        route.running < route.concurrency && route.waiting.length > 0 &&
+        this.stats.running < this.#maxInFlight
+      ) {
+        const delivery = route.waiting.shift()!;
+        route.running++;
+        this.stats.running++;
+        // The backend hands out one event of a key at a time to the whole group (see "Key
+        // order" in backend.ts), so a keyed delivery starts at once like any other.
+        this.#handle(route, this.#flights.add(delivery));
+      }
+    } finally {
+      route.pumping = false;
     }
   }
 
-  /** Runs one delivery and settles it; never rejects. Frees its slot when done. */
-  async #handle(route: Route, flight: Flight): Promise<void> {
+  /**
+   * Runs one delivery and settles it; frees its slot when done. Not async: a handler that
+   * returns without a promise is settled at once, with no async frame, promise or closure made
+   * for it (with the typed event and the context, those were most of what a worker allocated
+   * per event besides its backend).
+   */
+  #handle(route: Route, flight: Flight): void {
     const delivery = flight.delivery;
     const event = delivery.envelope!;
-    let run: Run | undefined;
+    let parsed: ReturnType<typeof decodePayload>;
     try {
-      const parsed = decodePayload(route.contract, event);
-      if (!parsed.success) {
-        const err = new ValidationError(event.stream, event.type, parsed.issues);
-        return this.#settle({ delivery, outcome: "dead", error: errorInfo(err) });
-      }
-      // A shared rate limit: wait for a permit; stopped or lease lost meanwhile, give it back.
-      if (route.gate && !await route.gate.take(this.#gateSignal(flight))) {
-        if (!flight.aborted) this.#settle({ delivery, outcome: "release" });
-        return;
-      }
-      const timed = route.runs++ % TIME_EVERY === 0;
-      const started = timed ? performance.now() : 0;
+      parsed = decodePayload(route.contract, event);
+    } catch (err) {
+      return this.#end(route, flight, undefined, -1, err);
+    }
+    if (!parsed.success) {
+      const err = new ValidationError(event.stream, event.type, parsed.issues);
+      this.#settle({ delivery, outcome: "dead", error: errorInfo(err) });
+      return this.#finish(route, flight);
+    }
+    // A shared rate limit: wait for a permit first.
+    if (route.gate) return void this.#gated(route, flight, parsed.data);
+    this.#run(route, flight, parsed.data);
+  }
+
+  /** Waits for a rate permit, then runs; stopped or lease lost meanwhile, gives it back. */
+  async #gated(route: Route, flight: Flight, data: unknown): Promise<void> {
+    let permitted: boolean;
+    try {
+      permitted = await route.gate!.take(this.#gateSignal(flight));
+    } catch (err) {
+      return this.#end(route, flight, undefined, -1, err);
+    }
+    if (permitted) return this.#run(route, flight, data);
+    if (!flight.aborted) this.#settle({ delivery: flight.delivery, outcome: "release" });
+    this.#finish(route, flight);
+  }
+
+  /** Calls the handler with the typed event and its context, and ends the run when it returns. */
+  #run(route: Route, flight: Flight, data: unknown): void {
+    const delivery = flight.delivery;
+    const event = delivery.envelope!;
+    // `started` < 0: not timed.
+    const started = route.runs++ % TIME_EVERY === 0 ? performance.now() : -1;
+    let run: Run | undefined;
+    let returned: void | PromiseLike<void>;
+    try {
       run = this.#telemetry.begin(event, delivery.attempt);
-      try {
-        const typed = { ...event, data: parsed.data };
-        const ctx = new DeliveryContext(
-          this.#bus,
-          this.group,
-          typed,
-          delivery.attempt,
-          flight,
-          this.#dedupeWindowMs,
-        );
-        const call = route.call ??= this.#middlewares.length === 0
-          ? route.handler
-          : compose(this.#middlewares, route.handler);
-        const invoke = () =>
-          route.timeoutMs === undefined
+      const typed = { ...event, data };
+      const ctx = new DeliveryContext(
+        this.#bus,
+        this.group,
+        typed,
+        delivery.attempt,
+        flight,
+        this.#dedupeWindowMs,
+      );
+      const call = route.call ??= this.#middlewares.length === 0
+        ? route.handler
+        : compose(this.#middlewares, route.handler);
+      const timeoutMs = route.timeoutMs;
+      returned = timeoutMs === undefined && !run?.ctx ? call(typed, ctx) : this.#telemetry.within(
+        run,
+        () =>
+          timeoutMs === undefined
             ? call(typed, ctx)
-            : withTimeout(route.timeoutMs, event.type, flight, () => call(typed, ctx));
-        await (run ? this.#telemetry.within(run, invoke) : invoke());
-      } finally {
-        if (timed) {
-          const ms = performance.now() - started;
-          route.handlerMs = route.handlerMs === undefined ? ms : route.handlerMs * 0.9 + ms * 0.1;
+            : withTimeout(timeoutMs, event.type, flight, () => call(typed, ctx)),
+      );
+    } catch (err) {
+      return this.#end(route, flight, run, started, err);
+    }
+    if (isThenable(returned)) return void this.#later(route, flight, returned, run, started);
+    this.#end(route, flight, run, started);
+  }
+
+  /** Waits for a handler's promise, then ends the run. */
+  async #later(
+    route: Route,
+    flight: Flight,
+    returned: PromiseLike<void>,
+    run: Run | undefined,
+    started: number,
+  ): Promise<void> {
+    try {
+      await returned;
+    } catch (err) {
+      return this.#end(route, flight, run, started, err);
+    }
+    this.#end(route, flight, run, started);
+  }
+
+  /**
+   * Ends a run: times it (`started` >= 0), settles it (`failure`, when given, is what the handler
+   * or what ran before it threw) and frees its slot.
+   */
+  #end(
+    route: Route,
+    flight: Flight,
+    run: Run | undefined,
+    started: number,
+    failure: unknown = SUCCEEDED,
+  ): void {
+    const delivery = flight.delivery;
+    try {
+      if (started >= 0) {
+        const ms = performance.now() - started;
+        route.handlerMs = route.handlerMs === undefined ? ms : route.handlerMs * 0.9 + ms * 0.1;
+      }
+      let err = failure;
+      if (err === SUCCEEDED) {
+        try {
+          if (flight.aborted) throw new LeaseLostError(this.group, eventIdOf(delivery));
+          return this.#settle(settlementOf("ack", delivery), run);
+        } catch (thrown) {
+          err = thrown;
         }
       }
-      if (flight.aborted) throw new LeaseLostError(this.group, event.id);
-      this.#settle({ delivery, outcome: "ack" }, run);
-    } catch (err) {
       if (flight.aborted && !flight.timedOut && !(this.#stop?.signal.aborted)) {
         // Lost the lease: the new owner decides what happens to the event.
-        const lost = new LeaseLostError(this.group, event.id);
+        const lost = new LeaseLostError(this.group, eventIdOf(delivery));
         this.#telemetry.abandoned(run, lost);
-        this.#telemetry.failed("lease", lost.message, lost, { event: event.id });
+        this.#telemetry.failed("lease", lost.message, lost, { event: eventIdOf(delivery) });
       } else if (flight.aborted && !flight.timedOut) {
         // Stopped past the grace period: the lease lapses and another instance retries.
         this.#telemetry.abandoned(run, err);
@@ -643,15 +730,20 @@ class HeraldWorker implements EventWorker {
         this.#settleFailure(route, delivery, err, run);
       }
     } finally {
-      this.#flights.delete(flight);
-      if (this.#flights.size === 0) this.#idle?.();
-      route.running--;
-      this.stats.running--;
-      this.#pump(route);
-      // At the worker's cap, the slot may belong to another handler's waiting deliveries.
-      if (this.#maxInFlight !== Infinity) { for (const r of this.#routes.values()) this.#pump(r); }
-      this.#wake?.();
+      this.#finish(route, flight);
     }
+  }
+
+  /** Frees a finished delivery's slot and starts what can run in it. */
+  #finish(route: Route, flight: Flight): void {
+    this.#flights.delete(flight);
+    if (this.#flights.size === 0) this.#idle?.();
+    route.running--;
+    this.stats.running--;
+    this.#pump(route);
+    // At the worker's cap, the slot may belong to another handler's waiting deliveries.
+    if (this.#maxInFlight !== Infinity) { for (const r of this.#routes.values()) this.#pump(r); }
+    this.#wake?.();
   }
 
   #settleFailure(route: Route, delivery: Delivery, err: unknown, run?: Run): void {
@@ -698,6 +790,15 @@ class HeraldWorker implements EventWorker {
       this.#telemetry.failed("extend", "lease extension failed", err);
     }
   }
+}
+
+/** What {@linkcode EventWorker}'s `#end` gets in place of an error when the handler returned. */
+const SUCCEEDED: unique symbol = Symbol("succeeded");
+
+/** Whether a handler returned something to wait for, as `await` would. */
+function isThenable(value: unknown): value is PromiseLike<void> {
+  return (typeof value === "object" || typeof value === "function") && value !== null &&
+    typeof (value as { then?: unknown }).then === "function";
 }
 
 /** The event id of a delivery, or its ref when the entry was not an envelope. */

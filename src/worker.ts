@@ -174,7 +174,7 @@ interface Route {
   handlerMs?: number;
   /** Runs started, to time one in {@linkcode TIME_EVERY}. */
   runs: number;
-  /** Whether {@linkcode EventWorker} is starting its waiting deliveries now. */
+  /** Whether its waiting deliveries are being started now (a guard against a nested `#pump`). */
   pumping: boolean;
   /** The shared rate limit, when the handler has one. */
   gate?: RateGate;

@@ -37,6 +37,8 @@ function target(journeys: boolean): Promise<ConformanceTarget> {
 testBackendConformance({
   name: "redis (cluster)",
   ignore: CLUSTER_SKIP,
+  // ioredis's Cluster can leave a slot refresh's timeout pending past quit() under load.
+  sanitizeOps: false,
   make: () => target(false),
   journeys: () => target(true),
 });

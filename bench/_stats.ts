@@ -55,3 +55,8 @@ export class Samples {
     return this.#data[i];
   }
 }
+
+/** The middle value of `xs` (the upper one of an even count); `xs` is left as it was. */
+export function median(xs: readonly number[]): number {
+  return [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+}

@@ -28,6 +28,7 @@ import {
   startRedis,
   storeBytes,
 } from "./_scale.ts";
+import { median } from "./_stats.ts";
 
 interface Flags {
   backends: ("kv" | "redis")[];
@@ -117,7 +118,6 @@ async function rounds(
     as.push(await a());
     bs.push(await b());
   }
-  const median = (xs: number[]) => xs.sort((x, y) => x - y)[1];
   return [median(as), median(bs)];
 }
 

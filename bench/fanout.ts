@@ -26,6 +26,7 @@ import process from "node:process";
 import { createBus } from "@herald/herald";
 import { type BackendSpec, makeBackend } from "./_herald.ts";
 import { cpuOf, printRows, publishRate, type ScaleRow, specFor, startRedis } from "./_scale.ts";
+import { median } from "./_stats.ts";
 
 const GROUPS = 50;
 const STREAMS = 10;
@@ -224,8 +225,6 @@ async function measureBusy(s: Setup, f: Flags, server?: number) {
   const demand = (during / r.seconds + r.cpuUs * r.rate / 1e6) * 100;
   return { ...r, demand, perDeliveryUs: all * 1e6 / deliveries };
 }
-
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 async function runOn(kind: "kv" | "redis", f: Flags): Promise<ScaleRow[]> {
   const dir = await Deno.makeTempDir({ prefix: "herald-fanout-" });

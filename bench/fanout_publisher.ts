@@ -18,6 +18,7 @@ import { createBus } from "@herald/herald";
 import { cpuMs } from "./_cpu.ts";
 import { makeBackend } from "./_herald.ts";
 import { publishRate } from "./_scale.ts";
+import { median } from "./_stats.ts";
 
 /** [streams, groups] of each setup. */
 const SETUPS: [number, number][] = [[1, 1], [10, 0], [10, 50]];
@@ -53,8 +54,6 @@ async function run(streams: number, groups: number, events: number) {
   }).output();
   return JSON.parse(new TextDecoder().decode(out.stdout)) as { cpuUs: number; rate: number };
 }
-
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 if (import.meta.main) {
   const flag = (name: string, fallback: string) => {

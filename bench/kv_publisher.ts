@@ -19,6 +19,7 @@
 import { createBus, createEnvelope, createKvBackend } from "@herald/herald";
 import { tick, tickJson } from "./_clock.ts";
 import { Tick } from "./_herald.ts";
+import { median } from "./_stats.ts";
 
 const rounds = Number(Deno.args[0] ?? 12);
 const per = Number(Deno.args[1] ?? 2000);
@@ -108,7 +109,6 @@ try {
       micros[i].push((performance.now() - start) * 1000 / per);
     }
   }
-  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
   const first = median(micros[0]);
   console.log(`${rounds} rounds of ${per} publishes per loop, medians:`);
   loops.forEach((loop, i) => {

@@ -23,6 +23,7 @@ import { createBus, createWorker } from "@herald/herald";
 import { type Tick as TickData, tick, tickJson } from "./_clock.ts";
 import { makeBackend, Tick } from "./_herald.ts";
 import { consumerSpan } from "./_spans.ts";
+import { median } from "./_stats.ts";
 
 const PARTS = [
   ["commit", false],
@@ -172,7 +173,6 @@ async function parent(rounds: number, n: number): Promise<void> {
   } finally {
     await sink.shutdown();
   }
-  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
   console.log(`CPU µs per event, median of ${rounds} [low–high], ${n} events a loop`);
   for (const [i, [part, traced]] of PARTS.entries()) {
     const cols = runs[i][0].map((_, k) => {

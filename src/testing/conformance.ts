@@ -43,7 +43,7 @@ export interface ConformanceOptions {
   /**
    * Whether `Deno.test` checks that each case leaves no timer or other async operation pending.
    * Turn it off only for a client that may keep a timer of its own past its close (ioredis's
-   * Cluster keeps a slot refresh's one-second timeout when it is closed during the refresh).
+   * Cluster did under load, most likely a slot refresh's one-second timeout).
    * @default {true}
    */
   sanitizeOps?: boolean;

@@ -73,6 +73,8 @@ export function launch(name: ServiceName, options: LaunchOptions): ServiceProces
     args: [
       "serve",
       "-A",
+      // V8's young generation capped as docs/running.md recommends (see its "Memory" section).
+      "--v8-flags=--max-semi-space-size=16",
       "--config",
       CONFIG,
       "--host",

@@ -10,7 +10,7 @@ import type { AppendOptions } from "../backend.ts";
 import { type Envelope, envelopeJson, envelopeProblem, MAX_ENVELOPE_BYTES } from "../envelope.ts";
 import { EnvelopeTooLargeError } from "../errors.ts";
 import { pack, runs, storedSize } from "./chunks.ts";
-import { dedupeKey, eventKey, indexKeys, indexWrites, seqKey } from "./keys.ts";
+import { dedupeKey, endKey, entryEnd, eventKey, indexKeys, indexWrites, seqKey } from "./keys.ts";
 import {
   APPEND_SHORT_RETRIES,
   backoff,
@@ -31,6 +31,8 @@ const NONE: ReadonlySet<string> = new Set();
 
 /** Headroom under Deno KV's byte limits: values are stored in V8's encoding, not JSON. */
 const BYTES_BUDGET = Math.floor(LIMITS.mutationBytes * 0.85);
+/** The most bytes an entry's end (`EntryEnd`, keys.ts) takes as Deno KV stores it. */
+const END_BYTES = 40;
 
 interface Cost {
   /** Each event's stored size, estimated. */
@@ -274,6 +276,7 @@ export class Appender {
       let first = state.seq + 1;
       for (const run of runs(events as Envelope[], cost.sizes)) {
         op.set(eventKey(stream, first), pack(run));
+        if (run.length > 1) op.set(endKey(stream, first), entryEnd(first, run, this.journeys));
         first += run.length;
       }
       op.set(key, seq);
@@ -383,13 +386,15 @@ function costOf(events: readonly Envelope[], dedupe: boolean): Cost {
     cost.bytes += size + k + (dedupe ? 8 : 0) + 40 * index.length;
     cost.keyBytes += k;
   }
-  // The events' own writes: one per chunk, as numbered() will pack them.
+  // The events' own writes: two per chunk (the chunk and its end; one for a single event), as
+  // numbered() will pack them.
   for (const s of cost.streams) {
     const mine = events.flatMap((e, i) => (e.stream === s ? [i] : []));
     const chunks = runs(mine.map((i) => events[i]), mine.map((i) => cost.sizes[i])).length;
-    cost.mutations += chunks;
-    cost.keyBytes += chunks * keyBytes(eventKey(s, 0));
-    cost.bytes += chunks * keyBytes(eventKey(s, 0));
+    const keys = keyBytes(eventKey(s, 0)) + keyBytes(endKey(s, 0));
+    cost.mutations += 2 * chunks;
+    cost.keyBytes += chunks * keys;
+    cost.bytes += chunks * (keys + END_BYTES);
   }
   for (const s of cost.streams) {
     cost.mutations++;
@@ -433,6 +438,7 @@ function numbered(
     for (const run of runs(list, sizes)) {
       const first = next.get(stream)! + 1;
       writes.push([eventKey(stream, first), pack(run)]);
+      if (run.length > 1) writes.push([endKey(stream, first), entryEnd(first, run, journeys)]);
       if (journeys) run.forEach((e, i) => writes.push(...indexWrites(e, first + i)));
       next.set(stream, first + run.length - 1);
     }

@@ -4,6 +4,9 @@
  *
  * - `["herald", "seq", stream]` → number: the last sequence number given out on the stream.
  * - `["herald", "ev", stream, seq]` → the envelope appended as number `seq`.
+ * - `["herald", "end", stream, seq]` → {@linkcode EntryEnd}: where the chunk stored under
+ *   `["herald", "ev", stream, seq]` ends, written with it, so that retention need not read its
+ *   events (a single event has none: reading it costs little beside its append).
  * - `["herald", "cur", group, stream]` → number: the last sequence number the group took as new.
  * - `["herald", "lease", group, stream, firstSeq, token]` → {@linkcode Lease}: one lease for
  *   the deliveries one claim handed out together (one write per batch, not per event).
@@ -104,6 +107,23 @@ export interface LockEntry {
 export const seqKey = (stream: string): Deno.KvKey => [P, "seq", stream];
 export const eventPrefix = (stream: string): Deno.KvKey => [P, "ev", stream];
 export const eventKey = (stream: string, seq: number): Deno.KvKey => [P, "ev", stream, seq];
+export const endPrefix = (stream: string): Deno.KvKey => [P, "end", stream];
+export const endKey = (stream: string, seq: number): Deno.KvKey => [P, "end", stream, seq];
+
+/**
+ * Where a stored entry (an event, or a chunk of them) ends: its last sequence number, the time of
+ * its newest event (ms since the epoch; `-Infinity` when unreadable), and `1` when the append also
+ * wrote the entry's events into the correlation index.
+ */
+export type EntryEnd = [last: number, newest: number, indexed?: 1];
+
+/** The {@linkcode EntryEnd} of `run`, appended from sequence number `first`. */
+export function entryEnd(first: number, run: readonly Envelope[], indexed: boolean): EntryEnd {
+  const t = Date.parse(run[run.length - 1].time);
+  const end: EntryEnd = [first + run.length - 1, Number.isNaN(t) ? -Infinity : t];
+  if (indexed) end.push(1);
+  return end;
+}
 export const cursorKey = (group: string, stream: string): Deno.KvKey => [P, "cur", group, stream];
 export const leasePrefix = (group: string, stream: string): Deno.KvKey => [
   P,

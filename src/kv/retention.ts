@@ -9,7 +9,15 @@ import { defaultLogger } from "../telemetry/log.ts";
 import { envelopeProblem } from "../envelope.ts";
 import type { Envelope } from "../envelope.ts";
 import { lastOf, unpack } from "./chunks.ts";
-import { eventPrefix, indexKeys, seqKey } from "./keys.ts";
+import {
+  endKey,
+  endPrefix,
+  type EntryEnd,
+  eventKey,
+  eventPrefix,
+  indexKeys,
+  seqKey,
+} from "./keys.ts";
 import { DEFAULT_MAX_LENGTH, type KvOptions, type RetentionOptions } from "./options.ts";
 import { commit, get, type KvStats, list } from "./store.ts";
 import { timeOf } from "./subscribe.ts";
@@ -95,39 +103,115 @@ export class Trimmer {
     const floor = this.#floor.get(stream);
     if (keepFrom <= 1 && cutoff === -Infinity) return 0;
     if (floor && floor.seq >= keepFrom && floor.time >= cutoff) return 0;
+    const bound = { keepFrom, cutoff };
     let deleted = 0;
     for (let limit = FIRST_PAGE;; limit = Math.min(MAX_PAGE, limit * 2)) {
-      const page = await list(this.stats, this.kv, { prefix: eventPrefix(stream) }, { limit });
-      const doomed: Deno.KvKey[] = [];
-      const keys: Deno.KvKey[] = [];
-      // Whole entries go (an append's chunk together), once their newest event may go; their
-      // correlation index entries go first, so no index entry outlives its event for long.
-      for (const e of page) {
-        const first = e.key[3];
-        if (typeof first !== "number") break;
-        const seq = lastOf(first, e.value);
-        const time = cutoff === -Infinity ? Infinity : newestTime(first, e.value);
-        if (seq >= keepFrom && time >= cutoff) {
-          this.#floor.set(stream, { seq, time });
-          break;
-        }
-        doomed.push(e.key);
-        for (const [, v] of unpack(first, e.value)) {
-          if (!envelopeProblem(v)) keys.push(...indexKeys(v as Envelope));
-        }
-        keys.push(e.key);
-      }
-      if (doomed.length === 0) return deleted;
-      for (let i = 0; i < keys.length; i += DELETES) {
-        const part = keys.slice(i, i + DELETES);
-        await commit(this.stats, this.kv, (op) => {
-          for (const k of part) op.delete(k);
-        });
-      }
-      deleted += doomed.length;
-      if (doomed.length < page.length) return deleted;
+      const step = await this.#step(stream, bound, limit);
+      deleted += step.deleted;
+      if (!step.more) return deleted;
     }
   }
+
+  /**
+   * Deletes up to `limit` of the stream's oldest entries that may go: by their ends when the
+   * oldest entry has one (no event is read), else by reading them (entries appended before ends
+   * were written).
+   */
+  async #step(stream: string, bound: Bound, limit: number): Promise<Step> {
+    const [head] = await list(this.stats, this.kv, { prefix: eventPrefix(stream) }, { limit: 1 });
+    const first = head?.key[3];
+    if (typeof first !== "number") return { deleted: 0, more: false };
+    const end = await get<EntryEnd>(this.stats, this.kv, endKey(stream, first));
+    return end.value
+      ? await this.#byEnds(stream, bound, limit)
+      : await this.#byEvents(stream, bound, limit);
+  }
+
+  /** A step that reads only the entries' ends (and events only for their index entries). */
+  async #byEnds(stream: string, bound: Bound, limit: number): Promise<Step> {
+    const page = await list<EntryEnd>(this.stats, this.kv, { prefix: endPrefix(stream) }, {
+      limit,
+    });
+    const doomed: number[] = [];
+    let indexed = false;
+    for (const e of page) {
+      const [last, newest, index] = e.value;
+      if (last >= bound.keepFrom && newest >= bound.cutoff) {
+        this.#floor.set(stream, { seq: last, time: newest });
+        break;
+      }
+      doomed.push(e.key[3] as number);
+      if (index === 1) indexed = true;
+    }
+    if (doomed.length === 0) return { deleted: 0, more: false };
+    // Correlation index entries go first, so that none outlives its event for long.
+    const keys = indexed ? await this.#indexKeysOf(stream, doomed[0], doomed.at(-1)!) : [];
+    for (const first of doomed) keys.push(eventKey(stream, first), endKey(stream, first));
+    await this.#delete(keys);
+    return { deleted: doomed.length, more: doomed.length === page.length };
+  }
+
+  /** The correlation index keys of the events stored in entries `from` to `to`. */
+  async #indexKeysOf(stream: string, from: number, to: number): Promise<Deno.KvKey[]> {
+    const entries = await list(this.stats, this.kv, {
+      start: eventKey(stream, from),
+      end: eventKey(stream, to + 1),
+    });
+    const keys: Deno.KvKey[] = [];
+    for (const e of entries) {
+      for (const [, v] of unpack(e.key[3] as number, e.value)) {
+        if (!envelopeProblem(v)) keys.push(...indexKeys(v as Envelope));
+      }
+    }
+    return keys;
+  }
+
+  /** A step that reads the entries themselves: whole entries go once their newest event may. */
+  async #byEvents(stream: string, bound: Bound, limit: number): Promise<Step> {
+    const page = await list(this.stats, this.kv, { prefix: eventPrefix(stream) }, { limit });
+    const doomed: Deno.KvKey[] = [];
+    const keys: Deno.KvKey[] = [];
+    for (const e of page) {
+      const first = e.key[3];
+      if (typeof first !== "number") break;
+      const seq = lastOf(first, e.value);
+      const time = bound.cutoff === -Infinity ? Infinity : newestTime(first, e.value);
+      if (seq >= bound.keepFrom && time >= bound.cutoff) {
+        this.#floor.set(stream, { seq, time });
+        break;
+      }
+      doomed.push(e.key);
+      for (const [, v] of unpack(first, e.value)) {
+        if (!envelopeProblem(v)) keys.push(...indexKeys(v as Envelope));
+      }
+      // An entry read here may have an end all the same (appended by a newer process).
+      keys.push(e.key, endKey(stream, first));
+    }
+    if (doomed.length === 0) return { deleted: 0, more: false };
+    await this.#delete(keys);
+    return { deleted: doomed.length, more: doomed.length === page.length };
+  }
+
+  async #delete(keys: readonly Deno.KvKey[]): Promise<void> {
+    for (let i = 0; i < keys.length; i += DELETES) {
+      const part = keys.slice(i, i + DELETES);
+      await commit(this.stats, this.kv, (op) => {
+        for (const k of part) op.delete(k);
+      });
+    }
+  }
+}
+
+/** What a trim keeps: sequence numbers from `keepFrom` on, events newer than `cutoff`. */
+interface Bound {
+  keepFrom: number;
+  cutoff: number;
+}
+
+/** What one step of a trim did, and whether more may go. */
+interface Step {
+  deleted: number;
+  more: boolean;
 }
 
 /** The time of the newest event of a stored entry. */

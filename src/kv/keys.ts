@@ -111,9 +111,9 @@ export const endPrefix = (stream: string): Deno.KvKey => [P, "end", stream];
 export const endKey = (stream: string, seq: number): Deno.KvKey => [P, "end", stream, seq];
 
 /**
- * Where a stored entry (an event, or a chunk of them) ends: its last sequence number, the time of
- * its newest event (ms since the epoch; `-Infinity` when unreadable), and `1` when the append also
- * wrote the entry's events into the correlation index.
+ * Where a chunk ends: its last sequence number, the time of its newest event (ms since the epoch;
+ * `-Infinity` when unreadable), and `1` when the append also wrote the chunk's events into the
+ * correlation index.
  */
 export type EntryEnd = [last: number, newest: number, indexed?: 1];
 
@@ -124,6 +124,7 @@ export function entryEnd(first: number, run: readonly Envelope[], indexed: boole
   if (indexed) end.push(1);
   return end;
 }
+
 export const cursorKey = (group: string, stream: string): Deno.KvKey => [P, "cur", group, stream];
 export const leasePrefix = (group: string, stream: string): Deno.KvKey => [
   P,

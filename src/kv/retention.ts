@@ -113,18 +113,20 @@ export class Trimmer {
   }
 
   /**
-   * Deletes up to `limit` of the stream's oldest entries that may go: by their ends when the
-   * oldest entry has one (no event is read), else by reading them (entries appended before ends
-   * were written).
+   * Deletes up to `limit` of the stream's oldest entries that may go: by their ends (no event is
+   * read) unless entries without one come first (single events, or chunks appended before ends
+   * were written), which are read. Looking for those before the oldest end reads no event.
    */
   async #step(stream: string, bound: Bound, limit: number): Promise<Step> {
-    const [head] = await list(this.stats, this.kv, { prefix: eventPrefix(stream) }, { limit: 1 });
-    const first = head?.key[3];
-    if (typeof first !== "number") return { deleted: 0, more: false };
-    const end = await get<EntryEnd>(this.stats, this.kv, endKey(stream, first));
-    return end.value
-      ? await this.#byEnds(stream, bound, limit)
-      : await this.#byEvents(stream, bound, limit);
+    const [end] = await list<EntryEnd>(this.stats, this.kv, { prefix: endPrefix(stream) }, {
+      limit: 1,
+    });
+    const before: Deno.KvListSelector = end
+      ? { prefix: eventPrefix(stream), end: eventKey(stream, end.key[3] as number) }
+      : { prefix: eventPrefix(stream) };
+    const [older] = await list(this.stats, this.kv, before, { limit: 1 });
+    if (older) return await this.#byEvents(stream, bound, limit);
+    return end ? await this.#byEnds(stream, bound, limit) : { deleted: 0, more: false };
   }
 
   /** A step that reads only the entries' ends (and events only for their index entries). */
@@ -192,6 +194,7 @@ export class Trimmer {
     return { deleted: doomed.length, more: doomed.length === page.length };
   }
 
+  /** Deletes `keys`, as many to a commit as Deno KV allows. */
   async #delete(keys: readonly Deno.KvKey[]): Promise<void> {
     for (let i = 0; i < keys.length; i += DELETES) {
       const part = keys.slice(i, i + DELETES);

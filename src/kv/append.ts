@@ -10,7 +10,8 @@ import type { AppendOptions } from "../backend.ts";
 import { type Envelope, envelopeJson, envelopeProblem, MAX_ENVELOPE_BYTES } from "../envelope.ts";
 import { EnvelopeTooLargeError } from "../errors.ts";
 import { pack, runs, storedSize } from "./chunks.ts";
-import { dedupeKey, endKey, entryEnd, eventKey, indexKeys, indexWrites, seqKey } from "./keys.ts";
+import { dedupeKey, endKey, eventKey, indexKeys, indexWrites, seqKey } from "./keys.ts";
+import { entryEnd } from "./retention.ts";
 import {
   APPEND_SHORT_RETRIES,
   backoff,

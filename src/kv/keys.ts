@@ -117,14 +117,6 @@ export const endKey = (stream: string, seq: number): Deno.KvKey => [P, "end", st
  */
 export type EntryEnd = [last: number, newest: number, indexed?: 1];
 
-/** The {@linkcode EntryEnd} of `run`, appended from sequence number `first`. */
-export function entryEnd(first: number, run: readonly Envelope[], indexed: boolean): EntryEnd {
-  const t = Date.parse(run[run.length - 1].time);
-  const end: EntryEnd = [first + run.length - 1, Number.isNaN(t) ? -Infinity : t];
-  if (indexed) end.push(1);
-  return end;
-}
-
 export const cursorKey = (group: string, stream: string): Deno.KvKey => [P, "cur", group, stream];
 export const leasePrefix = (group: string, stream: string): Deno.KvKey => [
   P,

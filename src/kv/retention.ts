@@ -159,19 +159,13 @@ export class Trimmer {
       start: eventKey(stream, from),
       end: eventKey(stream, to + 1),
     });
-    const keys: Deno.KvKey[] = [];
-    for (const e of entries) {
-      for (const [, v] of unpack(e.key[3] as number, e.value)) {
-        if (!envelopeProblem(v)) keys.push(...indexKeys(v as Envelope));
-      }
-    }
-    return keys;
+    return entries.flatMap((e) => indexKeysIn(e.key[3] as number, e.value));
   }
 
   /** A step that reads the entries themselves: whole entries go once their newest event may. */
   async #byEvents(stream: string, bound: Bound, limit: number): Promise<Step> {
     const page = await list(this.stats, this.kv, { prefix: eventPrefix(stream) }, { limit });
-    const doomed: Deno.KvKey[] = [];
+    let doomed = 0;
     const keys: Deno.KvKey[] = [];
     for (const e of page) {
       const first = e.key[3];
@@ -182,16 +176,13 @@ export class Trimmer {
         this.#floor.set(stream, { seq, time });
         break;
       }
-      doomed.push(e.key);
-      for (const [, v] of unpack(first, e.value)) {
-        if (!envelopeProblem(v)) keys.push(...indexKeys(v as Envelope));
-      }
+      doomed++;
       // An entry read here may have an end all the same (appended by a newer process).
-      keys.push(e.key, endKey(stream, first));
+      keys.push(...indexKeysIn(first, e.value), e.key, endKey(stream, first));
     }
-    if (doomed.length === 0) return { deleted: 0, more: false };
+    if (doomed === 0) return { deleted: 0, more: false };
     await this.#delete(keys);
-    return { deleted: doomed.length, more: doomed.length === page.length };
+    return { deleted: doomed, more: doomed === page.length };
   }
 
   /** Deletes `keys`, as many to a commit as Deno KV allows. */
@@ -221,4 +212,21 @@ interface Step {
 function newestTime(first: number, value: unknown): number {
   const events = unpack(first, value);
   return timeOf(events[events.length - 1][1]);
+}
+
+/** The correlation index keys of the events a stored entry holds. */
+function indexKeysIn(first: number, value: unknown): Deno.KvKey[] {
+  return unpack(first, value).flatMap(([, v]) =>
+    envelopeProblem(v) ? [] : indexKeys(v as Envelope)
+  );
+}
+
+/**
+ * The {@linkcode EntryEnd} of a chunk, `run`, appended from sequence number `first`; `indexed`
+ * when its events also go into the correlation index.
+ */
+export function entryEnd(first: number, run: readonly Envelope[], indexed: boolean): EntryEnd {
+  const end: EntryEnd = [first + run.length - 1, timeOf(run[run.length - 1])];
+  if (indexed) end.push(1);
+  return end;
 }
